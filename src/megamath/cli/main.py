@@ -1,0 +1,49 @@
+"""The ``megamath`` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from megamath import __version__
+
+
+def configure_logging(log_file: Path | None, quiet: bool, verbose: bool = False) -> None:
+    """Everything at INFO goes to the run's log file; the terminal gets warnings (errors when quiet)."""
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.ERROR if quiet else (logging.INFO if verbose else logging.WARNING))
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [driver] %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="megamath")
+def cli() -> None:
+    """Build math pre-training corpora from Common Crawl, the MegaMath way.
+
+    \b
+    Start with:
+      megamath web extract examples/example.warc.gz -o runs/example
+    """
+
+
+@cli.group()
+def web() -> None:
+    """Web pipeline: Common Crawl WARC files to an English text corpus."""
+
+
+def main() -> None:
+    from megamath.cli.web import extract  # noqa: F401  (registers the command)
+
+    cli()

@@ -1,0 +1,159 @@
+"""The per-document time guard.
+
+Two limits protect a worker from one pathological document:
+
+* a soft limit (``SIGALRM``) raises :class:`DocumentTimeout` inside the stage as soon as Python
+  code runs again, and the document becomes a counted drop;
+* a hard limit for native code that never returns to Python (an HTML parser stuck on a hostile page
+  holds the GIL, so no Python thread could intervene): faulthandler's C watchdog writes the stack to
+  the log and ends the process. The document being processed sits in a memory-mapped *in-flight
+  slot* that survives the process, so the executor's retry of the task skips exactly that document.
+
+Memory is bounded by the size limits the stages apply before parsing (see ``WarcReaderConfig``).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import mmap
+import os
+import signal
+import struct
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+_SLOT_SIZE = 4096
+_LEN = struct.Struct("<I")
+
+
+class DocumentTimeout(Exception):
+    """Raised inside a stage when a document exceeds the soft time limit."""
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Time limits per document and stage; 0 disables a limit.
+
+    ``doc_timeout_s``: soft limit; the document is dropped as ``timeout`` and the task continues.
+    ``hard_timeout_s``: the worker process is ended and the task retried without the document
+    (dropped as ``hard_timeout``); only reached when native code ignores the soft limit.
+    """
+
+    doc_timeout_s: float = 20.0
+    hard_timeout_s: float = 120.0
+
+
+class InflightSlot:
+    """A tiny file-backed record of the document a worker is processing right now."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+b") as fh:
+            fh.truncate(_SLOT_SIZE)
+        self._fh = open(self.path, "r+b")
+        self._map = mmap.mmap(self._fh.fileno(), _SLOT_SIZE)
+
+    def set(self, key: str) -> None:
+        data = key.encode("utf-8", "replace")[: _SLOT_SIZE - _LEN.size]
+        self._map[_LEN.size : _LEN.size + len(data)] = data
+        self._map[: _LEN.size] = _LEN.pack(len(data))
+
+    def clear(self) -> None:
+        self._map[: _LEN.size] = _LEN.pack(0)
+
+    def close(self) -> None:
+        self._map.close()
+        self._fh.close()
+
+    @staticmethod
+    def read(path: str | os.PathLike[str]) -> str | None:
+        """The key left by a process that died mid-document, or None."""
+        try:
+            raw = Path(path).read_bytes()
+        except FileNotFoundError:
+            return None
+        if len(raw) < _LEN.size:
+            return None
+        (length,) = _LEN.unpack_from(raw)
+        return raw[_LEN.size : _LEN.size + length].decode("utf-8", "replace") if length else None
+
+
+class NullGuard:
+    """No limits: used when stages run outside an executor (library use, notebooks)."""
+
+    @contextmanager
+    def watch(self, record: dict, stage: str) -> Iterator[None]:
+        yield
+
+
+class DocumentGuard(NullGuard):
+    """Soft and hard per-document limits for one task in one process."""
+
+    def __init__(self, config: GuardConfig, slot: InflightSlot | None, crash_log: IO[str] | None):
+        self.config = config
+        self.slot = slot
+        self.crash_log = crash_log
+        # SIGALRM can only be handled in the main thread (a Ray actor thread, for example, cannot).
+        self._use_alarm = config.doc_timeout_s > 0 and threading.current_thread() is threading.main_thread()
+        self._use_watchdog = config.hard_timeout_s > 0 and crash_log is not None
+        self._previous_handler = None
+
+    def __enter__(self) -> "DocumentGuard":
+        if self._use_alarm:
+            self._previous_handler = signal.signal(signal.SIGALRM, _raise_timeout)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous_handler or signal.SIG_DFL)
+        if self._use_watchdog:
+            faulthandler.cancel_dump_traceback_later()
+        if self.slot is not None:
+            self.slot.clear()
+
+    @contextmanager
+    def watch(self, record: dict, stage: str) -> Iterator[None]:
+        if self.slot is not None:
+            self.slot.set(str(record.get("source", "")))
+        if self._use_watchdog:
+            faulthandler.dump_traceback_later(self.config.hard_timeout_s, exit=True, file=self.crash_log)
+        if self._use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, self.config.doc_timeout_s)
+        try:
+            yield
+        finally:
+            if self._use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if self._use_watchdog:
+                faulthandler.cancel_dump_traceback_later()
+
+
+def _raise_timeout(signum, frame):
+    raise DocumentTimeout()
+
+
+_active: NullGuard = NullGuard()
+
+
+def active_guard() -> NullGuard:
+    return _active
+
+
+@contextmanager
+def guarding(guard: NullGuard) -> Iterator[NullGuard]:
+    """Make ``guard`` the one that :class:`~megamath.runtime.stage.RecordStage` uses in this process."""
+    global _active
+    previous, _active = _active, guard
+    try:
+        if isinstance(guard, DocumentGuard):
+            with guard:
+                yield guard
+        else:
+            yield guard
+    finally:
+        _active = previous

@@ -1,0 +1,69 @@
+"""Counters per stage: documents in and out, characters out, and documents dropped per reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from megamath.runtime.stage import Drop, Record
+
+
+@dataclass
+class StageStats:
+    name: str
+    docs_out: int = 0
+    chars_out: int = 0
+    dropped: Counter = field(default_factory=Counter)
+
+    @property
+    def docs_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def docs_in(self) -> int:
+        return self.docs_out + self.docs_dropped
+
+    def merge(self, other: "StageStats") -> None:
+        self.docs_out += other.docs_out
+        self.chars_out += other.chars_out
+        self.dropped.update(other.dropped)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "docs_in": self.docs_in,
+            "docs_out": self.docs_out,
+            "chars_out": self.chars_out,
+            "dropped": dict(sorted(self.dropped.items(), key=lambda kv: -kv[1])),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StageStats":
+        return cls(data["name"], data["docs_out"], data.get("chars_out", 0), Counter(data.get("dropped", {})))
+
+
+def counted(items: Iterable[Record | Drop], stats: StageStats) -> Iterator[Record]:
+    """Pass records through, counting them and swallowing drops into ``stats``."""
+    for item in items:
+        if type(item) is Drop:
+            stats.dropped[item.reason] += 1
+            continue
+        stats.docs_out += 1
+        text = item.get("text")
+        if text:
+            stats.chars_out += len(text)
+        yield item
+
+
+def merge_funnels(funnels: Iterable[list[dict]]) -> list[StageStats]:
+    """Sum per-task funnels (lists of stage dicts in pipeline order) into one funnel."""
+    merged: dict[str, StageStats] = {}
+    for funnel in funnels:
+        for stage in funnel:
+            stats = StageStats.from_dict(stage)
+            if stats.name in merged:
+                merged[stats.name].merge(stats)
+            else:
+                merged[stats.name] = stats
+    return list(merged.values())

@@ -1,0 +1,146 @@
+"""WARC reader: HTML responses from (W)ARC files, decoded to text, as records.
+
+Only ``response`` records are read. Records that are not HTTP 200 HTML, are larger than the memory
+limit, or were cut short come out as counted drops. A file that is damaged part-way raises
+:class:`~megamath.runtime.pipeline.InputError` after yielding every record before the damage.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+from megamath.runtime.pipeline import InputError
+from megamath.runtime.stage import Drop, Record
+from megamath.sources.remote import download, is_remote
+
+log = logging.getLogger(__name__)
+
+_CRAWL_ID = re.compile(r"CC-MAIN-\d{4}-\d{2}")
+
+
+@dataclass(frozen=True)
+class WarcReaderConfig:
+    """
+    ``content_types``: HTTP content types kept (compared without parameters, case-insensitively).
+    ``status_codes``: HTTP status codes kept.
+    ``max_html_bytes``: larger payloads are dropped as ``too_large`` before they are read into
+        memory (Common Crawl itself truncates payloads at 1 MiB).
+    ``quirks_mode``: accept the malformed headers of older crawls (ClueWeb09, LF-only lines).
+    ``download_dir``: where remote inputs are downloaded (the run folder sets it).
+    ``keep_downloads``: keep downloaded files after they have been read.
+    """
+
+    content_types: tuple[str, ...] = ("text/html", "application/xhtml+xml")
+    status_codes: tuple[int, ...] = (200,)
+    max_html_bytes: int = 5_000_000
+    quirks_mode: bool = True
+    download_dir: str | None = None
+    keep_downloads: bool = False
+
+
+def decode_html(body: bytes, declared_charset: str | None) -> tuple[str, str]:
+    """Decode with the server's charset when the bytes agree with it, else with the detected one."""
+    if declared_charset:
+        try:
+            return body.decode(declared_charset), declared_charset
+        except (UnicodeDecodeError, LookupError):
+            pass
+    encoding = detect_encoding(body, from_html_meta=True)
+    return bytes_to_str(body, encoding), encoding
+
+
+class WarcReader:
+    name = "read"
+
+    def __init__(self, config: WarcReaderConfig | None = None):
+        self.config = config or WarcReaderConfig()
+        self.bytes_read = 0
+
+    def __call__(self, source: str) -> Iterator[Record | Drop]:
+        self.bytes_read = 0
+        path = self._local_path(source)
+        try:
+            yield from self._read(path, source)
+        finally:
+            if is_remote(source) and not self.config.keep_downloads:
+                Path(path).unlink(missing_ok=True)
+
+    def _local_path(self, source: str) -> str:
+        if not is_remote(source):
+            return source
+        if not self.config.download_dir:
+            raise ValueError("remote inputs need WarcReaderConfig.download_dir")
+        try:
+            return str(download(source, self.config.download_dir))
+        except OSError as exc:
+            raise InputError(f"could not download {source}: {exc}") from exc
+
+    def _read(self, path: str, source: str) -> Iterator[Record | Drop]:
+        config = self.config
+        crawl = _CRAWL_ID.search(source)
+        wanted_types = {t.lower() for t in config.content_types}
+        try:
+            size = os.path.getsize(path)
+            stream = open(path, "rb")
+        except OSError as exc:
+            raise InputError(f"cannot open {source}: {exc}") from exc
+        with stream:
+            records = ArchiveIterator(stream, record_types=WarcRecordType.response, quirks_mode=config.quirks_mode)
+            cut_short = 0
+            try:
+                for warc in records:
+                    self.bytes_read = warc.stream_pos
+                    record = self._record(warc, source, crawl.group(0) if crawl else None)
+                    item = self._payload(warc, record, wanted_types)
+                    if type(item) is Drop and item.reason == "truncated_record":
+                        cut_short += 1
+                    yield item
+            except OSError as exc:
+                raise InputError(f"{source} is damaged after byte {self.bytes_read}: {exc}") from exc
+        self.bytes_read = size
+        if cut_short:
+            raise InputError(f"{source} is truncated: {cut_short} record(s) end before their declared length")
+
+    @staticmethod
+    def _record(warc, source: str, crawl: str | None) -> Record:
+        headers = warc.headers
+        record_id = (warc.record_id or "").strip("<>")
+        meta = {"warc_date": headers.get("WARC-Date"), "crawl": crawl}
+        if headers.get("WARC-Truncated"):
+            meta["warc_truncated"] = headers.get("WARC-Truncated")
+        return {
+            "id": record_id.removeprefix("urn:uuid:") or f"{source}@{warc.stream_pos}",
+            "text": "",
+            "url": headers.get("WARC-Target-URI", ""),
+            "source": f"{source}@{warc.stream_pos}",
+            "meta": meta,
+        }
+
+    def _payload(self, warc, record: Record, wanted_types: set[str]) -> Record | Drop:
+        http = warc.http_headers
+        if http is None:
+            return Drop(record, "not_http")
+        if http.status_code not in self.config.status_codes:
+            return Drop(record, "http_status")
+        content_type = (warc.http_content_type or "").lower()
+        if content_type not in wanted_types:
+            return Drop(record, "not_html")
+        expected = warc.content_length
+        if expected > self.config.max_html_bytes:
+            return Drop(record, "too_large")
+        body = warc.reader.read()
+        if len(body) < expected:
+            log.warning("%s: record cut short (%d of %d bytes); skipped", record["source"], len(body), expected)
+            return Drop(record, "truncated_record")
+        html, charset = decode_html(body, warc.http_charset)
+        record["html"] = html
+        record["meta"]["charset"] = charset
+        return record

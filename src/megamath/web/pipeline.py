@@ -1,0 +1,34 @@
+"""The web pipeline, stage 1: WARC → URL filter → text extraction → language ID."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from megamath.runtime.guard import GuardConfig
+from megamath.runtime.pipeline import Pipeline
+from megamath.sources.warc import WarcReader, WarcReaderConfig
+from megamath.web.extract import ExtractConfig, ExtractText
+from megamath.web.langid import LanguageId, LanguageIdConfig
+from megamath.web.url_filter import UrlFilter, UrlFilterConfig
+
+
+@dataclass(frozen=True)
+class WebExtractConfig:
+    reader: WarcReaderConfig = field(default_factory=WarcReaderConfig)
+    url_filter: UrlFilterConfig = field(default_factory=UrlFilterConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    language: LanguageIdConfig = field(default_factory=LanguageIdConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    output_suffix: str = ".parquet"
+    keep_html: bool = False
+
+
+def build_web_pipeline(config: WebExtractConfig, download_dir: str | None = None) -> Pipeline:
+    reader_config = replace(config.reader, download_dir=download_dir) if download_dir else config.reader
+    return Pipeline(
+        reader=WarcReader(reader_config),
+        stages=[UrlFilter(config.url_filter), ExtractText(config.extract), LanguageId(config.language)],
+        output_suffix=config.output_suffix,
+        drop_fields=() if config.keep_html else ("html",),
+        guard=config.guard,
+    )
