@@ -33,7 +33,9 @@ class WarcReaderConfig:
     ``status_codes``: HTTP status codes kept.
     ``max_html_bytes``: larger payloads are dropped as ``too_large`` before they are read into
         memory (Common Crawl itself truncates payloads at 1 MiB).
-    ``quirks_mode``: accept the malformed headers of older crawls (ClueWeb09, LF-only lines).
+    ``lenient_http``: accept malformed HTTP headers (ClueWeb09's LF-only lines, for example).
+    ``lenient_warc``: skip over bytes that are not WARC records instead of reporting the file as
+        damaged (off by default: on, a wrong or corrupt file would silently yield nothing).
     ``download_dir``: where remote inputs are downloaded (the run folder sets it).
     ``keep_downloads``: keep downloaded files after they have been read.
     """
@@ -41,7 +43,8 @@ class WarcReaderConfig:
     content_types: tuple[str, ...] = ("text/html", "application/xhtml+xml")
     status_codes: tuple[int, ...] = (200,)
     max_html_bytes: int = 5_000_000
-    quirks_mode: bool = True
+    lenient_http: bool = True
+    lenient_warc: bool = False
     download_dir: str | None = None
     keep_downloads: bool = False
 
@@ -93,7 +96,9 @@ class WarcReader:
         except OSError as exc:
             raise InputError(f"cannot open {source}: {exc}") from exc
         with stream:
-            records = ArchiveIterator(stream, record_types=WarcRecordType.response, quirks_mode=config.quirks_mode)
+            records = ArchiveIterator(
+                stream, record_types=WarcRecordType.response, parse_http=False, quirks_mode=config.lenient_warc
+            )
             cut_short = 0
             try:
                 for warc in records:
@@ -125,6 +130,10 @@ class WarcReader:
         }
 
     def _payload(self, warc, record: Record, wanted_types: set[str]) -> Record | Drop:
+        try:
+            warc.parse_http(quirks_mode=self.config.lenient_http)
+        except OSError:
+            return Drop(record, "bad_http_headers")
         http = warc.http_headers
         if http is None:
             return Drop(record, "not_http")

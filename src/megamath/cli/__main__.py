@@ -1,0 +1,3 @@
+from megamath.cli.main import main
+
+main()

@@ -1,0 +1,72 @@
+import logging
+
+from megamath.web.url_filter import UrlFilter, UrlFilterConfig
+
+
+def verdicts(stage, urls):
+    out = []
+    for url in urls:
+        result = stage.filter({"url": url})
+        out.append(result if isinstance(result, tuple) else (result, None))
+    return out
+
+
+def make_ut1(root):
+    (root / "adult").mkdir(parents=True)
+    (root / "adult" / "domains").write_text("badsite.com\n# comment\nsub.other.net\n")
+    (root / "adult" / "urls").write_text("example.org/private/page.html\n")
+    (root / "gambling").mkdir()
+    (root / "gambling" / "domains").write_text("casino.example\n")
+    (root / "news").mkdir()
+    (root / "news" / "domains").write_text("newspaper.com\n")  # category not selected
+    return root
+
+
+def test_ut1_domains_parents_urls_and_categories(tmp_path):
+    stage = UrlFilter(UrlFilterConfig(blocklist_dir=str(make_ut1(tmp_path / "ut1")), exclude_curated=False))
+    got = verdicts(stage, [
+        "https://badsite.com/a", "http://www.badsite.com/b", "https://notbadsite.com/",
+        "https://sub.other.net/x", "https://other.net/x", "https://casino.example/",
+        "https://example.org/private/page.html", "https://example.org/public.html", "https://newspaper.com/",
+    ])
+    assert got == [
+        (False, "blocked_domain"), (False, "blocked_domain"), (True, None),
+        (False, "blocked_domain"), (True, None), (False, "blocked_domain"),
+        (False, "blocked_url"), (True, None), (True, None),
+    ]
+
+
+def test_allow_list_wins_and_banned_substrings(tmp_path):
+    allow = tmp_path / "allow.txt"
+    allow.write_text("badsite.com\n")
+    stage = UrlFilter(UrlFilterConfig(
+        blocklist_dir=str(make_ut1(tmp_path / "ut1")), allow_list_file=str(allow),
+        banned_substrings=("XXX", "porn"), allow_domains=("en.wikipedia.org",),
+    ))
+    got = verdicts(stage, ["https://www.badsite.com/porn", "https://ok.org/xxx-video", "https://ok.org/math",
+                           "https://en.wikipedia.org/wiki/Pi", "https://de.wikipedia.org/wiki/Pi"])
+    assert got == [(True, None), (False, "banned_substring"), (True, None), (True, None),
+                   (False, "curated_source")]
+
+
+def test_curated_sources_and_bad_urls():
+    stage = UrlFilter()
+    got = verdicts(stage, ["https://arxiv.org/abs/1", "https://math.stackexchange.com/q/1", "https://github.com/a/b",
+                           "https://mathpages.example.com/x", "http://[::1", ""])
+    assert got == [(False, "curated_source")] * 3 + [(True, None), (False, "bad_url"), (True, None)]
+
+
+def test_without_lists_it_passes_everything_and_says_so(caplog):
+    stage = UrlFilter(UrlFilterConfig(exclude_curated=False))
+    with caplog.at_level(logging.INFO):
+        assert verdicts(stage, ["https://arxiv.org/abs/1", "https://a.b/"]) == [(True, None), (True, None)]
+    assert "passing all URLs" in caplog.text
+
+
+def test_pickles_without_its_loaded_lists(tmp_path):
+    import pickle
+
+    stage = UrlFilter(UrlFilterConfig(blocklist_dir=str(make_ut1(tmp_path / "ut1"))))
+    stage.filter({"url": "https://x.org"})
+    clone = pickle.loads(pickle.dumps(stage))
+    assert clone._lists is None and clone.filter({"url": "https://badsite.com"}) == (False, "blocked_domain")
