@@ -9,6 +9,7 @@ completion record; the stages stay pure.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import time
@@ -54,13 +55,18 @@ class Pipeline:
     guard: GuardConfig = field(default_factory=GuardConfig)
 
     def config(self) -> dict:
-        """What determines the output: used to refuse resuming a run with a changed configuration."""
-        return {
+        """What determines the output: used to refuse resuming a run with a changed configuration.
+
+        Plain JSON types (tuples become lists), so it compares equal to the copy stored in the run folder.
+        """
+        config = {
             "reader": {"name": self.reader.name, **_config_of(self.reader)},
-            "stages": [{"name": stage.name, **_config_of(stage)} for stage in self.stages],
+            "stage_order": [stage.name for stage in self.stages],
+            "stages": {stage.name: _config_of(stage) for stage in self.stages},
             "output_suffix": self.output_suffix,
             "drop_fields": list(self.drop_fields),
         }
+        return json.loads(json.dumps(config))
 
 
 def _config_of(component: object) -> dict:

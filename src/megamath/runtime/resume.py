@@ -91,8 +91,12 @@ class RunFolder:
             shutil.rmtree(folder, ignore_errors=True)
         self.stats_path.unlink(missing_ok=True)
 
-    def remove_partial_files(self) -> int:
-        """Delete temporary shards left by killed tasks; returns how many."""
+    def clear_interrupted(self) -> int:
+        """Forget what a killed run left behind: temporary shards (returns how many) and in-flight
+        markers, which name documents that were merely being processed when the whole run died,
+        not documents that killed their worker."""
+        for slot in self.inflight.glob("*"):
+            slot.unlink(missing_ok=True)
         removed = 0
         for tmp in self.data.glob("*.tmp-*"):
             tmp.unlink(missing_ok=True)

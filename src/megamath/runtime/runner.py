@@ -76,7 +76,7 @@ def run_pipeline(
     started = time.monotonic()
     folder = RunFolder(run_dir)
     folder.check_config(pipeline.config(), force=force)
-    if removed := folder.remove_partial_files():
+    if removed := folder.clear_interrupted():
         log.info("removed %d partial shard(s) left by an interrupted run", removed)
     tasks = plan_tasks(sources, pipeline, folder)
     pending = [task for task in tasks if not folder.is_done(task.task_id)]

@@ -1,0 +1,143 @@
+"""Crash safety: SIGKILL mid-run, a worker stuck in native code, a document too slow for Python."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from megamath.runtime.executor import LocalExecutor
+from megamath.runtime.guard import GuardConfig
+from megamath.runtime.pipeline import Pipeline, Task, run_task
+from megamath.runtime.resume import RunFolder
+from megamath.runtime.runner import run_pipeline
+from megamath.runtime.shards import read_shard
+from megamath.runtime.stage import RecordStage
+from megamath.sources.warc import WarcReader
+from megamath.sources.warc_writer import Fetch, write_warc
+from megamath.web.extract import ExtractConfig, ExtractText
+
+from conftest import ROOT
+
+WORDS = ("prime", "integer", "triangle", "river", "garden", "engine", "market", "planet", "violin", "harbor")
+
+
+def english_page(i: int) -> bytes:
+    topic = f"{WORDS[i % 10]} {WORDS[(i // 10) % 10]} number {i}"
+    paragraphs = "".join(
+        f"<p>Paragraph {k} of an English article about the {topic}. It explains the idea slowly, with an example "
+        f"and a short summary, so that a reader new to the {topic} can follow every step.</p>"
+        for k in range(12)
+    )
+    return f"<html><body><nav>menu</nav><article><h1>The {topic}</h1>{paragraphs}</article></body></html>".encode()
+
+
+def make_batch(folder, files: int, pages: int):
+    folder.mkdir()
+    for f in range(files):
+        fetches = [Fetch(f"https://site{f}.example/page/{i}", english_page(f * pages + i)) for i in range(pages)]
+        write_warc(folder / f"part-{f:02d}.warc.gz", fetches)
+
+
+def ids_in(run_dir):
+    ids = []
+    for shard in sorted((run_dir / "data").glob("*.parquet")):
+        ids.extend(record["id"] for record in read_shard(shard))
+    return ids
+
+
+def test_sigkill_mid_run_then_resume_has_no_duplicates_or_gaps(tmp_path):
+    make_batch(tmp_path / "in", files=8, pages=600)
+    command = [sys.executable, "-m", "megamath.cli", "web", "extract", str(tmp_path / "in" / "*.warc.gz"), "-q", "-w", "2"]
+    reference = subprocess.run(command + ["-o", str(tmp_path / "ref")], capture_output=True, text=True, cwd=ROOT)
+    assert reference.returncode == 0, reference.stderr
+    expected = ids_in(tmp_path / "ref")
+    assert len(expected) == 4800 and len(set(expected)) == 4800
+
+    run_dir = tmp_path / "run"
+    victim = subprocess.Popen(command + ["-o", str(run_dir)], cwd=ROOT, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = run_dir / ".megamath" / "done"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(done.glob("*.json")) if done.exists() else []) < 2:
+        time.sleep(0.02)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    finished_before = len(list(done.glob("*.json")))
+    assert 2 <= finished_before < 8, "the kill should land mid-run"
+
+    resumed = subprocess.run(command + ["-o", str(run_dir)], capture_output=True, text=True, cwd=ROOT)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{finished_before} of 8 input(s) resumed" in resumed.stdout
+    got = ids_in(run_dir)
+    assert len(got) == len(set(got)) == 4800 and set(got) == set(expected)
+    assert not list((run_dir / "data").glob("*.tmp-*"))
+    stats = json.loads((run_dir / "stats.json").read_text())
+    assert stats["docs_written"] == 4800 and stats["funnel"][0]["docs_in"] == 4800
+
+
+def test_worker_stuck_in_native_code_is_restarted_without_the_document(tmp_path, caplog):
+    deep = b"<html><body>" + b"<div>" * 60_000 + b"deep" + b"</div>" * 60_000 + b"</body></html>"
+    fetches = [Fetch("https://a.example/", english_page(1)), Fetch("https://deep.example/", deep),
+               Fetch("https://b.example/", english_page(2))]
+    write_warc(tmp_path / "in.warc.gz", fetches)
+    # No depth limit: main-content extraction of this page runs for many minutes inside native code,
+    # where neither SIGALRM nor any Python thread can interrupt it.
+    pipeline = Pipeline(WarcReader(), [ExtractText(ExtractConfig(max_dom_depth=0))],
+                        guard=GuardConfig(doc_timeout_s=0.5, hard_timeout_s=3))
+    started = time.monotonic()
+    summary = run_pipeline(pipeline, [str(tmp_path / "in.warc.gz")], tmp_path / "run", LocalExecutor(workers=1),
+                           show_progress=False)
+    assert time.monotonic() - started < 60
+    assert summary.failed == {} and summary.docs_written == 2
+    funnel = {stage.name: stage for stage in summary.funnel}
+    assert dict(funnel["read"].dropped) == {"hard_timeout": 1}
+    folder = RunFolder(tmp_path / "run")
+    assert (folder.poison / f"{summary.shards[0].rsplit('/', 1)[-1].removesuffix('.parquet')}.txt").read_text().count("@") == 1
+    log = folder.log_path.read_text()
+    assert "Timeout" in log and "retrying" in caplog.text  # faulthandler's stack dump, then the retry
+
+
+class SlowOnSomeDocuments(RecordStage):
+    name = "slow"
+
+    def process(self, record):
+        if "slow" in record["url"]:
+            time.sleep(30)
+        return record
+
+
+def test_slow_python_code_hits_the_soft_limit_and_the_task_continues(tmp_path):
+    fetches = [Fetch("https://fast.example/1", english_page(1)), Fetch("https://slow.example/", english_page(2)),
+               Fetch("https://fast.example/2", english_page(3))]
+    write_warc(tmp_path / "in.warc.gz", fetches)
+    pipeline = Pipeline(WarcReader(), [ExtractText(), SlowOnSomeDocuments()],
+                        guard=GuardConfig(doc_timeout_s=0.3, hard_timeout_s=0))
+    folder = RunFolder(tmp_path / "run")
+    folder.create()
+    started = time.monotonic()
+    result = run_task(Task("t", str(tmp_path / "in.warc.gz"), str(folder.data / "t.jsonl")), pipeline, str(folder.root))
+    assert time.monotonic() - started < 10
+    assert result["docs_written"] == 2
+    assert result["funnel"][-1]["dropped"] == {"timeout": 1}
+    assert folder.is_done("t")
+
+
+class FailsOnSomeDocuments(RecordStage):
+    name = "flaky"
+
+    def process(self, record):
+        if "bad" in record["url"]:
+            raise KeyError("missing field")
+        return record
+
+
+def test_an_exception_on_one_document_is_a_counted_drop(tmp_path):
+    write_warc(tmp_path / "in.warc.gz", [Fetch("https://bad.example/", english_page(1)),
+                                         Fetch("https://ok.example/", english_page(2))])
+    pipeline = Pipeline(WarcReader(), [FailsOnSomeDocuments()])
+    folder = RunFolder(tmp_path / "run")
+    folder.create()
+    result = run_task(Task("t", str(tmp_path / "in.warc.gz"), str(folder.data / "t.parquet")), pipeline, str(folder.root))
+    assert result["docs_written"] == 1 and result["funnel"][-1]["dropped"] == {"error_KeyError": 1}
