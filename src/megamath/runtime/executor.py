@@ -86,7 +86,7 @@ class LocalExecutor(Executor):
                     elif entry.attempt < self.max_attempts:
                         waiting.append((entry.task, entry.attempt + 1))
                     else:
-                        yield _failed(entry.task, f"worker died {entry.attempt} times (exit code {entry.process.exitcode})")
+                        yield _failed(entry.task, _describe_exit(entry.process.exitcode, entry.attempt))
             _forward_progress(progress_queue, on_progress, timeout=0)
         finally:
             for entry in running:
@@ -104,6 +104,15 @@ class LocalExecutor(Executor):
             "retrying" if entry.attempt < self.max_attempts else "giving up",
         )
         return None
+
+
+_TASK_RAISED = 3
+
+
+def _describe_exit(code: int | None, attempts: int) -> str:
+    if code == _TASK_RAISED:
+        return f"the task raised an error {attempts} time(s); the traceback is in logs/run.log"
+    return f"the worker died {attempts} time(s) (last exit code {code}); see logs/run.log"
 
 
 def _failed(task: Task, error: str) -> dict:
@@ -135,7 +144,7 @@ def _worker_main(task: Task, pipeline: Pipeline, run_dir: str, progress_queue, l
     except BaseException:
         logging.getLogger(__name__).exception("task %s failed", task.task_id)
         handler.flush()
-        os._exit(1)
+        os._exit(_TASK_RAISED)
     progress_queue.close()
     progress_queue.join_thread()
 

@@ -81,10 +81,8 @@ class WarcReader:
             return source
         if not self.config.download_dir:
             raise ValueError("remote inputs need WarcReaderConfig.download_dir")
-        try:
-            return str(download(source, self.config.download_dir))
-        except OSError as exc:
-            raise InputError(f"could not download {source}: {exc}") from exc
+        # A failed download is not an input error: the task fails and a rerun tries again.
+        return str(download(source, self.config.download_dir))
 
     def _read(self, path: str, source: str) -> Iterator[Record | Drop]:
         config = self.config
