@@ -96,7 +96,8 @@ def test_worker_stuck_in_native_code_is_restarted_without_the_document(tmp_path,
     folder = RunFolder(tmp_path / "run")
     assert (folder.poison / f"{summary.shards[0].rsplit('/', 1)[-1].removesuffix('.parquet')}.txt").read_text().count("@") == 1
     log = folder.log_path.read_text()
-    assert "Timeout" in log and "retrying" in caplog.text  # faulthandler's stack dump, then the retry
+    assert "exceeded the hard time limit on one document (attempt 1/3)" in caplog.text
+    assert "skipping 1 document(s) that crashed or hung an earlier attempt" in log and "in.warc.gz@" in log
 
 
 class SlowOnSomeDocuments(RecordStage):

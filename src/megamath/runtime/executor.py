@@ -1,9 +1,11 @@
 """Executors run tasks and report their results; the local one uses worker processes on this machine.
 
-Each task runs in a process of its own (forked from a preloaded fork server, so starting one costs
-milliseconds). A task that kills its process (a native crash, the hard time limit, the OOM killer)
-therefore takes nothing else down: it is retried, skipping the document it died on, up to
-``max_attempts`` times, and then reported as failed while the other tasks finish.
+Each worker process runs one task at a time, receiving tasks over a pipe and keeping its loaded
+models between tasks. Workers are forked from a preloaded fork server, so replacing one costs
+milliseconds. A task that kills its worker (a native crash, the hard time limit, the OOM killer) takes
+nothing else down: the driver knows which task that worker held, starts a new worker, and retries
+the task (which then skips the document it died on) up to ``max_attempts`` times before reporting
+it as failed while the other tasks finish.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
-import queue as queue_module
 import signal
 import sys
-import time
+import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterator
 
 import orjson
@@ -38,11 +40,16 @@ class Executor(ABC):
     ) -> Iterator[dict]: ...
 
 
+def failed_result(task: Task, error: str) -> dict:
+    return {"task_id": task.task_id, "source": task.source, "output": None, "failed": error}
+
+
 @dataclass
-class _Running:
-    task: Task
+class _Worker:
     process: mp.process.BaseProcess
-    attempt: int
+    conn: Connection
+    task: Task | None = None
+    attempt: int = 0
 
 
 class LocalExecutor(Executor):
@@ -59,98 +66,115 @@ class LocalExecutor(Executor):
     def run(
         self, tasks: list[Task], pipeline: Pipeline, run_dir: str, on_progress: ProgressSink | None = None
     ) -> Iterator[dict]:
-        folder = RunFolder(run_dir)
-        progress_queue = self._context.Queue()
-        waiting = [(task, 1) for task in tasks]
-        waiting.reverse()  # pop() from the end keeps input order
-        running: list[_Running] = []
+        waiting = [(task, 1) for task in reversed(tasks)]  # pop() from the end keeps input order
+        workers: list[_Worker] = []
         try:
-            while waiting or running:
-                while waiting and len(running) < self.workers:
-                    task, attempt = waiting.pop()
-                    process = self._context.Process(
-                        target=_worker_main,
-                        args=(task, pipeline, run_dir, progress_queue, self.log_level),
-                        name=f"megamath-{task.task_id}",
-                        daemon=False,
-                    )
-                    process.start()
-                    running.append(_Running(task, process, attempt))
-                _forward_progress(progress_queue, on_progress, timeout=0.1)
-                for entry in [r for r in running if not r.process.is_alive()]:
-                    running.remove(entry)
-                    entry.process.join()
-                    result = self._collect(folder, entry)
+            while waiting or any(w.task for w in workers):
+                while waiting and len(workers) < self.workers:
+                    workers.append(self._start_worker(pipeline, run_dir))
+                for worker in workers:
+                    if worker.task is None and waiting:
+                        worker.task, worker.attempt = waiting.pop()
+                        worker.conn.send(worker.task)
+                busy = [w for w in workers if w.task]
+                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+                for worker in busy:
+                    message = None
+                    if worker.conn in ready:
+                        try:
+                            message = worker.conn.recv()
+                        except (EOFError, OSError):
+                            pass  # the worker died; handled below
+                    elif worker.process.sentinel not in ready:
+                        continue
+                    if message is None:
+                        worker.process.join()
+                        workers.remove(worker)
+                        result = self._retry_or_fail(worker, waiting, _describe_death(worker.process.exitcode))
+                    else:
+                        result = self._handle(worker, message, waiting, on_progress)
                     if result is not None:
                         yield result
-                    elif entry.attempt < self.max_attempts:
-                        waiting.append((entry.task, entry.attempt + 1))
-                    else:
-                        yield _failed(entry.task, _describe_exit(entry.process.exitcode, entry.attempt))
-            _forward_progress(progress_queue, on_progress, timeout=0)
         finally:
-            for entry in running:
-                entry.process.kill()
-                entry.process.join()
-            progress_queue.close()
+            for worker in workers:
+                if worker.task is None and worker.process.is_alive():
+                    try:
+                        worker.conn.send(None)
+                    except OSError:
+                        pass
+                else:
+                    worker.process.kill()
+            for worker in workers:
+                worker.process.join(timeout=10)
+                if worker.process.is_alive():
+                    worker.process.kill()
 
-    def _collect(self, folder: RunFolder, entry: _Running) -> dict | None:
-        code = entry.process.exitcode
-        if code == 0 and folder.is_done(entry.task.task_id):
-            return orjson.loads(folder.done_path(entry.task.task_id).read_bytes())
-        log.warning(
-            "task %s (attempt %d/%d) ended with exit code %s; %s",
-            entry.task.task_id, entry.attempt, self.max_attempts, code,
-            "retrying" if entry.attempt < self.max_attempts else "giving up",
+    def _start_worker(self, pipeline: Pipeline, run_dir: str) -> _Worker:
+        driver_end, worker_end = self._context.Pipe()
+        process = self._context.Process(
+            target=_worker_main, args=(worker_end, pipeline, run_dir, self.log_level), name="megamath-worker"
         )
-        return None
+        process.start()
+        worker_end.close()
+        return _Worker(process, driver_end)
+
+    def _handle(self, worker: _Worker, message: tuple, waiting: list, on_progress: ProgressSink | None) -> dict | None:
+        kind = message[0]
+        if kind == "progress":
+            if on_progress is not None:
+                on_progress(message[1], message[2])
+            return None
+        if kind == "done":
+            worker.task = None
+            return message[1]
+        # "error": the task raised an exception; the worker itself is fine and takes the next task
+        return self._retry_or_fail(worker, waiting, f"raised {message[1]}")
+
+    def _retry_or_fail(self, worker: _Worker, waiting: list, what_happened: str) -> dict | None:
+        """Requeue the worker's task for another attempt, or give up on it; frees the worker."""
+        task, attempt = worker.task, worker.attempt
+        worker.task = None
+        log.warning("task %s %s (attempt %d/%d)", task.task_id, what_happened, attempt, self.max_attempts)
+        if attempt < self.max_attempts:
+            waiting.append((task, attempt + 1))
+            return None
+        return failed_result(task, f"failed {attempt} time(s), the last time it {what_happened}; see logs/run.log")
 
 
-_TASK_RAISED = 3
+def _describe_death(exitcode: int | None) -> str:
+    if exitcode == -signal.SIGPROF:
+        return "exceeded the hard time limit on one document"
+    if exitcode is not None and exitcode < 0:
+        return f"was killed by signal {signal.Signals(-exitcode).name}"
+    return f"exited with code {exitcode}"
 
 
-def _describe_exit(code: int | None, attempts: int) -> str:
-    if code == _TASK_RAISED:
-        return f"the task raised an error {attempts} time(s); the traceback is in logs/run.log"
-    return f"the worker died {attempts} time(s) (last exit code {code}); see logs/run.log"
-
-
-def _failed(task: Task, error: str) -> dict:
-    return {"task_id": task.task_id, "source": task.source, "output": None, "failed": error}
-
-
-def _forward_progress(progress_queue, on_progress: ProgressSink | None, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        try:
-            docs, nbytes = progress_queue.get(timeout=remaining) if remaining > 0 else progress_queue.get_nowait()
-        except queue_module.Empty:
-            return
-        if on_progress is not None:
-            on_progress(docs, nbytes)
-
-
-def _worker_main(task: Task, pipeline: Pipeline, run_dir: str, progress_queue, log_level: int) -> None:
+def _worker_main(conn: Connection, pipeline: Pipeline, run_dir: str, log_level: int) -> None:
     _die_with_parent()
     folder = RunFolder(run_dir)
     handler = logging.FileHandler(folder.log_path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [{task.task_id}] %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [worker %(process)d] %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(log_level)
-    try:
-        run_task(task, pipeline, run_dir, progress=lambda docs, nbytes: progress_queue.put((docs, nbytes)))
-    except BaseException:
-        logging.getLogger(__name__).exception("task %s failed", task.task_id)
-        handler.flush()
-        os._exit(_TASK_RAISED)
-    progress_queue.close()
-    progress_queue.join_thread()
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        try:
+            result = run_task(task, pipeline, run_dir, progress=lambda docs, nbytes: conn.send(("progress", docs, nbytes)))
+        except Exception as exc:
+            logging.getLogger(__name__).error("task %s failed:\n%s", task.task_id, traceback.format_exc())
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        else:
+            conn.send(("done", result))
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to end this worker if the driver process dies, so no orphan keeps writing."""
+    """Ask Linux to end this worker if its parent dies, so no orphan keeps writing."""
     if not sys.platform.startswith("linux"):
         return
     try:

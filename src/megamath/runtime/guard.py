@@ -5,16 +5,18 @@ Two limits protect a worker from one pathological document:
 * a soft limit (``SIGALRM``) raises :class:`DocumentTimeout` inside the stage as soon as Python
   code runs again, and the document becomes a counted drop;
 * a hard limit for native code that never returns to Python (an HTML parser stuck on a hostile page
-  holds the GIL, so no Python thread could intervene): faulthandler's C watchdog writes the stack to
-  the log and ends the process. The document being processed sits in a memory-mapped *in-flight
-  slot* that survives the process, so the executor's retry of the task skips exactly that document.
+  holds the GIL, so no Python thread or signal handler could intervene): a CPU-time timer whose
+  signal (``SIGPROF``) keeps its default action, so the kernel ends the process. The document being
+  processed sits in a memory-mapped *in-flight slot* that survives the process, so the executor's
+  retry of the task skips exactly that document.
+
+Both limits are kernel interval timers: arming and disarming them costs two system calls.
 
 Memory is bounded by the size limits the stages apply before parsing (see ``WarcReaderConfig``).
 """
 
 from __future__ import annotations
 
-import faulthandler
 import mmap
 import os
 import signal
@@ -23,7 +25,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 _SLOT_SIZE = 4096
 _LEN = struct.Struct("<I")
@@ -93,26 +95,27 @@ class NullGuard:
 class DocumentGuard(NullGuard):
     """Soft and hard per-document limits for one task in one process."""
 
-    def __init__(self, config: GuardConfig, slot: InflightSlot | None, crash_log: IO[str] | None):
+    def __init__(self, config: GuardConfig, slot: InflightSlot | None):
         self.config = config
         self.slot = slot
-        self.crash_log = crash_log
-        # SIGALRM can only be handled in the main thread (a Ray actor thread, for example, cannot).
-        self._use_alarm = config.doc_timeout_s > 0 and threading.current_thread() is threading.main_thread()
-        self._use_watchdog = config.hard_timeout_s > 0 and crash_log is not None
-        self._previous_handler = None
+        # Signal handlers can only be installed from the main thread (not from a Ray actor thread).
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        self._use_alarm = config.doc_timeout_s > 0 and in_main_thread
+        self._use_hard_limit = config.hard_timeout_s > 0 and in_main_thread
+        self._previous_handlers: dict[int, object] = {}
 
     def __enter__(self) -> "DocumentGuard":
         if self._use_alarm:
-            self._previous_handler = signal.signal(signal.SIGALRM, _raise_timeout)
+            self._previous_handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, _raise_timeout)
+        if self._use_hard_limit:
+            self._previous_handlers[signal.SIGPROF] = signal.signal(signal.SIGPROF, signal.SIG_DFL)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._previous_handler or signal.SIG_DFL)
-        if self._use_watchdog:
-            faulthandler.cancel_dump_traceback_later()
+        signal.setitimer(signal.ITIMER_REAL, 0) if self._use_alarm else None
+        signal.setitimer(signal.ITIMER_PROF, 0) if self._use_hard_limit else None
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler or signal.SIG_DFL)
         if self.slot is not None:
             self.slot.clear()
 
@@ -120,8 +123,8 @@ class DocumentGuard(NullGuard):
     def watch(self, record: dict, stage: str) -> Iterator[None]:
         if self.slot is not None:
             self.slot.set(str(record.get("source", "")))
-        if self._use_watchdog:
-            faulthandler.dump_traceback_later(self.config.hard_timeout_s, exit=True, file=self.crash_log)
+        if self._use_hard_limit:
+            signal.setitimer(signal.ITIMER_PROF, self.config.hard_timeout_s)
         if self._use_alarm:
             signal.setitimer(signal.ITIMER_REAL, self.config.doc_timeout_s)
         try:
@@ -129,8 +132,10 @@ class DocumentGuard(NullGuard):
         finally:
             if self._use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-            if self._use_watchdog:
-                faulthandler.cancel_dump_traceback_later()
+            if self._use_hard_limit:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+            if self.slot is not None:
+                self.slot.clear()
 
 
 def _raise_timeout(signum, frame):

@@ -87,7 +87,8 @@ def run_task(task: Task, pipeline: Pipeline, run_dir: str, progress: ProgressFn 
     started = time.monotonic()
     poison = folder.poisoned(task.task_id)
     if poison:
-        log.warning("%s: skipping %d document(s) that crashed or hung an earlier attempt", task.task_id, len(poison))
+        log.warning("%s: skipping %d document(s) that crashed or hung an earlier attempt: %s",
+                    task.task_id, len(poison), ", ".join(sorted(poison)[:5]))
     read_stats = StageStats(pipeline.reader.name)
     stage_stats = [StageStats(stage.name) for stage in pipeline.stages]
     output = Path(task.output)
@@ -95,9 +96,7 @@ def run_task(task: Task, pipeline: Pipeline, run_dir: str, progress: ProgressFn 
     input_error = None
 
     slot = InflightSlot(folder.inflight_path(task.task_id))
-    with open(folder.log_path, "a", encoding="utf-8") as crash_log, guarding(
-        DocumentGuard(pipeline.guard, slot, crash_log)
-    ), ShardWriter(
+    with guarding(DocumentGuard(pipeline.guard, slot)), ShardWriter(
         tmp, fmt=shard_format(output), drop_fields=pipeline.drop_fields
     ) as writer:
         items = _reporting(pipeline.reader(task.source), pipeline.reader, progress)

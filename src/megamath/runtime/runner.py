@@ -90,7 +90,7 @@ def run_pipeline(
             bar.task_finished()
             if result.get("failed"):
                 failed[result["source"]] = result["failed"]
-                log.error("task %s failed: %s", result["task_id"], result["failed"])
+                log.info("task %s failed: %s", result["task_id"], result["failed"])
 
     summary = summarize(folder, len(tasks), len(tasks) - len(pending), failed)
     summary.seconds = time.monotonic() - started

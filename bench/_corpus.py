@@ -1,0 +1,44 @@
+"""Benchmark inputs built from the real pages in ../shared (never copied into the repository)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from megamath.sources.warc_writer import Fetch, write_warc
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MEGAMATH_SHARED", ROOT.parent / "shared"))
+
+
+def require_shared() -> Path:
+    if not (SHARED / "data").is_dir():
+        sys.exit(f"benchmark needs the shared data folder at {SHARED} (set MEGAMATH_SHARED)")
+    return SHARED / "data"
+
+
+def real_pages() -> list[tuple[str, bytes]]:
+    """(name, raw HTML bytes) of every real page in html-nonmath, html-math and math-zoo-dev."""
+    data = require_shared()
+    pages = []
+    for folder in ("html-nonmath", "html-math", "math-zoo-dev"):
+        for path in sorted((data / folder).rglob("*.htm*")):
+            pages.append((f"{folder}/{path.relative_to(data / folder)}", path.read_bytes()))
+    return pages
+
+
+def write_warc_batch(out_dir: Path, files: int, pages_per_file: int) -> list[Path]:
+    """``files`` WARC files cycling through the real pages, each page under a distinct URL."""
+    pages = real_pages()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in range(files):
+        fetches = []
+        for i in range(pages_per_file):
+            name, body = pages[(f * pages_per_file + i) % len(pages)]
+            fetches.append(Fetch(f"https://bench{f}.example/{i}/{name}", body))
+        path = out_dir / f"bench-{f:03d}.warc.gz"
+        write_warc(path, fetches)
+        paths.append(path)
+    return paths
