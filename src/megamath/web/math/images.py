@@ -1,0 +1,68 @@
+"""Formula images: TeX from ``alt``/``title`` or from the image URL of a LaTeX rendering service."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
+
+# Services that put the TeX in the query string, and the parameter that holds it.
+_QUERY_SERVICES = (
+    ("latex.php", "latex"),          # WordPress.com / Jetpack
+    ("chart.apis.google.com", "chl"),  # Google Chart API (cht=tx)
+    ("chart.googleapis.com", "chl"),
+    ("/mathtex.cgi", ""),
+    ("/mimetex.cgi", ""),
+    ("mimetex", ""),
+)
+# Services that put the TeX in the path after a marker (codecogs: /gif.latex?TEX, /svg.image?TEX).
+_PATH_SERVICES = ("codecogs.com", "/math/render/", "latex.codecogs", "quicklatex", "/tex2img")
+_CODECOGS_QUERY = re.compile(r"\.(?:latex|image)\?(.*)$")
+_SIZE_PREFIX = re.compile(r"^\\(?:dpi\{\d+\}|bg_\w+|fg_\w+|inline|large|Large|small|tiny|huge|normalsize)\s*")
+_ALT_LOOKS_LIKE_TEX = re.compile(r"[\\^_{}=+<>]|^\w$|\d")
+
+
+def is_formula_image(src: str, classes: str) -> bool:
+    lowered = src.lower()
+    if "latex" in classes.split() or "tex" in classes.split() or "mwe-math-fallback-image" in classes:
+        return True
+    return any(marker in lowered for marker, _ in _QUERY_SERVICES) or any(m in lowered for m in _PATH_SERVICES)
+
+
+def tex_from_image(src: str, alt: str | None, title: str | None) -> str | None:
+    """The TeX of a formula image: ``alt`` or ``title`` when they look like TeX, else the URL."""
+    for text in (alt, title):
+        if text and text.strip() and _ALT_LOOKS_LIKE_TEX.search(text):
+            return text.strip()
+    tex = _tex_from_url(src)
+    if tex:
+        return tex
+    for text in (alt, title):
+        if text and text.strip():
+            return text.strip()
+    return None
+
+
+def _tex_from_url(src: str) -> str | None:
+    try:
+        parts = urlsplit(src)
+    except ValueError:
+        return None
+    lowered = src.lower()
+    for marker, parameter in _QUERY_SERVICES:
+        if marker in lowered:
+            if parameter:
+                values = parse_qs(parts.query, keep_blank_values=False).get(parameter)
+                if values:
+                    return values[0].strip() or None
+            elif parts.query:
+                return unquote_plus(parts.query).strip() or None
+    match = _CODECOGS_QUERY.search(src)
+    if match:
+        tex = unquote(match.group(1))
+        while True:
+            stripped = _SIZE_PREFIX.sub("", tex)
+            if stripped == tex:
+                break
+            tex = stripped
+        return tex.strip() or None
+    return None

@@ -1,0 +1,89 @@
+"""TeX written in the page's text: delimiters, the page's MathJax/KaTeX configuration, prices.
+
+After extraction, inline math is ``$...$`` and display math ``$$...$$`` on its own lines. ``\\(...\\)``
+and ``\\[...\\]`` (and environments such as ``\\begin{align}``) are rewritten to those forms, and
+delimiters a page configured for MathJax (``tex2jax``/``tex`` ``inlineMath``/``displayMath``) are
+honoured. A ``$`` counts as an inline delimiter only the way Pandoc reads it: the opening ``$`` is
+followed by a non-space, the closing one follows a non-space and is not followed by a digit, so
+"$5 and $10" stays prose.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+_CONFIG_ARRAY = re.compile(r"(inlineMath|displayMath)\s*[:=]\s*(\[\s*\[.*?\]\s*\])", re.DOTALL)
+_ENVIRONMENTS = "equation|equation\\*|align|align\\*|gather|gather\\*|multline|multline\\*|eqnarray|eqnarray\\*|displaymath"
+_MATH_SPAN = re.compile(
+    r"(?<!\\)\$\$(?P<dd>.+?)(?<!\\)\$\$"
+    r"|\\\[(?P<bd>.+?)\\\]"
+    r"|\\\((?P<pi>.+?)\\\)"
+    rf"|(?P<env>\\begin\{{(?P<name>{_ENVIRONMENTS})\}}.+?\\end\{{(?P=name)\}})"
+    r"|(?<![\\$\w])\$(?P<di>[^\s$](?:[^$\n]|\n(?!\n))*?)(?<![\s\\])\$(?![\d$])",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    """Extra delimiter pairs configured by the page, mapped to ``$``/``$$`` after extraction."""
+
+    inline: tuple[tuple[str, str], ...] = ()
+    display: tuple[tuple[str, str], ...] = ()
+
+
+def page_delimiters(script_texts: list[str]) -> Delimiters:
+    """Custom delimiters from MathJax configuration scripts (the standard ones need no mapping)."""
+    inline: list[tuple[str, str]] = []
+    display: list[tuple[str, str]] = []
+    standard = {("$", "$"), ("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]")}
+    for script in script_texts:
+        for kind, array in _CONFIG_ARRAY.findall(script):
+            try:
+                pairs = json.loads(array.replace("'", '"'))
+            except ValueError:
+                continue
+            for pair in pairs:
+                if isinstance(pair, list) and len(pair) == 2 and all(isinstance(d, str) and d for d in pair):
+                    if tuple(pair) not in standard:
+                        (inline if kind == "inlineMath" else display).append((pair[0], pair[1]))
+    return Delimiters(tuple(inline), tuple(display))
+
+
+def _apply_custom(text: str, delimiters: Delimiters) -> str:
+    for pairs, wrap in ((delimiters.display, "$$"), (delimiters.inline, "$")):
+        for left, right in pairs:
+            pattern = re.compile(re.escape(left) + r"(.+?)" + re.escape(right), re.DOTALL)
+            text = pattern.sub(lambda m, w=wrap: f"{w}{m.group(1).strip()}{w}", text)
+    return text
+
+
+def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str, int]:
+    """Rewrite TeX spans of extracted text to ``$...$`` / ``$$...$$``; returns the text and the count."""
+    if delimiters.inline or delimiters.display:
+        text = _apply_custom(text, delimiters)
+    count = 0
+
+    def rewrite(match: re.Match) -> str:
+        nonlocal count
+        count += 1
+        if match.group("di") is not None:
+            return match.group(0)
+        if match.group("pi") is not None:
+            return f"${match.group('pi').strip()}$"
+        body = match.group("dd") if match.group("dd") is not None else match.group("bd")
+        if body is None:
+            body = match.group("env")
+        return f"\n$${body.strip()}$$\n"
+
+    text = _MATH_SPAN.sub(rewrite, text)
+    if count:
+        text = re.sub(r"[ \t]*\n(\$\$.+?\$\$)\n[ \t]*", r"\n\1\n", text, flags=re.DOTALL)
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    return text, count
+
+
+def might_contain_tex(text: str) -> bool:
+    return "$" in text or "\\(" in text or "\\[" in text or "\\begin{" in text
