@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 
-from megamath.web.math.symbols import SYMBOLS
+from megamath.web.math.symbols import FUNCTIONS, SYMBOLS
 
 _SKIP = frozenset({"katex-strut", "strut", "pstrut", "mspace", "vlist-s", "frac-line", "nulldelimiter",
                    "katex-mathml", "hide-tail", "svg-align-hidden"})
+_STYLE_COMMANDS = (("text", "\\text"), ("mathbf", "\\mathbf"), ("mathbb", "\\mathbb"), ("mathcal", "\\mathcal"),
+                   ("mathrm", "\\mathrm"), ("boxpad", "\\boxed"))
 _TOP = re.compile(r"top:\s*(-?[\d.]+)em")
 _SYMBOL_PATTERN = re.compile("|".join(map(re.escape, SYMBOLS)))
 
@@ -25,12 +27,13 @@ def _text(value: str) -> str:
 
 
 def _rows(vlist_owner) -> list[tuple[float, object]]:
-    """(top offset, row) for the positioned rows of the first vlist under ``vlist_owner``."""
-    vlist = vlist_owner.query_selector(".vlist")
+    """(top offset, row) for the positioned rows of ``vlist_owner``'s own vlist (not a root index's)."""
+    table = next((c for c in _child_nodes(vlist_owner) if c.type == 1 and "vlist-t" in (c.class_name or "")), None)
+    vlist = table.query_selector(".vlist") if table is not None else None
     rows = []
     if vlist is None:
         return rows
-    for child in vlist.child_nodes:
+    for child in _child_nodes(vlist):
         style = child.getattr("style") if child.type == 1 else None
         match = _TOP.search(style or "")
         if match:
@@ -46,6 +49,12 @@ def _render(node) -> str:
     classes = set((node.class_name or "").split())
     if classes & _SKIP or node.tag in ("svg", "path"):
         return ""
+    if "mop" in classes and node.text.strip() in FUNCTIONS:
+        return f"\\{node.text.strip()} "
+    for style, command in _STYLE_COMMANDS:
+        if style in classes:
+            inner = _render_children(node)
+            return f"{command}{{{inner}}}" if inner.strip() else ""
     if "mfrac" in classes:
         rows = [(top, row) for top, row in _rows(node) if row.query_selector(".frac-line") is None]
         if len(rows) >= 2:
@@ -75,8 +84,16 @@ def _render(node) -> str:
     return _render_children(node)
 
 
+def _child_nodes(node):
+    """Children by sibling links (resiliparse's child lists cost O(n) per access)."""
+    child = node.first_child
+    while child is not None:
+        yield child
+        child = child.next_sibling
+
+
 def _render_children(node) -> str:
-    return "".join(_render(child) for child in node.child_nodes)
+    return "".join(_render(child) for child in _child_nodes(node))
 
 
 def rebuild_katex_html(katex_html_node) -> str:

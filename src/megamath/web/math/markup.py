@@ -29,8 +29,28 @@ _MATHJAX2_RENDERED = ", ".join(
 )
 
 
+_FORMULA_IMAGES = ", ".join(
+    f'img[src*="{marker}"]' for marker in ("latex", "codecogs", "mimetex", "mathtex", "/math/render/",
+                                           "chart.apis.google.com", "chart.googleapis.com", "quicklatex")
+) + ", img.latex, img.tex"
+_MAX_FORMULAS = 100_000
+
+
 def has_math_markup(html: str) -> bool:
     return any(marker in html for marker in MARKUP_MARKERS)
+
+
+def _each(document, selector: str):
+    """Yield the first match of ``selector`` until there is none; the caller replaces or removes each.
+
+    Repeated ``query_selector`` beats ``query_selector_all``: every access into resiliparse's result
+    list walks the list again, so a page with hundreds of formulas would cost quadratic time.
+    """
+    for _ in range(_MAX_FORMULAS):
+        node = document.query_selector(selector)
+        if node is None:
+            return
+        yield node
 
 
 class _Rewriter:
@@ -39,9 +59,11 @@ class _Rewriter:
         self.counts: Counter = Counter()
 
     def replace(self, node, tex: str | None, display: bool, family: str) -> bool:
+        """Put ``tex`` in place of ``node``; without TeX the node's own text stays (degraded, counted)."""
         tex = clean_tex(tex) if tex else ""
         if not tex:
             self.counts[f"{family}_failed"] += 1
+            node.replace_with(self.tree.create_text_node(" ".join(node.text.split())))
             return False
         if display:
             block = self.tree.create_element("div")
@@ -67,28 +89,25 @@ def rewrite_math(tree: HTMLTree) -> Counter:
 
 
 def _mathjax2(document, rewriter: _Rewriter) -> None:
-    scripts = document.query_selector_all('script[type^="math/tex"], script[type^="math/asciimath"]')
-    if not scripts:
+    scripts = 'script[type^="math/tex"], script[type^="math/asciimath"]'
+    if document.query_selector(scripts) is None:
         return
-    for rendered in document.query_selector_all(_MATHJAX2_RENDERED):
+    for rendered in _each(document, _MATHJAX2_RENDERED):
         rendered.decompose()
     asciimath = []
-    for script in scripts:
+    for script in _each(document, scripts):
         kind = (script.getattr("type") or "").lower()
         display = "mode=display" in kind
         if kind.startswith("math/asciimath"):
-            asciimath.append((script, display))
+            from megamath.web.math.asciimath import asciimath_to_latex
+
+            rewriter.replace(script, asciimath_to_latex(script.text), display, "asciimath")
         else:
             rewriter.replace(script, script.text, display, "mathjax2")
-    if asciimath:
-        from megamath.web.math.asciimath import asciimath_to_latex
-
-        for script, display in asciimath:
-            rewriter.replace(script, asciimath_to_latex(script.text), display, "asciimath")
 
 
 def _katex(document, rewriter: _Rewriter) -> None:
-    for node in document.query_selector_all(".katex"):
+    for node in _each(document, ".katex"):
         parent = node.parent
         display = parent is not None and "katex-display" in (parent.class_name or "").split()
         target = parent if display else node
@@ -97,24 +116,21 @@ def _katex(document, rewriter: _Rewriter) -> None:
             rewriter.replace(target, annotation.text, display, "katex")
             continue
         html_part = node.query_selector(".katex-html")
-        if html_part is not None:
-            rewriter.replace(target, rebuild_katex_html(html_part), display, "katex_html")
+        rewriter.replace(target, rebuild_katex_html(html_part) if html_part is not None else None, display, "katex_html")
 
 
 def _mathjax3(document, rewriter: _Rewriter) -> None:
-    for container in document.query_selector_all("mjx-container"):
+    for container in _each(document, "mjx-container"):
         math = container.query_selector("math")
         display = container.getattr("display") == "true" or (
             math is not None and (math.getattr("display") or "").lower() == "block"
         )
-        if math is None:
-            rewriter.counts["mathjax3_failed"] += 1
-            continue
-        rewriter.replace(container, embedded_tex(math) or mathml_to_tex(math), display, "mathjax3")
+        tex = (embedded_tex(math) or mathml_to_tex(math)) if math is not None else None
+        rewriter.replace(container, tex, display, "mathjax3")
 
 
 def _wikipedia(document, rewriter: _Rewriter) -> None:
-    for element in document.query_selector_all(".mwe-math-element"):
+    for element in _each(document, ".mwe-math-element"):
         math = element.query_selector("math")
         image = element.query_selector("img")
         tex = embedded_tex(math) if math is not None else None
@@ -125,17 +141,15 @@ def _wikipedia(document, rewriter: _Rewriter) -> None:
 
 
 def _plain_mathml(document, rewriter: _Rewriter) -> None:
-    for math in document.query_selector_all("math"):
+    for math in _each(document, "math"):
         display = (math.getattr("display") or "").lower() == "block" or math.getattr("mode") == "display"
         rewriter.replace(math, embedded_tex(math) or mathml_to_tex(math), display, "mathml")
 
 
 def _images(document, rewriter: _Rewriter) -> None:
-    for image in document.query_selector_all("img"):
+    for image in _each(document, _FORMULA_IMAGES):
         src = image.getattr("src") or ""
         classes = image.class_name or ""
-        if not is_formula_image(src, classes):
-            continue
-        tex = tex_from_image(src, image.getattr("alt"), image.getattr("title"))
+        tex = tex_from_image(src, image.getattr("alt"), image.getattr("title")) if is_formula_image(src, classes) else None
         display = "display" in classes or "\\displaystyle" in (tex or "")
         rewriter.replace(image, tex.replace("\\displaystyle", "").strip() if tex else None, display, "image")

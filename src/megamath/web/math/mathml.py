@@ -24,7 +24,7 @@ _ALPHANUMERIC_STYLES = (("DOUBLE-STRUCK", "\\mathbb"), ("BOLD SCRIPT", "\\mathca
                         ("BOLD FRAKTUR", "\\mathfrak"), ("FRAKTUR", "\\mathfrak"), ("SANS-SERIF", "\\mathsf"),
                         ("MONOSPACE", "\\mathtt"), ("BOLD ITALIC", "\\boldsymbol"), ("BOLD", "\\mathbf"),
                         ("ITALIC", ""))
-_OVER_ACCENTS = {"^": "\\hat", "ˆ": "\\hat", "\u0302": "\\hat", "¯": "\\overline", "‾": "\\overline",
+_OVER_ACCENTS = {"―": "\\overline", "—": "\\overline", "^": "\\hat", "ˆ": "\\hat", "\u0302": "\\hat", "¯": "\\overline", "‾": "\\overline",
                  "\u0305": "\\overline", "_": "\\overline", "→": "\\overrightarrow", "⃗": "\\vec", "~": "\\tilde",
                  "˜": "\\tilde", "\u0303": "\\tilde", "˙": "\\dot", "\u0307": "\\dot", "¨": "\\ddot",
                  "⏞": "\\overbrace", "←": "\\overleftarrow", "↔": "\\overleftrightarrow", "ˇ": "\\check",
@@ -44,11 +44,13 @@ def clean_tex(tex: str) -> str:
 
 def embedded_tex(math_node) -> str | None:
     """TeX carried by a ``<math>`` element: a TeX annotation, else its ``alttext``."""
-    for annotation in math_node.query_selector_all("annotation"):
-        if (annotation.getattr("encoding") or "").strip().lower() in TEX_ENCODINGS:
-            tex = clean_tex(annotation.text)
-            if tex:
-                return tex
+    annotation = math_node.query_selector("annotation")
+    if annotation is not None:
+        if (annotation.getattr("encoding") or "").strip().lower() not in TEX_ENCODINGS:
+            annotation = math_node.query_selector('annotation[encoding="application/x-tex"]')
+        tex = clean_tex(annotation.text) if annotation is not None else ""
+        if tex:
+            return tex
     alttext = math_node.getattr("alttext")
     return clean_tex(alttext) if alttext and alttext.strip() else None
 
@@ -71,7 +73,13 @@ def _join(parts) -> str:
 
 
 def _elements(node) -> list:
-    return [child for child in node.child_nodes if child.type == 1]
+    """Element children, by sibling links (resiliparse's child lists cost O(n) per access)."""
+    out = []
+    child = node.first_element_child
+    while child is not None:
+        out.append(child)
+        child = child.next_element_sibling
+    return out
 
 
 def _children(node) -> str:
@@ -219,7 +227,7 @@ def _convert(node) -> str:
     if tag == "menclose":
         notation = node.getattr("notation") or "longdiv"
         inner = _children(node)
-        if "box" in notation:
+        if "box" in notation or all(side in notation for side in ("top", "bottom", "left", "right")):
             return f"\\boxed{{{inner}}}"
         if "updiagonalstrike" in notation or "horizontalstrike" in notation:
             return f"\\cancel{{{inner}}}"
