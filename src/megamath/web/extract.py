@@ -66,10 +66,8 @@ def extract(
         raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
     counts: Counter = Counter()
     delimiters = Delimiters()
-    if math and has_math_markup(html):
+    if math and has_math_markup(tree):
         counts = rewrite_math(tree)
-    if math and ("inlineMath" in html or "displayMath" in html):
-        delimiters = page_delimiters([s.text for s in tree.document.query_selector_all("script")])
     text = extract_plain_text(
         tree,
         preserve_formatting=True,
@@ -81,6 +79,8 @@ def extract(
         comments=True,
     )
     if math and might_contain_tex(text):
+        if "inlineMath" in html or "displayMath" in html:
+            delimiters = page_delimiters(html)
         text, spans = normalize_tex(text, delimiters)
         from_markup = sum(n for family, n in counts.items() if not family.endswith("_failed"))
         if spans > from_markup:

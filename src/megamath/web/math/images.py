@@ -8,8 +8,6 @@ from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 # Services that put the TeX in the query string, and the parameter that holds it.
 _QUERY_SERVICES = (
     ("latex.php", "latex"),          # WordPress.com / Jetpack
-    ("chart.apis.google.com", "chl"),  # Google Chart API (cht=tx)
-    ("chart.googleapis.com", "chl"),
     ("/mathtex.cgi", ""),
     ("/mimetex.cgi", ""),
     ("mimetex", ""),
@@ -23,7 +21,7 @@ _ALT_LOOKS_LIKE_TEX = re.compile(r"[\\^_{}=+<>]|^\w$|\d")
 
 def is_formula_image(src: str, classes: str) -> bool:
     lowered = src.lower()
-    if "latex" in classes.split() or "tex" in classes.split() or "mwe-math-fallback-image" in classes:
+    if "latex" in classes.split() or "mwe-math-fallback-image" in classes:
         return True
     return any(marker in lowered for marker, _ in _QUERY_SERVICES) or any(m in lowered for m in _PATH_SERVICES)
 

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 
 _CONFIG_ARRAY = re.compile(r"(inlineMath|displayMath)\s*[:=]\s*(\[\s*\[.*?\]\s*\])", re.DOTALL)
 _ENVIRONMENTS = "equation|equation\\*|align|align\\*|gather|gather\\*|multline|multline\\*|eqnarray|eqnarray\\*|displaymath"
+# One pass over the text; the leading lookahead lets every other position fail on one character test,
+# and bounded bodies keep a stray opening delimiter from scanning the rest of a long page.
 _MATH_SPAN = re.compile(
-    r"(?<!\\)\$\$(?P<dd>.+?)(?<!\\)\$\$"
-    r"|\\\[(?P<bd>.+?)\\\]"
-    r"|\\\((?P<pi>.+?)\\\)"
-    rf"|(?P<env>\\begin\{{(?P<name>{_ENVIRONMENTS})\}}.+?\\end\{{(?P=name)\}})"
-    r"|(?<![\\$\w])\$(?P<di>[^\s$](?:[^$\n]|\n(?!\n))*?)(?<![\s\\])\$(?![\d$])",
+    r"(?=[$\\])(?:"
+    r"(?<!\\)\$\$(?P<dd>(?:[^$\\]|\\.){1,20000}?)\$\$"
+    r"|\\\[(?P<bd>.{1,20000}?)\\\]"
+    r"|\\\((?P<pi>.{1,4000}?)\\\)"
+    rf"|(?P<env>\\begin\{{(?P<name>{_ENVIRONMENTS})\}}.{{1,20000}}?\\end\{{(?P=name)\}})"
+    r"|(?<![\\$\w])\$(?P<di>[^\s$](?:[^$\n]|\n(?!\n)){0,4000}?)(?<![\s\\])\$(?![\d$])"
+    r")",
     re.DOTALL,
 )
 
@@ -34,21 +38,20 @@ class Delimiters:
     display: tuple[tuple[str, str], ...] = ()
 
 
-def page_delimiters(script_texts: list[str]) -> Delimiters:
-    """Custom delimiters from MathJax configuration scripts (the standard ones need no mapping)."""
+def page_delimiters(html: str) -> Delimiters:
+    """Custom delimiters from the page's MathJax configuration (the standard ones need no mapping)."""
     inline: list[tuple[str, str]] = []
     display: list[tuple[str, str]] = []
     standard = {("$", "$"), ("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]")}
-    for script in script_texts:
-        for kind, array in _CONFIG_ARRAY.findall(script):
-            try:
-                pairs = json.loads(array.replace("'", '"'))
-            except ValueError:
-                continue
-            for pair in pairs:
-                if isinstance(pair, list) and len(pair) == 2 and all(isinstance(d, str) and d for d in pair):
-                    if tuple(pair) not in standard:
-                        (inline if kind == "inlineMath" else display).append((pair[0], pair[1]))
+    for kind, array in _CONFIG_ARRAY.findall(html):
+        try:
+            pairs = json.loads(array.replace("'", '"'))
+        except ValueError:
+            continue
+        for pair in pairs:
+            if isinstance(pair, list) and len(pair) == 2 and all(isinstance(d, str) and d for d in pair):
+                if tuple(pair) not in standard:
+                    (inline if kind == "inlineMath" else display).append((pair[0], pair[1]))
     return Delimiters(tuple(inline), tuple(display))
 
 
