@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # Services that put the TeX in the query string, and the parameter that holds it.
 _QUERY_SERVICES = (
@@ -52,8 +52,8 @@ def _tex_from_url(src: str) -> str | None:
                 values = parse_qs(parts.query, keep_blank_values=False).get(parameter)
                 if values:
                     return values[0].strip() or None
-            elif parts.query:
-                return unquote_plus(parts.query).strip() or None
+            elif parts.query:  # mimeTeX/mathTeX take raw TeX, where "+" is a plus sign
+                return unquote(parts.query).strip() or None
     match = _CODECOGS_QUERY.search(src)
     if match:
         tex = unquote(match.group(1))

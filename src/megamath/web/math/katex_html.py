@@ -97,5 +97,9 @@ def _render_children(node) -> str:
 
 
 def rebuild_katex_html(katex_html_node) -> str:
-    """TeX (approximate where KaTeX's layout loses information) of a ``.katex-html`` element."""
-    return " ".join(_render(katex_html_node).split())
+    """TeX (approximate where KaTeX's layout loses information) of a ``.katex-html`` element; None
+    when the spans nest deeper than Python's recursion limit."""
+    try:
+        return " ".join(_render(katex_html_node).split())
+    except RecursionError:
+        return None

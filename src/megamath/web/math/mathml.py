@@ -56,8 +56,12 @@ def embedded_tex(math_node) -> str | None:
 
 
 def mathml_to_tex(math_node) -> str | None:
-    """LaTeX for a ``<math>`` element's presentation markup, or None when nothing is left."""
-    tex = clean_tex(_children(math_node))
+    """LaTeX for a ``<math>`` element's presentation markup, or None when nothing is left (or the
+    markup nests deeper than Python's recursion limit)."""
+    try:
+        tex = clean_tex(_children(math_node))
+    except RecursionError:
+        return None
     return tex or None
 
 

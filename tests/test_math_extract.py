@@ -1,0 +1,152 @@
+"""Math-aware extraction: every markup family becomes LaTeX, and malformed math never raises."""
+
+import time
+
+import pytest
+
+from megamath.web.extract import extract, extract_text
+from megamath.web.math.images import tex_from_image
+from megamath.web.math.tex import normalize_tex, page_delimiters
+
+from conftest import SHARED
+
+ZOO = SHARED / "data" / "math-zoo-dev"
+
+
+def page(body: str, head: str = "") -> str:
+    return f"<html><head>{head}</head><body><article><p>Some introductory prose about the problem.</p>{body}" \
+           "<p>And a closing sentence of ordinary prose.</p></article></body></html>"
+
+
+def test_katex_with_annotation_inline_and_display():
+    html = page('<p>Let <span class="katex"><span class="katex-mathml"><math><semantics><mi>x</mi>'
+                '<annotation encoding="application/x-tex">x^2</annotation></semantics></math></span>'
+                '<span class="katex-html" aria-hidden="true">x2</span></span> be given.</p>'
+                '<p><span class="katex-display"><span class="katex"><span class="katex-mathml"><math><semantics>'
+                '<annotation encoding="application/x-tex">\\frac{a}{b}</annotation></semantics></math></span>'
+                '<span class="katex-html">a/b</span></span></span></p>')
+    result = extract(html)
+    assert "Let $x^2$ be given." in result.text and "x2" not in result.text
+    assert "\n$$\\frac{a}{b}$$\n" in result.text + "\n"
+    assert result.math["katex"] == 2
+
+
+def test_mathjax2_scripts_previews_dropped():
+    html = page('<p>Since <span class="MathJax_Preview">a+b</span><script type="math/tex">a+b</script> is even,</p>'
+                '<span class="MathJax_Preview">c</span><script type="math/tex; mode=display">c = \\sqrt{2}</script>')
+    text = extract_text(html)
+    assert "Since $a+b$ is even," in text and "$$c = \\sqrt{2}$$" in text
+    assert text.count("a+b") == 1
+
+
+def test_mathjax3_assistive_mathml_and_plain_mathml_conversion():
+    html = page('<p>We have <mjx-container class="MathJax" jax="CHTML"><mjx-math aria-hidden="true">junk</mjx-math>'
+                '<mjx-assistive-mml><math><mfrac><mn>1</mn><msqrt><mi>x</mi></msqrt></mfrac></math>'
+                '</mjx-assistive-mml></mjx-container> here.</p>'
+                '<math display="block"><mrow><msubsup><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow>'
+                '<mi>n</mi></msubsup><msup><mi>α</mi><mn>2</mn></msup><mo>≤</mo><mover><mi>z</mi><mo>―</mo></mover>'
+                '</mrow></math>'
+                '<p>Matrix <math><mrow><mo>(</mo><mtable><mtr><mtd><mn>1</mn></mtd><mtd><mn>2</mn></mtd></mtr>'
+                '<mtr><mtd><mn>3</mn></mtd><mtd><mn>4</mn></mtd></mtr></mtable><mo>)</mo></mrow></math> and '
+                '<math><mi mathvariant="bold">v</mi><mo>=</mo><mi>𝐰</mi></math>.</p>')
+    result = extract(html)
+    assert "We have $\\frac{1}{\\sqrt{x}}$ here." in result.text and "junk" not in result.text
+    assert "$$\\sum_{i=1}^{n}\\alpha^{2}\\le\\overline{z}$$" in result.text
+    assert "$(\\begin{matrix}1 & 2 \\\\ 3 & 4\\end{matrix})$" in result.text
+    assert "$\\mathbf{v}=\\mathbf{w}$" in result.text
+    assert result.math["mathjax3"] == 1 and result.math["mathml"] == 3
+
+
+def test_wikipedia_math_appears_once():
+    html = page('<p>Energy <span class="mwe-math-element"><span class="mwe-math-mathml-inline" style="display: none;">'
+                '<math alttext="{\\displaystyle E=mc^{2}}"><semantics><mrow><mi>E</mi></mrow>'
+                '<annotation encoding="application/x-tex">{\\displaystyle E=mc^{2}}</annotation></semantics></math>'
+                '</span><img src="https://wikimedia.org/api/rest_v1/media/math/render/svg/abc" '
+                'class="mwe-math-fallback-image-inline" alt="{\\displaystyle E=mc^{2}}"></span> is famous.</p>')
+    text = extract_text(html)
+    assert "Energy $E=mc^{2}$ is famous." in text and text.count("mc^{2}") == 1
+
+
+def test_formula_images():
+    assert tex_from_image("https://s0.wp.com/latex.php?latex=x%5E2+%2B+1&bg=fff", None, None) == "x^2 + 1"
+    assert tex_from_image("https://latex.codecogs.com/gif.latex?\\dpi{110}%20a%2Bb", None, None) == "a+b"
+    assert tex_from_image("https://latex.codecogs.com/svg.image?x_1", "x_1", None) == "x_1"
+    assert tex_from_image("/cgi-bin/mimetex.cgi?\\alpha+1", None, None) == "\\alpha+1"
+    html = page('<p>So <img class="latex" src="https://s0.wp.com/latex.php?latex=%5Cfrac%7B1%7D%7B2%7D" '
+                'alt="\\frac{1}{2}"> and <img src="https://latex.codecogs.com/gif.latex?y%5E3"> and a photo '
+                '<img src="/cat.jpg" alt="a cat">.</p>')
+    result = extract(html)
+    assert "So $\\frac{1}{2}$ and $y^3$ and a photo" in result.text and result.math["image"] == 2
+
+
+def test_raw_tex_delimiters_config_and_prices():
+    text, count = normalize_tex("Inline \\(a+b\\) and display \\[c\\] and $d$ then $$e$$ end.")
+    assert text == "Inline $a+b$ and display\n$$c$$\nand $d$ then\n$$e$$\nend." and count == 4
+    assert normalize_tex("It costs $5 and $10 today.")[1] == 0
+    assert normalize_tex("It costs $5 and $10 today.")[0] == "It costs $5 and $10 today."
+    custom = page_delimiters("MathJax.Hub.Config({tex2jax: {inlineMath: [['@@','@@']], displayMath: [['%%','%%']]}})")
+    assert normalize_tex("Let @@x@@ hold and %%y = 1%% too.", custom)[0] == "Let $x$ hold and\n$$y = 1$$\ntoo."
+    html = page("<p>Let \\(x &lt; 1\\) and $y$.</p>",
+                head="<script>MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']]}};</script>")
+    result = extract(html)
+    assert "Let $x < 1$ and $y$." in result.text and result.math["tex_text"] == 2
+
+
+def test_katex_html_only_rebuild():
+    frac = ('<span class="katex"><span class="katex-html" aria-hidden="true"><span class="base">'
+            '<span class="mord mathnormal">P</span><span class="mrel">=</span><span class="mord">'
+            '<span class="mfrac"><span class="vlist-t"><span class="vlist-r"><span class="vlist">'
+            '<span style="top:-2.314em;"><span class="pstrut"></span><span class="mord">2</span></span>'
+            '<span style="top:-3.23em;"><span class="frac-line"></span></span>'
+            '<span style="top:-3.677em;"><span class="pstrut"></span><span class="mord">1</span></span>'
+            '</span></span></span></span></span><span class="mord"><span class="mord mathnormal">x</span>'
+            '<span class="msupsub"><span class="vlist-t"><span class="vlist-r"><span class="vlist">'
+            '<span style="top:-3.063em;"><span class="mord">2</span></span></span></span></span></span></span>'
+            '<span class="mop">cos</span><span class="mord mathnormal">θ</span></span></span></span>')
+    result = extract(page(f"<p>Then {frac} holds.</p>"))
+    assert "Then $P=\\frac{1}{2}x^{2}\\cos \\theta$ holds." in result.text and result.math["katex_html"] == 1
+
+
+@pytest.mark.parametrize("body", [
+    "<p>unclosed $x + y and \\( z and $$ w</p>",
+    "<math><mfrac><mi>a</mi></mfrac><msup></msup><mroot/><mtable><mtd>x</mtd></mtable></math>",
+    "<math>" + "<mrow>" * 3000 + "<mi>x</mi>" + "</mrow>" * 3000 + "</math>",
+    "<span class='katex'></span><span class='katex'><span class='katex-html'></span></span>",
+    "<script type='math/tex'></script><mjx-container></mjx-container><img src='https://latex.codecogs.com/gif.latex?'>",
+    "<script type='math/asciimath'>((</script><script type='math/asciimath'>sum_(i=1)^n i</script>",
+])
+def test_malformed_math_degrades_without_raising(body):
+    result = extract(page(body), max_dom_depth=0)
+    assert "introductory prose" in result.text
+
+
+def test_ten_thousand_formulas_in_reasonable_time():
+    body = "<p>" + " and ".join(f'<script type="math/tex">x_{{{i}}}</script>' for i in range(10_000)) + "</p>"
+    started = time.monotonic()
+    result = extract(page(body))
+    assert result.math["mathjax2"] == 10_000 and "$x_{9999}$" in result.text
+    assert time.monotonic() - started < 60
+
+
+def test_pages_without_math_are_unchanged():
+    html = page("<p>The shop sells apples for $2 each and pears for $3 each.</p>")
+    result = extract(html)
+    assert result.math == {} and "apples for $2 each and pears for $3 each." in result.text
+    assert extract_text(html, math=False) == result.text
+
+
+@pytest.mark.skipif(not ZOO.is_dir(), reason=f"math-zoo pages not found at {ZOO}")
+def test_every_zoo_family_yields_its_formulas():
+    import json
+
+    rows = [json.loads(line) for line in (ZOO / "truth.jsonl").read_text().splitlines()]
+    seen = {}
+    for row in rows:
+        if row["family"] in seen or row["doc"] == "math4108":
+            continue
+        result = extract((ZOO / row["page"]).read_text(encoding="utf-8"))
+        produced = sum(n for family, n in result.math.items() if not family.endswith("_failed"))
+        seen[row["family"]] = (produced, len(row["formulas"]))
+    assert len(seen) == 11
+    for family, (produced, expected) in seen.items():
+        assert produced >= expected * 0.95, (family, produced, expected)
