@@ -19,10 +19,10 @@ from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex
 
 log = logging.getLogger(__name__)
 
-_MATHJAX2_RENDERED = ", ".join(
-    f".{name}" for name in ("MathJax_Preview", "MathJax", "MathJax_Display", "MathJax_SVG", "MathJax_SVG_Display",
-                            "MathJax_CHTML", "MathJax_MathML", "MathJax_PHTML", "MathJax_SVG_Processing")
-)
+# What MathJax 2 rendered beside each script: previews and the output frames (``id="MathJax-Element-N-Frame"``).
+# Not ``.MathJax``: class selectors match case-insensitively on quirks-mode pages, and sites such as
+# arXiv mark whole abstracts with class "mathjax".
+_MATHJAX2_RENDERED = 'span.MathJax_Preview, [id^="MathJax-Element-"][id$="-Frame"]'
 
 
 _FORMULA_IMAGES = ", ".join(
@@ -108,7 +108,7 @@ def _mathjax2(document, rewriter: _Rewriter) -> None:
 
 
 def _katex(document, rewriter: _Rewriter) -> None:
-    for node in _each(document, ".katex"):
+    for node in _each(document, "span.katex"):
         parent = node.parent
         display = parent is not None and "katex-display" in (parent.class_name or "").split()
         target = parent if display else node
