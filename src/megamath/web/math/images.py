@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 # Services that put the TeX in the query string, and the parameter that holds it.
 _QUERY_SERVICES = (
     ("latex.php", "latex"),          # WordPress.com / Jetpack
+    ("cht=tx", "chl"),               # Google Chart API formulas
     ("/mathtex.cgi", ""),
     ("/mimetex.cgi", ""),
     ("mimetex", ""),
@@ -17,11 +18,12 @@ _PATH_SERVICES = ("codecogs.com", "/math/render/", "latex.codecogs", "quicklatex
 _CODECOGS_QUERY = re.compile(r"\.(?:latex|image)\?(.*)$")
 _SIZE_PREFIX = re.compile(r"^\\(?:dpi\{\d+\}|bg_\w+|fg_\w+|inline|large|Large|small|tiny|huge|normalsize)\s*")
 _ALT_LOOKS_LIKE_TEX = re.compile(r"[\\^_{}=+<>]|^\w$|\d")
+_TEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 
 
-def is_formula_image(src: str, classes: str) -> bool:
+def is_formula_image(src: str, classes: str, alt: str | None = None) -> bool:
     lowered = src.lower()
-    if "latex" in classes.split() or "mwe-math-fallback-image" in classes:
+    if "latex" in classes.split() or "mwe-math-fallback-image" in classes or (alt and _TEX_COMMAND.search(alt)):
         return True
     return any(marker in lowered for marker, _ in _QUERY_SERVICES) or any(m in lowered for m in _PATH_SERVICES)
 

@@ -26,8 +26,8 @@ _MATHJAX2_RENDERED = 'span.MathJax_Preview, [id^="MathJax-Element-"][id$="-Frame
 
 
 _FORMULA_IMAGES = ", ".join(
-    f'img[src*="{marker}"]' for marker in ("latex", "codecogs", "mimetex", "mathtex", "/math/render/")
-)
+    f'img[src*="{marker}"]' for marker in ("latex", "codecogs", "mimetex", "mathtex", "/math/render/", "cht=tx")
+) + ', img[alt*="\\\\"]'  # or any image whose alt text holds a TeX command
 _MAX_FORMULAS = 100_000
 
 
@@ -35,7 +35,8 @@ _SCRIPTS = 'script[type^="math/tex"], script[type^="math/asciimath"]'
 # A superset of the elements the rewrite acts on, in the fewest simple selectors: one query is one
 # native walk of the DOM (a tenth of extraction on a large page), cheaper than scanning the HTML
 # string once per marker, and each extra selector adds to every element's test.
-_ANY_MATH = 'math, mjx-container, .katex, .mwe-math-element, script[type^="math"], img[src*="tex"], img[src*="math"]'
+_ANY_MATH = ('math, mjx-container, .katex, .mwe-math-element, script[type^="math"], img[src*="tex"], img[src*="math"], '
+             'img[src*="cht=tx"], img[alt*="\\\\"]')
 
 
 def has_math_markup(tree: HTMLTree) -> bool:
@@ -116,6 +117,10 @@ def _katex(document, rewriter: _Rewriter) -> None:
         if annotation is not None:
             rewriter.replace(target, annotation.text, display, "katex")
             continue
+        source = node.getattr("data-math") or (parent.getattr("data-math") if parent is not None else None)
+        if source:  # pages that keep the TeX beside KaTeX's HTML output
+            rewriter.replace(target, source, display, "katex")
+            continue
         html_part = node.query_selector(".katex-html")
         rewriter.replace(target, rebuild_katex_html(html_part) if html_part is not None else None, display, "katex_html")
 
@@ -151,6 +156,7 @@ def _images(document, rewriter: _Rewriter) -> None:
     for image in _each(document, _FORMULA_IMAGES):
         src = image.getattr("src") or ""
         classes = image.class_name or ""
-        tex = tex_from_image(src, image.getattr("alt"), image.getattr("title")) if is_formula_image(src, classes) else None
+        alt = image.getattr("alt")
+        tex = tex_from_image(src, alt, image.getattr("title")) if is_formula_image(src, classes, alt) else None
         display = "display" in classes or "\\displaystyle" in (tex or "")
         rewriter.replace(image, tex.replace("\\displaystyle", "").strip() if tex else None, display, "image")

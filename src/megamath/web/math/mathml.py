@@ -142,12 +142,16 @@ def _text(node) -> str:
     if not text.strip():
         return "\\ " if text else ""
     escaped = re.sub(r"([#$%&_{}])", r"\\\1", text.strip())
+    if not any(c.isalpha() for c in escaped):
+        return escaped  # punctuation and numbers read the same in math mode
     return f"\\text{{{escaped}}}"
 
 
 def _accent(base: str, mark_node, accents: dict) -> str | None:
     mark = _token_text(mark_node) if mark_node.tag == "mo" else ""
     command = accents.get(mark)
+    if mark == "→" and mark_node.getattr("stretchy") == "false":
+        command = "\\vec"  # Temml and MathJax write \vec as a non-stretchy arrow
     return f"{command}{{{base}}}" if command else None
 
 
@@ -168,15 +172,20 @@ def _fence(char: str) -> str:
 
 
 def _table(node) -> str:
-    rows = []
+    """A matrix; a one-cell table (how renderers lay out a numbered equation) is just its content,
+    followed by the equation's label."""
+    rows, labels = [], []
     for row in _elements(node):
         if row.tag not in ("mtr", "mlabeledtr"):
             continue
         cells = _elements(row)
-        if row.tag == "mlabeledtr":
+        if row.tag == "mlabeledtr" and cells:
+            labels.append(_children(cells[0]))
             cells = cells[1:]
-        rows.append(" & ".join(_children(cell) if cell.tag == "mtd" else _convert(cell) for cell in cells))
-    return "\\begin{matrix}" + " \\\\ ".join(rows) + "\\end{matrix}"
+        rows.append([_children(cell) if cell.tag == "mtd" else _convert(cell) for cell in cells])
+    if len(rows) == 1 and len(rows[0]) == 1:
+        return _join([rows[0][0]] + [f"\\quad {label}" for label in labels if label])
+    return "\\begin{matrix}" + " \\\\ ".join(" & ".join(row) for row in rows) + "\\end{matrix}"
 
 
 def _convert(node) -> str:
@@ -233,6 +242,10 @@ def _convert(node) -> str:
         inner = _children(node)
         if "box" in notation or all(side in notation for side in ("top", "bottom", "left", "right")):
             return f"\\boxed{{{inner}}}"
+        if notation.strip() == "top":
+            return f"\\overline{{{inner}}}"
+        if notation.strip() == "bottom":
+            return f"\\underline{{{inner}}}"
         if "updiagonalstrike" in notation or "horizontalstrike" in notation:
             return f"\\cancel{{{inner}}}"
         return inner

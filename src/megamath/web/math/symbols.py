@@ -27,7 +27,7 @@ SYMBOLS: dict[str, str] = {
     "∇": "\\nabla", "∞": "\\infty", "ℓ": "\\ell", "ℏ": "\\hbar", "ℜ": "\\Re", "ℑ": "\\Im", "ℵ": "\\aleph",
     "∠": "\\angle", "△": "\\triangle", "⊥": "\\perp", "∥": "\\parallel", "∣": "\\mid", "°": "^\\circ",
     "∘": "\\circ", "′": "'", "″": "''", "…": "\\ldots", "⋯": "\\cdots", "⋮": "\\vdots", "⋱": "\\ddots",
-    "□": "\\square", "◻": "\\square", "★": "\\star", "†": "\\dagger", "⌊": "\\lfloor", "⌋": "\\rfloor",
+    "□": "\\square", "◻": "\\square", "★": "\\star", "⋆": "\\star", "†": "\\dagger", "⌊": "\\lfloor", "⌋": "\\rfloor",
     "⌈": "\\lceil", "⌉": "\\rceil", "⟨": "\\langle", "⟩": "\\rangle", "‖": "\\|", "{": "\\{", "}": "\\}",
     "ℝ": "\\mathbb{R}", "ℕ": "\\mathbb{N}", "ℤ": "\\mathbb{Z}", "ℚ": "\\mathbb{Q}", "ℂ": "\\mathbb{C}",
     "%": "\\%", "#": "\\#", "&": "\\&", "$": "\\$",
