@@ -24,5 +24,12 @@ example: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# bench/ scripts need ../shared; peers they measure against come with the `bench` extra
+bench: install
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python bench/web_stage1.py
+	$(BIN)/python bench/math_extract.py --peers resiliparse,trafilatura
+	$(BIN)/python bench/math_real_pages.py
+
 clean:
 	rm -rf $(VENV) runs
