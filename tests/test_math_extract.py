@@ -150,3 +150,23 @@ def test_every_zoo_family_yields_its_formulas():
     assert len(seen) == 11
     for family, (produced, expected) in seen.items():
         assert produced >= expected * 0.95, (family, produced, expected)
+
+
+def test_exponents_tables_and_code_on_math_pages():
+    html = page('<p>So <script type="math/tex">a</script> gives x<sup>2</sup> and H<sub>2</sub>O, as shown'
+                '<sup><a href="#n1">[1]</a></sup> and noted<sup>[2]</sup>.</p>'
+                '<table><tr><th>n</th><th>square</th></tr><tr><td>2</td><td><script type="math/tex">2^2</script>'
+                '</td></tr><tr><td>3</td><td>9</td></tr></table>'
+                '<pre><code>def f(x):\n    return x ** 2</code></pre>')
+    result = extract(html)
+    assert "gives x$^{2}$ and H$_{2}$O, as shown[1] and noted[2]." in result.text
+    assert "| n | square |\n| --- | --- |\n| 2 | $2^2$ |\n| 3 | 9 |" in result.text
+    assert "def f(x):\n    return x ** 2" in result.text
+    assert result.math["sup_sub"] == 2 and result.math["table"] == 1 and "tex_text" not in result.math
+
+
+def test_layout_tables_and_non_math_pages_are_left_alone():
+    layout = page("<table><tr><td><table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>"
+                  "</td></tr></table><p>x<sup>2</sup></p><script type='math/tex'>y</script>")
+    assert "| a |" not in extract_text(layout)
+    assert "x2" in extract_text(page("<p>Area x<sup>2</sup>.</p>"))  # no math markup: resiliparse as is

@@ -16,7 +16,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
-from megamath.web.math.markup import has_math_markup, rewrite_math
+from megamath.web.math.markup import NOT_FORMULAS, has_math_markup, rewrite_math
 from megamath.web.math.tex import Delimiters, might_contain_tex, normalize_tex, page_delimiters
 
 DEFAULT_MAX_DOM_DEPTH = 512
@@ -82,7 +82,8 @@ def extract(
         if "inlineMath" in html or "displayMath" in html:
             delimiters = page_delimiters(html)
         text, spans = normalize_tex(text, delimiters)
-        from_markup = sum(n for family, n in counts.items() if not family.endswith("_failed"))
+        from_markup = sum(n for family, n in counts.items()
+                          if family not in NOT_FORMULAS and not family.endswith("_failed"))
         if spans > from_markup:
             counts["tex_text"] = spans - from_markup
     return Extraction(text, counts)

@@ -9,6 +9,7 @@ Returns how many formulas each family produced.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 
 from resiliparse.parse.html import HTMLTree
@@ -88,6 +89,9 @@ def rewrite_math(tree: HTMLTree) -> Counter:
     _wikipedia(document, rewriter)
     _plain_mathml(document, rewriter)
     _images(document, rewriter)
+    # On a page with math, superscripts are exponents and tables are worth their structure.
+    _scripts_in_text(document, rewriter)
+    _tables(document, rewriter)
     return rewriter.counts
 
 
@@ -160,3 +164,57 @@ def _images(document, rewriter: _Rewriter) -> None:
         tex = tex_from_image(src, alt, image.getattr("title")) if is_formula_image(src, classes, alt) else None
         display = "display" in classes or "\\displaystyle" in (tex or "")
         rewriter.replace(image, tex.replace("\\displaystyle", "").strip() if tex else None, display, "image")
+
+
+# Counted in the per-family statistics but not formulas.
+NOT_FORMULAS = frozenset({"table"})
+_FOOTNOTE = re.compile(r"^\[?[\d*†‡§a-z]{1,3}\]?$")
+
+
+def _scripts_in_text(document, rewriter: _Rewriter) -> None:
+    """``x<sup>2</sup>`` → ``x$^{2}$``; footnote markers and long runs stay text."""
+    for node in _each(document, "sup, sub"):
+        text = " ".join(node.text.split())
+        is_note = node.query_selector("a") is not None or (node.tag == "sup" and _FOOTNOTE.match(text)
+                                                           and text.startswith("["))
+        if text and len(text) <= 12 and not is_note:
+            mark = "^" if node.tag == "sup" else "_"
+            node.replace_with(rewriter.tree.create_text_node(f"${mark}{{{text}}}$"))
+            rewriter.counts["sup_sub"] += 1
+        else:
+            node.replace_with(rewriter.tree.create_text_node(text))
+
+
+def _element_children(node):
+    child = node.first_element_child
+    while child is not None:
+        yield child
+        child = child.next_element_sibling
+
+
+def _table_rows(table) -> list[list[str]]:
+    rows = []
+    for part in _element_children(table):
+        for row in (_element_children(part) if part.tag in ("thead", "tbody", "tfoot") else [part]):
+            if row.tag == "tr":
+                rows.append([" ".join(cell.text.split()).replace("|", "\\|") for cell in _element_children(row)
+                             if cell.tag in ("td", "th")])
+    return rows
+
+
+def _tables(document, rewriter: _Rewriter) -> None:
+    """Data tables (no nested table, at least 2×2, short cells) become Markdown tables."""
+    tables = list(document.query_selector_all("table"))
+    for table in tables:
+        if table.query_selector("table") is not None:
+            continue
+        rows = [row for row in _table_rows(table) if row]
+        width = max((len(row) for row in rows), default=0)
+        if len(rows) < 2 or width < 2 or any(len(cell) > 300 for row in rows for cell in row):
+            continue
+        lines = ["| " + " | ".join(row + [""] * (width - len(row))) + " |" for row in rows]
+        lines.insert(1, "|" + " --- |" * width)
+        block = rewriter.tree.create_element("pre")
+        block.append_child(rewriter.tree.create_text_node("\n".join(lines)))
+        table.replace_with(block)
+        rewriter.counts["table"] += 1
