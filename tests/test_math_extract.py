@@ -172,3 +172,10 @@ def test_layout_tables_and_non_math_pages_are_left_alone():
     assert text.count("| a | b |") == 1 and text.count("| --- |") == 1  # the inner data table only
     assert "|" not in extract_text(page("<table><tr><td>one row</td><td>only</td></tr></table><math><mi>y</mi></math>"))
     assert "x2" in extract_text(page("<p>Area x<sup>2</sup>.</p>"))  # no math markup: resiliparse as is
+
+
+def test_asciimath_backticks_on_pages_that_load_asciimath():
+    head = '<script src="https://cdn.example/mathjax/startup.js?config=AM_CHTML"></script><!-- asciimath -->'
+    result = extract(page("<p>The sum `sum_(i=1)^n i` and `x^2` grow.</p>", head=head))
+    assert "The sum $" in result.text and "`" not in result.text and result.math["asciimath"] == 2
+    assert "`code`" in extract_text(page("<p>Run `code` here.</p>"))  # no AsciiMath on the page

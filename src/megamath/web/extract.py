@@ -17,7 +17,13 @@ from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
 from megamath.web.math.markup import NOT_FORMULAS, has_math_markup, rewrite_math
-from megamath.web.math.tex import Delimiters, might_contain_tex, normalize_tex, page_delimiters
+from megamath.web.math.tex import (
+    Delimiters,
+    asciimath_in_backticks,
+    might_contain_tex,
+    normalize_tex,
+    page_delimiters,
+)
 
 DEFAULT_MAX_DOM_DEPTH = 512
 
@@ -78,6 +84,10 @@ def extract(
         noscript=False,
         comments=True,
     )
+    if math and "`" in text and ("asciimath" in html or "AsciiMath" in html):
+        text, converted = asciimath_in_backticks(text)
+        if converted:
+            counts["asciimath"] += converted
     if math and might_contain_tex(text):
         if "inlineMath" in html or "displayMath" in html:
             delimiters = page_delimiters(html)

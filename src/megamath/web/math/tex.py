@@ -88,5 +88,25 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
     return text, count
 
 
+_BACKTICKS = re.compile(r"`([^`\n]{1,500})`")
+
+
+def asciimath_in_backticks(text: str) -> tuple[str, int]:
+    """On pages that load MathJax's AsciiMath input, `expr` is AsciiMath: rewrite it as ``$latex$``."""
+    from megamath.web.math.asciimath import asciimath_to_latex
+
+    count = 0
+
+    def rewrite(match: re.Match) -> str:
+        nonlocal count
+        tex = asciimath_to_latex(match.group(1))
+        if tex is None:
+            return match.group(0)
+        count += 1
+        return f"${tex}$"
+
+    return _BACKTICKS.sub(rewrite, text), count
+
+
 def might_contain_tex(text: str) -> bool:
     return "$" in text or "\\(" in text or "\\[" in text or "\\begin{" in text
