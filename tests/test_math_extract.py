@@ -179,3 +179,15 @@ def test_asciimath_backticks_on_pages_that_load_asciimath():
     result = extract(page("<p>The sum `sum_(i=1)^n i` and `x^2` grow.</p>", head=head))
     assert "The sum $" in result.text and "`" not in result.text and result.math["asciimath"] == 2
     assert "`code`" in extract_text(page("<p>Run `code` here.</p>"))  # no AsciiMath on the page
+
+
+@pytest.mark.skipif(not ZOO.is_dir(), reason=f"math-zoo pages not found at {ZOO}")
+def test_mathjax3_chtml_without_assistive_mathml_is_rebuilt_from_glyph_classes():
+    import re as regex
+
+    html = (ZOO / "math1427__mathjax3-chtml-assistive.html").read_text(encoding="utf-8")
+    stripped = regex.sub(r"<mjx-assistive-mml.*?</mjx-assistive-mml>", "", html, flags=regex.S)
+    assert "<math" not in stripped
+    with_mathml, without = extract(html), extract(stripped)
+    assert without.math["mathjax3"] == with_mathml.math["mathjax3"] > 10
+    assert "\\frac{17}{3}" in without.text and "\\times" in without.text

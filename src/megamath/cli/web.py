@@ -57,6 +57,7 @@ def _csv(value: str) -> tuple[str, ...]:
 @click.option("--keep-curated", is_flag=True,
               help="Keep arXiv, Wikipedia, StackExchange, GitHub... pages (the recipe drops them from the crawl).")
 @click.option("--full-page", is_flag=True, help="Extract all visible text instead of the main content only.")
+@click.option("--no-math", is_flag=True, help="Plain text extraction: do not rewrite formulas to LaTeX.")
 @click.option("--max-dom-depth", type=click.IntRange(min=0), default=_defaults.extract.max_dom_depth, show_default=True,
               help="Drop pages nested deeper than this (0: no limit).")
 @click.option("--max-html-bytes", type=click.IntRange(min=1), default=_defaults.reader.max_html_bytes,
@@ -69,7 +70,7 @@ def _csv(value: str) -> tuple[str, ...]:
               help="Attempts per input file when its worker dies.")
 def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_html, languages, lid_threshold,
             lid_model, blocklist_dir, block_categories, banned_substrings, allow_domains, allow_list, keep_curated,
-            full_page, max_dom_depth, max_html_bytes, doc_timeout, hard_timeout, max_attempts):
+            full_page, no_math, max_dom_depth, max_html_bytes, doc_timeout, hard_timeout, max_attempts):
     """Turn WARC files into an English text corpus (stage 1 of the web pipeline).
 
     INPUT is a WARC/ARC file (optionally gzip-compressed), a glob, an http(s) URL, a Common Crawl
@@ -106,7 +107,7 @@ def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_
             allow_list_file=str(Path(allow_list).resolve()) if allow_list else None,
             exclude_curated=not keep_curated,
         ),
-        extract=ExtractConfig(main_content=not full_page, max_dom_depth=max_dom_depth),
+        extract=ExtractConfig(main_content=not full_page, max_dom_depth=max_dom_depth, math=not no_math),
         language=LanguageIdConfig(
             languages=_csv(languages),
             threshold=lid_threshold,

@@ -14,6 +14,7 @@ from collections import Counter
 
 from resiliparse.parse.html import HTMLTree
 
+from megamath.web.math.chtml import chtml_to_tex
 from megamath.web.math.images import is_formula_image, tex_from_image
 from megamath.web.math.katex_html import rebuild_katex_html
 from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex
@@ -135,7 +136,11 @@ def _mathjax3(document, rewriter: _Rewriter) -> None:
         display = container.getattr("display") == "true" or (
             math is not None and (math.getattr("display") or "").lower() == "block"
         )
-        tex = (embedded_tex(math) or mathml_to_tex(math)) if math is not None else None
+        if math is not None:
+            tex = embedded_tex(math) or mathml_to_tex(math)
+        else:
+            rendered = container.query_selector("mjx-math")
+            tex = chtml_to_tex(rendered) if rendered is not None else None
         rewriter.replace(container, tex, display, "mathjax3")
 
 
