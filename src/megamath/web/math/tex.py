@@ -1,7 +1,8 @@
 """TeX written in the page's text: delimiters, the page's MathJax/KaTeX configuration, prices.
 
-After extraction, inline math is ``$...$`` and display math ``$$...$$`` on its own lines. ``\\(...\\)``
-and ``\\[...\\]`` (and environments such as ``\\begin{align}``) are rewritten to those forms, and
+After extraction, inline math is ``$...$`` and display math ``$$...$$`` on its own lines: ``\\(...\\)``
+and ``\\[...\\]`` are rewritten to those forms, display environments (``\\begin{align}``...) are put
+on lines of their own as they are (LaTeX does not allow them inside ``$$``), and
 delimiters a page configured for MathJax (``tex2jax``/``tex`` ``inlineMath``/``displayMath``) are
 honoured. A ``$`` counts as an inline delimiter only the way Pandoc reads it: the opening ``$`` is
 followed by a non-space, the closing one follows a non-space and is not followed by a digit, so
@@ -76,14 +77,14 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
             return match.group(0)
         if match.group("pi") is not None:
             return f"${match.group('pi').strip()}$"
+        if match.group("env") is not None:  # a display environment is LaTeX as it stands (never inside $$)
+            return f"\n{match.group('env').strip()}\n"
         body = match.group("dd") if match.group("dd") is not None else match.group("bd")
-        if body is None:
-            body = match.group("env")
         return f"\n$${body.strip()}$$\n"
 
     text = _MATH_SPAN.sub(rewrite, text)
     if count:
-        text = re.sub(r"[ \t]*\n(\$\$.+?\$\$)\n[ \t]*", r"\n\1\n", text, flags=re.DOTALL)
+        text = re.sub(r"[ \t]*\n(\$\$.+?\$\$|\\begin\{.+?\\end\{[^}]*\})\n[ \t]*", r"\n\1\n", text, flags=re.DOTALL)
         text = re.sub(r"\n{3,}", "\n\n", text)
     return text, count
 
