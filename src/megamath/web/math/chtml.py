@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from megamath.web.math.mathml import _join, _symbol
+from megamath.web.math.dom import element_children
+from megamath.web.math.mathml import join_tex, tex_for_char
 from megamath.web.math.symbols import FUNCTIONS
 
 _CODEPOINT = re.compile(r"\bmjx-c([0-9A-F]{2,6})\b")
@@ -19,18 +20,9 @@ _SKIP = frozenset({"mjx-nstrut", "mjx-dstrut", "mjx-line", "mjx-spacer", "mjx-su
                    "mjx-assistive-mml", "mjx-speech", "mjx-braille"})
 
 
-def _kids(node) -> list:
-    out = []
-    child = node.first_element_child
-    while child is not None:
-        out.append(child)
-        child = child.next_element_sibling
-    return out
-
-
 def _find(node, tag: str):
     """The first ``tag`` below ``node`` along its own layout (not inside a nested formula part)."""
-    for child in _kids(node):
+    for child in element_children(node):
         if child.tag == tag:
             return child
         if child.tag in ("mjx-frac", "mjx-dbox", "mjx-dtable", "mjx-row", "mjx-sqrt", "mjx-box", "mjx-munder",
@@ -43,7 +35,7 @@ def _find(node, tag: str):
 
 def _characters(node) -> str:
     chars = []
-    for glyph in _kids(node):
+    for glyph in element_children(node):
         if glyph.tag != "mjx-c":
             continue
         text = glyph.text
@@ -59,7 +51,7 @@ def _group(node) -> str:
 
 
 def _children(node) -> str:
-    return _join(_convert(child) for child in _kids(node))
+    return join_tex(_convert(child) for child in element_children(node))
 
 
 def _convert(node) -> str:
@@ -72,7 +64,7 @@ def _convert(node) -> str:
             return "\\" + text
         if tag == "mjx-mtext":
             return f"\\text{{{text}}}" if any(c.isalpha() for c in text) else text
-        converted = _join(_symbol(c) for c in text)
+        converted = join_tex(tex_for_char(c) for c in text)
         return f"\\mathrm{{{converted}}}" if tag == "mjx-mi" and len(text) > 1 and text.isalpha() else converted
     if tag == "mjx-mfrac":
         return f"\\frac{_group(_find(node, 'mjx-num'))}{_group(_find(node, 'mjx-den'))}"
@@ -82,14 +74,14 @@ def _convert(node) -> str:
         index = _find(node, "mjx-root")
         return f"\\sqrt[{_children(index) if index is not None else ''}]{_group(_find(node, 'mjx-box'))}"
     if tag in ("mjx-msub", "mjx-msup", "mjx-msubsup"):
-        parts = _kids(node)
+        parts = element_children(node)
         base = _convert(parts[0]) if parts else ""
         script = next((p for p in parts if p.tag == "mjx-script"), None)
-        pieces = [p for p in _kids(script) if p.tag not in _SKIP] if script is not None else []
+        pieces = [p for p in element_children(script) if p.tag not in _SKIP] if script is not None else []
         if tag == "mjx-msubsup" and len(pieces) >= 2:
             return f"{{{base}}}_{_group(pieces[1])}^{_group(pieces[0])}"
         mark = "^" if tag == "mjx-msup" else "_"
-        return f"{{{base}}}{mark}{{{_join(_convert(p) for p in pieces)}}}"
+        return f"{{{base}}}{mark}{{{join_tex(_convert(p) for p in pieces)}}}"
     if tag in ("mjx-munderover", "mjx-munder", "mjx-mover"):
         base, under, over = _find(node, "mjx-base"), _find(node, "mjx-under"), _find(node, "mjx-over")
         out = _children(base) if base is not None else ""
@@ -100,9 +92,9 @@ def _convert(node) -> str:
         return out
     if tag == "mjx-mtable":
         table = _find(node, "mjx-itable")
-        rows = [row for row in _kids(table) if row.tag in ("mjx-mtr", "mjx-mlabeledtr")] if table is not None else []
+        rows = [row for row in element_children(table) if row.tag in ("mjx-mtr", "mjx-mlabeledtr")] if table is not None else []
         return "\\begin{matrix}" + " \\\\ ".join(
-            " & ".join(_children(cell) for cell in _kids(row) if cell.tag == "mjx-mtd") for row in rows
+            " & ".join(_children(cell) for cell in element_children(row) if cell.tag == "mjx-mtd") for row in rows
         ) + "\\end{matrix}"
     return _children(node)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from megamath.web.math.dom import child_nodes
 from megamath.web.math.symbols import FUNCTIONS, SYMBOLS
 
 _SKIP = frozenset({"katex-strut", "strut", "pstrut", "mspace", "vlist-s", "frac-line", "nulldelimiter",
@@ -28,12 +29,12 @@ def _text(value: str) -> str:
 
 def _rows(vlist_owner) -> list[tuple[float, object]]:
     """(top offset, row) for the positioned rows of ``vlist_owner``'s own vlist (not a root index's)."""
-    table = next((c for c in _child_nodes(vlist_owner) if c.type == 1 and "vlist-t" in (c.class_name or "")), None)
+    table = next((c for c in child_nodes(vlist_owner) if c.type == 1 and "vlist-t" in (c.class_name or "")), None)
     vlist = table.query_selector(".vlist") if table is not None else None
     rows = []
     if vlist is None:
         return rows
-    for child in _child_nodes(vlist):
+    for child in child_nodes(vlist):
         style = child.getattr("style") if child.type == 1 else None
         match = _TOP.search(style or "")
         if match:
@@ -84,16 +85,8 @@ def _render(node) -> str:
     return _render_children(node)
 
 
-def _child_nodes(node):
-    """Children by sibling links (resiliparse's child lists cost O(n) per access)."""
-    child = node.first_child
-    while child is not None:
-        yield child
-        child = child.next_sibling
-
-
 def _render_children(node) -> str:
-    return "".join(_render(child) for child in _child_nodes(node))
+    return "".join(_render(child) for child in child_nodes(node))
 
 
 def rebuild_katex_html(katex_html_node) -> str:

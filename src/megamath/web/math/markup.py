@@ -15,6 +15,7 @@ from collections import Counter
 from resiliparse.parse.html import HTMLTree
 
 from megamath.web.math.chtml import chtml_to_tex
+from megamath.web.math.dom import element_children
 from megamath.web.math.images import is_formula_image, tex_from_image
 from megamath.web.math.katex_html import rebuild_katex_html
 from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex
@@ -190,19 +191,12 @@ def _scripts_in_text(document, rewriter: _Rewriter) -> None:
             node.replace_with(rewriter.tree.create_text_node(text))
 
 
-def _element_children(node):
-    child = node.first_element_child
-    while child is not None:
-        yield child
-        child = child.next_element_sibling
-
-
 def _table_rows(table) -> list[list[str]]:
     rows = []
-    for part in _element_children(table):
-        for row in (_element_children(part) if part.tag in ("thead", "tbody", "tfoot") else [part]):
+    for part in element_children(table):
+        for row in (element_children(part) if part.tag in ("thead", "tbody", "tfoot") else [part]):
             if row.tag == "tr":
-                rows.append([" ".join(cell.text.split()).replace("|", "\\|") for cell in _element_children(row)
+                rows.append([" ".join(cell.text.split()).replace("|", "\\|") for cell in element_children(row)
                              if cell.tag in ("td", "th")])
     return rows
 

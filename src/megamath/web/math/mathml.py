@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from megamath.web.math.dom import element_children
 from megamath.web.math.symbols import FUNCTIONS, SYMBOLS
 
 TEX_ENCODINGS = frozenset({"application/x-tex", "application/x-latex", "text/x-tex", "tex", "latex"})
@@ -65,7 +66,7 @@ def mathml_to_tex(math_node) -> str | None:
     return tex or None
 
 
-def _join(parts) -> str:
+def join_tex(parts) -> str:
     out = ""
     for part in parts:
         if not part:
@@ -76,25 +77,15 @@ def _join(parts) -> str:
     return out
 
 
-def _elements(node) -> list:
-    """Element children, by sibling links (resiliparse's child lists cost O(n) per access)."""
-    out = []
-    child = node.first_element_child
-    while child is not None:
-        out.append(child)
-        child = child.next_element_sibling
-    return out
-
-
 def _children(node) -> str:
-    return _join(_convert(child) for child in _elements(node))
+    return join_tex(_convert(child) for child in element_children(node))
 
 
 def _group(node) -> str:
     return "{" + _convert(node) + "}"
 
 
-def _symbol(char: str) -> str:
+def tex_for_char(char: str) -> str:
     mapped = SYMBOLS.get(char)
     if mapped is not None:
         return mapped
@@ -118,7 +109,7 @@ def _identifier(node) -> str:
         return ""
     if len(text) > 1 and text in FUNCTIONS:
         return "\\" + text
-    converted = _join(_symbol(c) for c in text)
+    converted = join_tex(tex_for_char(c) for c in text)
     variant = node.getattr("mathvariant")
     command = _VARIANT_COMMANDS.get(variant or "")
     if command == "\\mathrm" and len(text) == 1 and not text.isalpha():
@@ -134,7 +125,7 @@ def _operator(node) -> str:
     text = _token_text(node)
     if len(text) > 1 and text in FUNCTIONS:
         return "\\" + text
-    return _join(_symbol(c) for c in text)
+    return join_tex(tex_for_char(c) for c in text)
 
 
 def _text(node) -> str:
@@ -160,7 +151,7 @@ def _fenced(node) -> str:
     open_ = "(" if open_ is None else open_
     close = ")" if close is None else close
     separator = (node.getattr("separators") or ",").strip()[:1] or ","
-    inner = separator.join(_convert(child) for child in _elements(node))
+    inner = separator.join(_convert(child) for child in element_children(node))
     return f"\\left{_fence(open_)}{inner}\\right{_fence(close)}"
 
 
@@ -175,16 +166,16 @@ def _table(node) -> str:
     """A matrix; a one-cell table (how renderers lay out a numbered equation) is just its content,
     followed by the equation's label."""
     rows, labels = [], []
-    for row in _elements(node):
+    for row in element_children(node):
         if row.tag not in ("mtr", "mlabeledtr"):
             continue
-        cells = _elements(row)
+        cells = element_children(row)
         if row.tag == "mlabeledtr" and cells:
             labels.append(_children(cells[0]))
             cells = cells[1:]
         rows.append([_children(cell) if cell.tag == "mtd" else _convert(cell) for cell in cells])
     if len(rows) == 1 and len(rows[0]) == 1:
-        return _join([rows[0][0]] + [f"\\quad {label}" for label in labels if label])
+        return join_tex([rows[0][0]] + [f"\\quad {label}" for label in labels if label])
     return "\\begin{matrix}" + " \\\\ ".join(" & ".join(row) for row in rows) + "\\end{matrix}"
 
 
@@ -205,9 +196,9 @@ def _convert(node) -> str:
     if tag == "mspace":
         return ""
     if tag == "semantics":
-        first = _elements(node)
+        first = element_children(node)
         return _convert(first[0]) if first else ""
-    kids = _elements(node)
+    kids = element_children(node)
     if tag == "mfrac" and len(kids) == 2:
         if (node.getattr("linethickness") or "").strip() in ("0", "0px", "0em"):
             return f"\\genfrac{{}}{{}}{{0pt}}{{}}{_group(kids[0])}{_group(kids[1])}"
