@@ -25,7 +25,8 @@ def is_formula_image(src: str, classes: str, alt: str | None = None) -> bool:
     lowered = src.lower()
     if "latex" in classes.split() or "mwe-math-fallback-image" in classes or (alt and _TEX_COMMAND.search(alt)):
         return True
-    return any(marker in lowered for marker, _ in _QUERY_SERVICES) or any(m in lowered for m in _PATH_SERVICES)
+    return (any(marker in lowered for marker, _ in _QUERY_SERVICES) or any(m in lowered for m in _PATH_SERVICES)
+            or "%5c" in lowered)
 
 
 def tex_from_image(src: str, alt: str | None, title: str | None) -> str | None:
@@ -56,6 +57,9 @@ def _tex_from_url(src: str) -> str | None:
                     return values[0].strip() or None
             elif parts.query:  # mimeTeX/mathTeX take raw TeX, where "+" is a plus sign
                 return unquote(parts.query).strip() or None
+    last_segment = unquote(parts.path.rsplit("/", 1)[-1])
+    if _TEX_COMMAND.search(last_segment):  # an unknown service with the TeX as the file name
+        return last_segment.strip()
     match = _CODECOGS_QUERY.search(src)
     if match:
         tex = unquote(match.group(1))

@@ -29,8 +29,9 @@ _MATHJAX2_RENDERED = 'span.MathJax_Preview, [id^="MathJax-Element-"][id$="-Frame
 
 
 _FORMULA_IMAGES = ", ".join(
-    f'img[src*="{marker}"]' for marker in ("latex", "codecogs", "mimetex", "mathtex", "/math/render/", "cht=tx")
-) + ', img[alt*="\\\\"]'  # or any image whose alt text holds a TeX command
+    f'img[src*="{marker}"]' for marker in ("latex", "codecogs", "mimetex", "mathtex", "/math/render/", "cht=tx",
+                                           "%5C", "%5c")
+) + ', img[alt*="\\\\"]'  # or any image whose alt text or URL holds a TeX command
 _MAX_FORMULAS = 100_000
 
 
@@ -39,7 +40,7 @@ _SCRIPTS = 'script[type^="math/tex"], script[type^="math/asciimath"]'
 # native walk of the DOM (a tenth of extraction on a large page), cheaper than scanning the HTML
 # string once per marker, and each extra selector adds to every element's test.
 _ANY_MATH = ('math, mjx-container, .katex, .mwe-math-element, script[type^="math"], img[src*="tex"], img[src*="math"], '
-             'img[src*="cht=tx"], img[alt*="\\\\"]')
+             'img[src*="cht=tx"], img[src*="%5C"], img[src*="%5c"], img[alt*="\\\\"]')
 
 
 def has_math_markup(tree: HTMLTree) -> bool:

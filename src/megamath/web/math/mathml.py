@@ -176,7 +176,10 @@ def _table(node) -> str:
         rows.append([_children(cell) if cell.tag == "mtd" else _convert(cell) for cell in cells])
     if len(rows) == 1 and len(rows[0]) == 1:
         return join_tex([rows[0][0]] + [f"\\quad {label}" for label in labels if label])
-    return "\\begin{matrix}" + " \\\\ ".join(" & ".join(row) for row in rows) + "\\end{matrix}"
+    # right/left column pairs are how renderers lay out aligned equations
+    environment = "aligned" if (node.getattr("columnalign") or "").startswith("right left") else "matrix"
+    body = " \\\\ ".join(" & ".join(row) for row in rows)
+    return f"\\begin{{{environment}}}{body}\\end{{{environment}}}"
 
 
 def _convert(node) -> str:
