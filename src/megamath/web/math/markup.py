@@ -40,7 +40,7 @@ _SCRIPTS = 'script[type^="math/tex"], script[type^="math/asciimath"]'
 # native walk of the DOM (a tenth of extraction on a large page), cheaper than scanning the HTML
 # string once per marker, and each extra selector adds to every element's test.
 _ANY_MATH = ('math, mjx-container, .katex, .mwe-math-element, script[type^="math"], img[src*="tex"], img[src*="math"], '
-             'img[src*="cht=tx"], img[src*="%5C"], img[src*="%5c"], img[alt*="\\\\"]')
+             'img[src*="cht=tx"], img[alt*="\\\\"]')
 
 
 def has_math_markup(tree: HTMLTree) -> bool:
