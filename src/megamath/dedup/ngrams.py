@@ -1,0 +1,103 @@
+"""Word n-gram hashes for a batch of documents, vectorized with numpy.
+
+Text is normalized (NFKC, lower-cased, punctuation to spaces) and split on whitespace; every word is
+hashed from its length and its first and last 8 bytes, and an n-gram's hash combines its words' hashes
+with per-position random multipliers and a final mix (splitmix64). Everything is computed over the
+whole batch at once, so a document costs a few numpy passes over its words instead of a Python loop
+per n-gram.
+Hashes depend only on the text and ``seed``: the same in every process, run and shard layout.
+"""
+
+from __future__ import annotations
+
+import string
+import unicodedata
+
+import numpy as np
+
+# punctuation and control characters (the batch buffer's document separator among them) become spaces
+_TO_SPACE = str.maketrans({c: " " for c in string.punctuation + "“”‘’«»—–…·•" + "".join(map(chr, range(32)))})
+_DOC_BREAK = 1  # byte that separates documents in the batch buffer (never left in normalized text)
+
+
+def normalize(text: str) -> str:
+    """NFKC, lower-case, punctuation and control characters as spaces."""
+    return unicodedata.normalize("NFKC", text).lower().translate(_TO_SPACE)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+class NgramHasher:
+    def __init__(self, n: int, seed: int = 0):
+        if n < 1:
+            raise ValueError("n-gram size must be at least 1")
+        self.n = n
+        rng = np.random.default_rng(seed)
+        self._byte_weights = rng.integers(1, 2**63, size=4, dtype=np.uint64) | np.uint64(1)
+        self._position_weights = rng.integers(1, 2**63, size=n, dtype=np.uint64) | np.uint64(1)
+
+    def hash_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes, offsets): document i's n-gram hashes are ``hashes[offsets[i]:offsets[i+1]]``.
+
+        A document with fewer than n words gets one hash of all its words; an empty one gets none.
+        """
+        joined = "\x01".join(normalize(t) for t in texts).encode("utf-8") + b"\x01"
+        buffer = np.frombuffer(joined + bytes(8), dtype=np.uint8)
+        edges = np.diff((buffer[: len(joined)] > 32).view(np.int8), prepend=np.int8(0), append=np.int8(0))
+        starts = np.flatnonzero(edges == 1)
+        ends = np.flatnonzero(edges == -1)
+        doc_of_word = np.searchsorted(np.flatnonzero(buffer[: len(joined)] == _DOC_BREAK), starts)
+        return self._ngrams(self._word_hashes(buffer, starts, ends), doc_of_word, len(texts))
+
+    def _word_hashes(self, buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Hash each word from its length and its first and last 8 bytes."""
+        windows = np.lib.stride_tricks.as_strided(buffer, shape=(len(buffer) - 7, 8), strides=(1, 1))
+        lengths = (ends - starts).astype(np.uint64)
+        kept_bits = np.minimum(lengths, np.uint64(8)) * np.uint64(8)
+        with np.errstate(over="ignore"):
+            mask = np.where(kept_bits == 64, np.uint64(2**64 - 1), (np.uint64(1) << kept_bits) - np.uint64(1))
+            head = np.ascontiguousarray(windows[starts]).view("<u8").ravel() & mask
+            tail = np.ascontiguousarray(windows[np.maximum(ends - 8, starts)]).view("<u8").ravel() & mask
+            mixed = _splitmix64(head ^ self._byte_weights[0]) + _splitmix64(tail ^ self._byte_weights[1]) * \
+                self._byte_weights[2] + lengths * self._byte_weights[3]
+        return _splitmix64(mixed)
+
+    def _ngrams(self, word_hash: np.ndarray, doc_of_word: np.ndarray, docs: int) -> tuple[np.ndarray, np.ndarray]:
+        n = self.n
+        words_per_doc = np.bincount(doc_of_word, minlength=docs)[:docs]
+        word_offsets = np.concatenate(([0], np.cumsum(words_per_doc)))
+        count = len(word_hash)
+        if count >= n:
+            with np.errstate(over="ignore"):
+                combined = np.zeros(count - n + 1, dtype=np.uint64)
+                for k in range(n):
+                    combined += word_hash[k:count - n + 1 + k] * self._position_weights[k]
+            window_doc = doc_of_word[: count - n + 1]
+            valid = window_doc == doc_of_word[n - 1:]
+            grams = _splitmix64(combined[valid])
+            gram_doc = window_doc[valid]
+        else:
+            grams = np.zeros(0, dtype=np.uint64)
+            gram_doc = np.zeros(0, dtype=np.int64)
+        grams_per_doc = np.bincount(gram_doc, minlength=docs)[:docs]
+        short = np.flatnonzero((grams_per_doc == 0) & (words_per_doc > 0))
+        if len(short):  # fewer words than n: one hash over all the words
+            with np.errstate(over="ignore"):
+                extra = np.array([
+                    int(_splitmix64((word_hash[word_offsets[d]:word_offsets[d + 1]]
+                                     * self._position_weights[: words_per_doc[d]]).sum(dtype=np.uint64)
+                                    .reshape(1))[0])
+                    for d in short], dtype=np.uint64)
+            grams = np.concatenate((grams, extra))
+            gram_doc = np.concatenate((gram_doc, short))
+            order = np.argsort(gram_doc, kind="stable")
+            grams, gram_doc = grams[order], gram_doc[order]
+            grams_per_doc = np.bincount(gram_doc, minlength=docs)[:docs]
+        offsets = np.concatenate(([0], np.cumsum(grams_per_doc))).astype(np.int64)
+        return grams, offsets
