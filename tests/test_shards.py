@@ -11,7 +11,7 @@ RECORDS = [
 
 
 def test_roundtrip_every_format(tmp_path):
-    for suffix in (".parquet", ".jsonl.zst", ".jsonl"):
+    for suffix in (".parquet", ".jsonl.zst", ".jsonl.gz", ".jsonl"):
         path = tmp_path / f"shard{suffix}"
         with ShardWriter(path, row_group_size=7) as writer:
             for record in RECORDS:

@@ -44,6 +44,6 @@ def web() -> None:
 
 
 def main() -> None:
-    from megamath.cli.web import extract  # noqa: F401  (registers the command)
+    from megamath.cli import dedup, web  # noqa: F401  (importing registers the commands)
 
     cli()

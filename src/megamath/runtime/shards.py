@@ -1,6 +1,6 @@
 """Shard files: zstd-compressed JSON Lines for intermediate data, Parquet for final output.
 
-The format is chosen by the file name (``.jsonl.zst``, ``.jsonl``, ``.parquet``). Readers and
+The format is chosen by the file name (``.jsonl.zst``, ``.jsonl.gz``, ``.jsonl``, ``.parquet``). Readers and
 writers stream: a writer holds at most one Parquet row group, a reader one line or row group.
 
 Parquet columns are ``id``, ``text``, ``url``, ``source`` (strings), ``meta`` (the meta mapping as
@@ -10,6 +10,7 @@ as a JSON object, null when there are none). Reading a shard back gives the reco
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
 from pathlib import Path
@@ -28,7 +29,7 @@ CORE_FIELDS = ("id", "text", "url", "source")
 PARQUET_SCHEMA = pa.schema(
     [(name, pa.string()) for name in CORE_FIELDS] + [("meta", pa.string()), ("extra", pa.string())]
 )
-SUFFIXES = (".jsonl.zst", ".jsonl", ".parquet")
+SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl", ".parquet")
 
 
 def shard_format(path: str | Path) -> str:
@@ -67,6 +68,8 @@ class ShardWriter:
             self._raw = open(self.path, "wb")
             if self.format == ".jsonl.zst":
                 self._stream = zstandard.ZstdCompressor(level=3).stream_writer(self._raw)
+            elif self.format == ".jsonl.gz":
+                self._stream = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6)
             else:
                 self._stream = self._raw
 
@@ -101,7 +104,9 @@ class ShardWriter:
             self._parquet.close()
             self._parquet = None
         elif self._stream is not None:
-            self._stream.close()  # closes the underlying file too
+            self._stream.close()
+            if not self._raw.closed:  # GzipFile leaves the file it wraps open
+                self._raw.close()
             self._stream = None
 
     def __enter__(self) -> "ShardWriter":
@@ -117,7 +122,7 @@ def read_shard(path: str | Path) -> Iterator[Record | Drop]:
     if fmt == ".parquet":
         yield from _read_parquet(Path(path))
     else:
-        yield from _read_jsonl(Path(path), compressed=fmt == ".jsonl.zst")
+        yield from _read_jsonl(Path(path), fmt)
 
 
 def _read_parquet(path: Path) -> Iterator[Record]:
@@ -131,9 +136,14 @@ def _read_parquet(path: Path) -> Iterator[Record]:
             yield record
 
 
-def _read_jsonl(path: Path, *, compressed: bool) -> Iterator[Record | Drop]:
+def _read_jsonl(path: Path, fmt: str) -> Iterator[Record | Drop]:
     with open(path, "rb") as raw:
-        stream = zstandard.ZstdDecompressor().stream_reader(raw) if compressed else raw
+        if fmt == ".jsonl.zst":
+            stream = zstandard.ZstdDecompressor().stream_reader(raw)
+        elif fmt == ".jsonl.gz":
+            stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        else:
+            stream = raw
         for lineno, line in enumerate(io.BufferedReader(stream, 1 << 20), start=1):
             if not line.strip():
                 continue

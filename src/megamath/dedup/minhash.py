@@ -1,0 +1,80 @@
+"""MinHash signatures, LSH band hashes, and the detection-probability arithmetic behind (bands, rows).
+
+Signatures are computed by ``rensa`` (Rust) from the vectorized 5-gram hashes of :mod:`.ngrams`; a
+band's hash is a 64-bit mix of its ``rows`` signature values. Two documents of Jaccard similarity s
+share at least one band with probability ``1 - (1 - s**rows)**bands``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from rensa import RMinHash
+
+from megamath.dedup.ngrams import NgramHasher, _splitmix64
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """Defaults follow the published recipe: 11 bands × 10 rows (110 permutations), word 5-grams."""
+
+    bands: int = 11
+    rows: int = 10
+    ngram: int = 5
+    seed: int = 42
+
+    @property
+    def permutations(self) -> int:
+        return self.bands * self.rows
+
+
+class Signer:
+    def __init__(self, config: MinHashConfig):
+        self.config = config
+        self._ngrams = NgramHasher(config.ngram, seed=config.seed)
+        rng = np.random.default_rng(config.seed + 1)
+        self._row_weights = rng.integers(1, 2**63, size=(config.bands, config.rows), dtype=np.uint64) | np.uint64(1)
+
+    def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(signatures[docs, permutations] uint32, has_ngrams[docs] bool)."""
+        hashes, offsets = self._ngrams.hash_batch(texts)
+        matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, self.config.permutations,
+                                                                self.config.seed)
+        signatures = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), self.config.permutations)
+        return signatures, np.diff(offsets) > 0
+
+    def band_hashes(self, signatures: np.ndarray) -> np.ndarray:
+        """[docs, bands] uint64: each band's rows mixed into one hash (band index included)."""
+        config = self.config
+        rows = signatures.reshape(len(signatures), config.bands, config.rows).astype(np.uint64)
+        with np.errstate(over="ignore"):
+            mixed = (rows * self._row_weights[None, :, :]).sum(axis=2, dtype=np.uint64)
+            mixed += np.arange(config.bands, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+        return _splitmix64(mixed)
+
+
+def detection_probability(similarity: float, bands: int, rows: int) -> float:
+    return 1.0 - (1.0 - similarity ** rows) ** bands
+
+
+def threshold_at_half(bands: int, rows: int) -> float:
+    """The similarity detected with probability 1/2: (1 - 0.5**(1/bands))**(1/rows)."""
+    return (1.0 - 0.5 ** (1.0 / bands)) ** (1.0 / rows)
+
+
+def suggest_parameters(threshold: float, max_permutations: int = 256, fp_weight: float = 0.5) -> tuple[int, int]:
+    """(bands, rows) minimizing the weighted area of false positives below ``threshold`` and false
+    negatives above it, among bands × rows ≤ ``max_permutations``."""
+    grid = np.linspace(0.0, 1.0, 401)
+    below, above = grid <= threshold, grid > threshold
+    best, best_cost = (1, 1), math.inf
+    for bands in range(1, max_permutations + 1):
+        for rows in range(1, max_permutations // bands + 1):
+            probability = 1.0 - (1.0 - grid ** rows) ** bands
+            cost = fp_weight * np.trapezoid(probability[below], grid[below]) + \
+                (1 - fp_weight) * np.trapezoid(1.0 - probability[above], grid[above])
+            if cost < best_cost - 1e-12:
+                best, best_cost = (bands, rows), cost
+    return best
