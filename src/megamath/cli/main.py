@@ -44,6 +44,6 @@ def web() -> None:
 
 
 def main() -> None:
-    from megamath.cli import dedup, web  # noqa: F401  (importing registers the commands)
+    from megamath.cli import decontaminate, dedup, web  # noqa: F401  (importing registers the commands)
 
     cli()

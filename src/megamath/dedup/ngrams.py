@@ -10,14 +10,19 @@ Hashes depend only on the text and ``seed``: the same in every process, run and 
 
 from __future__ import annotations
 
+import re
 import string
 import unicodedata
+from dataclasses import dataclass
 
 import numpy as np
 
 # punctuation and control characters (the batch buffer's document separator among them) become spaces
 _TO_SPACE = str.maketrans({c: " " for c in string.punctuation + "“”‘’«»—–…·•" + "".join(map(chr, range(32)))})
 _DOC_BREAK = 1  # byte that separates documents in the batch buffer (never left in normalized text)
+
+
+_SEPARATORS = re.compile(r"[\x00-\x20]+")
 
 
 def normalize(text: str) -> str:
@@ -33,27 +38,49 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
+MAX_N = 64
+
+
+@dataclass(frozen=True)
+class WordHashes:
+    """The words of a batch of documents: one hash per word, and the document each word belongs to."""
+
+    hashes: np.ndarray
+    doc_of_word: np.ndarray
+    docs: int
+
+
+def words(text: str) -> list[str]:
+    """The words the hasher sees: the normalized text split on ASCII whitespace and control bytes."""
+    return [word for word in _SEPARATORS.split(normalize(text)) if word]
+
+
 class NgramHasher:
+    """Word n-gram hashes; the hash of a k-word text equals its k-gram hash for every k ≤ ``MAX_N``."""
+
     def __init__(self, n: int, seed: int = 0):
-        if n < 1:
-            raise ValueError("n-gram size must be at least 1")
+        if not 1 <= n <= MAX_N:
+            raise ValueError(f"n-gram size must be between 1 and {MAX_N}")
         self.n = n
         rng = np.random.default_rng(seed)
         self._byte_weights = rng.integers(1, 2**63, size=4, dtype=np.uint64) | np.uint64(1)
-        self._position_weights = rng.integers(1, 2**63, size=n, dtype=np.uint64) | np.uint64(1)
+        self._position_weights = rng.integers(1, 2**63, size=MAX_N, dtype=np.uint64) | np.uint64(1)
 
     def hash_batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(hashes, offsets): document i's n-gram hashes are ``hashes[offsets[i]:offsets[i+1]]``.
 
         A document with fewer than n words gets one hash of all its words; an empty one gets none.
         """
+        return self.ngrams(self.word_hashes(texts), self.n)
+
+    def word_hashes(self, texts: list[str]) -> WordHashes:
         joined = "\x01".join(normalize(t) for t in texts).encode("utf-8") + b"\x01"
         buffer = np.frombuffer(joined + bytes(8), dtype=np.uint8)
         edges = np.diff((buffer[: len(joined)] > 32).view(np.int8), prepend=np.int8(0), append=np.int8(0))
         starts = np.flatnonzero(edges == 1)
         ends = np.flatnonzero(edges == -1)
         doc_of_word = np.searchsorted(np.flatnonzero(buffer[: len(joined)] == _DOC_BREAK), starts)
-        return self._ngrams(self._word_hashes(buffer, starts, ends), doc_of_word, len(texts))
+        return WordHashes(self._word_hashes(buffer, starts, ends), doc_of_word, len(texts))
 
     def _word_hashes(self, buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Hash each word from its length and its first and last 8 bytes."""
@@ -68,8 +95,9 @@ class NgramHasher:
                 self._byte_weights[2] + lengths * self._byte_weights[3]
         return _splitmix64(mixed)
 
-    def _ngrams(self, word_hash: np.ndarray, doc_of_word: np.ndarray, docs: int) -> tuple[np.ndarray, np.ndarray]:
-        n = self.n
+    def ngrams(self, batch: WordHashes, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(hashes, offsets) of the n-grams of a batch's words (see :meth:`hash_batch`)."""
+        word_hash, doc_of_word, docs = batch.hashes, batch.doc_of_word, batch.docs
         words_per_doc = np.bincount(doc_of_word, minlength=docs)[:docs]
         word_offsets = np.concatenate(([0], np.cumsum(words_per_doc)))
         count = len(word_hash)

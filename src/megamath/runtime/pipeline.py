@@ -53,6 +53,9 @@ class Pipeline:
     output_suffix: str = ".parquet"
     drop_fields: tuple[str, ...] = ()
     guard: GuardConfig = field(default_factory=GuardConfig)
+    # Dropped records whose reason starts with one of these are kept in OUT/excluded/<task>.jsonl.zst,
+    # so that a report can list what was removed and why.
+    excluded_reasons: tuple[str, ...] = ()
 
     def config(self) -> dict:
         """What determines the output: used to refuse resuming a run with a changed configuration.
@@ -96,13 +99,14 @@ def run_task(task: Task, pipeline: Pipeline, run_dir: str, progress: ProgressFn 
     input_error = None
 
     slot = InflightSlot(folder.inflight_path(task.task_id))
+    excluded = _ExclusionWriter(folder, task, pipeline)
     with guarding(DocumentGuard(pipeline.guard, slot)), ShardWriter(
         tmp, fmt=shard_format(output), drop_fields=pipeline.drop_fields
     ) as writer:
         items = _reporting(pipeline.reader(task.source), pipeline.reader, progress)
         stream: Iterable[Record] = counted(_skip_poisoned(items, poison), read_stats)
         for stage, stats in zip(pipeline.stages, stage_stats):
-            stream = counted(stage(stream), stats)
+            stream = counted(stage(stream), stats, excluded.add if pipeline.excluded_reasons else None)
         try:
             for record in stream:
                 writer.write(record)
@@ -110,6 +114,7 @@ def run_task(task: Task, pipeline: Pipeline, run_dir: str, progress: ProgressFn 
             input_error = str(exc)
             log.error("%s: %s (kept the %d records read before it)", task.source, exc, read_stats.docs_out)
     slot.close()
+    excluded.finish()
     os.replace(tmp, output)
 
     result = {
@@ -123,6 +128,30 @@ def run_task(task: Task, pipeline: Pipeline, run_dir: str, progress: ProgressFn 
     }
     folder.mark_done(task.task_id, result)
     return result
+
+
+class _ExclusionWriter:
+    """Writes the dropped records a pipeline asks to keep, with their reason, atomically."""
+
+    def __init__(self, folder: RunFolder, task: Task, pipeline: Pipeline):
+        self.reasons = pipeline.excluded_reasons
+        self.path = folder.excluded / f"{task.task_id}.jsonl.zst"
+        self._writer: ShardWriter | None = None
+        self._drop_fields = pipeline.drop_fields
+
+    def add(self, drop: Drop) -> None:
+        if not drop.reason.startswith(self.reasons):
+            return
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = ShardWriter(self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}"), fmt=".jsonl.zst",
+                                       drop_fields=self._drop_fields)
+        self._writer.write({**drop.record, "drop_reason": drop.reason})
+
+    def finish(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            os.replace(self._writer.path, self.path)
 
 
 def _skip_poisoned(items: Iterable[Record | Drop], poison: set[str]) -> Iterator[Record | Drop]:

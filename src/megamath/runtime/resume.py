@@ -3,6 +3,7 @@
 Layout of ``OUT/``::
 
     data/<task>.<suffix>      output shards (written as ``*.tmp-<pid>``, renamed when complete)
+    excluded/<task>.jsonl.zst dropped records a pipeline keeps for its report (decontamination)
     stats.json                the funnel over all finished tasks
     .megamath/config.json     the configuration the run was started with
     .megamath/done/<task>.json  one per finished task: its funnel, counts and errors
@@ -51,6 +52,7 @@ class RunFolder:
         self.root = Path(root)
         self.state = self.root / ".megamath"
         self.data = self.root / "data"
+        self.excluded = self.root / "excluded"
         self.logs = self.root / "logs"
         self.done = self.state / "done"
         self.inflight = self.state / "inflight"
@@ -87,7 +89,7 @@ class RunFolder:
         atomic_write_bytes(self.config_path, json.dumps(new, indent=2, sort_keys=True).encode())
 
     def clear_results(self) -> None:
-        for folder in (self.data, self.done, self.inflight, self.poison):
+        for folder in (self.data, self.excluded, self.done, self.inflight, self.poison):
             shutil.rmtree(folder, ignore_errors=True)
         self.stats_path.unlink(missing_ok=True)
 
@@ -98,7 +100,7 @@ class RunFolder:
         for slot in self.inflight.glob("*"):
             slot.unlink(missing_ok=True)
         removed = 0
-        for tmp in self.data.glob("*.tmp-*"):
+        for tmp in [*self.data.glob("*.tmp-*"), *self.excluded.glob("*.tmp-*")]:
             tmp.unlink(missing_ok=True)
             removed += 1
         return removed

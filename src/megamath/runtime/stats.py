@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from megamath.runtime.stage import Drop, Record
 
@@ -43,11 +43,14 @@ class StageStats:
         return cls(data["name"], data["docs_out"], data.get("chars_out", 0), Counter(data.get("dropped", {})))
 
 
-def counted(items: Iterable[Record | Drop], stats: StageStats) -> Iterator[Record]:
-    """Pass records through, counting them and swallowing drops into ``stats``."""
+def counted(items: Iterable[Record | Drop], stats: StageStats,
+            on_drop: Callable[[Drop], None] | None = None) -> Iterator[Record]:
+    """Pass records through, counting them and swallowing drops into ``stats`` (and ``on_drop``)."""
     for item in items:
         if type(item) is Drop:
             stats.dropped[item.reason] += 1
+            if on_drop is not None:
+                on_drop(item)
             continue
         stats.docs_out += 1
         text = item.get("text")

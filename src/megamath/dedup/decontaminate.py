@@ -1,0 +1,206 @@
+"""Benchmark decontamination: drop documents that share a word n-gram (13 by default) with a test item.
+
+The index holds the n-gram hashes of every item's problem and solution text (see
+:class:`BenchmarkIndex`; items shorter than n words are matched whole). Documents are hashed in batches with the same normalization and hasher as deduplication,
+and looked up with one vectorized binary search. A removed document records the benchmark, the item
+and the matching n-gram in ``meta.contamination``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from megamath.dedup.ngrams import MAX_N, NgramHasher, words
+from megamath.runtime.stage import Drop, Record, Stage
+
+log = logging.getLogger(__name__)
+
+AUTO_FIELDS = ("problem", "question", "Question", "body", "Body", "input", "query", "solution", "cot",
+               "rationale", "Rationale", "options", "answer", "Answer", "target")
+
+
+def recipe_benchmarks() -> dict[str, dict]:
+    """The shipped configuration of the recipe's 12 benchmarks."""
+    return tomllib.loads(resources.files("megamath.dedup").joinpath("benchmarks.toml").read_text())
+
+
+def locate_benchmarks(benchmark_dir: str, config: dict[str, dict] | None = None) -> dict[str, str]:
+    """{benchmark: file} for every configured benchmark found under ``benchmark_dir``."""
+    config = config or recipe_benchmarks()
+    found = {}
+    for name, entry in config.items():
+        path = next((Path(benchmark_dir) / f for f in entry.get("files", []) if (Path(benchmark_dir) / f).is_file()),
+                    None)
+        if path is None:
+            log.warning("benchmark %s: none of %s under %s", name, entry.get("files"), benchmark_dir)
+        else:
+            found[name] = str(path)
+    return found
+
+
+MIN_SHORT_WORDS = 8
+
+
+@dataclass
+class BenchmarkIndex:
+    """Sorted n-gram hashes of benchmark items, and whole-text hashes of items shorter than n words.
+
+    An item contributes the n-grams of each text field and of all its fields together (a page that
+    copies a solved problem runs from the problem into its solution). An item whose text is shorter
+    than n words, but at least ``MIN_SHORT_WORDS``, is matched as a whole: its k-word hash equals the
+    k-gram hash of the same words in a document. Shorter items are counted in ``too_short``.
+    """
+
+    n: int
+    hashes: np.ndarray                       # sorted n-gram hashes
+    item_of_hash: np.ndarray                 # index into ``items`` for each hash
+    items: list[tuple[str, str]]             # (benchmark, item id)
+    short: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # k -> (hashes, items)
+    too_short: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, files: dict[str, str], n: int = 13, seed: int = 0, fields: dict[str, list[str]] | None = None
+              ) -> "BenchmarkIndex":
+        hasher = NgramHasher(n, seed=seed)
+        texts, owners, items, too_short = [], [], [], {}
+        short_texts: list[str] = []
+        short_owners: list[int] = []
+        for benchmark, path in sorted(files.items()):
+            with open(path, encoding="utf-8") as fh:
+                for line_number, line in enumerate(fh):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        log.warning("%s line %d: malformed JSON; skipped", path, line_number + 1)
+                        continue
+                    item_id = str(row.get("id", row.get("idx", row.get("ID", line_number))))
+                    chosen = (fields or {}).get(benchmark) or [f for f in AUTO_FIELDS if isinstance(row.get(f), str)]
+                    values = [row[f] for f in chosen if isinstance(row.get(f), str) and row[f].strip()]
+                    whole = "\n".join(values)
+                    length = len(words(whole))
+                    if length < MIN_SHORT_WORDS or not _informative(words(whole)):
+                        too_short[benchmark] = too_short.get(benchmark, 0) + 1
+                        continue
+                    items.append((benchmark, item_id))
+                    if length < n:
+                        short_texts.append(whole)
+                        short_owners.append(len(items) - 1)
+                        continue
+                    long_enough = [v for v in values if len(words(v)) >= n] + ([whole] if len(values) > 1 else [])
+                    texts.extend(long_enough)
+                    owners.extend([len(items) - 1] * len(long_enough))
+        hashes, offsets = hasher.hash_batch(texts)
+        item_of_hash = np.repeat(np.array(owners, dtype=np.int64), np.diff(offsets))
+        informative = _informative_windows(texts, n)
+        hashes, item_of_hash = hashes[informative], item_of_hash[informative]
+        order = np.argsort(hashes, kind="stable")
+        short: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if short_texts:
+            whole_hashes, _ = hasher.ngrams(hasher.word_hashes(short_texts), MAX_N)  # one hash per text
+            lengths = np.array([len(words(t)) for t in short_texts])
+            for k in np.unique(lengths):
+                chosen_k = np.flatnonzero(lengths == k)
+                k_order = np.argsort(whole_hashes[chosen_k], kind="stable")
+                short[int(k)] = (whole_hashes[chosen_k][k_order], np.array(short_owners)[chosen_k][k_order])
+        return cls(n, hashes[order], item_of_hash[order], items, short, too_short)
+
+
+def _informative(item_words: list[str]) -> bool:
+    return not all(word.isdigit() for word in item_words)
+
+
+def _informative_windows(texts: list[str], n: int) -> np.ndarray:
+    """Per n-gram of ``texts`` (in hash order), False for runs of bare numbers such as "1 2 3 ... 13",
+    which real documents share with a benchmark without copying it."""
+    masks = []
+    for text in texts:
+        numeric = np.array([word.isdigit() for word in words(text)], dtype=np.int64)
+        if len(numeric) < n:
+            continue
+        run = np.convolve(numeric, np.ones(n, dtype=np.int64), mode="valid")
+        masks.append(run < n)
+    return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
+
+
+def _lookup(sorted_hashes: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hit mask, position in ``sorted_hashes``) for each of ``hashes``."""
+    if not len(sorted_hashes):
+        return np.zeros(len(hashes), dtype=bool), np.zeros(len(hashes), dtype=np.int64)
+    positions = np.minimum(np.searchsorted(sorted_hashes, hashes), len(sorted_hashes) - 1)
+    return sorted_hashes[positions] == hashes, positions
+
+
+@dataclass(frozen=True)
+class DecontaminateConfig:
+    """``benchmarks``: {name: jsonl file}; ``ngram``: words per n-gram; ``batch_size``: documents hashed at once."""
+
+    benchmarks: tuple[tuple[str, str], ...]
+    ngram: int = 13
+    seed: int = 0
+    batch_size: int = 2000
+
+
+class Decontaminate(Stage):
+    name = "decontaminate"
+
+    def __init__(self, config: DecontaminateConfig):
+        self.config = config
+        self._index: BenchmarkIndex | None = None
+
+    def __getstate__(self) -> dict:
+        return {"config": self.config, "_index": None}
+
+    @property
+    def index(self) -> BenchmarkIndex:
+        if self._index is None:
+            self._index = BenchmarkIndex.build(dict(self.config.benchmarks), self.config.ngram, self.config.seed)
+        return self._index
+
+    def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
+        batch: list[Record] = []
+        for record in records:
+            batch.append(record)
+            if len(batch) >= self.config.batch_size:
+                yield from self._check(batch)
+                batch = []
+        if batch:
+            yield from self._check(batch)
+
+    def _check(self, batch: list[Record]) -> Iterator[Record | Drop]:
+        index = self.index
+        hasher = NgramHasher(self.config.ngram, seed=self.config.seed)
+        texts = [record.get("text") or "" for record in batch]
+        batch_words = hasher.word_hashes(texts)
+        # (k, hashes, offsets, hit mask, item of each hash) for the n-grams and each short-item length
+        lookups = []
+        for k, (sorted_hashes, owners) in [(index.n, (index.hashes, index.item_of_hash)), *index.short.items()]:
+            hashes, offsets = hasher.ngrams(batch_words, k)
+            hit, positions = _lookup(sorted_hashes, hashes)
+            lookups.append((k, offsets, hit, owners[positions] if len(owners) else positions))
+        for i, record in enumerate(batch):
+            match = None
+            for k, offsets, hit, owner in lookups:
+                where = np.flatnonzero(hit[offsets[i]:offsets[i + 1]])
+                if len(where):
+                    match = (k, int(where[0]), int(owner[offsets[i] + where[0]]), len(where))
+                    break
+            if match is None:
+                yield record
+                continue
+            k, window, item_index, count = match
+            benchmark, item = index.items[item_index]
+            record.setdefault("meta", {})["contamination"] = {
+                "benchmark": benchmark, "item": item, "ngram": " ".join(words(texts[i])[window:window + k]),
+                "matching_ngrams": count,
+            }
+            yield Drop(record, f"benchmark_{benchmark}")

@@ -1,0 +1,96 @@
+"""Decontamination: every planted GSM8K/MATH test item is found, real documents give no false hit."""
+
+import json
+import random
+
+import pytest
+
+from megamath.dedup.decontaminate import BenchmarkIndex, Decontaminate, DecontaminateConfig, locate_benchmarks
+from megamath.runtime.shards import ShardWriter, read_shard
+from megamath.runtime.stage import Drop
+
+from conftest import SHARED, run_cli
+from test_dedup import real_documents
+
+BENCHMARKS = SHARED / "data" / "benchmarks"
+RECIPE_DIR = BENCHMARKS / "LLM360__MegaMath" / "web_pipeline" / "utils" / "decont_utils" / "data"
+MATH_TEST = BENCHMARKS / "ZubinGou__math-evaluation-harness" / "data" / "math" / "test.jsonl"
+
+
+@pytest.fixture(scope="module")
+def benchmark_files() -> dict[str, str]:
+    if not RECIPE_DIR.is_dir() or not MATH_TEST.is_file():
+        pytest.skip(f"benchmarks not found under {BENCHMARKS}")
+    files = locate_benchmarks(str(RECIPE_DIR))
+    files["math"] = str(MATH_TEST)
+    assert sorted(files) == ["aime24", "aime25", "amc", "asdiv", "gsm8k", "math", "mathqa", "mawps", "mmlu_stem",
+                             "ocw", "sat", "svamp"]
+    return files
+
+
+def stage_for(files) -> Decontaminate:
+    return Decontaminate(DecontaminateConfig(benchmarks=tuple(sorted(files.items()))))
+
+
+def test_planted_gsm8k_and_math_items_are_all_found(benchmark_files):
+    rng = random.Random(0)
+    hosts = [d["text"] for d in real_documents()]
+    planted = []
+    for name, text_fields in (("gsm8k", ("question", "cot")), ("math", ("problem", "solution"))):
+        for line_number, line in enumerate(open(benchmark_files[name], encoding="utf-8")):
+            row = json.loads(line)
+            item = str(row.get("id", line_number))
+            host = rng.choice(hosts).split()
+            cut = rng.randrange(len(host))
+            solved = "\n".join(row[f] for f in text_fields)  # a page that copies a solved problem
+            text = " ".join(host[:cut]) + "\n\n" + solved + "\n\n" + " ".join(host[cut:])
+            planted.append({"id": f"{name}-{item}", "text": text, "source": f"planted:{name}:{item}", "meta": {}})
+    assert len(planted) == 1319 + 5000
+    out = list(stage_for(benchmark_files)(planted))
+    missed = [o["id"] for o in out if not isinstance(o, Drop)]
+    assert missed == []
+    first = next(o for o in out if o.record["id"].startswith("gsm8k"))
+    assert first.reason == "benchmark_gsm8k"
+    assert len(first.record["meta"]["contamination"]["ngram"].split()) == 13
+
+
+def test_real_documents_give_no_false_hit(benchmark_files):
+    docs = [{"id": d["id"], "text": d["text"], "source": d["id"], "meta": {}} for d in real_documents()]
+    out = list(stage_for(benchmark_files)(docs))
+    assert [o.record["id"] for o in out if isinstance(o, Drop)] == []
+
+
+def test_short_items_are_matched_whole_and_tiny_ones_counted(tmp_path):
+    bench = tmp_path / "tiny.jsonl"
+    bench.write_text('{"id": "a", "problem": "Evaluate log base 3 of 27.", "solution": "It is 3 since 3^3 = 27."}\n'
+                     '{"id": "b", "problem": "Compute 2+2."}\n'
+                     '{"id": "c", "problem": "1 2 3 4 5 6 7 8 9 10 11 12 13 14"}\n')
+    index = BenchmarkIndex.build({"tiny": str(bench)}, n=13)
+    assert index.too_short == {"tiny": 2} and [item for _, item in index.items] == ["a"]
+    stage = Decontaminate(DecontaminateConfig(benchmarks=(("tiny", str(bench)),)))
+    docs = [{"id": "copy", "text": "Homework help. Evaluate log base 3 of 27. It is 3 since 3^3 = 27. Thanks!"},
+            {"id": "other", "text": "Evaluate log base 3 of 81 instead, which is 4. Counting 1 2 3 4 5 6 7 8 9 10 11 12 13 14"}]
+    out = list(stage(docs))
+    assert isinstance(out[0], Drop) and out[0].record["meta"]["contamination"]["item"] == "a"
+    assert out[1] is docs[1]
+
+
+def test_cli_reports_what_it_removed(tmp_path, benchmark_files):
+    gsm = [json.loads(line) for line in open(benchmark_files["gsm8k"], encoding="utf-8")][:3]
+    docs = [{"id": d["id"], "text": d["text"], "url": f"https://x/{d['id']}", "source": d["id"], "meta": {}}
+            for d in real_documents()[:50]]
+    for i, row in enumerate(gsm):
+        docs[i * 7]["text"] += "\n\n" + row["question"]
+    shard = tmp_path / "in.jsonl.zst"
+    with ShardWriter(shard) as writer:
+        for doc in docs:
+            writer.write(doc)
+    run = run_cli("decontaminate", str(shard), "-o", str(tmp_path / "run"), "--benchmark-dir", str(RECIPE_DIR),
+                  "--benchmark", f"math={MATH_TEST}", "-q")
+    assert run.returncode == 0, run.stderr
+    assert "removed 3 document(s): gsm8k 3" in run.stdout and "benchmark_gsm8k 3" in run.stdout
+    report = [json.loads(line) for line in (tmp_path / "run" / "contamination.jsonl").read_text().splitlines()]
+    assert sorted(r["id"] for r in report) == sorted(docs[i * 7]["id"] for i in range(3))
+    assert all(r["benchmark"] == "gsm8k" and len(r["ngram"].split()) == 13 for r in report)
+    kept = [r for shard in (tmp_path / "run" / "data").glob("*.parquet") for r in read_shard(shard)]
+    assert len(kept) == 47
