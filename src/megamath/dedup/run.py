@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -44,12 +46,14 @@ def deduplicate(shards: list[str], run_dir: str | os.PathLike[str], config: MinH
     signature_files = [str(signatures_dir / f"{task_id_for(shard)}.sig") for shard in shards]
 
     todo = [(s, f) for s, f in zip(shards, signature_files) if force or not _valid(Path(f))]
-    with ProcessPoolExecutor(max_workers=workers) as pool, tqdm(total=len(todo), desc="dedup: sign shards",
+    # forkserver, as the local executor uses: forking a driver that runs threads can deadlock
+    context = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool, tqdm(total=len(todo), desc="dedup: sign shards",
                                                                  disable=not show_progress) as bar:
         for _ in pool.map(sign_shard, [s for s, _ in todo], [f for _, f in todo], [config] * len(todo)):
             bar.update()
     bands = [EXACT] + list(range(config.bands))
-    with ProcessPoolExecutor(max_workers=workers) as pool, tqdm(total=len(bands), desc="dedup: bands",
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool, tqdm(total=len(bands), desc="dedup: bands",
                                                                  disable=not show_progress) as bar:
         edges = []
         for pair in pool.map(band_edges, [signature_files] * len(bands), bands):
