@@ -119,3 +119,31 @@ def test_hostile_pages_are_skipped_and_counted(tmp_path):
     kept = {r["url"]: r for r in outputs(tmp_path / "run")}
     assert "https://fine.example/" in kept
     assert "the café and its crème brûlée" in kept["https://wrong-charset.example/"]["text"]
+
+
+def test_web_pipeline_with_decontamination_and_dedup(tmp_path):
+    from conftest import SHARED
+
+    recipe = SHARED / "data" / "benchmarks" / "LLM360__MegaMath" / "web_pipeline" / "utils" / "decont_utils" / "data"
+    if not recipe.is_dir():
+        import pytest
+
+        pytest.skip(f"benchmarks not found at {recipe}")
+    question = json.loads((recipe / "gsm8k.jsonl").read_text().splitlines()[0])["question"]
+    import random
+
+    rng = random.Random(0)
+    vocabulary = "the a of river garden engine market planet violin harbor prime triangle city music bread".split()
+    bodies = [" ".join(rng.choice(vocabulary) for _ in range(120)) for _ in range(4)]
+    html = "<html><body><article><h1>Notes</h1><p>{}</p></article></body></html>"
+    pages = [Fetch(f"https://site.example/{i}", html.format(body).encode()) for i, body in enumerate(bodies)]
+    pages.append(Fetch("https://copy.example/", html.format(bodies[1]).encode()))
+    pages.append(Fetch("https://leak.example/", ENGLISH.format(title=question).encode()))
+    write_warc(tmp_path / "in.warc.gz", pages)
+    run = run_cli("web", "extract", str(tmp_path / "in.warc.gz"), "-o", str(tmp_path / "run"), "-q",
+                  "--benchmark-dir", str(recipe), "--dedup")
+    assert run.returncode == 0, run.stderr
+    assert "benchmark_gsm8k 1" in run.stdout and "decontamination removed 1 document(s)" in run.stdout
+    assert "1 exact and 0 near duplicates removed, 4 kept" in run.stdout
+    report = (tmp_path / "run" / "contamination.jsonl").read_text()
+    assert "leak.example" in report and '"benchmark":"gsm8k"' in report

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from megamath.cli.main import configure_logging, web
+from megamath.report.contamination import write_contamination_report
 from megamath.report.funnel import format_funnel
 from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.guard import GuardConfig
@@ -24,6 +25,17 @@ from megamath.web.url_filter import DEFAULT_CATEGORIES, UrlFilterConfig
 log = logging.getLogger("megamath.cli")
 
 _defaults = WebExtractConfig()
+
+
+def _decontamination(benchmark_dir: str | None):
+    if benchmark_dir is None:
+        return None
+    from megamath.dedup.decontaminate import DecontaminateConfig, locate_benchmarks
+
+    files = locate_benchmarks(benchmark_dir)
+    if not files:
+        raise click.UsageError(f"no benchmark file found under {benchmark_dir}")
+    return DecontaminateConfig(benchmarks=tuple(sorted((n, str(Path(p).resolve())) for n, p in files.items())))
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -68,9 +80,14 @@ def _csv(value: str) -> tuple[str, ...]:
               show_default=True, help="Seconds after which a stuck worker is restarted without the document.")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
               help="Attempts per input file when its worker dies.")
+@click.option("--benchmark-dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Also drop documents sharing a 13-gram with these math benchmarks (see `megamath decontaminate`).")
+@click.option("--dedup", "run_dedup", is_flag=True,
+              help="Then remove exact and near duplicates from the output into OUTPUT/dedup (see `megamath dedup run`).")
 def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_html, languages, lid_threshold,
             lid_model, blocklist_dir, block_categories, banned_substrings, allow_domains, allow_list, keep_curated,
-            full_page, no_math, max_dom_depth, max_html_bytes, doc_timeout, hard_timeout, max_attempts):
+            full_page, no_math, max_dom_depth, max_html_bytes, doc_timeout, hard_timeout, max_attempts,
+            benchmark_dir, run_dedup):
     """Turn WARC files into an English text corpus (stage 1 of the web pipeline).
 
     INPUT is a WARC/ARC file (optionally gzip-compressed), a glob, an http(s) URL, a Common Crawl
@@ -116,6 +133,7 @@ def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_
         guard=GuardConfig(doc_timeout_s=doc_timeout, hard_timeout_s=hard_timeout),
         output_suffix=f".{output_format}",
         keep_html=keep_html,
+        decontaminate=_decontamination(benchmark_dir),
     )
     try:
         pipeline = build_web_pipeline(config, download_dir=str(folder.downloads.resolve()))
@@ -145,3 +163,17 @@ def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_
     if summary.docs_written == 0:
         click.echo("error: the output is empty: no document survived the pipeline (see the funnel above)", err=True)
         sys.exit(1)
+    if config.decontaminate is not None:
+        removed = write_contamination_report(folder.excluded, folder.root / "contamination.jsonl")
+        click.echo(f"decontamination removed {sum(removed.values()):,} document(s); "
+                   f"listed in {folder.root / 'contamination.jsonl'}")
+    if run_dedup:
+        from megamath.dedup.minhash import MinHashConfig
+        from megamath.dedup.run import deduplicate
+
+        dedup_summary, counts = deduplicate(summary.shards, folder.root / "dedup", MinHashConfig(),
+                                            workers=executor.workers, output_suffix=config.output_suffix,
+                                            force=force, show_progress=not quiet)
+        click.echo("\n" + format_funnel(dedup_summary.funnel))
+        click.echo(f"\ndedup: {counts['exact_duplicates']:,} exact and {counts['near_duplicates']:,} near duplicates "
+                   f"removed, {counts['kept']:,} kept under {folder.root / 'dedup' / 'data'}")
