@@ -7,14 +7,13 @@ from pathlib import Path
 
 import click
 
-from megamath.cli.main import cli, configure_logging
+from megamath.cli.main import cli, start_run
 from megamath.report.contamination import write_contamination_report
 from megamath.report.funnel import format_funnel
 from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.pipeline import Pipeline
-from megamath.runtime.resume import ConfigChangedError, RunFolder
+from megamath.runtime.resume import ConfigChangedError
 from megamath.runtime.runner import run_pipeline
-from megamath.sources.inputs import InputNotFound, resolve_inputs
 from megamath.sources.shards import ShardReader
 
 
@@ -45,13 +44,7 @@ def decontaminate(inputs, output, benchmark_dir, extra, ngram, workers, output_f
     """
     from megamath.dedup.decontaminate import Decontaminate, DecontaminateConfig, locate_benchmarks
 
-    folder = RunFolder(output)
-    folder.logs.mkdir(parents=True, exist_ok=True)
-    configure_logging(folder.log_path, quiet=quiet)
-    try:
-        shards = resolve_inputs(list(inputs))
-    except InputNotFound as exc:
-        raise click.UsageError(str(exc)) from exc
+    folder, shards = start_run(output, inputs, quiet=quiet)
     files = locate_benchmarks(benchmark_dir) if benchmark_dir else {}
     for entry in extra:
         name, _, path = entry.partition("=")

@@ -7,11 +7,10 @@ import sys
 
 import click
 
-from megamath.cli.main import cli, configure_logging
+from megamath.cli.main import cli, start_run
 from megamath.dedup.minhash import MinHashConfig, detection_probability, suggest_parameters, threshold_at_half
 from megamath.report.funnel import format_funnel
-from megamath.runtime.resume import ConfigChangedError, RunFolder
-from megamath.sources.inputs import InputNotFound, resolve_inputs
+from megamath.runtime.resume import ConfigChangedError
 
 _defaults = MinHashConfig()
 
@@ -84,13 +83,7 @@ def run(inputs, output, workers, bands, rows, ngram, seed, output_format, force,
     from megamath.dedup.run import deduplicate
     from megamath.dedup.store import CorruptFileError
 
-    folder = RunFolder(output)
-    folder.logs.mkdir(parents=True, exist_ok=True)
-    configure_logging(folder.log_path, quiet=quiet)
-    try:
-        shards = resolve_inputs(list(inputs))
-    except InputNotFound as exc:
-        raise click.UsageError(str(exc)) from exc
+    folder, shards = start_run(output, inputs, quiet=quiet)
     config = MinHashConfig(bands=bands, rows=rows, ngram=ngram, seed=seed)
     try:
         summary, counts = deduplicate(shards, output, config, workers=workers or os.cpu_count() or 1,

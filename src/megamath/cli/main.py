@@ -27,6 +27,20 @@ def configure_logging(log_file: Path | None, quiet: bool, verbose: bool = False)
         root.addHandler(handler)
 
 
+def start_run(output: str, inputs: tuple[str, ...], *, quiet: bool, verbose: bool = False):
+    """The preamble of every command that writes a run folder: the folder, its log, the resolved inputs."""
+    from megamath.runtime.resume import RunFolder
+    from megamath.sources.inputs import InputNotFound, resolve_inputs
+
+    folder = RunFolder(output)
+    folder.logs.mkdir(parents=True, exist_ok=True)
+    configure_logging(folder.log_path, quiet=quiet, verbose=verbose)
+    try:
+        return folder, resolve_inputs(list(inputs))
+    except InputNotFound as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="megamath")
 def cli() -> None:

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import click
 
-from megamath.cli.main import configure_logging, web
+from megamath.cli.main import start_run, web
 from megamath.report.contamination import write_contamination_report
 from megamath.report.funnel import format_funnel
 from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.guard import GuardConfig
-from megamath.runtime.resume import ConfigChangedError, RunFolder
+from megamath.runtime.resume import ConfigChangedError
 from megamath.runtime.runner import run_pipeline
-from megamath.sources.inputs import InputNotFound, resolve_inputs
 from megamath.sources.warc import WarcReaderConfig
 from megamath.web.extract import ExtractConfig
 from megamath.web.langid import LanguageIdConfig, LanguageModelError
@@ -106,13 +105,7 @@ def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_
       megamath web extract crawl-data/CC-MAIN-2024-46/segments/.../warc/X.warc.gz -o runs/cc
       megamath web extract warc.paths.gz -o runs/cc --blocklist-dir ut1/ --lid-model lid.176.bin
     """
-    folder = RunFolder(output)
-    folder.logs.mkdir(parents=True, exist_ok=True)
-    configure_logging(folder.log_path, quiet=quiet, verbose=verbose)
-    try:
-        sources = resolve_inputs(list(inputs))
-    except InputNotFound as exc:
-        raise click.UsageError(str(exc)) from exc
+    folder, sources = start_run(output, inputs, quiet=quiet, verbose=verbose)
 
     config = WebExtractConfig(
         reader=WarcReaderConfig(max_html_bytes=max_html_bytes),
