@@ -132,12 +132,29 @@ def _informative_windows(texts: list[str], n: int) -> np.ndarray:
     return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
 
 
-def _lookup(sorted_hashes: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(hit mask, position in ``sorted_hashes``) for each of ``hashes``."""
-    if not len(sorted_hashes):
-        return np.zeros(len(hashes), dtype=bool), np.zeros(len(hashes), dtype=np.int64)
-    positions = np.minimum(np.searchsorted(sorted_hashes, hashes), len(sorted_hashes) - 1)
-    return sorted_hashes[positions] == hashes, positions
+class HashLookup:
+    """Membership of 64-bit hashes in a sorted array, behind a bitmap of their low bits: almost every
+    document n-gram is absent, and one bitmap probe is much cheaper than a binary search."""
+
+    def __init__(self, sorted_hashes: np.ndarray, bits: int = 27):
+        self.sorted = sorted_hashes
+        self._mask = np.uint64((1 << bits) - 1)
+        self._bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+        low = (sorted_hashes & self._mask).astype(np.int64)
+        np.bitwise_or.at(self._bitmap, low >> 3, (1 << (low & 7)).astype(np.uint8))
+
+    def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hit mask, position in the sorted array) for each of ``hashes``."""
+        positions = np.zeros(len(hashes), dtype=np.int64)
+        if not len(self.sorted):
+            return np.zeros(len(hashes), dtype=bool), positions
+        low = (hashes & self._mask).astype(np.int64)
+        maybe = np.flatnonzero(self._bitmap[low >> 3] & (1 << (low & 7)).astype(np.uint8))
+        found = np.minimum(np.searchsorted(self.sorted, hashes[maybe]), len(self.sorted) - 1)
+        hit = np.zeros(len(hashes), dtype=bool)
+        hit[maybe] = self.sorted[found] == hashes[maybe]
+        positions[maybe] = found
+        return hit, positions
 
 
 @dataclass(frozen=True)
@@ -158,13 +175,22 @@ class Decontaminate(Stage):
         self._index: BenchmarkIndex | None = None
 
     def __getstate__(self) -> dict:
-        return {"config": self.config, "_index": None}
+        return {"config": self.config, "_index": None, "_lookups": None}
 
     @property
     def index(self) -> BenchmarkIndex:
         if self._index is None:
             self._index = BenchmarkIndex.build(dict(self.config.benchmarks), self.config.ngram, self.config.seed)
+            self._lookups = None
         return self._index
+
+    def _tables(self) -> dict[int, tuple[HashLookup, np.ndarray]]:
+        """{n-gram length: (lookup, item of each sorted hash)}, built once per process."""
+        if getattr(self, "_lookups", None) is None:
+            index = self.index
+            self._lookups = {index.n: (HashLookup(index.hashes), index.item_of_hash),
+                             **{k: (HashLookup(h), owners) for k, (h, owners) in index.short.items()}}
+        return self._lookups
 
     def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
         batch: list[Record] = []
@@ -183,13 +209,18 @@ class Decontaminate(Stage):
         batch_words = hasher.word_hashes(texts)
         # (k, hashes, offsets, hit mask, item of each hash) for the n-grams and each short-item length
         lookups = []
-        for k, (sorted_hashes, owners) in [(index.n, (index.hashes, index.item_of_hash)), *index.short.items()]:
-            hashes, offsets = hasher.ngrams(batch_words, k)
-            hit, positions = _lookup(sorted_hashes, hashes)
+        tables = self._tables()
+        grams = hasher.ngrams_many(batch_words, tables.keys())
+        for k, (table, owners) in tables.items():
+            hashes, offsets = grams[k]
+            hit, positions = table.find(hashes)
             lookups.append((k, offsets, hit, owners[positions] if len(owners) else positions))
+        documents_hit = np.zeros(len(batch), dtype=bool)
+        for _, offsets, hit, _ in lookups:
+            documents_hit |= np.add.reduceat(hit, offsets[:-1]) > 0 if len(hit) else False
         for i, record in enumerate(batch):
             match = None
-            for k, offsets, hit, owner in lookups:
+            for k, offsets, hit, owner in lookups if documents_hit[i] else ():
                 where = np.flatnonzero(hit[offsets[i]:offsets[i + 1]])
                 if len(where):
                     match = (k, int(where[0]), int(owner[offsets[i] + where[0]]), len(where))
