@@ -6,7 +6,6 @@ documents, and throughput on 5 KB documents (one core, index built beforehand).
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import time
@@ -21,6 +20,7 @@ def main() -> None:
     data = require_shared()
     from megamath.dedup.decontaminate import Decontaminate, DecontaminateConfig, locate_benchmarks
     from megamath.runtime.stage import Drop
+    from test_decontaminate import planted_documents
     from test_dedup import real_documents
 
     recipe = data / "benchmarks" / "LLM360__MegaMath" / "web_pipeline" / "utils" / "decont_utils" / "data"
@@ -33,18 +33,11 @@ def main() -> None:
           f"{sum(len(h) for h, _ in index.short.values()):,} short items matched whole, too short to match: "
           f"{index.too_short}; built in {time.perf_counter() - started:.1f} s")
 
-    rng = random.Random(0)
-    hosts = [d["text"] for d in real_documents()]
-    planted = []
-    for name, fields in (("gsm8k", ("question", "cot")), ("math", ("problem", "solution"))):
-        for number, line in enumerate(open(files[name], encoding="utf-8")):
-            row = json.loads(line)
-            host = rng.choice(hosts).split()
-            cut = rng.randrange(len(host))
-            text = " ".join(host[:cut]) + "\n\n" + "\n".join(row[f] for f in fields) + "\n\n" + " ".join(host[cut:])
-            planted.append({"id": f"{name}-{number}", "text": text})
+    planted = planted_documents(files)
     found = sum(isinstance(o, Drop) for o in stage(planted))
     print(f"planted GSM8K + MATH test items found: {found:,} of {len(planted):,}")
+    rng = random.Random(0)
+    hosts = [d["text"] for d in real_documents()]
     clean = [{"id": d["id"], "text": d["text"]} for d in real_documents()]
     false_hits = [o.record["id"] for o in stage(clean) if isinstance(o, Drop)]
     print(f"false hits on {len(clean)} real Common Crawl documents: {len(false_hits)}")

@@ -32,12 +32,13 @@ def stage_for(files) -> Decontaminate:
     return Decontaminate(DecontaminateConfig(benchmarks=tuple(sorted(files.items()))))
 
 
-def test_planted_gsm8k_and_math_items_are_all_found(benchmark_files):
-    rng = random.Random(0)
+def planted_documents(files: dict[str, str], seed: int = 0) -> list[dict]:
+    """Every GSM8K and MATH test item, problem and solution, pasted into a real Common Crawl page."""
+    rng = random.Random(seed)
     hosts = [d["text"] for d in real_documents()]
     planted = []
     for name, text_fields in (("gsm8k", ("question", "cot")), ("math", ("problem", "solution"))):
-        for line_number, line in enumerate(open(benchmark_files[name], encoding="utf-8")):
+        for line_number, line in enumerate(open(files[name], encoding="utf-8")):
             row = json.loads(line)
             item = str(row.get("id", line_number))
             host = rng.choice(hosts).split()
@@ -45,6 +46,11 @@ def test_planted_gsm8k_and_math_items_are_all_found(benchmark_files):
             solved = "\n".join(row[f] for f in text_fields)  # a page that copies a solved problem
             text = " ".join(host[:cut]) + "\n\n" + solved + "\n\n" + " ".join(host[cut:])
             planted.append({"id": f"{name}-{item}", "text": text, "source": f"planted:{name}:{item}", "meta": {}})
+    return planted
+
+
+def test_planted_gsm8k_and_math_items_are_all_found(benchmark_files):
+    planted = planted_documents(benchmark_files)
     assert len(planted) == 1319 + 5000
     out = list(stage_for(benchmark_files)(planted))
     missed = [o["id"] for o in out if not isinstance(o, Drop)]
