@@ -30,6 +30,8 @@ bench: install
 	$(BIN)/python bench/web_stage1.py
 	$(BIN)/python bench/math_extract.py --peers resiliparse,trafilatura
 	$(BIN)/python bench/math_real_pages.py
+	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/decontaminate.py
 
 clean:
 	rm -rf $(VENV) runs
