@@ -64,6 +64,7 @@ class BenchmarkIndex:
     item_of_hash: np.ndarray                 # index into ``items`` for each hash
     items: list[tuple[str, str]]             # (benchmark, item id)
     short: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # k -> (hashes, items)
+    short_prefixes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))  # sorted
     too_short: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -105,14 +106,17 @@ class BenchmarkIndex:
         hashes, item_of_hash = hashes[informative], item_of_hash[informative]
         order = np.argsort(hashes, kind="stable")
         short: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        prefixes = np.zeros(0, dtype=np.uint64)
         if short_texts:
+            heads = [" ".join(words(t)[:MIN_SHORT_WORDS]) for t in short_texts]
+            prefixes = np.unique(hasher.ngrams(hasher.word_hashes(heads), MIN_SHORT_WORDS)[0])
             whole_hashes, _ = hasher.ngrams(hasher.word_hashes(short_texts), MAX_N)  # one hash per text
             lengths = np.array([len(words(t)) for t in short_texts])
             for k in np.unique(lengths):
                 chosen_k = np.flatnonzero(lengths == k)
                 k_order = np.argsort(whole_hashes[chosen_k], kind="stable")
                 short[int(k)] = (whole_hashes[chosen_k][k_order], np.array(short_owners)[chosen_k][k_order])
-        return cls(n, hashes[order], item_of_hash[order], items, short, too_short)
+        return cls(n, hashes[order], item_of_hash[order], items, short, prefixes, too_short)
 
 
 def _informative(item_words: list[str]) -> bool:
@@ -184,12 +188,13 @@ class Decontaminate(Stage):
             self._lookups = None
         return self._index
 
-    def _tables(self) -> dict[int, tuple[HashLookup, np.ndarray]]:
-        """{n-gram length: (lookup, item of each sorted hash)}, built once per process."""
+    def _tables(self) -> tuple[dict, HashLookup, dict]:
+        """({n: (lookup, items)}, the short items' first-words lookup, {k: (lookup, items)}), once per process."""
         if getattr(self, "_lookups", None) is None:
             index = self.index
-            self._lookups = {index.n: (HashLookup(index.hashes), index.item_of_hash),
-                             **{k: (HashLookup(h), owners) for k, (h, owners) in index.short.items()}}
+            self._lookups = ({index.n: (HashLookup(index.hashes), index.item_of_hash)},
+                             HashLookup(index.short_prefixes),
+                             {k: (HashLookup(h), owners) for k, (h, owners) in index.short.items()})
         return self._lookups
 
     def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
@@ -205,33 +210,59 @@ class Decontaminate(Stage):
     def _check(self, batch: list[Record]) -> Iterator[Record | Drop]:
         index = self.index
         hasher = NgramHasher(self.config.ngram, seed=self.config.seed)
+        main, prefixes, short = self._tables()
         texts = [record.get("text") or "" for record in batch]
         batch_words = hasher.word_hashes(texts)
-        # (k, hashes, offsets, hit mask, item of each hash) for the n-grams and each short-item length
-        lookups = []
-        tables = self._tables()
-        grams = hasher.ngrams_many(batch_words, tables.keys())
-        for k, (table, owners) in tables.items():
-            hashes, offsets = grams[k]
-            hit, positions = table.find(hashes)
-            lookups.append((k, offsets, hit, owners[positions] if len(owners) else positions))
-        documents_hit = np.zeros(len(batch), dtype=bool)
-        for _, offsets, hit, _ in lookups:
-            documents_hit |= np.add.reduceat(hit, offsets[:-1]) > 0 if len(hit) else False
+        grams = hasher.ngrams_many(batch_words, (index.n, MIN_SHORT_WORDS))
+        matches = _matches(main, grams)
+        # Short items are matched whole, one n-gram size per item length; only the few documents that
+        # contain the first words of some short item pay for those sizes.
+        prefix_hashes, prefix_offsets = grams[MIN_SHORT_WORDS]
+        prefix_hit = prefixes.find(prefix_hashes)[0]
+        candidates = [i for i in np.flatnonzero(_per_document(prefix_hit, prefix_offsets, len(batch)))
+                      if matches[i] is None]
+        if candidates and short:
+            sub_words = hasher.word_hashes([texts[i] for i in candidates])
+            for i, found in zip(candidates, _matches(short, hasher.ngrams_many(sub_words, short.keys()))):
+                matches[i] = found
         for i, record in enumerate(batch):
-            match = None
-            for k, offsets, hit, owner in lookups if documents_hit[i] else ():
-                where = np.flatnonzero(hit[offsets[i]:offsets[i + 1]])
-                if len(where):
-                    match = (k, int(where[0]), int(owner[offsets[i] + where[0]]), len(where))
-                    break
-            if match is None:
+            if matches[i] is None:
                 yield record
                 continue
-            k, window, item_index, count = match
+            k, window, item_index, count = matches[i]
             benchmark, item = index.items[item_index]
             record.setdefault("meta", {})["contamination"] = {
                 "benchmark": benchmark, "item": item, "ngram": " ".join(words(texts[i])[window:window + k]),
                 "matching_ngrams": count,
             }
             yield Drop(record, f"benchmark_{benchmark}")
+
+
+def _per_document(hit: np.ndarray, offsets: np.ndarray, documents: int) -> np.ndarray:
+    """Whether each document has at least one hit (documents without n-grams have none)."""
+    counts = np.zeros(documents, dtype=np.int64)
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    if len(nonempty):
+        counts[nonempty] = np.add.reduceat(hit.astype(np.int64), offsets[nonempty])
+    return counts > 0
+
+
+def _matches(tables: dict, grams: dict) -> list[tuple[int, int, int, int] | None]:
+    """Per document, the first match (size, window, item, matching windows) over ``tables``, or None."""
+    lookups = []
+    for k, (table, owners) in tables.items():
+        hashes, offsets = grams[k]
+        hit, positions = table.find(hashes)
+        lookups.append((k, offsets, hit, owners[positions] if len(owners) else positions))
+    documents = len(next(iter(grams.values()))[1]) - 1
+    any_hit = np.zeros(documents, dtype=bool)
+    for _, offsets, hit, _ in lookups:
+        any_hit |= _per_document(hit, offsets, documents)
+    found: list[tuple[int, int, int, int] | None] = [None] * documents
+    for i in np.flatnonzero(any_hit):
+        for k, offsets, hit, owner in lookups:
+            where = np.flatnonzero(hit[offsets[i]:offsets[i + 1]])
+            if len(where):
+                found[i] = (k, int(where[0]), int(owner[offsets[i] + where[0]]), len(where))
+                break
+    return found
