@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from megamath.dedup.lsh import band_edges, sign_shard
+from megamath.dedup.lsh import band_edges
 from megamath.dedup.minhash import MinHashConfig, detection_probability, suggest_parameters, threshold_at_half
 from megamath.dedup.ngrams import NgramHasher, normalize
 from megamath.dedup.run import deduplicate

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterator
 
-import orjson
 
 from megamath.runtime.pipeline import Pipeline, Task, run_task
 from megamath.runtime.resume import RunFolder

