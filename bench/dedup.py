@@ -37,7 +37,7 @@ def oracle(records: list[dict], bands: int, rows: int) -> None:
     from megamath.dedup.ngrams import words
 
     signer = Signer(MinHashConfig(bands=bands, rows=rows))
-    signatures, _ = signer.signatures([r["text"] for r in records])
+    signatures, _, _ = signer.signatures([r["text"] for r in records])
     band_hash = signer.band_hashes(signatures)
     candidates = set()
     for b in range(bands):
@@ -126,7 +126,7 @@ def speed(docs: list[str]) -> None:
     keys = np.arange(len(docs), dtype=np.uint64)
     band_columns = []
     for start in range(0, len(docs), 10_000):
-        signatures, _ = signer.signatures(docs[start:start + 10_000])
+        signatures, _, _ = signer.signatures(docs[start:start + 10_000])
         band_columns.append(signer.band_hashes(signatures))
     bands = np.concatenate(band_columns)
     edges = []

@@ -152,3 +152,10 @@ def test_cli_plan_and_run(tmp_path):
     log = (tmp_path / "run" / "logs" / "run.log").read_text()
     assert f"damaged signature file, signing its shard again: {signature}" in log
     assert load_arrays(signature)["keys"].size > 0
+
+
+def test_content_hash_follows_the_normalized_words():
+    hasher = NgramHasher(5)
+    texts = ["The  Cat sat, on the MAT!", "the cat sat on the mat", "the mat sat on the cat", "the cat sat on the"]
+    hashes = hasher.sequence_hashes(hasher.word_hashes(texts)).tolist()
+    assert hashes[0] == hashes[1] and len(set(hashes[1:])) == 3

@@ -18,7 +18,6 @@ from typing import Iterable
 import numpy as np
 
 from megamath.dedup.minhash import MinHashConfig, Signer
-from megamath.dedup.ngrams import normalize
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import Drop
@@ -32,10 +31,6 @@ def document_key(record: dict) -> int:
     return int.from_bytes(hashlib.blake2b(identity.encode(), digest_size=8).digest(), "little")
 
 
-def content_hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(" ".join(normalize(text).split()).encode(), digest_size=8).digest(), "little")
-
-
 def sign_shard(shard: str, out: str, config: MinHashConfig, batch_size: int = 10_000) -> int:
     """Write the keys, content hashes and band hashes of every record of ``shard`` to ``out``."""
     signer = Signer(config)
@@ -44,11 +39,11 @@ def sign_shard(shard: str, out: str, config: MinHashConfig, batch_size: int = 10
 
     def flush() -> None:
         texts = [record.get("text") or "" for record in batch]
-        signatures, has_ngrams = signer.signatures(texts)
+        signatures, has_ngrams, content = signer.signatures(texts)
         bands.append(signer.band_hashes(signatures))
         nonempty.append(has_ngrams)
         keys.extend(document_key(record) for record in batch)
-        exact.extend(content_hash(text) for text in texts)
+        exact.append(content)
         batch.clear()
 
     for item in read_shard(shard):
@@ -60,7 +55,8 @@ def sign_shard(shard: str, out: str, config: MinHashConfig, batch_size: int = 10
     if batch:
         flush()
     band_matrix = np.concatenate(bands) if bands else np.zeros((0, config.bands), dtype=np.uint64)
-    save_arrays(out, keys=np.array(keys, dtype=np.uint64), exact=np.array(exact, dtype=np.uint64),
+    save_arrays(out, keys=np.array(keys, dtype=np.uint64),
+                exact=np.concatenate(exact) if exact else np.zeros(0, dtype=np.uint64),
                 nonempty=np.concatenate(nonempty) if nonempty else np.zeros(0, dtype=bool),
                 **{f"band_{b}": band_matrix[:, b] for b in range(config.bands)})
     return len(keys)

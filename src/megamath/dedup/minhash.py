@@ -37,13 +37,14 @@ class Signer:
         rng = np.random.default_rng(config.seed + 1)
         self._row_weights = rng.integers(1, 2**63, size=(config.bands, config.rows), dtype=np.uint64) | np.uint64(1)
 
-    def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(signatures[docs, permutations] uint32, has_ngrams[docs] bool)."""
-        hashes, offsets = self._ngrams.hash_batch(texts)
+    def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(signatures[docs, permutations] uint32, has_ngrams[docs] bool, content hashes[docs] uint64)."""
+        words = self._ngrams.word_hashes(texts)
+        hashes, offsets = self._ngrams.ngrams(words, self.config.ngram)
         matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, self.config.permutations,
                                                                 self.config.seed)
         signatures = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), self.config.permutations)
-        return signatures, np.diff(offsets) > 0
+        return signatures, np.diff(offsets) > 0, self._ngrams.sequence_hashes(words)
 
     def band_hashes(self, signatures: np.ndarray) -> np.ndarray:
         """[docs, bands] uint64: each band's rows mixed into one hash (band index included)."""

@@ -107,6 +107,22 @@ class NgramHasher:
                 self._byte_weights[2] + lengths * self._byte_weights[3]
         return _splitmix64(mixed)
 
+    def sequence_hashes(self, batch: WordHashes) -> np.ndarray:
+        """One hash per document of its whole word sequence (equal for texts that normalize to the same
+        words), from the word hashes already computed: the exact-duplicate key, at no second pass."""
+        words_per_doc = np.bincount(batch.doc_of_word, minlength=batch.docs)[: batch.docs]
+        word_offsets = np.concatenate(([0], np.cumsum(words_per_doc)))
+        sums = np.zeros(batch.docs, dtype=np.uint64)
+        if len(batch.hashes):
+            position = np.arange(len(batch.hashes)) - word_offsets[batch.doc_of_word]
+            with np.errstate(over="ignore"):
+                powers = np.cumprod(np.full(int(position.max()) + 1, self._byte_weights[3], dtype=np.uint64))
+                values = batch.hashes * powers[position]
+            nonempty = np.flatnonzero(words_per_doc)
+            sums[nonempty] = np.add.reduceat(values, word_offsets[nonempty])
+        with np.errstate(over="ignore"):
+            return _splitmix64(sums ^ (words_per_doc.astype(np.uint64) * self._byte_weights[2]))
+
     def ngrams(self, batch: WordHashes, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(hashes, offsets) of the n-grams of a batch's words (see :meth:`hash_batch`)."""
         return self.ngrams_many(batch, (n,))[n]
