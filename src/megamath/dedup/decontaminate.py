@@ -188,11 +188,13 @@ class Decontaminate(Stage):
             self._lookups = None
         return self._index
 
-    def _tables(self) -> tuple[dict, HashLookup, dict]:
-        """({n: (lookup, items)}, the short items' first-words lookup, {k: (lookup, items)}), once per process."""
+    def _tables(self) -> tuple[NgramHasher, dict, HashLookup, dict]:
+        """(the hasher, {n: (lookup, items)}, the short items' first-words lookup, {k: (lookup, items)}),
+        built once per process."""
         if getattr(self, "_lookups", None) is None:
             index = self.index
-            self._lookups = ({index.n: (HashLookup(index.hashes), index.item_of_hash)},
+            self._lookups = (NgramHasher(self.config.ngram, seed=self.config.seed),
+                             {index.n: (HashLookup(index.hashes), index.item_of_hash)},
                              HashLookup(index.short_prefixes),
                              {k: (HashLookup(h), owners) for k, (h, owners) in index.short.items()})
         return self._lookups
@@ -209,8 +211,7 @@ class Decontaminate(Stage):
 
     def _check(self, batch: list[Record]) -> Iterator[Record | Drop]:
         index = self.index
-        hasher = NgramHasher(self.config.ngram, seed=self.config.seed)
-        main, prefixes, short = self._tables()
+        hasher, main, prefixes, short = self._tables()
         texts = [record.get("text") or "" for record in batch]
         batch_words = hasher.word_hashes(texts)
         grams = hasher.ngrams_many(batch_words, (index.n, MIN_SHORT_WORDS))
