@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -42,3 +43,27 @@ def write_warc_batch(out_dir: Path, files: int, pages_per_file: int) -> list[Pat
         write_warc(path, fetches)
         paths.append(path)
     return paths
+
+
+def trafilatura_eval_cases() -> list[tuple[str, dict]]:
+    """(HTML, case) for trafilatura's evaluation pages: each case lists snippets the main text
+    should hold ("with") and boilerplate it should not ("without")."""
+    folder = require_shared() / "html-nonmath" / "adbar__trafilatura" / "tests"
+    eval_data = json.loads((folder / "evaldata.json").read_text(encoding="utf-8"))
+    return [((folder / "cache" / c["file"]).read_bytes().decode("utf-8", "replace"), c)
+            for c in eval_data.values() if (folder / "cache" / c["file"]).exists()]
+
+
+def snippet_scores(extractor, cases: list[tuple[str, dict]]) -> tuple[str, str]:
+    """("kept X% of N", "leaked Y% of M"): main-text snippets kept and boilerplate snippets leaked."""
+    with_total = with_kept = without_total = without_leaked = 0
+    for raw, case in cases:
+        out = " ".join(extractor(raw).split())
+        for snippet in case.get("with", []):
+            with_total += 1
+            with_kept += " ".join(snippet.split()) in out
+        for snippet in case.get("without", []):
+            without_total += 1
+            without_leaked += " ".join(snippet.split()) in out
+    return (f"kept {100 * with_kept / with_total:5.1f}% of {with_total}",
+            f"leaked {100 * without_leaked / without_total:5.1f}% of {without_total}")

@@ -68,7 +68,7 @@ def fidelity(extractor: str, node_path: str) -> str:
     per_page = ROOT / "bench" / ".fidelity-pages.jsonl"
     run = subprocess.run([sys.executable, str(SCORER), str(require_shared() / "math-zoo-dev"), extractor,
                           "--out", str(per_page)],
-                         capture_output=True, text=True, env=dict(os.environ, ZOO_NODE_PATH=node_path), cwd=ROOT)
+                         capture_output=True, text=True, env=dict(os.environ, ZOO_NODE_PATH=node_path, PYTHONPATH=str(ROOT / "bench")), cwd=ROOT)
     if run.returncode != 0:
         return f"scorer failed for {extractor}: {run.stderr[-500:]}"
     totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -79,6 +79,9 @@ def fidelity(extractor: str, node_path: str) -> str:
     per_page.unlink()
     without = "\n".join(f"  {family:28s} strict {100 * c['strict'] / c['n']:5.1f}%  lenient {100 * c['lenient'] / c['n']:5.1f}%"
                         for family, c in sorted(totals.items()))
+    everything = sum(totals.values(), collections.Counter())
+    without += (f"\n  {'ALL':28s} strict {100 * everything['strict'] / everything['n']:5.1f}%  "
+                f"lenient {100 * everything['lenient'] / everything['n']:5.1f}%")
     return f"{run.stdout}without the page whose truth is defective ({', '.join(DEFECTIVE_TRUTH)}):\n{without}\n"
 
 

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import SHARED, require_shared  # noqa: E402
+from _corpus import snippet_scores, trafilatura_eval_cases, SHARED, require_shared  # noqa: E402
 from math_extract import ensure_scorer_packages  # noqa: E402
 
 WORD = re.compile(r"[A-Za-z]{3,}")
@@ -132,22 +132,10 @@ def main() -> None:
             print(f"  {kind:8s} {extractor_name:12s} {100 * sum(kept) / max(1, len(kept)):6.1f}%  ({len(kept)} pages)")
 
     print("\nnon-math pages (trafilatura evaldata.json): 'with' snippets kept / 'without' snippets leaked")
-    folder = data / "html-nonmath" / "adbar__trafilatura" / "tests"
-    eval_data = json.loads((folder / "evaldata.json").read_text(encoding="utf-8"))
-    cases = [(read(folder / "cache" / c["file"]), c) for c in eval_data.values() if (folder / "cache" / c["file"]).exists()]
+    cases = trafilatura_eval_cases()
     for extractor_name, extractor in extractors.items():
-        with_total = with_kept = without_total = without_leaked = 0
-        for raw, case in cases:
-            out = " ".join(extractor(raw).split())
-            for snippet in case.get("with", []):
-                with_total += 1
-                with_kept += " ".join(snippet.split()) in out
-            for snippet in case.get("without", []):
-                without_total += 1
-                without_leaked += " ".join(snippet.split()) in out
-        print(f"  {extractor_name:12s} kept {100 * with_kept / with_total:5.1f}% of {with_total}, "
-              f"leaked {100 * without_leaked / without_total:5.1f}% of {without_total}  ({len(cases)} pages)")
-
+        kept, leaked = snippet_scores(extractor, cases)
+        print(f"  {extractor_name:12s} {kept}, {leaked}  ({len(cases)} pages)")
 
 if __name__ == "__main__":
     main()

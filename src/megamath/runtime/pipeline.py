@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
@@ -98,6 +99,8 @@ def run_task(task: Task, pipeline: Pipeline, run_dir: str, progress: ProgressFn 
     tmp = output.with_name(f"{output.name}.tmp-{os.getpid()}")
     input_error = None
 
+    # a stage's counters live as long as its worker; this task's share is the difference
+    counters_before = [Counter(getattr(stage, "counters", ())) for stage in pipeline.stages]
     slot = InflightSlot(folder.inflight_path(task.task_id))
     excluded = _ExclusionWriter(folder, task, pipeline)
     with guarding(DocumentGuard(pipeline.guard, slot)), ShardWriter(
@@ -115,6 +118,8 @@ def run_task(task: Task, pipeline: Pipeline, run_dir: str, progress: ProgressFn 
             log.error("%s: %s (kept the %d records read before it)", task.source, exc, read_stats.docs_out)
     slot.close()
     excluded.finish()
+    for stage, stats, before in zip(pipeline.stages, stage_stats, counters_before):
+        stats.counters = Counter(getattr(stage, "counters", ())) - before
     os.replace(tmp, output)
 
     result = {

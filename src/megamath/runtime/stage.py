@@ -29,7 +29,8 @@ class Stage:
     """Base of every stage: ``stage(records) -> records``, with removed records yielded as :class:`Drop`.
 
     Subclasses set ``name`` (the funnel row) and keep their configuration in a dataclass on
-    ``self.config``. Heavy resources (models, block lists) are loaded lazily so that a stage pickles
+    ``self.config``. A stage may count things of its own in a ``self.counters`` Counter; they are reported per
+    task with the funnel. Heavy resources (models, block lists) are loaded lazily so that a stage pickles
     cheaply to worker processes.
     """
 

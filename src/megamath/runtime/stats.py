@@ -1,4 +1,5 @@
-"""Counters per stage: documents in and out, characters out, and documents dropped per reason."""
+"""Counters per stage: documents in and out, characters out, documents dropped per reason, and the
+stage's own counters (requests, tokens and cost of an LLM stage)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class StageStats:
     docs_out: int = 0
     chars_out: int = 0
     dropped: Counter = field(default_factory=Counter)
+    counters: Counter = field(default_factory=Counter)
 
     @property
     def docs_dropped(self) -> int:
@@ -28,6 +30,7 @@ class StageStats:
         self.docs_out += other.docs_out
         self.chars_out += other.chars_out
         self.dropped.update(other.dropped)
+        self.counters.update(other.counters)
 
     def to_dict(self) -> dict:
         return {
@@ -36,11 +39,13 @@ class StageStats:
             "docs_out": self.docs_out,
             "chars_out": self.chars_out,
             "dropped": dict(sorted(self.dropped.items(), key=lambda kv: -kv[1])),
+            **({"counters": dict(sorted(self.counters.items()))} if self.counters else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> "StageStats":
-        return cls(data["name"], data["docs_out"], data.get("chars_out", 0), Counter(data.get("dropped", {})))
+        return cls(data["name"], data["docs_out"], data.get("chars_out", 0), Counter(data.get("dropped", {})),
+                   Counter(data.get("counters", {})))
 
 
 def counted(items: Iterable[Record | Drop], stats: StageStats,

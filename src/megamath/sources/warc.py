@@ -151,3 +151,32 @@ class WarcReader:
         record["html"] = html
         record["meta"]["charset"] = charset
         return record
+
+
+class WarcLookupError(Exception):
+    """A record cannot be read again from its WARC file (file gone, position wrong, not HTML)."""
+
+
+def read_html_at(position: str, max_bytes: int = WarcReaderConfig.max_html_bytes) -> str:
+    """The decoded HTML of the response record at ``path@offset``, the ``source`` a WarcReader wrote.
+
+    Each record of a ``.warc.gz`` is its own gzip member, so reading starts right at the offset.
+    """
+    path, _, offset = position.rpartition("@")
+    if not path or not offset.isdigit():
+        raise WarcLookupError(f"not a WARC position (path@offset): {position!r}")
+    try:
+        stream = open(path, "rb")
+    except OSError as exc:
+        raise WarcLookupError(f"cannot open {path}: {exc}") from exc
+    with stream:
+        stream.seek(int(offset))
+        try:
+            for warc in ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=False):
+                warc.parse_http(quirks_mode=True)
+                if warc.content_length > max_bytes:
+                    raise WarcLookupError(f"{position}: payload larger than {max_bytes} bytes")
+                return decode_html(warc.reader.read(), warc.http_charset)[0]
+        except OSError as exc:
+            raise WarcLookupError(f"{position}: {exc}") from exc
+    raise WarcLookupError(f"no WARC response record at {position}")

@@ -32,7 +32,7 @@ class DomTooDeepError(ValueError):
     """The page nests elements deeper than the limit; main-content extraction would take minutes."""
 
 
-def _nested_deeper_than(tree: HTMLTree, limit: int) -> bool:
+def nested_deeper_than(tree: HTMLTree, limit: int) -> bool:
     """Whether the first-child or last-child chain from the root is longer than ``limit``.
 
     Runaway nesting (unclosed inline tags, generated ``<div>`` towers) builds exactly these chains,
@@ -68,7 +68,7 @@ def extract(
     if isinstance(html, bytes):
         html = bytes_to_str(html, detect_encoding(html, from_html_meta=True))
     tree = HTMLTree.parse(html)
-    if max_dom_depth and _nested_deeper_than(tree, max_dom_depth):
+    if max_dom_depth and nested_deeper_than(tree, max_dom_depth):
         raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
     counts: Counter = Counter()
     delimiters = Delimiters()

@@ -58,8 +58,9 @@ def _each(document, selector: str):
 
 
 class _Rewriter:
-    def __init__(self, tree: HTMLTree):
+    def __init__(self, tree: HTMLTree, display_tag: str):
         self.tree = tree
+        self.display_tag = display_tag
         self.counts: Counter = Counter()
 
     def replace(self, node, tex: str | None, display: bool, family: str) -> bool:
@@ -70,7 +71,7 @@ class _Rewriter:
             node.replace_with(self.tree.create_text_node(" ".join(node.text.split())))
             return False
         if display:
-            block = self.tree.create_element("div")
+            block = self.tree.create_element(self.display_tag)
             block.append_child(self.tree.create_text_node(f"$${tex}$$"))
             node.replace_with(block)
         else:
@@ -79,9 +80,13 @@ class _Rewriter:
         return True
 
 
-def rewrite_math(tree: HTMLTree) -> Counter:
-    """Replace every formula in ``tree`` by its LaTeX; returns formulas per family (and failures)."""
-    rewriter = _Rewriter(tree)
+def rewrite_math(tree: HTMLTree, display_tag: str = "div") -> Counter:
+    """Replace every formula in ``tree`` by its LaTeX; returns formulas per family (and failures).
+
+    Display formulas become a ``display_tag`` element of their own (extractors that keep only
+    paragraphs, like trafilatura in precision mode, need ``p``).
+    """
+    rewriter = _Rewriter(tree, display_tag)
     document = tree.document
     _mathjax2(document, rewriter)
     _katex(document, rewriter)

@@ -1,0 +1,81 @@
+"""Versioned prompts. Each prompt is a TOML file (``<name>.v<version>.toml``): its system and user
+messages, the kind of answer it asks for and the answer's range; :meth:`Prompt.parse` applies the
+matching parser from :mod:`megamath.llm.parsers`. A user's own prompt is a TOML file of the same shape.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from megamath.llm.parsers import parse_refinement, parse_score
+
+
+class PromptError(ValueError):
+    """A prompt file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    version: int
+    system: str
+    user: str
+    answer: str  # "score" or "text"
+    min_score: int = 0
+    max_score: int = 5
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}.v{self.version}"
+
+    def messages(self, text: str) -> list[dict]:
+        # str.replace, not str.format: documents and LaTeX are full of braces
+        messages = [{"role": "user", "content": self.user.replace("{text}", text)}]
+        return [{"role": "system", "content": self.system}] + messages if self.system else messages
+
+    def score_schema(self) -> dict:
+        """JSON schema of a score answer, for servers that constrain decoding to it."""
+        return {
+            "type": "object",
+            "properties": {
+                "reason": {"type": "string"},
+                "score": {"type": "integer", "enum": list(range(self.min_score, self.max_score + 1))},
+            },
+            "required": ["reason", "score"],
+        }
+
+    def parse_score(self, answer: str) -> int:
+        return parse_score(answer, self.min_score, self.max_score)
+
+    def parse_text(self, answer: str, original: str, min_ratio: float, max_ratio: float) -> str:
+        return parse_refinement(answer, original, min_ratio, max_ratio)
+
+
+SHIPPED = ("math_relevance", "educational_value", "refine")
+
+
+def load_prompt(name_or_path: str) -> Prompt:
+    """A shipped prompt by name (newest version; ``name.vN`` for another), or a TOML file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        source = path.read_text(encoding="utf-8")
+    else:
+        shipped = sorted((p for p in files(__package__).iterdir() if p.name.endswith(".toml")),
+                         key=lambda p: p.name)
+        wanted = [p for p in shipped if p.name == f"{name_or_path}.toml" or p.name.startswith(f"{name_or_path}.v")]
+        if not wanted:
+            raise PromptError(f"no prompt {name_or_path!r}: shipped are {', '.join(SHIPPED)}, or pass a .toml file")
+        source = max(wanted, key=lambda p: int(p.name.rsplit(".v", 1)[1].split(".")[0])).read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(source)
+        prompt = Prompt(name=data["name"], version=int(data["version"]), system=data.get("system", ""),
+                        user=data["user"], answer=data["answer"], min_score=int(data.get("min_score", 0)),
+                        max_score=int(data.get("max_score", 5)))
+    except (tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
+        raise PromptError(f"prompt {name_or_path}: {exc}") from exc
+    if prompt.answer not in ("score", "text") or "{text}" not in prompt.user:
+        raise PromptError(f"prompt {name_or_path}: answer must be 'score' or 'text' and the user message needs {{text}}")
+    return prompt

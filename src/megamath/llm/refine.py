@@ -1,0 +1,55 @@
+"""Refining documents with a model: the rewritten text replaces ``text``; ``meta.refined_from`` links
+it to the record it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from megamath.llm.client import Completion, EndpointConfig
+from megamath.llm.prompts import Prompt, load_prompt
+from megamath.llm.stage import GenerationConfig, LLMStage
+from megamath.runtime.stage import Drop, Record
+
+_CHARS_PER_TOKEN = 3.5  # conservative for English with LaTeX, so the answer budget is rarely short
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """``min_length_ratio`` / ``max_length_ratio``: a rewrite whose length falls outside these multiples
+    of the original is malformed (the recipe keeps about the original length).
+    ``generation.max_tokens`` caps the answer; the budget per document follows its length."""
+
+    generation: GenerationConfig = field(default_factory=lambda: GenerationConfig("", "refine", max_tokens=4096))
+    min_length_ratio: float = 0.5
+    max_length_ratio: float = 1.5
+
+
+class LLMRefine(LLMStage):
+    name = "llm_refine"
+
+    def __init__(self, config: RefineConfig, endpoint: EndpointConfig, cache_path: str | None = None):
+        super().__init__(config, endpoint, cache_path)
+        if self.prompt.answer != "text":
+            raise ValueError(f"prompt {self.prompt.id} does not ask for a text")
+
+    @cached_property
+    def prompt(self) -> Prompt:
+        return load_prompt(self.generation.prompt)
+
+    def payload_for(self, record: Record) -> dict | Drop:
+        text = self.document_text(record)
+        if not text.strip():
+            return Drop(record, "empty_text")
+        budget = int(len(text) / _CHARS_PER_TOKEN * self.config.max_length_ratio) + 64
+        return self.base_payload(self.prompt.messages(text), max_tokens=min(budget, self.generation.max_tokens))
+
+    def accept(self, record: Record, completion: Completion) -> Record:
+        original = self.document_text(record)
+        refined = self.prompt.parse_text(completion.text, original, self.config.min_length_ratio,
+                                         self.config.max_length_ratio)
+        meta = record.setdefault("meta", {})
+        meta["refined_from"] = {"id": record.get("id"), "source": record.get("source"), "chars": len(record["text"]),
+                                **self.provenance(self.prompt.id)}
+        record["text"] = refined
+        return record

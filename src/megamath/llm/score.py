@@ -1,0 +1,55 @@
+"""Scoring documents with a model: a 0-5 rubric answer per document, written to ``meta.llm``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from megamath.llm.client import Completion, EndpointConfig
+from megamath.llm.prompts import Prompt, load_prompt
+from megamath.llm.stage import GenerationConfig, LLMStage
+from megamath.runtime.stage import Drop, Record
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """``generation.prompt`` names a score prompt (``educational_value``, ``math_relevance`` or a file);
+    the score goes to ``meta.llm[key]`` (default: the prompt's name) with the prompt version and model."""
+
+    generation: GenerationConfig = field(default_factory=lambda: GenerationConfig("", "educational_value"))
+    key: str = ""
+
+
+class LLMScore(LLMStage):
+    name = "llm_score"
+
+    def __init__(self, config: ScoreConfig, endpoint: EndpointConfig, cache_path: str | None = None):
+        super().__init__(config, endpoint, cache_path)
+        if self.prompt.answer != "score":
+            raise ValueError(f"prompt {self.prompt.id} does not ask for a score")
+
+    @cached_property
+    def prompt(self) -> Prompt:
+        return load_prompt(self.generation.prompt)
+
+    @property
+    def key(self) -> str:
+        return self.config.key or self.prompt.name
+
+    def payload_for(self, record: Record) -> dict | Drop:
+        text = self.document_text(record)
+        if not text.strip():
+            return Drop(record, "empty_text")
+        payload = self.base_payload(self.prompt.messages(text))
+        if self.generation.response_format == "json_schema":
+            payload["response_format"] = {"type": "json_schema",
+                                          "json_schema": {"name": self.prompt.name, "schema": self.prompt.score_schema()}}
+        elif self.generation.response_format == "json_object":
+            payload["response_format"] = {"type": "json_object", "schema": self.prompt.score_schema()}
+        return payload
+
+    def accept(self, record: Record, completion: Completion) -> Record:
+        score = self.prompt.parse_score(completion.text)
+        scores = record.setdefault("meta", {}).setdefault("llm", {})
+        scores[self.key] = {"score": score, **self.provenance(self.prompt.id)}
+        return record

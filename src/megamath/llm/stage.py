@@ -1,0 +1,158 @@
+"""The base of stages that ask a model about each record.
+
+The stage code stays sequential (records in, records out, in order); underneath, an event loop in a
+background thread keeps up to ``max_concurrency`` requests in flight through :class:`LLMClient`.
+Records enter a bounded window and leave it in input order, so memory stays flat however long the
+input, and the executor above sees an ordinary stage.
+
+A malformed answer (no parsable score, empty, a refusal, a rewrite of the wrong length) is asked
+again with sampling on (``retry_temperature``, a new seed) up to ``malformed_retries`` times, then
+the record is dropped as ``llm_<reason>``; it never gets a default value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from megamath.llm.cache import ResponseCache
+from megamath.llm.client import Completion, EndpointConfig, LLMClient, RequestRejected
+from megamath.llm.parsers import MalformedAnswer
+from megamath.runtime.stage import Drop, Record, Stage
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """What is asked of the model (part of a run's fingerprint, unlike the endpoint).
+
+    ``model``: the model name the endpoint serves.
+    ``prompt``: a shipped prompt name (see :mod:`megamath.llm.prompts`) or a path to a prompt TOML file.
+    ``max_input_chars``: documents are cut to this many characters (at a word boundary) before prompting.
+    ``response_format``: ``none``; ``json_schema`` (OpenAI, vLLM, SGLang) or ``json_object`` (llama.cpp's
+    server) to constrain score answers to ``{"reason": ..., "score": N}``.
+    """
+
+    model: str
+    prompt: str
+    temperature: float = 0.0
+    max_tokens: int = 256
+    max_input_chars: int = 12_000
+    response_format: str = "none"
+    malformed_retries: int = 2
+    retry_temperature: float = 0.7
+
+
+class _LoopThread:
+    """An asyncio event loop running in a daemon thread, for one stage in one process."""
+
+    def __init__(self):
+        try:
+            import uvloop  # optional (the llm extra): a faster loop when hundreds of requests are in flight
+
+            self.loop = uvloop.new_event_loop()
+        except ImportError:
+            self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="megamath-llm", daemon=True)
+        self.thread.start()
+
+    def submit(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+
+class LLMStage(Stage):
+    """Subclasses write ``payload_for(record)`` (the messages, or a :class:`Drop`) and
+    ``accept(record, completion, original)`` (the updated record, or :class:`MalformedAnswer`)."""
+
+    def __init__(self, config, endpoint: EndpointConfig, cache_path: str | None = None):
+        self.config = config  # a dataclass with a ``generation`` field, plus the subclass's own settings
+        self.generation: GenerationConfig = config.generation
+        self.endpoint = endpoint
+        self.cache_path = cache_path
+        self.counters: Counter = Counter()
+        self._loop: _LoopThread | None = None
+        self._client: LLMClient | None = None
+
+    def __getstate__(self):
+        # the loop, client and cache belong to the process that made them
+        return {**self.__dict__, "_loop": None, "_client": None}
+
+    def payload_for(self, record: Record) -> dict | Drop:
+        raise NotImplementedError
+
+    def accept(self, record: Record, completion: Completion) -> Record:
+        raise NotImplementedError
+
+    def document_text(self, record: Record) -> str:
+        """The record's text, cut at a word boundary to ``max_input_chars``."""
+        text = record.get("text") or ""
+        limit = self.generation.max_input_chars
+        if len(text) <= limit:
+            return text
+        cut = text.rfind(" ", 0, limit)
+        return text[: cut if cut > limit // 2 else limit]
+
+    def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
+        if self._loop is None:
+            self._loop = _LoopThread()
+            self._loop.submit(self._start()).result()
+        window: deque = deque()
+        # Records leave in input order, so one slow answer holds the ones behind it: a window many
+        # times the concurrency keeps the other slots busy meanwhile.
+        size = max(256, 8 * self.endpoint.max_concurrency)
+        try:
+            for record in records:
+                window.append(self._loop.submit(self._process(record)))
+                if len(window) >= size:
+                    yield window.popleft().result()
+            while window:
+                yield window.popleft().result()
+        finally:
+            for future in window:
+                future.cancel()
+            self._loop.submit(self._client.close()).result()
+
+    async def _start(self) -> None:
+        cache = ResponseCache(self.cache_path) if self.cache_path else None
+        self._client = LLMClient(self.endpoint, cache, self.counters)
+
+    async def _process(self, record: Record) -> Record | Drop:
+        payload = self.payload_for(record)
+        if type(payload) is Drop:
+            return payload
+        if len(record.get("text") or "") > self.generation.max_input_chars:
+            self.counters["llm_inputs_truncated"] += 1
+        reason = ""
+        for attempt in range(self.generation.malformed_retries + 1):
+            if attempt:
+                payload = {**payload, "temperature": self.generation.retry_temperature, "seed": attempt}
+            try:
+                completion = await self._client.complete(payload)
+            except RequestRejected:
+                self.counters["llm_rejected"] += 1
+                return Drop(record, "llm_rejected")
+            try:
+                return self.accept(record, completion)
+            except MalformedAnswer as exc:
+                reason = exc.reason
+                self.counters[f"llm_malformed_{reason}"] += 1
+        return Drop(record, f"llm_{reason}")
+
+    def base_payload(self, messages: list[dict], max_tokens: int | None = None) -> dict:
+        return {
+            "model": self.generation.model,
+            "messages": messages,
+            "temperature": self.generation.temperature,
+            "max_tokens": max_tokens or self.generation.max_tokens,
+        }
+
+    def provenance(self, prompt_id: str) -> dict:
+        return {"prompt": prompt_id, "model": self.generation.model}
+
+
+def default_cache_path(run_dir: str | Path) -> str:
+    """Where a run keeps its answers: inside the run folder, so that rerunning the command resumes."""
+    return str(Path(run_dir).resolve() / ".megamath" / "llm_cache.sqlite")

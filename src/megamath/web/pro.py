@@ -1,0 +1,91 @@
+"""Web-Pro, the premium subset: score each document's educational value with a model, keep those
+above a threshold that depends on the crawl year, and rewrite the survivors with the model.
+
+The recipe keeps scores >= 3 from 2023 on and >= 4 up to 2017, where older crawls hold more noise;
+years in between take the threshold of the latest step at or before them (configurable).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from megamath.llm.client import EndpointConfig
+from megamath.llm.refine import LLMRefine, RefineConfig
+from megamath.llm.score import LLMScore, ScoreConfig
+from megamath.llm.stage import GenerationConfig
+from megamath.runtime.pipeline import Pipeline
+from megamath.runtime.stage import Filter, Record
+from megamath.sources.shards import ShardReader
+
+_YEAR = re.compile(r"(?:CC-MAIN-|^)((?:19|20)\d\d)")
+
+# (first crawl year, minimum score): each step applies from its year until the next step
+DEFAULT_YEAR_THRESHOLDS: tuple[tuple[int, float], ...] = ((0, 4.0), (2023, 3.0))
+
+
+def parse_year_thresholds(spec: str) -> tuple[tuple[int, float], ...]:
+    """``"0:4,2020:3.5,2023:3"`` → steps; raises ValueError with the offending part."""
+    steps = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        year, sep, threshold = part.partition(":")
+        if not sep:
+            raise ValueError(f"expected YEAR:SCORE, got {part!r}")
+        steps.append((int(year), float(threshold)))
+    if not steps:
+        raise ValueError("no YEAR:SCORE step given")
+    return tuple(sorted(steps))
+
+
+def crawl_year(record: Record) -> int | None:
+    """The year of the crawl a record comes from: its CC-MAIN id, else its WARC date."""
+    meta = record.get("meta") or {}
+    for value in (meta.get("crawl"), meta.get("warc_date")):
+        if value and (match := _YEAR.search(str(value))):
+            return int(match.group(1))
+    return None
+
+
+@dataclass(frozen=True)
+class ScoreThresholdConfig:
+    """``key``: the score in ``meta.llm``; ``year_thresholds``: (first year, minimum) steps. A record
+    whose crawl year is unknown must pass the strictest step."""
+
+    key: str = "educational_value"
+    year_thresholds: tuple[tuple[int, float], ...] = DEFAULT_YEAR_THRESHOLDS
+
+
+class ScoreThreshold(Filter):
+    name = "score_threshold"
+
+    def __init__(self, config: ScoreThresholdConfig | None = None):
+        self.config = config or ScoreThresholdConfig()
+
+    def threshold_for(self, year: int | None) -> float:
+        steps = self.config.year_thresholds
+        if year is None:
+            return max(threshold for _, threshold in steps)
+        applicable = [threshold for first, threshold in steps if first <= year]
+        return applicable[-1] if applicable else steps[0][1]
+
+    def filter(self, record: Record) -> bool | tuple[bool, str]:
+        score = (record.get("meta") or {}).get("llm", {}).get(self.config.key, {}).get("score")
+        if score is None:
+            return False, "no_score"
+        return score >= self.threshold_for(crawl_year(record)), "below_threshold"
+
+
+@dataclass(frozen=True)
+class WebProConfig:
+    score: ScoreConfig = field(default_factory=lambda: ScoreConfig(GenerationConfig("", "educational_value")))
+    threshold: ScoreThresholdConfig = field(default_factory=ScoreThresholdConfig)
+    refine: RefineConfig | None = field(default_factory=RefineConfig)
+    output_suffix: str = ".parquet"
+
+
+def build_webpro_pipeline(config: WebProConfig, endpoint: EndpointConfig, cache_path: str) -> Pipeline:
+    score = LLMScore(config.score, endpoint, cache_path)
+    stages = [score, ScoreThreshold(config.threshold)]
+    if config.refine is not None:
+        stages.append(LLMRefine(config.refine, endpoint, cache_path))
+    return Pipeline(ShardReader(), stages, output_suffix=config.output_suffix)

@@ -1,0 +1,220 @@
+"""The LLM layer against a real OpenAI-compatible HTTP server on 127.0.0.1 (scripted answers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from megamath.llm.cache import ResponseCache
+from megamath.llm.client import EndpointConfig, EndpointUnavailable
+from megamath.llm.parsers import MalformedAnswer, parse_refinement, parse_score
+from megamath.llm.prompts import PromptError, load_prompt
+from megamath.llm.refine import LLMRefine, RefineConfig
+from megamath.llm.score import LLMScore, ScoreConfig
+from megamath.llm.scripted_server import ScriptedServerProcess
+from megamath.llm.stage import GenerationConfig
+from megamath.runtime.shards import read_shard
+from megamath.runtime.stage import Drop
+from megamath.web.pro import ScoreThreshold, ScoreThresholdConfig, crawl_year, parse_year_thresholds
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ScriptedServerProcess(latency=0.0, stall=3.0) as running:
+        yield running
+
+
+def endpoint(server, **overrides) -> EndpointConfig:
+    settings = dict(base_url=server.base_url, max_concurrency=8, timeout_s=1.0, max_retries=4, backoff_s=0.01)
+    return EndpointConfig(**{**settings, **overrides})
+
+
+def scorer(server, tmp_path=None, **overrides) -> LLMScore:
+    cache = str(tmp_path / "cache.sqlite") if tmp_path else None
+    return LLMScore(ScoreConfig(GenerationConfig("scripted", "educational_value")), endpoint(server, **overrides), cache)
+
+
+def doc(i: int, text: str = "", **meta) -> dict:
+    return {"id": f"d{i}", "text": text or f"Document {i} about the quadratic formula $x^2$.", "source": f"s@{i}",
+            "meta": meta}
+
+
+def test_score_parser_reads_text_and_json_and_never_defaults():
+    assert parse_score("Good page.\nScore: 4", 0, 5) == 4
+    assert parse_score("score - 2 out of 5 ... final Score: 3/5", 0, 5) == 3
+    assert parse_score('{"reason": "ok", "score": 5}', 0, 5) == 5
+    for answer, reason in [("", "empty"), ("   ", "empty"), ("I'm sorry, but I can't help.", "refusal"),
+                           ("It is very good.", "no_score"), ("Score: 9", "score_out_of_range"),
+                           ("Score: 2.5", "score_out_of_range"), ('{"score": "high"}', "no_score")]:
+        with pytest.raises(MalformedAnswer) as caught:
+            parse_score(answer, 0, 5)
+        assert caught.value.reason == reason, answer
+
+
+def test_refinement_parser_checks_length():
+    original = "word " * 100
+    assert parse_refinement(f"<refined>{original}</refined>", original, 0.5, 1.5) == original.strip()
+    with pytest.raises(MalformedAnswer, match="too_short"):
+        parse_refinement("<refined>short</refined>", original, 0.5, 1.5)
+    with pytest.raises(MalformedAnswer, match="too_long"):
+        parse_refinement(original * 3, original, 0.5, 1.5)
+
+
+def test_shipped_prompts_and_prompt_files(tmp_path):
+    for name in ("math_relevance", "educational_value", "refine"):
+        prompt = load_prompt(name)
+        messages = prompt.messages("$\\frac{a}{b}$ {not a placeholder}")
+        assert "$\\frac{a}{b}$ {not a placeholder}" in messages[-1]["content"]
+        assert prompt.id == f"{name}.v1"
+    custom = tmp_path / "mine.toml"
+    custom.write_text('name = "mine"\nversion = 3\nanswer = "score"\nmax_score = 10\nuser = "Rate: {text}"\n')
+    assert load_prompt(str(custom)).id == "mine.v3"
+    custom.write_text('name = "broken"\nversion = 1\nanswer = "score"\nuser = "no placeholder"\n')
+    with pytest.raises(PromptError):
+        load_prompt(str(custom))
+    with pytest.raises(PromptError, match="shipped are"):
+        load_prompt("no_such_prompt")
+
+
+def test_retries_on_rate_limits_server_errors_timeouts_and_broken_answers(server):
+    stage = scorer(server)
+    scripts = ["429x2, score=1", "500x1, 503x1, score=2", "timeoutx1, score=3", "hangupx1, score=4",
+               "badjsonx2, score=5", "score=0"]
+    records = [doc(i, f"Text {i} [[script: {script}]]") for i, script in enumerate(scripts)]
+    out = list(stage(records))
+    assert [r["meta"]["llm"]["educational_value"]["score"] for r in out] == [1, 2, 3, 4, 5, 0]
+    counters = stage.counters
+    assert counters["llm_retries_429"] == 2
+    assert counters["llm_retries_500"] == 1 and counters["llm_retries_503"] == 1
+    assert counters["llm_retries_timeout"] == 1
+    assert counters["llm_retries_connection"] == 1
+    assert counters["llm_retries_bad_response"] == 2
+    assert counters["llm_prompt_tokens"] > 0 and counters["llm_completion_tokens"] > 0
+
+
+def test_malformed_answers_are_asked_again_then_dropped_never_defaulted(server):
+    stage = scorer(server)
+    records = [doc(1, "A [[script: malformedx1, score=4]]"), doc(2, "B [[script: refusex9]]"),
+               doc(3, "C [[script: emptyx9]]"), doc(4, "D [[script: 400x1]]"), doc(5, " ")]
+    out = list(stage(records))
+    assert out[0]["meta"]["llm"]["educational_value"]["score"] == 4
+    assert [(type(o) is Drop and o.reason) for o in out[1:]] == ["llm_refusal", "llm_empty", "llm_rejected",
+                                                                 "empty_text"]
+    assert stage.counters["llm_malformed_refusal"] == 3  # the first try and two retries with sampling on
+    assert stage.counters["llm_malformed_no_score"] == 1
+
+
+def test_endpoint_down_fails_loudly_instead_of_dropping(server):
+    stage = LLMScore(ScoreConfig(GenerationConfig("scripted", "educational_value")),
+                     EndpointConfig(base_url="http://127.0.0.1:9/v1", max_retries=2, backoff_s=0.01, timeout_s=1))
+    with pytest.raises(EndpointUnavailable, match="gave up after 3 attempts"):
+        list(stage([doc(1)]))
+    stage = scorer(server, max_retries=1)
+    with pytest.raises(EndpointUnavailable, match="503"):
+        list(stage([doc(2, "[[script: 503x5]]")]))
+
+
+def test_cache_answers_repeat_requests_without_sending(server, tmp_path):
+    records = [doc(i) for i in range(20)]
+    first = scorer(server, tmp_path)
+    scores = [r["meta"]["llm"]["educational_value"]["score"] for r in first([dict(r, meta={}) for r in records])]
+    assert first.counters["llm_requests"] == 20
+    again = scorer(server, tmp_path)
+    assert [r["meta"]["llm"]["educational_value"]["score"] for r in again([dict(r, meta={}) for r in records])] == scores
+    assert again.counters["llm_requests"] == 0 and again.counters["llm_cache_hits"] == 20
+    assert len(ResponseCache(tmp_path / "cache.sqlite")) == 20
+
+
+def test_refine_links_to_source_and_rejects_wrong_length(server):
+    stage = LLMRefine(RefineConfig(GenerationConfig("scripted-echo", "refine")), endpoint(server))
+    text = "Let $x = 2$. Then $x^2 = 4$, as the square of two is four. " * 5
+    out = list(stage([doc(1, text), doc(2, "Short [[script: malformedx9]] " + "padding words " * 40)]))
+    assert out[0]["text"] == text.strip()
+    assert out[0]["meta"]["refined_from"]["id"] == "d1" and out[0]["meta"]["refined_from"]["source"] == "s@1"
+    assert out[0]["meta"]["refined_from"]["prompt"] == "refine.v1"
+    assert type(out[1]) is Drop and out[1].reason == "llm_too_short"
+
+
+def test_year_thresholds():
+    steps = parse_year_thresholds("0:4,2023:3")
+    gate = ScoreThreshold(ScoreThresholdConfig(year_thresholds=steps))
+    assert crawl_year({"meta": {"crawl": "CC-MAIN-2016-07"}}) == 2016
+    assert crawl_year({"meta": {"warc_date": "2024-02-21T10:00:00Z"}}) == 2024
+    assert (gate.threshold_for(2016), gate.threshold_for(2020), gate.threshold_for(2023), gate.threshold_for(None)) \
+        == (4, 4, 3, 4)
+    with pytest.raises(ValueError):
+        parse_year_thresholds("2023=3")
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_webpro_cli_scores_filters_by_year_and_refines(server, tmp_path):
+    records = []
+    for i in range(12):
+        year, score = (2016, 3 + i % 2) if i < 6 else (2024, 2 + i % 2)
+        text = f"Worked example {i}: solve $x^2 = {i}$ step by step. [[script: score={score}]] " * 3
+        records.append(doc(i, text, crawl=f"CC-MAIN-{year}-10"))
+    shard = write_jsonl(tmp_path / "in.jsonl", records)
+    result = run_cli("web", "pro", str(shard), "-o", str(tmp_path / "pro"), "--model", "scripted",
+                     "--refine-model", "scripted-echo", "--base-url", server.base_url, "-q", "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    out = [r for path in sorted((tmp_path / "pro" / "data").glob("*.jsonl")) for r in read_shard(str(path))]
+    kept = sorted(r["id"] for r in out)
+    # 2016 needs 4: odd i (score 4); 2024 needs 3: odd i (score 3)
+    assert kept == sorted(f"d{i}" for i in range(12) if i % 2 == 1)
+    assert all(r["meta"]["refined_from"]["id"] == r["id"] for r in out)
+    assert "llm_score: 12 request(s) sent" in result.stdout and "llm_refine: 6 request(s) sent" in result.stdout
+    assert "below_threshold 6" in result.stdout
+    stats = json.loads((tmp_path / "pro" / "stats.json").read_text())
+    counters = {stage["name"]: stage.get("counters", {}) for stage in stats["funnel"]}
+    assert counters["llm_score"]["llm_requests"] == 12 and counters["llm_score"]["llm_prompt_tokens"] > 0
+
+
+def test_cli_reports_a_down_endpoint_and_the_rerun_resumes(tmp_path):
+    shard = write_jsonl(tmp_path / "in.jsonl", [doc(i) for i in range(5)])
+    args = ["llm", "score", str(shard), "-o", str(tmp_path / "run"), "--model", "scripted", "-q",
+            "--max-retries", "1", "--timeout", "2"]
+    down = run_cli(*args, "--base-url", "http://127.0.0.1:9/v1")
+    assert down.returncode == 1 and "input not finished" in down.stderr
+    with ScriptedServerProcess() as running:
+        up = run_cli(*args, "--base-url", running.base_url)
+        assert up.returncode == 0, up.stderr
+        assert "5 documents" in up.stdout
+
+
+def test_killed_run_resends_no_finished_request(tmp_path):
+    """SIGKILL the whole command halfway; the rerun sends exactly the requests whose answers were not cached."""
+    total = 600
+    shard = write_jsonl(tmp_path / "in.jsonl", [doc(i, f"Document number {i} on integrals.") for i in range(total)])
+    with ScriptedServerProcess(latency=0.02) as running:
+        command = [sys.executable, "-m", "megamath.cli", "llm", "score", str(shard), "-o", str(tmp_path / "run"),
+                   "--model", "scripted", "--base-url", running.base_url, "--concurrency", "8", "-q"]
+        process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while running.stats()["answered"] < total // 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        cached = len(ResponseCache(tmp_path / "run" / ".megamath" / "llm_cache.sqlite"))
+        assert 0 < cached < total
+        before = running.stats()["requests"]
+        rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+        sent_again = running.stats()["requests"] - before
+    assert sent_again == total - cached
+    counters = json.loads((tmp_path / "run" / "stats.json").read_text())["funnel"][1]["counters"]
+    assert counters["llm_cache_hits"] == cached and counters["llm_requests"] == total - cached
+    out = [r for path in (tmp_path / "run" / "data").glob("*.parquet") for r in read_shard(str(path))]
+    assert sorted(r["id"] for r in out) == sorted(f"d{i}" for i in range(total))

@@ -1,0 +1,95 @@
+"""Stage 2: trafilatura precision re-extraction after the math rewrite, from kept HTML or from the WARC."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import EXAMPLE_WARC, SHARED, run_cli
+from megamath.runtime.shards import read_shard
+from megamath.runtime.stage import Drop
+from megamath.sources.warc import WarcLookupError, read_html_at
+from megamath.sources.warc_writer import Fetch, write_warc
+from megamath.web.extract import extract_text
+from megamath.web.reextract import Reextract, extract_precise
+
+ZOO = SHARED / "data" / "math-zoo-dev"
+MATH_SPAN = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.DOTALL)
+
+PAGE = """<html><head><title>t</title></head><body>
+<nav><a href="/">Home</a> | <a href="/a">Archive</a> | <a href="/b">About us</a> | <a href="/c">Contact</a></nav>
+<article><h1>Completing the square</h1>
+<p>Every quadratic <span class="katex"><span class="katex-mathml"><math><semantics><mrow><mi>a</mi></mrow>
+<annotation encoding="application/x-tex">ax^2+bx+c</annotation></semantics></math></span></span> can be rewritten
+by completing the square, which gives the familiar formula for its roots when the discriminant is not negative.</p>
+<div class="equation">$$x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}$$</div>
+<p>The discriminant decides how many real roots there are, and this paragraph is long enough to count as text
+for any main-content extractor that looks at paragraph length and link density.</p></article>
+<footer>Copyright 2024 Example Corp. All rights reserved. Privacy policy. Terms of use.</footer>
+</body></html>"""
+
+
+def test_formulas_survive_precision_extraction_and_boilerplate_goes():
+    text = extract_precise(PAGE).text
+    assert "$ax^2+bx+c$" in text
+    assert "$$x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}$$" in text
+    assert "All rights reserved" not in text and "Archive" not in text
+    assert "All rights reserved" in extract_text(PAGE, main_content=False)
+
+
+def test_warc_records_are_read_again_at_their_offset(tmp_path):
+    for suffix in (".warc.gz", ".warc"):
+        path = tmp_path / f"w{suffix}"
+        write_warc(path, [Fetch(f"https://e.example/{i}", f"<html><body><p>page {i}</p></body></html>".encode())
+                          for i in range(3)])
+        from megamath.sources.warc import WarcReader
+
+        records = [r for r in WarcReader()(str(path)) if type(r) is not Drop]
+        assert [read_html_at(r["source"]) for r in records] == [r["html"] for r in records]
+    with pytest.raises(WarcLookupError):
+        read_html_at(f"{tmp_path}/missing.warc.gz@0")
+    with pytest.raises(WarcLookupError):
+        read_html_at("no offset here")
+
+
+def test_stage_drops_records_whose_page_cannot_be_found():
+    out = list(Reextract()([{"id": "x", "text": "old", "source": "/nowhere.warc.gz@12"}]))
+    assert type(out[0]) is Drop and out[0].reason == "html_unavailable"
+    deep = "<html><body>" + "<div>" * 100_000 + "x" + "</div>" * 100_000 + "</body></html>"
+    out = list(Reextract()([{"id": "y", "text": "old", "html": deep}]))
+    assert type(out[0]) is Drop and out[0].reason == "dom_too_deep"
+
+
+@pytest.mark.parametrize("keep_html", [True, False])
+def test_cli_reextracts_stage1_output_from_html_or_warc(tmp_path, keep_html):
+    stage1 = tmp_path / "s1"
+    result = run_cli("web", "extract", str(EXAMPLE_WARC), "-o", str(stage1), "-q", "-w", "1",
+                     *(["--keep-html"] if keep_html else []))
+    assert result.returncode == 0, result.stderr
+    stage2 = tmp_path / "s2"
+    result = run_cli("web", "reextract", *map(str, (stage1 / "data").glob("*.parquet")), "-o", str(stage2), "-q")
+    assert result.returncode == 0, result.stderr
+    assert "removed as boilerplate" in result.stdout
+    before = {r["id"]: r for p in (stage1 / "data").glob("*.parquet") for r in read_shard(str(p))}
+    after = [r for p in (stage2 / "data").glob("*.parquet") for r in read_shard(str(p))]
+    assert after and all(r["meta"]["stage1_chars"] == len(before[r["id"]]["text"]) for r in after)
+    assert all("html" not in r for r in after)
+    funnel = json.loads((stage2 / "stats.json").read_text())["funnel"]
+    assert funnel[1]["name"] == "reextract" and funnel[1]["docs_in"] == len(before)
+
+
+@pytest.mark.skipif(not ZOO.is_dir(), reason=f"math-zoo pages not found at {ZOO}")
+def test_stage2_keeps_the_formulas_stage1_keeps_on_every_zoo_family():
+    rows = [json.loads(line) for line in (ZOO / "truth.jsonl").read_text().splitlines()]
+    checked = set()
+    for row in rows:
+        if row["family"] in checked or row["doc"] == "math4108":
+            continue
+        html = (ZOO / row["page"]).read_text(encoding="utf-8")
+        stage1 = len(MATH_SPAN.findall(extract_text(html)))
+        stage2 = len(MATH_SPAN.findall(extract_precise(html).text))
+        assert stage2 >= 0.95 * stage1 and stage1 >= 0.95 * len(row["formulas"]), (row["page"], stage1, stage2)
+        checked.add(row["family"])
+    assert len(checked) == 11
