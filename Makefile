@@ -32,6 +32,9 @@ bench: install
 	$(BIN)/python bench/math_real_pages.py
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/decontaminate.py
+	$(BIN)/python bench/reextract.py
+	$(BIN)/python bench/llm_client.py
+	$(BIN)/python bench/llm_e2e.py
 
 clean:
 	rm -rf $(VENV) runs
