@@ -1,0 +1,297 @@
+"""Training a fastText math classifier, and scoring documents with it fast.
+
+Training is fastText's (``fasttext-numpy2``) on preprocessed, chunked seed lines, with the recipe's
+hyper-parameters as defaults. Scoring does not go through fastText's ``predict``: a supervised
+fastText model with a softmax (or one-vs-all) output is linear in its input rows — the hidden vector
+is the mean of the rows of a line's words and word n-grams, and the logits are the output matrix
+times it — so the input matrix is folded into the output layer once, into one number per row and
+label. A (rows × labels) table of 16 MB replaces the 2 GB input matrix, and scoring a batch is
+vectorized hashing (fastText's own FNV-1a and n-gram hash), a gather and a mean: the same
+probabilities as ``predict`` (up to float rounding and 32-bit hash collisions between vocabulary
+words) at several times its speed and a fraction of its memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from megamath.classify.preprocess import chunk_words, preprocess
+
+log = logging.getLogger(__name__)
+
+POSITIVE = "__label__math"
+NEGATIVE = "__label__other"
+_EOS = "</s>"
+_NGRAM_MULTIPLIER = np.uint64(116049371)
+
+
+class ClassifierError(Exception):
+    """A model file is missing, unreadable or not a supervised fastText model with our labels."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """fastText hyper-parameters (the recipe's by default) and how seed text becomes lines.
+
+    ``max_words_per_line``: longer documents are cut into several training lines (0: never).
+    ``threads``: fastText training threads (0: every core); 1 gives a bit-identical model per seed.
+    ``quantize``: also write a compressed ``.ftz`` (slow to make; scored through fastText itself).
+    """
+
+    dim: int = 256
+    lr: float = 0.1
+    word_ngrams: int = 3
+    min_count: int = 3
+    epoch: int = 3
+    bucket: int = 2_000_000
+    max_words_per_line: int = 512
+    threads: int = 0
+    seed: int = 0
+    quantize: bool = False
+
+
+def _training_lines(args: tuple[str, str, int]) -> list[str]:
+    label, text, max_words = args
+    line = preprocess(text)
+    return [f"{label} {chunk}" for chunk in chunk_words(line, max_words) if chunk]
+
+
+def write_training_file(positives: Iterable[str], negatives: Iterable[str], path: Path, config: TrainConfig,
+                        workers: int | None = None) -> dict:
+    """Preprocess and chunk the seeds (in parallel), shuffle, and write fastText's training file."""
+    jobs = [(POSITIVE, t, config.max_words_per_line) for t in positives]
+    jobs += [(NEGATIVE, t, config.max_words_per_line) for t in negatives]
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(jobs) > 2000:
+        with get_context("forkserver").Pool(workers) as pool:
+            chunks = pool.map(_training_lines, jobs, chunksize=512)
+    else:
+        chunks = [_training_lines(job) for job in jobs]
+    lines = [line for chunk in chunks for line in chunk]
+    random.Random(config.seed).shuffle(lines)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    counts = {"positive_docs": sum(1 for j in jobs if j[0] == POSITIVE), "negative_docs": sum(1 for j in jobs if j[0] == NEGATIVE),
+              "lines": len(lines), "positive_lines": sum(1 for line in lines if line.startswith(POSITIVE))}
+    counts["negative_lines"] = counts["lines"] - counts["positive_lines"]
+    return counts
+
+
+def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.PathLike[str],
+          config: TrainConfig | None = None) -> dict:
+    """Train on seed texts and write ``output`` (``.bin``), its folded table and, if asked, a ``.ftz``.
+
+    Returns what was trained on (documents and lines per label) and the files written.
+    """
+    import fasttext
+
+    config = config or TrainConfig()
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
+        data = Path(tmp) / "train.txt"
+        summary = write_training_file(positives, negatives, data, config)
+        if not summary["positive_lines"] or not summary["negative_lines"]:
+            raise ClassifierError("training needs both positive and negative seed text")
+        model = fasttext.train_supervised(
+            input=str(data), dim=config.dim, lr=config.lr, wordNgrams=config.word_ngrams, minCount=config.min_count,
+            epoch=config.epoch, bucket=config.bucket, thread=config.threads or os.cpu_count() or 1,
+            seed=config.seed, loss="softmax", verbose=0)
+        model.save_model(str(output))
+        FoldedModel.from_fasttext(model).save(folded_path(output))
+        summary["files"] = [str(output), str(folded_path(output))]
+        if config.quantize:
+            model.quantize(input=str(data), retrain=False, qnorm=True)
+            quantized = output.with_suffix(".ftz")
+            model.save_model(str(quantized))
+            summary["files"].append(str(quantized))
+    return summary
+
+
+def folded_path(model_path: str | os.PathLike[str]) -> Path:
+    return Path(f"{model_path}.folded.npz")
+
+
+def fnv1a_hashes(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """fastText's word hash (32-bit FNV-1a over the UTF-8 bytes, each byte sign-extended as fastText
+    does) of every token ``buffer[starts[i]:starts[i]+lengths[i]]``, vectorized over tokens."""
+    hashes = np.full(len(starts), 2166136261, dtype=np.uint32)
+    signed = buffer.view(np.int8).astype(np.int32).view(np.uint32)
+    active = np.flatnonzero(lengths > 0)
+    offset = 0
+    with np.errstate(over="ignore"):
+        while active.size:
+            hashes[active] = (hashes[active] ^ signed[starts[active] + offset]) * np.uint32(16777619)
+            offset += 1
+            active = active[lengths[active] > offset]
+    return hashes
+
+
+def _tokenize(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(token hashes, document of each token) for single-line documents, fastText's way: tokens split
+    on whitespace, each line ending with the end-of-sentence token."""
+    joined = ("\n".join(lines) + "\n").encode("utf-8")
+    buffer = np.frombuffer(joined, dtype=np.uint8)
+    is_space = (buffer == 32) | (buffer == 9) | (buffer == 13) | (buffer == 11) | (buffer == 12) | (buffer == 0)
+    newline = buffer == 10
+    breaks = (is_space | newline).view(np.int8)
+    edges = np.diff(breaks, prepend=np.int8(1), append=np.int8(1))
+    starts = np.flatnonzero(edges == -1)
+    ends = np.flatnonzero(edges == 1)
+    word_hashes = fnv1a_hashes(buffer, starts, ends - starts)
+    newline_at = np.flatnonzero(newline)
+    doc_of_word = np.searchsorted(newline_at, starts)
+    # the end-of-sentence token closes each line: token i of document d moves d places right
+    eos = fnv1a_hashes(np.frombuffer(_EOS.encode(), dtype=np.uint8), np.array([0]), np.array([len(_EOS)]))[0]
+    words_per_doc = np.bincount(doc_of_word, minlength=len(lines))
+    total = len(word_hashes) + len(lines)
+    hashes = np.empty(total, dtype=np.uint32)
+    docs = np.empty(total, dtype=np.int64)
+    word_slots = np.arange(len(word_hashes)) + doc_of_word
+    eos_slots = np.cumsum(words_per_doc + 1) - 1
+    hashes[word_slots], docs[word_slots] = word_hashes, doc_of_word
+    hashes[eos_slots], docs[eos_slots] = eos, np.arange(len(lines))
+    return hashes, docs
+
+
+class FoldedModel:
+    """Input rows folded into the output layer: ``table[row, label]`` = row · output[label]."""
+
+    def __init__(self, table: np.ndarray, vocab_hashes: np.ndarray, vocab_ids: np.ndarray, nwords: int,
+                 bucket: int, word_ngrams: int, labels: list[str], loss: str):
+        self.table = table
+        self.vocab_hashes = vocab_hashes
+        self.vocab_ids = vocab_ids
+        self.nwords = nwords
+        self.bucket = bucket
+        self.word_ngrams = word_ngrams
+        self.labels = labels
+        self.loss = loss
+
+    @classmethod
+    def from_fasttext(cls, model) -> "FoldedModel":
+        args = model.f.getArgs()
+        loss = args.loss.name
+        if loss not in ("softmax", "ova") or args.maxn > 0 or model.is_quantized():
+            raise ClassifierError(f"cannot fold a {loss} model with subwords={args.maxn > 0} "
+                                  f"quantized={model.is_quantized()}; score it with fastText")
+        words = model.get_words(on_unicode_error="replace")
+        encoded = [w.encode("utf-8") for w in words]
+        buffer = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
+        lengths = np.array([len(w) for w in encoded], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(encoded) else np.zeros(0, dtype=np.int64)
+        hashes = fnv1a_hashes(buffer, starts, lengths)
+        order = np.argsort(hashes, kind="stable")
+        table = (model.get_input_matrix() @ model.get_output_matrix().T).astype(np.float32)
+        return cls(table, hashes[order], order.astype(np.int64), len(words), args.bucket, args.wordNgrams,
+                   list(model.get_labels()), loss)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, table=self.table, vocab_hashes=self.vocab_hashes, vocab_ids=self.vocab_ids,
+                 meta=np.array([self.nwords, self.bucket, self.word_ngrams]), labels=np.array(self.labels),
+                 loss=np.array(self.loss))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "FoldedModel":
+        with np.load(path) as data:
+            nwords, bucket, word_ngrams = (int(v) for v in data["meta"])
+            return cls(data["table"], data["vocab_hashes"], data["vocab_ids"], nwords, bucket, word_ngrams,
+                       [str(v) for v in data["labels"]], str(data["loss"]))
+
+    def probabilities(self, lines: list[str]) -> np.ndarray:
+        """(documents × labels) probabilities of preprocessed single-line documents."""
+        hashes, docs = _tokenize(lines)
+        position = np.searchsorted(self.vocab_hashes, hashes)
+        position[position == len(self.vocab_hashes)] = 0
+        known = self.vocab_hashes[position] == hashes
+        rows = [self.vocab_ids[position[known]]]
+        row_docs = [docs[known]]
+        # word n-grams, as fastText hashes them: int32 word hashes sign-extended to 64 bits
+        extended = hashes.view(np.int32).astype(np.int64).view(np.uint64)
+        combined = extended.copy()
+        with np.errstate(over="ignore"):
+            for n in range(2, self.word_ngrams + 1):
+                span = len(extended) - n + 1
+                if span <= 0:
+                    break
+                combined = combined[:span] * _NGRAM_MULTIPLIER + extended[n - 1:n - 1 + span]
+                same_doc = docs[:span] == docs[n - 1:n - 1 + span]
+                rows.append((self.nwords + combined[same_doc] % np.uint64(self.bucket)).astype(np.int64))
+                row_docs.append(docs[:span][same_doc])
+        rows_all = np.concatenate(rows)
+        docs_all = np.concatenate(row_docs)
+        counts = np.bincount(docs_all, minlength=len(lines)).astype(np.float64)
+        logits = np.stack([np.bincount(docs_all, weights=self.table[rows_all, j], minlength=len(lines))
+                           for j in range(len(self.labels))], axis=1)
+        logits /= np.maximum(counts, 1)[:, None]
+        if self.loss == "ova":
+            return 1 / (1 + np.exp(-logits))
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+
+class MathClassifier:
+    """``scores(texts)`` → P(math) per raw text; loads a ``.bin`` (through its folded table, written
+    next to it on first use) or a quantized ``.ftz`` (scored by fastText)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ClassifierError(f"classifier model not found: {self.path}")
+        self._folded: FoldedModel | None = None
+        self._fasttext = None
+        folded = folded_path(self.path)
+        if folded.is_file() and folded.stat().st_mtime >= self.path.stat().st_mtime:
+            self._folded = FoldedModel.load(folded)
+        else:
+            model = self._load_fasttext()
+            try:
+                self._folded = FoldedModel.from_fasttext(model)
+            except ClassifierError:
+                self._fasttext = model
+            else:
+                try:
+                    self._folded.save(folded)
+                except OSError as exc:  # a read-only model folder: fold again next time
+                    log.info("could not cache the folded model next to %s: %s", self.path, exc)
+        labels = self._folded.labels if self._folded else list(self._fasttext.get_labels())
+        if POSITIVE not in labels:
+            raise ClassifierError(f"{self.path} has no {POSITIVE} label (labels: {', '.join(labels)})")
+        self._positive = labels.index(POSITIVE)
+
+    def _load_fasttext(self):
+        import fasttext
+
+        try:
+            return fasttext.load_model(str(self.path))
+        except ValueError as exc:
+            raise ClassifierError(f"{self.path} is not a fastText model: {exc}") from exc
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        lines = [preprocess(text) for text in texts]
+        if self._folded is not None:
+            return self._folded.probabilities(lines)[:, self._positive]
+        return self.fasttext_scores_of_lines(lines, self._fasttext)
+
+    def fasttext_scores(self, texts: list[str]) -> np.ndarray:
+        """The same scores through fastText's own ``predict`` (slower; for checking the folded table)."""
+        return self.fasttext_scores_of_lines([preprocess(t) for t in texts], self._fasttext or self._load_fasttext())
+
+    @staticmethod
+    def fasttext_scores_of_lines(lines: list[str], model) -> np.ndarray:
+        out = np.zeros(len(lines))
+        for i, line in enumerate(lines):
+            labels, probabilities = model.predict(line, k=-1)
+            out[i] = dict(zip(labels, probabilities)).get(POSITIVE, 0.0)
+        return out
