@@ -18,7 +18,6 @@ import os
 import random
 import tempfile
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Iterable
 
@@ -42,7 +41,9 @@ class ClassifierError(Exception):
 class TrainConfig:
     """fastText hyper-parameters (the recipe's by default) and how seed text becomes lines.
 
-    ``max_words_per_line``: longer documents are cut into several training lines (0: never).
+    ``max_words_per_line``: longer documents are cut into several training lines (0: never). Short
+    lines teach the model that a plain paragraph of a math page (a word problem's question, the prose
+    between formulas) is math too: out of domain, 32 beat 64 and 512 (``bench/classifier.py``).
     ``threads``: fastText training threads (0: every core); 1 gives a bit-identical model per seed.
     ``quantize``: also write a compressed ``.ftz`` (slow to make; scored through fastText itself).
     """
@@ -53,34 +54,24 @@ class TrainConfig:
     min_count: int = 3
     epoch: int = 3
     bucket: int = 2_000_000
-    max_words_per_line: int = 512
+    max_words_per_line: int = 32
     threads: int = 0
     seed: int = 0
     quantize: bool = False
 
 
-def _training_lines(args: tuple[str, str, int]) -> list[str]:
-    label, text, max_words = args
-    line = preprocess(text)
-    return [f"{label} {chunk}" for chunk in chunk_words(line, max_words) if chunk]
-
-
-def write_training_file(positives: Iterable[str], negatives: Iterable[str], path: Path, config: TrainConfig,
-                        workers: int | None = None) -> dict:
-    """Preprocess and chunk the seeds (in parallel), shuffle, and write fastText's training file."""
-    jobs = [(POSITIVE, t, config.max_words_per_line) for t in positives]
-    jobs += [(NEGATIVE, t, config.max_words_per_line) for t in negatives]
-    workers = workers or os.cpu_count() or 1
-    if workers > 1 and len(jobs) > 2000:
-        with get_context("forkserver").Pool(workers) as pool:
-            chunks = pool.map(_training_lines, jobs, chunksize=512)
-    else:
-        chunks = [_training_lines(job) for job in jobs]
-    lines = [line for chunk in chunks for line in chunk]
+def write_training_file(positives: Iterable[str], negatives: Iterable[str], path: Path, config: TrainConfig) -> dict:
+    """Preprocess and chunk the seeds, shuffle the lines, and write fastText's training file."""
+    lines: list[str] = []
+    counts = {"positive_docs": 0, "negative_docs": 0}
+    for label, texts, key in ((POSITIVE, positives, "positive_docs"), (NEGATIVE, negatives, "negative_docs")):
+        for text in texts:
+            counts[key] += 1
+            lines += [f"{label} {chunk}" for chunk in chunk_words(preprocess(text), config.max_words_per_line) if chunk]
     random.Random(config.seed).shuffle(lines)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    counts = {"positive_docs": sum(1 for j in jobs if j[0] == POSITIVE), "negative_docs": sum(1 for j in jobs if j[0] == NEGATIVE),
-              "lines": len(lines), "positive_lines": sum(1 for line in lines if line.startswith(POSITIVE))}
+    counts["lines"] = len(lines)
+    counts["positive_lines"] = sum(1 for line in lines if line.startswith(POSITIVE))
     counts["negative_lines"] = counts["lines"] - counts["positive_lines"]
     return counts
 

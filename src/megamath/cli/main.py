@@ -58,6 +58,6 @@ def web() -> None:
 
 
 def main() -> None:
-    from megamath.cli import decontaminate, dedup, llm, web, web_stage2  # noqa: F401  (importing registers the commands)
+    from megamath.cli import classifier, decontaminate, dedup, llm, web, web_stage2  # noqa: F401  (importing registers the commands)
 
     cli()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from megamath.classify.model import ClassifierError, MathClassifier
+from megamath.classify.stage import ClassifierConfig
 from megamath.cli.main import start_run, web
 from megamath.report.contamination import write_contamination_report
 from megamath.report.funnel import format_funnel
@@ -79,6 +81,11 @@ def _csv(value: str) -> tuple[str, ...]:
               show_default=True, help="Seconds after which a stuck worker is restarted without the document.")
 @click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
               help="Attempts per input file when its worker dies.")
+@click.option("--classifier", "classifier_model", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Keep only documents this math classifier (megamath classifier train) scores at least "
+                   "--math-threshold; the score goes to meta.math_score.")
+@click.option("--math-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Minimum P(math) with --classifier (the recipe's round 1: 0.5).")
 @click.option("--benchmark-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="Also drop documents sharing a 13-gram with these math benchmarks (see `megamath decontaminate`).")
 @click.option("--dedup", "run_dedup", is_flag=True,
@@ -86,7 +93,7 @@ def _csv(value: str) -> tuple[str, ...]:
 def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_html, languages, lid_threshold,
             lid_model, blocklist_dir, block_categories, banned_substrings, allow_domains, allow_list, keep_curated,
             full_page, no_math, max_dom_depth, max_html_bytes, doc_timeout, hard_timeout, max_attempts,
-            benchmark_dir, run_dedup):
+            classifier_model, math_threshold, benchmark_dir, run_dedup):
     """Turn WARC files into an English text corpus (stage 1 of the web pipeline).
 
     INPUT is a WARC/ARC file (optionally gzip-compressed), a glob, an http(s) URL, a Common Crawl
@@ -126,11 +133,15 @@ def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_
         guard=GuardConfig(doc_timeout_s=doc_timeout, hard_timeout_s=hard_timeout),
         output_suffix=f".{output_format}",
         keep_html=keep_html,
+        classifier=ClassifierConfig(str(Path(classifier_model).resolve()), threshold=math_threshold)
+        if classifier_model else None,
         decontaminate=_decontamination(benchmark_dir),
     )
     try:
         pipeline = build_web_pipeline(config, download_dir=str(folder.downloads.resolve()))
-    except LanguageModelError as exc:
+        if config.classifier is not None:  # fail here, not in every worker (and fold the model once)
+            MathClassifier(config.classifier.model_path)
+    except (LanguageModelError, ClassifierError) as exc:
         raise click.ClickException(str(exc)) from exc
     for component in [pipeline.reader, *pipeline.stages]:
         log.info("%s", component.describe() if hasattr(component, "describe") else component.name)

@@ -1,0 +1,296 @@
+"""Pages we render ourselves for the classifier benchmark: a small multi-crawl "web" of math pages
+(worked examples generated here, GSM8K train worksheets, numpy's math docstrings) written with the
+markup families stage 1 reads (MathJax 2 scripts, TeX delimiters, MathML with TeX annotations), and
+non-math pages made from the non-math seed texts in ../shared (news, reviews, Wikipedia, Common Crawl).
+Nothing here is from the evaluation sources (html-math, MATH, GSM8K test, HoTT, data/warc, trafilatura).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import html
+import inspect
+import json
+import random
+import re
+from fractions import Fraction
+from pathlib import Path
+
+from _corpus import require_shared
+
+from megamath.sources.warc_writer import Fetch, write_warc
+
+CRAWLS = ("CC-MAIN-2016-07", "CC-MAIN-2020-10", "CC-MAIN-2024-10")
+
+
+def _poly(rng: random.Random, degree: int) -> tuple[list[int], str]:
+    coefficients = [rng.randint(1, 9) * rng.choice((1, -1)) for _ in range(degree + 1)]
+    terms = []
+    for power, c in zip(range(degree, -1, -1), coefficients):
+        x = "" if power == 0 else ("x" if power == 1 else f"x^{{{power}}}")
+        terms.append(f"{c}{x}" if abs(c) != 1 or not x else ("-" if c < 0 else "") + x)
+    return coefficients, " + ".join(terms).replace("+ -", "- ")
+
+
+def worked_example(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
+    """(title, [(kind, content)]): kind "p" is prose with inline TeX, "d" a display formula."""
+    kind = rng.randrange(8)
+    a, b, c = rng.randint(2, 9), rng.randint(1, 20), rng.randint(21, 90)
+    if kind == 0:
+        return "Solving a linear equation", [
+            ("p", f"We want every value of $x$ for which ${a}x + {b} = {c}$ holds."),
+            ("p", f"Subtract ${b}$ from both sides, which keeps the equation balanced:"),
+            ("d", f"{a}x = {c - b}"),
+            ("p", f"Dividing by ${a}$ gives the unique solution"),
+            ("d", f"x = \\frac{{{c - b}}}{{{a}}}" + ("" if (c - b) % a else f" = {(c - b) // a}")),
+            ("p", "Substituting back into the original equation is a quick way to check the answer.")]
+    if kind == 1:
+        r1, r2 = rng.randint(-9, 9), rng.randint(-9, 9)
+        s, p = -(r1 + r2), r1 * r2
+        return "Factoring a quadratic", [
+            ("p", f"Consider the quadratic $x^2 {'+' if s >= 0 else '-'} {abs(s)}x {'+' if p >= 0 else '-'} {abs(p)} = 0$."),
+            ("p", "We look for two numbers whose product is the constant term and whose sum is the coefficient of $x$."),
+            ("d", f"(x {'-' if r1 >= 0 else '+'} {abs(r1)})(x {'-' if r2 >= 0 else '+'} {abs(r2)}) = 0"),
+            ("p", f"By the zero product property the roots are $x = {r1}$ and $x = {r2}$, and by Vieta's formulas "
+                  f"their sum is ${r1 + r2}$ and their product is ${p}$.")]
+    if kind == 2:
+        coefficients, poly = _poly(rng, rng.randint(2, 4))
+        degree = len(coefficients) - 1
+        derivative = [c * (degree - i) for i, c in enumerate(coefficients[:-1])]
+        dterms = " + ".join(f"{d}x^{{{degree - i - 1}}}" if degree - i - 1 > 1 else (f"{d}x" if degree - i - 1 == 1 else f"{d}")
+                            for i, d in enumerate(derivative)).replace("+ -", "- ")
+        return "Differentiating a polynomial", [
+            ("p", f"Let $f(x) = {poly}$. We differentiate term by term with the power rule "
+                  "$\\frac{d}{dx} x^n = n x^{n-1}$ and linearity of the derivative."),
+            ("d", f"f'(x) = {dterms}"),
+            ("p", f"The slope of the tangent line at $x = 1$ is therefore $f'(1) = {sum(derivative)}$."),
+            ("p", "Setting the derivative equal to zero locates the critical points of $f$.")]
+    if kind == 3:
+        lo, hi = rng.randint(0, 3), rng.randint(4, 8)
+        value = Fraction(a, 3) * (hi ** 3 - lo ** 3) + Fraction(b, 2) * (hi ** 2 - lo ** 2)
+        return "A definite integral", [
+            ("p", f"We evaluate the integral of ${a}x^2 + {b}x$ from ${lo}$ to ${hi}$ with the fundamental theorem of calculus."),
+            ("d", f"\\int_{{{lo}}}^{{{hi}}} ({a}x^2 + {b}x)\\,dx = \\left[ \\frac{{{a}}}{{3}}x^3 + \\frac{{{b}}}{{2}}x^2 \\right]_{{{lo}}}^{{{hi}}}"),
+            ("p", f"Substituting the limits gives ${value.numerator}" + (f"/{value.denominator}" if value.denominator > 1 else "")
+                  + "$, the signed area under the curve."),
+        ]
+    if kind == 4:
+        n, ratio = rng.randint(5, 12), rng.randint(2, 5)
+        return "A geometric series", [
+            ("p", f"The sum of the first ${n}$ terms of a geometric sequence with first term ${a}$ and ratio ${ratio}$ is"),
+            ("d", f"S_{{{n}}} = \\sum_{{k=0}}^{{{n - 1}}} {a} \\cdot {ratio}^k = {a} \\cdot \\frac{{{ratio}^{{{n}}} - 1}}{{{ratio} - 1}}"),
+            ("p", f"which equals ${a * (ratio ** n - 1) // (ratio - 1)}$. The formula follows from multiplying $S_n$ by "
+                  "the ratio and subtracting."),
+        ]
+    if kind == 5:
+        m = [[rng.randint(-5, 9) for _ in range(2)] for _ in range(2)]
+        det = m[0][0] * m[1][1] - m[0][1] * m[1][0]
+        return "Determinant of a matrix", [
+            ("p", "For a $2 \\times 2$ matrix the determinant is $ad - bc$. Take"),
+            ("d", f"A = \\begin{{pmatrix}} {m[0][0]} & {m[0][1]} \\\\ {m[1][0]} & {m[1][1]} \\end{{pmatrix}}"),
+            ("p", f"Then $\\det A = ({m[0][0]})({m[1][1]}) - ({m[0][1]})({m[1][0]}) = {det}$, so $A$ is "
+                  + ("singular." if det == 0 else "invertible and $A^{-1} = \\frac{1}{\\det A} \\operatorname{adj} A$."))]
+    if kind == 6:
+        legs = rng.choice([(3, 4), (5, 12), (8, 15), (7, 24), (6, 8), (9, 12)])
+        hyp = int((legs[0] ** 2 + legs[1] ** 2) ** 0.5)
+        return "The Pythagorean theorem", [
+            ("p", f"A right triangle has legs of length ${legs[0]}$ and ${legs[1]}$. By the Pythagorean theorem the "
+                  "hypotenuse $c$ satisfies"),
+            ("d", f"c^2 = {legs[0]}^2 + {legs[1]}^2 = {legs[0] ** 2 + legs[1] ** 2}"),
+            ("p", f"so $c = \\sqrt{{{legs[0] ** 2 + legs[1] ** 2}}} = {hyp}$. Its area is "
+                  f"$\\frac{{1}}{{2}} \\cdot {legs[0]} \\cdot {legs[1]} = {legs[0] * legs[1] // 2}$.")]
+    sides, target = rng.choice([(6, 7), (6, 8), (4, 5), (8, 9)])
+    ways = sum(1 for i in range(1, sides + 1) for j in range(1, sides + 1) if i + j == target)
+    probability = Fraction(ways, sides * sides)
+    return "Probability with two dice", [
+        ("p", f"Two fair ${sides}$-sided dice are rolled. There are ${sides}^2 = {sides * sides}$ equally likely outcomes."),
+        ("p", f"The outcomes with sum ${target}$ number ${ways}$, so"),
+        ("d", f"P(\\text{{sum}} = {target}) = \\frac{{{ways}}}{{{sides * sides}}} = "
+              f"\\frac{{{probability.numerator}}}{{{probability.denominator}}}"),
+        ("p", "Counting complementary events is often faster when the event itself has many cases.")]
+
+
+_CALCULATION = re.compile(r"<<([^=<>]+)=([^<>]+)>>[^\s.,]*")
+
+
+def _calculation_tex(match: re.Match) -> str:
+    """GSM8K's calculator note ``<<48/2=24>>24`` as the formula it stands for."""
+    return "$" + match.group(1).replace("*", " \\times ") + " = " + match.group(2) + "$ "
+
+
+_PROOFS = [
+    ("Theorem", "For every natural number $n$ we have $\\sum_{{k=1}}^{{n}} k = \\frac{{n(n+1)}}{{2}}$.",
+     ["We argue by induction on $n$. For $n = 1$ both sides equal $1$.",
+      "Suppose the identity holds for some $n \\ge 1$. Adding $n+1$ to both sides gives "
+      "$\\frac{{n(n+1)}}{{2}} + (n+1) = \\frac{{(n+1)(n+2)}}{{2}}$, which is the statement for $n+1$.",
+      "By the principle of induction the identity holds for all $n$. $\\blacksquare$"]),
+    ("Lemma", "If $p$ is a prime and $p \\mid ab$, then $p \\mid a$ or $p \\mid b$.",
+     ["Assume $p \\nmid a$. Since $p$ is prime, $\\gcd(p, a) = 1$, so by Bezout's identity there are integers $x, y$ "
+      "with $px + ay = 1$.", "Multiplying by $b$ gives $pbx + aby = b$. Both terms on the left are divisible by $p$, "
+      "hence so is $b$."]),
+    ("Proposition", "Let $f\\colon {A} \\to {B}$ and $g\\colon {B} \\to {C}$ be injective functions. Then $g \\circ f$ is injective.",
+     ["Take $x, y \\in {A}$ with $(g \\circ f)(x) = (g \\circ f)(y)$, that is $g(f(x)) = g(f(y))$.",
+      "Because $g$ is injective, $f(x) = f(y)$; because $f$ is injective, $x = y$.",
+      "Hence the composition maps distinct elements to distinct elements."]),
+    ("Theorem", "In a group ${G}$ the identity element is unique, and every element has exactly one inverse.",
+     ["Let $e$ and $e'$ both be identities. Then $e = e e' = e'$, using first that $e'$ is an identity and then $e$.",
+      "If $b$ and $c$ are inverses of $a$, then $b = b e = b (a c) = (b a) c = e c = c$ by associativity.",
+      "So inverses are unique and we may write $a^{{-1}}$ without ambiguity."]),
+    ("Definition", "A function $f\\colon \\mathbb{{R}} \\to \\mathbb{{R}}$ is continuous at $a$ if for every "
+     "$\\varepsilon > 0$ there is $\\delta > 0$ such that $|x - a| < \\delta$ implies $|f(x) - f(a)| < \\varepsilon$.",
+     ["For example $f(x) = {k}x + 1$ is continuous at every point: given $\\varepsilon$, choose "
+      "$\\delta = \\varepsilon / {k}$.", "Then $|f(x) - f(a)| = {k}|x - a| < {k}\\delta = \\varepsilon$.",
+      "Sums, products and compositions of continuous functions are again continuous, which the reader may verify "
+      "with the same kind of estimate."]),
+    ("Theorem", "There are infinitely many prime numbers.",
+     ["Suppose there were only finitely many, say $p_1, \\dots, p_{k}$. Consider $N = p_1 p_2 \\cdots p_{k} + 1$.",
+      "No $p_i$ divides $N$, since it leaves remainder $1$. But $N > 1$ has a prime factor, which is not in the list.",
+      "This contradiction shows that the set of primes is infinite."]),
+    ("Exercise", "Show that the set ${A} \\cap ({B} \\cup {C})$ equals $({A} \\cap {B}) \\cup ({A} \\cap {C})$.",
+     ["Let $x \\in {A} \\cap ({B} \\cup {C})$. Then $x \\in {A}$ and $x$ lies in ${B}$ or in ${C}$; in either case "
+      "$x$ belongs to the right-hand side.", "Conversely, an element of the right-hand side lies in ${A}$ and in "
+      "${B}$ or ${C}$. Both inclusions hold, so the sets are equal by extensionality."]),
+    ("Theorem", "Every subgroup of a cyclic group is cyclic.",
+     ["Let ${G} = \\langle g \\rangle$ and let $H \\le {G}$ be a subgroup other than the trivial one.",
+      "Choose the least positive $m$ with $g^m \\in H$. For any $g^n \\in H$ divide: $n = qm + r$ with $0 \\le r < m$.",
+      "Then $g^r = g^n (g^m)^{{-q}} \\in H$, so $r = 0$ by minimality, and $H = \\langle g^m \\rangle$."]),
+    ("Lemma", "A linear map $T\\colon V \\to W$ is injective if and only if $\\ker T = \\{{0\\}}$.",
+     ["If $T$ is injective and $T(v) = 0 = T(0)$ then $v = 0$.",
+      "Conversely, if the kernel is trivial and $T(u) = T(v)$, linearity gives $T(u - v) = 0$, so $u - v = 0$.",
+      "With the rank-nullity theorem, $\\dim V = \\dim \\ker T + \\dim \\operatorname{{im}} T$, an injective map "
+      "between spaces of equal finite dimension ${k}$ is therefore bijective."]),
+    ("Theorem", "If $a_n \\to L$ and $b_n \\to M$, then $a_n + b_n \\to L + M$.",
+     ["Let $\\varepsilon > 0$. Choose $N_1$ with $|a_n - L| < \\varepsilon/2$ for $n \\ge N_1$, and $N_2$ likewise "
+      "for $b_n$.", "For $n \\ge \\max(N_1, N_2)$ the triangle inequality gives "
+      "$|a_n + b_n - (L + M)| \\le |a_n - L| + |b_n - M| < \\varepsilon$."]),
+]
+
+
+def proof_page(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
+    """A few statements with proofs, in the style of lecture notes."""
+    blocks = []
+    for kind, statement, proof in rng.sample(_PROOFS, 3):
+        fill = {"A": rng.choice("ASXU"), "B": rng.choice("BTY"), "C": rng.choice("CZW"), "G": rng.choice("GHK"),
+                "k": rng.randint(2, 9)}
+        blocks.append(("p", f"{kind} {rng.randint(1, 9)}.{rng.randint(1, 20)}. " + statement.format(**fill)))
+        blocks.append(("p", "Proof. " + proof[0].format(**fill)))
+        blocks += [("p", line.format(**fill)) for line in proof[1:]]
+    return "Lecture notes", blocks
+
+
+def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
+    path = require_shared() / "benchmarks" / "openai__grade-school-math" / "grade_school_math" / "data" / "train.jsonl"
+    items = [json.loads(line) for line in path.read_text().splitlines()]
+    pages = []
+    for start in range(0, len(items) - per_page + 1, per_page):
+        blocks = []
+        for item in items[start:start + per_page]:
+            blocks.append(("p", "Problem. " + item["question"]))
+            solution = _CALCULATION.sub(_calculation_tex, item["answer"].split("####")[0])
+            blocks += [("p", line) for line in solution.splitlines() if line.strip()]
+            blocks.append(("p", f"Answer: ${item['answer'].split('####')[-1].strip()}$"))
+        pages.append(("Practice problems", blocks))
+    return pages
+
+
+def numpy_docstrings() -> list[tuple[str, list[tuple[str, str]]]]:
+    import numpy
+    import numpy.fft
+    import numpy.linalg
+    import numpy.polynomial
+    import numpy.random
+
+    pages, seen = [], set()
+    for module in (numpy, numpy.linalg, numpy.fft, numpy.random, numpy.polynomial.polynomial, numpy.polynomial.chebyshev,
+                   numpy.polynomial.legendre, numpy.polynomial.hermite, numpy.polynomial.laguerre):
+        for name, obj in inspect.getmembers(module):
+            doc = getattr(obj, "__doc__", None)
+            if not doc or id(obj) in seen or (":math:" not in doc and "math::" not in doc):
+                continue
+            seen.add(id(obj))
+            doc = re.sub(r":math:`([^`]+)`", r"$\1$", inspect.cleandoc(doc))
+            doc = re.sub(r"\.\. math::\s*\n((?:\s+.+\n?)+)", lambda m: "\n$$" + " ".join(m.group(1).split()) + "$$\n", doc)
+            blocks = [("p", " ".join(block.split())) for block in re.split(r"\n\s*\n", doc)
+                      if block.strip() and ">>>" not in block and not set(block.strip()) <= set("-=")]
+            pages.append((f"numpy {name}", blocks))
+    return pages
+
+
+def nonmath_texts() -> list[tuple[str, str]]:
+    seeds = require_shared() / "seeds" / "nonmath"
+    texts = []
+    for path in sorted((seeds / "allenai__dolma").rglob("*.json*")):
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8") as lines:
+            texts += [("Article", json.loads(line)["text"]) for line in lines if line.strip()]
+    data = seeds / "pypi__gensim" / "gensim" / "test" / "test_data"
+    for name in ("lee_background.cor", "lee.cor", "pang_lee_polarity.cor"):
+        texts += [("News", line) for line in (data / name).read_text(encoding="utf-8", errors="replace").splitlines()
+                  if len(line) > 200]
+    wiki = bz2.open(data / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2", "rt",
+                    encoding="utf-8").read()
+    for title, body in re.findall(r"<title>(.*?)</title>.*?<text[^>]*>(.*?)</text>", wiki, re.DOTALL):
+        body = html.unescape(body)
+        body = re.sub(r"\{\{.*?\}\}|<ref.*?</ref>|<.*?>|'''|''|==+", " ", body, flags=re.DOTALL)
+        body = re.sub(r"\[\[(?:[^|\]]*\|)?([^\]]*)\]\]", r"\1", body)
+        if len(body) > 300:
+            texts.append((title, body[:6000]))
+    return texts
+
+
+def _render_math(title: str, blocks: list[tuple[str, str]], style: int) -> str:
+    def inline(text: str) -> str:
+        parts = re.split(r"(\$\$.+?\$\$|\$[^$]+\$)", text)
+        out = []
+        for part in parts:
+            if part.startswith("$$") or not part.startswith("$") or len(part) < 2:
+                out.append(html.escape(part))
+                continue
+            tex = part[1:-1]
+            if style == 0:
+                out.append(f'<script type="math/tex">{html.escape(tex)}</script>')
+            elif style == 1:
+                out.append(f"\\({html.escape(tex)}\\)")
+            else:
+                out.append(f'<math><semantics><mi>x</mi><annotation encoding="application/x-tex">{html.escape(tex)}'
+                           "</annotation></semantics></math>")
+        return "".join(out)
+
+    body = []
+    for kind, content in blocks:
+        if kind == "d" or (content.startswith("$$") and content.endswith("$$")):
+            tex = html.escape(content.strip("$"))
+            body.append({0: f'<script type="math/tex; mode=display">{tex}</script>', 1: f"<p>\\[{tex}\\]</p>",
+                         2: f'<math display="block"><semantics><mi>x</mi><annotation encoding="application/x-tex">{tex}'
+                            "</annotation></semantics></math>"}[style])
+        else:
+            body.append(f"<p>{inline(content)}</p>")
+    head = '<script src="https://cdn.example/MathJax.js?config=TeX-AMS_HTML"></script>' if style < 2 else ""
+    return _page(title, "\n".join(body), head)
+
+
+def _page(title: str, body: str, head: str = "") -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{head}</head><body>"
+            "<nav><a href='/'>Home</a> | <a href='/topics'>Topics</a> | <a href='/about'>About</a></nav>"
+            f"<main><article><h1>{html.escape(title)}</h1>\n{body}\n</article></main>"
+            "<footer>Copyright 2024. All rights reserved.</footer></body></html>")
+
+
+def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0) -> list[Path]:
+    """Three WARC files, one per crawl id in the file name, math and non-math pages dealt across them."""
+    rng = random.Random(seed)
+    math_pages = ([worked_example(rng) for _ in range(generated)] + [proof_page(rng) for _ in range(generated // 3)]
+                  + gsm8k_worksheets() + numpy_docstrings())
+    pages = [(f"math/{i}", _render_math(title, blocks, rng.randrange(3))) for i, (title, blocks) in enumerate(math_pages)]
+    pages += [(f"text/{i}", _page(title, "\n".join(f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", text))))
+              for i, (title, text) in enumerate(nonmath_texts())]
+    rng.shuffle(pages)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, crawl in enumerate(CRAWLS):
+        path = out_dir / f"{crawl}-own.warc.gz"
+        write_warc(path, [Fetch(f"https://site{i % 97}.example/{name}", body.encode())
+                          for i, (name, body) in enumerate(pages[index::len(CRAWLS)])])
+        paths.append(path)
+    return paths

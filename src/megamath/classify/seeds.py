@@ -1,0 +1,145 @@
+"""Seed text for the classifier: reading seed files, and collecting round-1 seeds from a crawl itself.
+
+Seed files are ``.txt`` (one document per line), JSON Lines (optionally ``.gz``/``.zst``) or Parquet;
+the text is the ``text`` field or the fields named (joined by a blank line, e.g. GSM8K's
+``question,answer``).
+
+The bootstrap needs no outside corpus: in stage-1 output, pages whose math markup and LaTeX density
+are unmistakable are positives, and pages with no formula at all are the negatives' pool; both are
+sampled evenly across crawls (the CC-MAIN id, else the WARC year), so no single crawl sets the
+classifier's idea of the web.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import orjson
+
+from megamath.runtime.shards import read_shard
+from megamath.runtime.stage import Drop, Record
+from megamath.web.math.markup import NOT_FORMULAS
+
+_YEAR = re.compile(r"(?:CC-MAIN-)?((?:19|20)\d\d)")
+
+
+class SeedFileError(ValueError):
+    """A seed file cannot be read or holds no text in the fields asked for."""
+
+
+def read_texts(path: str | Path, fields: tuple[str, ...] = ("text",)) -> Iterator[str]:
+    """The documents of a seed file (see the module docstring); empty documents are skipped."""
+    path = Path(path)
+    name = path.name.lower()
+    if not path.is_file():
+        raise SeedFileError(f"seed file not found: {path}")
+    if name.endswith((".txt", ".txt.gz")):
+        opener = gzip.open if name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
+            yield from (line.strip() for line in lines if line.strip())
+        return
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        missing = [f for f in fields if f not in table.column_names]
+        if missing:
+            raise SeedFileError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(table.column_names)})")
+        rows = table.select(list(fields)).to_pylist()
+    else:
+        rows = (row for row in read_shard(path) if type(row) is not Drop)
+    for row in rows:
+        text = "\n\n".join(str(row[f]) for f in fields if row.get(f))
+        if text.strip():
+            yield text
+
+
+def crawl_of(record: Record) -> str:
+    """The crawl a record comes from: its CC-MAIN id, else the year of its WARC date, else ``unknown``."""
+    meta = record.get("meta") or {}
+    if meta.get("crawl"):
+        return str(meta["crawl"])
+    match = _YEAR.match(str(meta.get("warc_date") or ""))
+    return match.group(1) if match else "unknown"
+
+
+def formula_count(record: Record) -> int:
+    """Formulas stage 1 found in a record (``meta.math``): from math markup and from TeX in the text,
+    where stage 1 tells prices from formulas (a bare ``$`` count would not)."""
+    return sum(n for family, n in (record.get("meta") or {}).get("math", {}).items()
+               if family not in NOT_FORMULAS and not family.endswith("_failed"))
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    """``min_formulas`` and ``min_density`` (formulas per 1,000 characters): what makes a page an
+    unmistakable positive. ``negatives_per_positive``: negatives drawn per positive, from pages with
+    no formula. ``per_crawl``: positives per crawl (0: as many as the crawl with fewest has, so every
+    crawl weighs the same). ``min_chars``: shorter pages are not seeds."""
+
+    min_formulas: int = 5
+    min_density: float = 2.0
+    negatives_per_positive: float = 2.0
+    per_crawl: int = 0
+    min_chars: int = 200
+    seed: int = 0
+    max_pool_per_crawl: int = 200_000
+
+
+class _Reservoir:
+    """A uniform sample of at most ``size`` items from a stream of unknown length."""
+
+    def __init__(self, size: int, rng: random.Random):
+        self.size, self.rng, self.items, self.seen = size, rng, [], 0
+
+    def add(self, item) -> None:
+        self.seen += 1
+        if len(self.items) < self.size:
+            self.items.append(item)
+        elif (slot := self.rng.randrange(self.seen)) < self.size:
+            self.items[slot] = item
+
+
+def bootstrap_seeds(records: Iterable[Record], config: BootstrapConfig) -> tuple[list[Record], list[Record], dict]:
+    """(positives, negatives, counts per crawl) from stage-1 records."""
+    rng = random.Random(config.seed)
+    positives: dict[str, _Reservoir] = defaultdict(lambda: _Reservoir(config.max_pool_per_crawl, rng))
+    negatives: dict[str, _Reservoir] = defaultdict(lambda: _Reservoir(config.max_pool_per_crawl, rng))
+    skipped = Counter()
+    for record in records:
+        text = record.get("text") or ""
+        if len(text) < config.min_chars:
+            skipped["too_short"] += 1
+            continue
+        formulas = formula_count(record)
+        seed = {"id": record.get("id"), "url": record.get("url"), "crawl": crawl_of(record), "text": text,
+                "formulas": formulas}
+        if formulas >= config.min_formulas and formulas * 1000 / len(text) >= config.min_density:
+            positives[seed["crawl"]].add(seed)
+        elif formulas == 0:
+            negatives[seed["crawl"]].add(seed)
+        else:
+            skipped["some_math"] += 1
+    crawls = sorted(set(positives) | set(negatives))
+    per_crawl = config.per_crawl or min((len(positives[c].items) for c in crawls if positives[c].items), default=0)
+    chosen_pos, chosen_neg, counts = [], [], {}
+    for crawl in crawls:
+        pos = rng.sample(positives[crawl].items, min(per_crawl, len(positives[crawl].items)))
+        wanted = round(per_crawl * config.negatives_per_positive)
+        neg = rng.sample(negatives[crawl].items, min(wanted, len(negatives[crawl].items)))
+        chosen_pos += pos
+        chosen_neg += neg
+        counts[crawl] = {"positive_pool": positives[crawl].seen, "negative_pool": negatives[crawl].seen,
+                         "positives": len(pos), "negatives": len(neg)}
+    return chosen_pos, chosen_neg, {"per_crawl": counts, "skipped": dict(skipped)}
+
+
+def write_seed_file(path: Path, seeds: list[Record]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(orjson.dumps(seed) + b"\n" for seed in seeds))

@@ -1,0 +1,45 @@
+"""The math classifier as a pipeline stage: ``meta.math_score`` on every record, drop below the threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice
+from typing import Iterable, Iterator
+
+from megamath.classify.model import MathClassifier
+from megamath.runtime.stage import Drop, Record, Stage
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """``model_path``: a model from ``megamath classifier train``; ``threshold``: keep records whose
+    P(math) reaches it (the recipe's round 1 uses 0.5); ``batch_size``: records scored together."""
+
+    model_path: str
+    threshold: float = 0.5
+    batch_size: int = 512
+
+
+class MathClassify(Stage):
+    name = "math_classifier"
+
+    def __init__(self, config: ClassifierConfig):
+        self.config = config
+        self._classifier: MathClassifier | None = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_classifier": None}
+
+    @property
+    def classifier(self) -> MathClassifier:
+        if self._classifier is None:
+            self._classifier = MathClassifier(self.config.model_path)
+        return self._classifier
+
+    def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
+        records = iter(records)
+        while batch := list(islice(records, self.config.batch_size)):
+            scores = self.classifier.scores([record.get("text") or "" for record in batch])
+            for record, score in zip(batch, scores):
+                record.setdefault("meta", {})["math_score"] = round(float(score), 4)
+                yield record if score >= self.config.threshold else Drop(record, "not_math")

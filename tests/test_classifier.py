@@ -1,0 +1,189 @@
+"""The fastText math classifier: preprocessing, training, folded scoring, seeds, evaluation, CLI, round 2."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import EXAMPLE_WARC, run_cli
+from megamath.classify.evaluate import LabelledSet, evaluate
+from megamath.classify.model import ClassifierError, MathClassifier, TrainConfig, folded_path, train
+from megamath.classify.preprocess import chunk_words, preprocess
+from megamath.classify.seeds import BootstrapConfig, bootstrap_seeds, read_texts
+from megamath.llm.scripted_server import ScriptedServerProcess
+from megamath.runtime.shards import read_shard
+
+SMALL = TrainConfig(dim=16, bucket=20_000, epoch=5, threads=1)
+PROSE = ("the city council met on tuesday to discuss the new park and the budget for the library while residents "
+         "asked about parking traffic and the summer festival music food and weather reports from the coast").split()
+MATH = ["Let $f(x) = {a}x^2 + {b}$. Then $f'(x) = {c}x$ and the integral $\\int_0^1 f(x)\\,dx = {d}$.",
+        "Solve ${a}x + {b} = {c}$: subtract ${b}$ and divide by ${a}$, so $x = \\frac{{{c}-{b}}}{{{a}}}$.",
+        "By the theorem, the sum $\\sum_{{k=1}}^{{n}} k = \\frac{{n(n+1)}}{{2}}$ holds for every integer $n \\ge {a}$.",
+        "The determinant of the matrix is $ad - bc = {d}$, hence the equation has a unique solution."]
+
+
+def math_doc(rng: random.Random) -> str:
+    return " ".join(rng.choice(MATH).format(a=rng.randint(2, 9), b=rng.randint(1, 9), c=rng.randint(10, 99),
+                                            d=rng.randint(1, 50)) for _ in range(4))
+
+
+def prose_doc(rng: random.Random) -> str:
+    return " ".join(rng.choice(PROSE) for _ in range(60)) + "."
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    rng = random.Random(0)
+    path = tmp_path_factory.mktemp("model") / "math.bin"
+    train([math_doc(rng) for _ in range(300)], [prose_doc(rng) for _ in range(300)], path, SMALL)
+    return path
+
+
+def test_preprocess_normalizes_numbers_symbols_and_unicode():
+    assert preprocess("Let $f(x) = 3x^2 + 2.5x$; then \\frac{a}{b}, 1,000 people!") == \
+        "let $ f x = 0 x ^ 0 + 0 x $ then \\frac { a } { b } 0 people"
+    assert preprocess("ＡＢＣ Ünïcode ﬁ") == "abc ünïcode fi"
+    assert preprocess("") == ""
+    assert chunk_words("a b c d e", 2) == ["a b", "c d", "e"] and chunk_words("a b", 0) == ["a b"]
+
+
+def test_folded_scores_equal_fasttext_predict(model):
+    rng = random.Random(1)
+    classifier = MathClassifier(model)
+    texts = [math_doc(rng) for _ in range(20)] + [prose_doc(rng) for _ in range(20)] + \
+        ["", "x", "unseen words only zzz qqq", "ünïcode ＡＢ 3.5 $", "word " * 5000]
+    folded = classifier.scores(texts)
+    assert np.allclose(folded, classifier.fasttext_scores(texts), atol=1e-4)
+    assert (folded[:20] > 0.9).all() and (folded[20:40] < 0.1).all()
+
+
+def test_model_files_and_errors(model, tmp_path):
+    assert folded_path(model).is_file()
+    copy = tmp_path / "copy.bin"
+    copy.write_bytes(model.read_bytes())
+    MathClassifier(copy)  # folds it and caches the table next to it
+    assert folded_path(copy).is_file()
+    with pytest.raises(ClassifierError, match="not found"):
+        MathClassifier(tmp_path / "missing.bin")
+    (tmp_path / "junk.bin").write_bytes(b"not a model at all" * 10)
+    with pytest.raises(ClassifierError):
+        MathClassifier(tmp_path / "junk.bin")
+    with pytest.raises(ClassifierError, match="both positive and negative"):
+        train(["only math $x$"] * 5, [], tmp_path / "none.bin", SMALL)
+
+
+def test_seed_files_in_every_format(tmp_path):
+    (tmp_path / "a.txt").write_text("first document\n\nsecond document\n")
+    (tmp_path / "b.jsonl").write_text(json.dumps({"question": "Q1", "answer": "A1"}) + "\n{broken\n")
+    pq.write_table(pa.table({"text": ["p1", "", "p2"]}), tmp_path / "c.parquet")
+    assert list(read_texts(tmp_path / "a.txt")) == ["first document", "second document"]
+    assert list(read_texts(tmp_path / "b.jsonl", ("question", "answer"))) == ["Q1\n\nA1"]
+    assert list(read_texts(tmp_path / "c.parquet")) == ["p1", "p2"]
+
+
+def test_evaluation_metrics_per_set_and_sweep():
+    sets = [LabelledSet("math-a", True, np.array([0.9, 0.8, 0.4, 0.7])),
+            LabelledSet("news", False, np.array([0.1, 0.6, 0.2, 0.0]))]
+    report = evaluate(sets, threshold=0.5)["domains"]["out"]
+    assert report["pooled"] == {"precision": 0.75, "recall": 0.75, "f1": 0.75, "positives": 4, "negatives": 4}
+    rows = {row["set"]: row for row in report["sets"]}
+    assert rows["math-a"]["classified_math"] == 0.75 and rows["news"]["classified_math"] == 0.25
+    assert report["best_threshold"]["threshold"] == 0.25 and report["best_threshold"]["f1"] == 0.8889
+
+
+def stage1_record(i: int, crawl: str, formulas: int, chars: int = 600) -> dict:
+    return {"id": f"{crawl}-{i}", "url": f"https://e.example/{i}", "text": "x" * chars,
+            "meta": {"crawl": crawl, **({"math": {"katex": formulas, "katex_failed": 3}} if formulas else {})}}
+
+
+def test_bootstrap_is_balanced_across_crawls_and_keeps_ambiguous_pages_out():
+    records = [stage1_record(i, "CC-MAIN-2016-07", 10) for i in range(10)]
+    records += [stage1_record(i, "CC-MAIN-2024-10", 10) for i in range(40)]
+    records += [stage1_record(100 + i, crawl, 0) for crawl in ("CC-MAIN-2016-07", "CC-MAIN-2024-10") for i in range(50)]
+    records += [stage1_record(200, "CC-MAIN-2024-10", 1), stage1_record(201, "CC-MAIN-2024-10", 10, chars=100)]
+    positives, negatives, counts = bootstrap_seeds(records, BootstrapConfig(negatives_per_positive=2))
+    per_crawl = counts["per_crawl"]
+    assert per_crawl["CC-MAIN-2016-07"]["positives"] == per_crawl["CC-MAIN-2024-10"]["positives"] == 10
+    assert per_crawl["CC-MAIN-2016-07"]["negatives"] == per_crawl["CC-MAIN-2024-10"]["negatives"] == 20
+    assert all(p["formulas"] >= 5 for p in positives) and all(n["formulas"] == 0 for n in negatives)
+    assert counts["skipped"] == {"some_math": 1, "too_short": 1}
+    again = bootstrap_seeds(records, BootstrapConfig(negatives_per_positive=2))
+    assert [p["id"] for p in again[0]] == [p["id"] for p in positives]
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_cli_train_eval_apply_and_web_extract_stage(model, tmp_path):
+    rng = random.Random(2)
+    pos = write_jsonl(tmp_path / "pos.jsonl", [{"text": math_doc(rng)} for _ in range(200)])
+    neg = write_jsonl(tmp_path / "neg.jsonl", [{"text": prose_doc(rng)} for _ in range(200)])
+    result = run_cli("classifier", "train", "--positive", str(pos), "--negative", str(neg), "-o",
+                     str(tmp_path / "m.bin"), "--dim", "16", "--bucket", "20000", "--epoch", "5")
+    assert result.returncode == 0, result.stderr
+    assert "trained on 200 math and 200 other documents" in result.stdout
+    held_pos = write_jsonl(tmp_path / "hp.jsonl", [{"text": math_doc(rng)} for _ in range(50)])
+    held_neg = write_jsonl(tmp_path / "hn.jsonl", [{"text": prose_doc(rng)} for _ in range(50)])
+    result = run_cli("classifier", "eval", str(tmp_path / "m.bin"), "--positive", f"in:held-math={held_pos}",
+                     "--negative", f"in:held-news={held_neg}", "--positive", f"other-math={pos}", "-o",
+                     str(tmp_path / "report.json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["domains"]["in"]["pooled"]["f1"] == 1.0 and "out" in report["domains"]
+    assert "in-domain" in result.stdout and "best threshold" in result.stdout
+
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [{"id": f"m{i}", "text": math_doc(rng)} for i in range(5)]
+                        + [{"id": f"n{i}", "text": prose_doc(rng)} for i in range(5)])
+    result = run_cli("classifier", "apply", str(mixed), "--model", str(tmp_path / "m.bin"), "-o",
+                     str(tmp_path / "applied"), "-q")
+    assert result.returncode == 0, result.stderr
+    kept = [r for p in (tmp_path / "applied" / "data").glob("*.parquet") for r in read_shard(str(p))]
+    assert sorted(r["id"] for r in kept) == [f"m{i}" for i in range(5)]
+    assert all(r["meta"]["math_score"] >= 0.5 for r in kept) and "not_math 5" in result.stdout
+
+    result = run_cli("web", "extract", str(EXAMPLE_WARC), "-o", str(tmp_path / "web"), "-q", "-w", "1",
+                     "--classifier", str(model), "--math-threshold", "0")
+    assert result.returncode == 0, result.stderr
+    records = [r for p in (tmp_path / "web" / "data").glob("*.parquet") for r in read_shard(str(p))]
+    assert records and all(0 <= r["meta"]["math_score"] <= 1 for r in records)
+    (tmp_path / "junk.bin").write_bytes(b"junk" * 100)
+    result = run_cli("web", "extract", str(EXAMPLE_WARC), "-o", str(tmp_path / "web2"), "--classifier",
+                     str(tmp_path / "junk.bin"))
+    assert result.returncode != 0 and "not a fastText model" in result.stderr
+
+
+def test_cli_bootstrap_then_round2_with_llm_labels(model, tmp_path):
+    rng = random.Random(3)
+    records = []
+    for crawl in ("CC-MAIN-2016-07", "CC-MAIN-2024-10"):
+        for i in range(30):
+            is_math = i % 2 == 0
+            text = (math_doc(rng) if is_math else prose_doc(rng)) + f" [[script: score={5 if is_math else 0}]]"
+            records.append({"id": f"{crawl}-{i}", "text": text, "url": f"https://e.example/{i}",
+                            "meta": {"crawl": crawl, **({"math": {"tex_text": 12}} if is_math else {})}})
+    shard = write_jsonl(tmp_path / "s1.jsonl", records)
+    result = run_cli("classifier", "bootstrap", str(shard), "-o", str(tmp_path / "seeds"), "--negatives-per-positive", "1")
+    assert result.returncode == 0, result.stderr
+    assert "CC-MAIN-2016-07: 15 positives of 15 candidates, 15 negatives of 15" in result.stdout
+    with ScriptedServerProcess() as server:
+        args = ["classifier", "round2", str(shard), "-o", str(tmp_path / "r2"), "--round1", str(model), "--seeds",
+                str(tmp_path / "seeds"), "--model", "scripted", "--base-url", server.base_url, "--per-crawl", "20",
+                "--dim", "16", "--bucket", "20000", "--threads", "1", "-q"]
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        first = server.stats()["requests"]
+        rerun = run_cli(*args)
+        assert rerun.returncode == 0, rerun.stderr
+        assert server.stats()["requests"] == first == 40  # 20 per crawl, labelled once
+    report = json.loads((tmp_path / "r2" / "round2.json").read_text())
+    assert report["labels"]["positive"] == 20 and report["labels"]["negative"] == 20
+    assert report["kept"]["sample"] == 40 and set(report["kept"]["per_crawl"]) == {"CC-MAIN-2016-07", "CC-MAIN-2024-10"}
+    assert report["round2"]["held_out"]["f1"] == 1.0
+    assert "held-out LLM labels" in result.stdout and "llm_score: 40 request(s) sent" in result.stdout
