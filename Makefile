@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/reextract.py
 	$(BIN)/python bench/llm_client.py
 	$(BIN)/python bench/llm_e2e.py
+	$(BIN)/python bench/classifier.py
 
 clean:
 	rm -rf $(VENV) runs
