@@ -96,7 +96,7 @@ def speed(model_path: Path, seed_file: Path) -> None:
         scorer.scores(docs)
         best["folded"] = max(best["folded"], len(docs) / (time.perf_counter() - start))
         start = time.perf_counter()
-        MathClassifier.fasttext_scores_of_lines([preprocess(d) for d in docs], model)
+        scorer.fasttext_probabilities_of_lines([preprocess(d) for d in docs], model)
         best["fasttext"] = max(best["fasttext"], len(docs) / (time.perf_counter() - start))
     print(f"\n== inference, one core, {len(docs):,} documents of 5,000 characters, preprocessing included, best of 3 ==")
     print(f"  megamath (folded table): {best['folded']:,.0f} docs/s;  fastText predict: {best['fasttext']:,.0f} docs/s"

@@ -187,3 +187,26 @@ def test_cli_bootstrap_then_round2_with_llm_labels(model, tmp_path):
     assert report["kept"]["sample"] == 40 and set(report["kept"]["per_crawl"]) == {"CC-MAIN-2016-07", "CC-MAIN-2024-10"}
     assert report["round2"]["held_out"]["f1"] == 1.0
     assert "held-out LLM labels" in result.stdout and "llm_score: 40 request(s) sent" in result.stdout
+
+
+def test_webpro_scores_with_a_classifier_trained_on_a_sample_of_llm_scores(tmp_path):
+    rng = random.Random(4)
+    records = []
+    for crawl in ("CC-MAIN-2016-07", "CC-MAIN-2024-10"):
+        for i in range(150):
+            is_math = i % 2 == 0
+            text = (math_doc(rng) if is_math else prose_doc(rng)) + f" [[script: score={5 if is_math else 0}]]"
+            records.append({"id": f"{crawl}-{i}", "text": text, "meta": {"crawl": crawl}})
+    shard = write_jsonl(tmp_path / "s2.jsonl", records)
+    with ScriptedServerProcess() as server:
+        result = run_cli("web", "pro", str(shard), "-o", str(tmp_path / "pro"), "--model", "scripted", "--refine-model",
+                         "scripted-echo", "--base-url", server.base_url, "--score-sample", "100", "-q", "--format",
+                         "jsonl")
+        assert result.returncode == 0, result.stderr
+        out = [r for p in (tmp_path / "pro" / "data").glob("*.jsonl") for r in read_shard(str(p))]
+        # the LLM scored only the sample; everything else was scored by the classifier, then the kept refined
+        assert server.stats()["requests"] == 200 + len(out)
+    math_ids = {r["id"] for i, r in enumerate(records) if i % 2 == 0}
+    assert out and {r["id"] for r in out} <= math_ids
+    assert all(r["meta"]["llm"]["educational_value"]["model"] == "fasttext:educational_value.bin" for r in out)
+    assert "classifier_score" in result.stdout and "score classifier" in result.stdout

@@ -17,7 +17,9 @@ import logging
 import os
 import random
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Iterable
 
@@ -60,28 +62,24 @@ class TrainConfig:
     quantize: bool = False
 
 
-def write_training_file(positives: Iterable[str], negatives: Iterable[str], path: Path, config: TrainConfig) -> dict:
-    """Preprocess and chunk the seeds, shuffle the lines, and write fastText's training file."""
+def write_training_file(examples: Iterable[tuple[str, str]], path: Path, config: TrainConfig) -> dict:
+    """Preprocess and chunk (label, text) examples, shuffle the lines, and write fastText's training file.
+
+    Returns documents and lines per label."""
     lines: list[str] = []
-    counts = {"positive_docs": 0, "negative_docs": 0}
-    for label, texts, key in ((POSITIVE, positives, "positive_docs"), (NEGATIVE, negatives, "negative_docs")):
-        for text in texts:
-            counts[key] += 1
-            lines += [f"{label} {chunk}" for chunk in chunk_words(preprocess(text), config.max_words_per_line) if chunk]
+    docs: Counter = Counter()
+    for label, text in examples:
+        docs[label] += 1
+        lines += [f"{label} {chunk}" for chunk in chunk_words(preprocess(text), config.max_words_per_line) if chunk]
     random.Random(config.seed).shuffle(lines)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    counts["lines"] = len(lines)
-    counts["positive_lines"] = sum(1 for line in lines if line.startswith(POSITIVE))
-    counts["negative_lines"] = counts["lines"] - counts["positive_lines"]
-    return counts
+    return {"docs": dict(docs), "lines": dict(Counter(line.split(" ", 1)[0] for line in lines))}
 
 
-def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.PathLike[str],
-          config: TrainConfig | None = None) -> dict:
-    """Train on seed texts and write ``output`` (``.bin``), its folded table and, if asked, a ``.ftz``.
-
-    Returns what was trained on (documents and lines per label) and the files written.
-    """
+def train_labelled(examples: Iterable[tuple[str, str]], output: str | os.PathLike[str],
+                   config: TrainConfig | None = None) -> dict:
+    """Train on (``__label__X``, text) examples; writes ``output`` (``.bin``), its folded table and, if
+    asked, a ``.ftz``. Returns documents and lines per label and the files written."""
     import fasttext
 
     config = config or TrainConfig()
@@ -89,9 +87,9 @@ def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.P
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent) as tmp:
         data = Path(tmp) / "train.txt"
-        summary = write_training_file(positives, negatives, data, config)
-        if not summary["positive_lines"] or not summary["negative_lines"]:
-            raise ClassifierError("training needs both positive and negative seed text")
+        summary = write_training_file(examples, data, config)
+        if len(summary["lines"]) < 2:
+            raise ClassifierError(f"training needs text for at least two labels, got {sorted(summary['lines']) or 'none'}")
         model = fasttext.train_supervised(
             input=str(data), dim=config.dim, lr=config.lr, wordNgrams=config.word_ngrams, minCount=config.min_count,
             epoch=config.epoch, bucket=config.bucket, thread=config.threads or os.cpu_count() or 1,
@@ -105,6 +103,20 @@ def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.P
             model.save_model(str(quantized))
             summary["files"].append(str(quantized))
     return summary
+
+
+def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.PathLike[str],
+          config: TrainConfig | None = None) -> dict:
+    """The math classifier: :func:`train_labelled` on math and other seed texts."""
+    examples = chain(((POSITIVE, t) for t in positives), ((NEGATIVE, t) for t in negatives))
+    try:
+        summary = train_labelled(examples, output, config)
+    except ClassifierError:
+        raise ClassifierError("training needs both positive and negative seed text") from None
+    docs, lines = summary["docs"], summary["lines"]
+    return {"positive_docs": docs.get(POSITIVE, 0), "negative_docs": docs.get(NEGATIVE, 0),
+            "positive_lines": lines.get(POSITIVE, 0), "negative_lines": lines.get(NEGATIVE, 0),
+            "lines": sum(lines.values()), "files": summary["files"]}
 
 
 def folded_path(model_path: str | os.PathLike[str]) -> Path:
@@ -232,9 +244,9 @@ class FoldedModel:
         return exp / exp.sum(axis=1, keepdims=True)
 
 
-class MathClassifier:
-    """``scores(texts)`` → P(math) per raw text; loads a ``.bin`` (through its folded table, written
-    next to it on first use) or a quantized ``.ftz`` (scored by fastText)."""
+class TextClassifier:
+    """``probabilities(texts)`` → (documents × labels) for raw texts; loads a ``.bin`` (through its
+    folded table, written next to it on first use) or a quantized ``.ftz`` (scored by fastText)."""
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
@@ -256,10 +268,7 @@ class MathClassifier:
                     self._folded.save(folded)
                 except OSError as exc:  # a read-only model folder: fold again next time
                     log.info("could not cache the folded model next to %s: %s", self.path, exc)
-        labels = self._folded.labels if self._folded else list(self._fasttext.get_labels())
-        if POSITIVE not in labels:
-            raise ClassifierError(f"{self.path} has no {POSITIVE} label (labels: {', '.join(labels)})")
-        self._positive = labels.index(POSITIVE)
+        self.labels: list[str] = self._folded.labels if self._folded else list(self._fasttext.get_labels())
 
     def _load_fasttext(self):
         import fasttext
@@ -269,20 +278,37 @@ class MathClassifier:
         except ValueError as exc:
             raise ClassifierError(f"{self.path} is not a fastText model: {exc}") from exc
 
-    def scores(self, texts: list[str]) -> np.ndarray:
+    def probabilities(self, texts: list[str]) -> np.ndarray:
         lines = [preprocess(text) for text in texts]
         if self._folded is not None:
-            return self._folded.probabilities(lines)[:, self._positive]
-        return self.fasttext_scores_of_lines(lines, self._fasttext)
+            return self._folded.probabilities(lines)
+        return self.fasttext_probabilities_of_lines(lines, self._fasttext)
+
+    def fasttext_probabilities(self, texts: list[str]) -> np.ndarray:
+        """The same probabilities through fastText's own ``predict`` (slower; checks the folded table)."""
+        return self.fasttext_probabilities_of_lines([preprocess(t) for t in texts],
+                                                    self._fasttext or self._load_fasttext())
+
+    def fasttext_probabilities_of_lines(self, lines: list[str], model) -> np.ndarray:
+        out = np.zeros((len(lines), len(self.labels)))
+        column = {label: j for j, label in enumerate(self.labels)}
+        for i, line in enumerate(lines):
+            for label, probability in zip(*model.predict(line, k=-1)):
+                out[i, column[label]] = probability
+        return out
+
+
+class MathClassifier(TextClassifier):
+    """``scores(texts)`` → P(math) per raw text."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        super().__init__(path)
+        if POSITIVE not in self.labels:
+            raise ClassifierError(f"{self.path} has no {POSITIVE} label (labels: {', '.join(self.labels)})")
+        self._positive = self.labels.index(POSITIVE)
+
+    def scores(self, texts: list[str]) -> np.ndarray:
+        return self.probabilities(texts)[:, self._positive]
 
     def fasttext_scores(self, texts: list[str]) -> np.ndarray:
-        """The same scores through fastText's own ``predict`` (slower; for checking the folded table)."""
-        return self.fasttext_scores_of_lines([preprocess(t) for t in texts], self._fasttext or self._load_fasttext())
-
-    @staticmethod
-    def fasttext_scores_of_lines(lines: list[str], model) -> np.ndarray:
-        out = np.zeros(len(lines))
-        for i, line in enumerate(lines):
-            labels, probabilities = model.predict(line, k=-1)
-            out[i] = dict(zip(labels, probabilities)).get(POSITIVE, 0.0)
-        return out
+        return self.fasttext_probabilities(texts)[:, self._positive]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -31,23 +30,6 @@ class Round2Config:
     holdout: float = 0.2
     threshold: float = 0.5
     seed: int = 0
-
-
-def sample_per_crawl(records: Iterable[Record], per_crawl: int, seed: int) -> tuple[list[Record], dict]:
-    """Up to ``per_crawl`` records of each crawl, uniformly (reservoir sampling, deterministic)."""
-    rng = random.Random(seed)
-    reservoirs: dict[str, list[Record]] = defaultdict(list)
-    seen: dict[str, int] = defaultdict(int)
-    for record in records:
-        crawl = crawl_of(record)
-        seen[crawl] += 1
-        bucket = reservoirs[crawl]
-        if len(bucket) < per_crawl:
-            bucket.append(record)
-        elif (slot := rng.randrange(seen[crawl])) < per_crawl:
-            bucket[slot] = record
-    sample = [r for crawl in sorted(reservoirs) for r in reservoirs[crawl]]
-    return sample, {crawl: {"survivors": seen[crawl], "sampled": len(reservoirs[crawl])} for crawl in sorted(seen)}
 
 
 def split_labels(labelled: list[Record], config: Round2Config, score_key: str = "math_relevance"):

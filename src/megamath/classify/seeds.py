@@ -143,3 +143,20 @@ def bootstrap_seeds(records: Iterable[Record], config: BootstrapConfig) -> tuple
 def write_seed_file(path: Path, seeds: list[Record]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"".join(orjson.dumps(seed) + b"\n" for seed in seeds))
+
+
+def sample_per_crawl(records: Iterable[Record], per_crawl: int, seed: int) -> tuple[list[Record], dict]:
+    """Up to ``per_crawl`` records of each crawl, uniformly (reservoir sampling, deterministic)."""
+    rng = random.Random(seed)
+    reservoirs: dict[str, list[Record]] = defaultdict(list)
+    seen: dict[str, int] = defaultdict(int)
+    for record in records:
+        crawl = crawl_of(record)
+        seen[crawl] += 1
+        bucket = reservoirs[crawl]
+        if len(bucket) < per_crawl:
+            bucket.append(record)
+        elif (slot := rng.randrange(seen[crawl])) < per_crawl:
+            bucket[slot] = record
+    sample = [r for crawl in sorted(reservoirs) for r in reservoirs[crawl]]
+    return sample, {crawl: {"survivors": seen[crawl], "sampled": len(reservoirs[crawl])} for crawl in sorted(seen)}

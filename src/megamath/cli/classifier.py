@@ -245,8 +245,8 @@ def round2(inputs, output, round1_model, seed_dir, extra_positives, text_field, 
     """
     from megamath.classify.model import MathClassifier
     from megamath.classify.model import train as train_model
-    from megamath.classify.round2 import Round2Config, compare_rounds, format_comparison, sample_per_crawl, split_labels
-    from megamath.classify.seeds import read_texts, write_seed_file
+    from megamath.classify.round2 import Round2Config, compare_rounds, format_comparison, split_labels
+    from megamath.classify.seeds import read_texts, sample_per_crawl, write_seed_file
     from megamath.llm.score import LLMScore, ScoreConfig
     from megamath.runtime.pipeline import Pipeline
     from megamath.runtime.resume import RunFolder

@@ -70,6 +70,9 @@ def reextract(inputs, output, no_math, recall, no_tables, output_format, workers
 @click.option("--thresholds", default="0:4,2023:3", show_default=True,
               help="Minimum educational score per crawl year, as FIRST_YEAR:SCORE steps (unknown year: the strictest).")
 @click.option("--no-refine", is_flag=True, help="Score and filter only.")
+@click.option("--score-sample", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Score only N documents per crawl with the LLM, train a fastText model on those scores, "
+                   "and score everything with it (cheap for a large corpus).")
 @click.option("--min-length-ratio", type=click.FloatRange(min=0), default=0.5, show_default=True,
               help="A rewrite shorter than this fraction of the original is malformed.")
 @click.option("--max-length-ratio", type=click.FloatRange(min=0), default=1.5, show_default=True,
@@ -78,7 +81,7 @@ def reextract(inputs, output, no_math, recall, no_tables, output_format, workers
 @click.option("--format", "output_format", type=click.Choice(["parquet", "jsonl.zst", "jsonl"]), default="parquet",
               show_default=True)
 @endpoint_options
-def pro(inputs, output, model, refine_model, thresholds, no_refine, min_length_ratio, max_length_ratio,
+def pro(inputs, output, model, refine_model, thresholds, no_refine, score_sample, min_length_ratio, max_length_ratio,
         refine_max_tokens, output_format, **options):
     """Web-Pro: score educational value with a model, keep by crawl-year threshold, refine the rest.
 
@@ -95,7 +98,13 @@ def pro(inputs, output, model, refine_model, thresholds, no_refine, min_length_r
     from megamath.llm.prompts import PromptError
     from megamath.llm.refine import RefineConfig
     from megamath.llm.score import ScoreConfig
-    from megamath.web.pro import ScoreThresholdConfig, WebProConfig, build_webpro_pipeline, parse_year_thresholds
+    from megamath.web.pro import (
+        ClassifierScoreConfig,
+        ScoreThresholdConfig,
+        WebProConfig,
+        build_webpro_pipeline,
+        parse_year_thresholds,
+    )
 
     folder, shards = start_run(output, inputs, quiet=options["quiet"])
     try:
@@ -105,7 +114,11 @@ def pro(inputs, output, model, refine_model, thresholds, no_refine, min_length_r
     refine = None if no_refine else RefineConfig(
         generation_from(options, refine_model or model, "refine", max_tokens=refine_max_tokens),
         min_length_ratio=min_length_ratio, max_length_ratio=max_length_ratio)
-    config = WebProConfig(score=ScoreConfig(generation_from(options, model, "educational_value")),
+    score = ScoreConfig(generation_from(options, model, "educational_value"))
+    score_classifier = None
+    if score_sample:
+        score_classifier = ClassifierScoreConfig(_score_classifier(shards, folder, score, score_sample, options))
+    config = WebProConfig(score=score, score_classifier=score_classifier,
                           threshold=ScoreThresholdConfig(year_thresholds=steps), refine=refine,
                           output_suffix=f".{output_format}")
     try:
@@ -113,3 +126,35 @@ def pro(inputs, output, model, refine_model, thresholds, no_refine, min_length_r
     except (PromptError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     run_llm_pipeline(pipeline, folder, shards, options)
+
+
+def _score_classifier(shards: list[str], folder, score, per_crawl: int, options: dict) -> str:
+    """LLM-score a sample of ``per_crawl`` documents per crawl (resumable), train a fastText model on
+    the scores, and return its path."""
+    from pathlib import Path
+
+    from megamath.classify.model import TrainConfig, train_labelled
+    from megamath.classify.seeds import sample_per_crawl, write_seed_file
+    from megamath.llm.score import LLMScore
+    from megamath.runtime.resume import RunFolder
+    from megamath.runtime.shards import read_shard
+    from megamath.runtime.stage import Drop
+    from megamath.sources.shards import ShardReader
+
+    sample_run = RunFolder(Path(folder.root) / "score-sample")
+    sample_path = sample_run.root / "sample.jsonl"
+    if not sample_path.is_file() or options["force"]:
+        records = (r for shard in shards for r in read_shard(shard) if type(r) is not Drop)
+        write_seed_file(sample_path, sample_per_crawl(records, per_crawl, seed=0)[0])
+    sample_run.logs.mkdir(parents=True, exist_ok=True)
+    click.echo(f"scoring the sample {sample_path} with the LLM:")
+    stage = LLMScore(score, endpoint_from(options), cache_for(options, sample_run))
+    run_llm_pipeline(Pipeline(ShardReader(), [stage], output_suffix=".jsonl"), sample_run, [str(sample_path)], options)
+    labelled = [r for path in sorted(sample_run.data.glob("*.jsonl")) for r in read_shard(path) if type(r) is not Drop]
+    model_path = sample_run.root / "educational_value.bin"
+    summary = train_labelled(((f"__label__{r['meta']['llm']['educational_value']['score']}", r["text"]) for r in labelled),
+                             model_path, TrainConfig())
+    per_score = ", ".join(f"{label.removeprefix('__label__')}: {n}" for label, n in sorted(summary["docs"].items()))
+    click.echo(f"score classifier {model_path}: trained on {sum(summary['docs'].values()):,} LLM-scored documents "
+               f"(per score {per_score})\n")
+    return str(model_path)

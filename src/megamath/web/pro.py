@@ -1,6 +1,10 @@
 """Web-Pro, the premium subset: score each document's educational value with a model, keep those
 above a threshold that depends on the crawl year, and rewrite the survivors with the model.
 
+Scoring every document with an LLM is the expensive part; :class:`ClassifierScore` instead scores with
+a fastText model trained on a sample of LLM scores (labels ``__label__0`` … ``__label__5``), writing
+the expected score where the LLM's would go, so the threshold and refinement work unchanged.
+
 The recipe keeps scores >= 3 from 2023 on and >= 4 up to 2017, where older crawls hold more noise;
 years in between take the threshold of the latest step at or before them (configurable).
 """
@@ -9,13 +13,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator
 
+from megamath.classify.model import TextClassifier
 from megamath.llm.client import EndpointConfig
 from megamath.llm.refine import LLMRefine, RefineConfig
 from megamath.llm.score import LLMScore, ScoreConfig
 from megamath.llm.stage import GenerationConfig
 from megamath.runtime.pipeline import Pipeline
-from megamath.runtime.stage import Filter, Record
+from megamath.runtime.stage import Drop, Filter, Record, Stage
 from megamath.sources.shards import ShardReader
 
 _YEAR = re.compile(r"(?:CC-MAIN-|^)((?:19|20)\d\d)")
@@ -76,15 +84,56 @@ class ScoreThreshold(Filter):
 
 
 @dataclass(frozen=True)
+class ClassifierScoreConfig:
+    """``model_path``: a fastText model whose labels are ``__label__<score>``; the expected score goes
+    to ``meta.llm[key].score``."""
+
+    model_path: str
+    key: str = "educational_value"
+    batch_size: int = 512
+
+
+class ClassifierScore(Stage):
+    name = "classifier_score"
+
+    def __init__(self, config: ClassifierScoreConfig):
+        self.config = config
+        self._classifier: TextClassifier | None = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_classifier": None}
+
+    def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
+        if self._classifier is None:
+            self._classifier = TextClassifier(self.config.model_path)
+        values = [float(label.removeprefix("__label__")) for label in self._classifier.labels]
+        source = f"fasttext:{Path(self.config.model_path).name}"
+        records = iter(records)
+        while batch := list(islice(records, self.config.batch_size)):
+            expected = self._classifier.probabilities([r.get("text") or "" for r in batch]) @ values
+            for record, score in zip(batch, expected):
+                scores = record.setdefault("meta", {}).setdefault("llm", {})
+                scores[self.config.key] = {"score": round(float(score), 3), "model": source}
+                yield record
+
+
+@dataclass(frozen=True)
 class WebProConfig:
+    """``score`` (the LLM) or ``score_classifier`` (a model trained on a sample of its scores) rates
+    each document; ``refine`` None skips refinement."""
+
     score: ScoreConfig = field(default_factory=lambda: ScoreConfig(GenerationConfig("", "educational_value")))
+    score_classifier: ClassifierScoreConfig | None = None
     threshold: ScoreThresholdConfig = field(default_factory=ScoreThresholdConfig)
     refine: RefineConfig | None = field(default_factory=RefineConfig)
     output_suffix: str = ".parquet"
 
 
 def build_webpro_pipeline(config: WebProConfig, endpoint: EndpointConfig, cache_path: str) -> Pipeline:
-    score = LLMScore(config.score, endpoint, cache_path)
+    if config.score_classifier is not None:
+        score = ClassifierScore(config.score_classifier)
+    else:
+        score = LLMScore(config.score, endpoint, cache_path)
     stages = [score, ScoreThreshold(config.threshold)]
     if config.refine is not None:
         stages.append(LLMRefine(config.refine, endpoint, cache_path))
