@@ -4,7 +4,8 @@ with the recipe's hyper-parameters, and evaluate on labelled sources it never sa
 1. ``_math_pages.write_crawl``: three WARC files (CC-MAIN-2016/2020/2024 in their names) of pages we
    render ourselves (generated worked examples, GSM8K *train* worksheets, numpy's math docstrings,
    with MathJax 2 / TeX-delimiter / MathML markup) and non-math pages from ../shared's non-math seeds;
-2. ``megamath web extract`` → ``megamath classifier bootstrap`` → ``megamath classifier train``;
+2. ``megamath web extract`` → ``megamath classifier bootstrap`` → ``megamath classifier train`` on nine
+   tenths of the seeds (the other tenth is the in-domain evaluation);
 3. ``megamath classifier eval`` on sources never seen in training: positives html-math pages (stage-1
    text), MATH test problems, GSM8K test problems, the HoTT book (LaTeX source, in sections);
    negatives the real Common Crawl pages of ../shared/data/warc (stage-1 text; the dolma "science"
@@ -130,12 +131,20 @@ def main() -> None:
               .strip().splitlines()[-1])
         print(megamath("classifier", "bootstrap", str(tmp / "s1" / "data" / "*.jsonl"), "-o", str(tmp / "seeds"),
                        "--negatives-per-positive", "1"))
+        held_out = {}
+        for label in ("positive", "negative"):  # a tenth of the seeds is kept back for the in-domain numbers
+            lines = (tmp / "seeds" / f"{label}.jsonl").read_text().splitlines()
+            (tmp / f"train-{label}.jsonl").write_text("".join(f"{line}\n" for i, line in enumerate(lines) if i % 10))
+            held_out[label] = tmp / f"held-{label}.jsonl"
+            held_out[label].write_text("".join(f"{line}\n" for i, line in enumerate(lines) if i % 10 == 0))
         start = time.perf_counter()
-        print(megamath("classifier", "train", "--positive", str(tmp / "seeds" / "positive.jsonl"), "--negative",
-                       str(tmp / "seeds" / "negative.jsonl"), "-o", str(tmp / "round1.bin")).strip())
+        print(megamath("classifier", "train", "--positive", str(tmp / "train-positive.jsonl"), "--negative",
+                       str(tmp / "train-negative.jsonl"), "-o", str(tmp / "round1.bin")).strip())
         print(f"(train wall time {time.perf_counter() - start:.1f}s)\n")
         positives, negatives = evaluation_sets(tmp)
         eval_args = [a for p in positives for a in ("--positive", p)] + [a for n in negatives for a in ("--negative", n)]
+        eval_args += ["--positive", f"in:bootstrap-held-out={held_out['positive']}",
+                      "--negative", f"in:bootstrap-held-out={held_out['negative']}"]
         print(megamath("classifier", "eval", str(tmp / "round1.bin"), *eval_args, "-o", str(tmp / "report.json")))
         speed(tmp / "round1.bin", tmp / "eval" / "common-crawl.jsonl")
         if not args.skip_1m:
