@@ -111,6 +111,7 @@ def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_
       megamath web extract 'crawl/*.warc.gz' -o runs/crawl -w 8 --format jsonl.zst
       megamath web extract crawl-data/CC-MAIN-2024-46/segments/.../warc/X.warc.gz -o runs/cc
       megamath web extract warc.paths.gz -o runs/cc --blocklist-dir ut1/ --lid-model lid.176.bin
+      megamath web extract crawl/*.warc.gz -o runs/math --classifier math.bin --dedup
     """
     folder, sources = start_run(output, inputs, quiet=quiet, verbose=verbose)
 
