@@ -77,9 +77,10 @@ def write_training_file(examples: Iterable[tuple[str, str]], path: Path, config:
 
 
 def train_labelled(examples: Iterable[tuple[str, str]], output: str | os.PathLike[str],
-                   config: TrainConfig | None = None) -> dict:
+                   config: TrainConfig | None = None, progress: bool = False) -> dict:
     """Train on (``__label__X``, text) examples; writes ``output`` (``.bin``), its folded table and, if
-    asked, a ``.ftz``. Returns documents and lines per label and the files written."""
+    asked, a ``.ftz``. Returns documents and lines per label and the files written. ``progress``:
+    fastText's own progress line on stderr."""
     import fasttext
 
     config = config or TrainConfig()
@@ -93,7 +94,7 @@ def train_labelled(examples: Iterable[tuple[str, str]], output: str | os.PathLik
         model = fasttext.train_supervised(
             input=str(data), dim=config.dim, lr=config.lr, wordNgrams=config.word_ngrams, minCount=config.min_count,
             epoch=config.epoch, bucket=config.bucket, thread=config.threads or os.cpu_count() or 1,
-            seed=config.seed, loss="softmax", verbose=0)
+            seed=config.seed, loss="softmax", verbose=2 if progress else 0)
         model.save_model(str(output))
         FoldedModel.from_fasttext(model).save(folded_path(output))
         summary["files"] = [str(output), str(folded_path(output))]
@@ -106,11 +107,11 @@ def train_labelled(examples: Iterable[tuple[str, str]], output: str | os.PathLik
 
 
 def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.PathLike[str],
-          config: TrainConfig | None = None) -> dict:
+          config: TrainConfig | None = None, progress: bool = False) -> dict:
     """The math classifier: :func:`train_labelled` on math and other seed texts."""
     examples = chain(((POSITIVE, t) for t in positives), ((NEGATIVE, t) for t in negatives))
     try:
-        summary = train_labelled(examples, output, config)
+        summary = train_labelled(examples, output, config, progress)
     except ClassifierError:
         raise ClassifierError("training needs both positive and negative seed text") from None
     docs, lines = summary["docs"], summary["lines"]

@@ -84,7 +84,7 @@ def train(positives, negatives, text_field, output, **hyper):
     neg = [text for spec in negatives for text in _texts(spec, text_field)[1]]
     started = time.monotonic()
     try:
-        summary = train_model(pos, neg, output, _train_config(**hyper))
+        summary = train_model(pos, neg, output, _train_config(**hyper), progress=True)
     except ClassifierError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"trained on {summary['positive_docs']:,} math and {summary['negative_docs']:,} other documents "

@@ -56,6 +56,10 @@ def endpoint_options(command):
 
 
 def endpoint_from(options: dict) -> EndpointConfig:
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
+        raise click.ClickException("the LLM client needs the llm extra: pip install 'megamath[llm]'")
     return EndpointConfig(base_url=options["base_url"], api_key_env=options["api_key_env"],
                           max_concurrency=options["concurrency"], timeout_s=options["timeout"],
                           max_retries=options["max_retries"], input_price_per_mtok=options["price_in"],
