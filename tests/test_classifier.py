@@ -159,15 +159,20 @@ def test_cli_train_eval_apply_and_web_extract_stage(model, tmp_path):
     assert result.returncode != 0 and "not a fastText model" in result.stderr
 
 
-def test_cli_bootstrap_then_round2_with_llm_labels(model, tmp_path):
-    rng = random.Random(3)
+def labelled_crawls(rng: random.Random, per_crawl: int) -> list[dict]:
+    """Stage-1-like records of two crawls, math and prose alternating; the scripted LLM gives math 5, prose 0."""
     records = []
     for crawl in ("CC-MAIN-2016-07", "CC-MAIN-2024-10"):
-        for i in range(30):
+        for i in range(per_crawl):
             is_math = i % 2 == 0
             text = (math_doc(rng) if is_math else prose_doc(rng)) + f" [[script: score={5 if is_math else 0}]]"
             records.append({"id": f"{crawl}-{i}", "text": text, "url": f"https://e.example/{i}",
                             "meta": {"crawl": crawl, **({"math": {"tex_text": 12}} if is_math else {})}})
+    return records
+
+
+def test_cli_bootstrap_then_round2_with_llm_labels(model, tmp_path):
+    records = labelled_crawls(random.Random(3), 30)
     shard = write_jsonl(tmp_path / "s1.jsonl", records)
     result = run_cli("classifier", "bootstrap", str(shard), "-o", str(tmp_path / "seeds"), "--negatives-per-positive", "1")
     assert result.returncode == 0, result.stderr
@@ -190,13 +195,7 @@ def test_cli_bootstrap_then_round2_with_llm_labels(model, tmp_path):
 
 
 def test_webpro_scores_with_a_classifier_trained_on_a_sample_of_llm_scores(tmp_path):
-    rng = random.Random(4)
-    records = []
-    for crawl in ("CC-MAIN-2016-07", "CC-MAIN-2024-10"):
-        for i in range(150):
-            is_math = i % 2 == 0
-            text = (math_doc(rng) if is_math else prose_doc(rng)) + f" [[script: score={5 if is_math else 0}]]"
-            records.append({"id": f"{crawl}-{i}", "text": text, "meta": {"crawl": crawl}})
+    records = labelled_crawls(random.Random(4), 150)
     shard = write_jsonl(tmp_path / "s2.jsonl", records)
     with ScriptedServerProcess() as server:
         result = run_cli("web", "pro", str(shard), "-o", str(tmp_path / "pro"), "--model", "scripted", "--refine-model",

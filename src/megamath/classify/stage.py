@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from megamath.classify.model import MathClassifier
-from megamath.runtime.stage import Drop, Record, Stage
+from megamath.runtime.stage import BatchStage, Drop, Record
 
 
 @dataclass(frozen=True)
@@ -20,7 +19,7 @@ class ClassifierConfig:
     batch_size: int = 512
 
 
-class MathClassify(Stage):
+class MathClassify(BatchStage):
     name = "math_classifier"
 
     def __init__(self, config: ClassifierConfig):
@@ -36,10 +35,8 @@ class MathClassify(Stage):
             self._classifier = MathClassifier(self.config.model_path)
         return self._classifier
 
-    def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
-        records = iter(records)
-        while batch := list(islice(records, self.config.batch_size)):
-            scores = self.classifier.scores([record.get("text") or "" for record in batch])
-            for record, score in zip(batch, scores):
-                record.setdefault("meta", {})["math_score"] = round(float(score), 4)
-                yield record if score >= self.config.threshold else Drop(record, "not_math")
+    def process_batch(self, batch: list[Record]) -> Iterator[Record | Drop]:
+        scores = self.classifier.scores([record.get("text") or "" for record in batch])
+        for record, score in zip(batch, scores):
+            record.setdefault("meta", {})["math_score"] = round(float(score), 4)
+            yield record if score >= self.config.threshold else Drop(record, "not_math")

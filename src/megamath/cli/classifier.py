@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from megamath.cli.llm import cache_for, endpoint_from, endpoint_options, generation_from, run_llm_pipeline
-from megamath.cli.main import cli, start_run
+from megamath.cli.main import cli, run_in_folder, start_run
 from megamath.classify.model import TrainConfig
 
 _train = TrainConfig()
@@ -187,10 +187,7 @@ def apply(inputs, model, output, threshold, workers, force, quiet):
     from megamath.classify.model import ClassifierError, MathClassifier
     from megamath.classify.stage import ClassifierConfig, MathClassify
     from megamath.report.funnel import format_funnel
-    from megamath.runtime.executor import LocalExecutor
     from megamath.runtime.pipeline import Pipeline
-    from megamath.runtime.resume import ConfigChangedError
-    from megamath.runtime.runner import run_pipeline
     from megamath.sources.shards import ShardReader
 
     folder, shards = start_run(output, inputs, quiet=quiet)
@@ -200,11 +197,7 @@ def apply(inputs, model, output, threshold, workers, force, quiet):
     except ClassifierError as exc:
         raise click.ClickException(str(exc)) from exc
     pipeline = Pipeline(ShardReader(), [MathClassify(ClassifierConfig(model, threshold))])
-    try:
-        summary = run_pipeline(pipeline, shards, folder.root, LocalExecutor(workers=workers), force=force,
-                               show_progress=not quiet)
-    except ConfigChangedError as exc:
-        raise click.ClickException(str(exc)) from exc
+    summary = run_in_folder(pipeline, folder, shards, workers=workers, force=force, quiet=quiet)
     click.echo(format_funnel(summary.funnel))
     click.echo(f"\n{summary.docs_written:,} documents under {folder.data} ({summary.seconds:.1f}s)")
     if summary.failed:

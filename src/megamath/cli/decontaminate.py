@@ -7,13 +7,10 @@ from pathlib import Path
 
 import click
 
-from megamath.cli.main import cli, start_run
+from megamath.cli.main import cli, run_in_folder, start_run
 from megamath.report.contamination import write_contamination_report
 from megamath.report.funnel import format_funnel
-from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.pipeline import Pipeline
-from megamath.runtime.resume import ConfigChangedError
-from megamath.runtime.runner import run_pipeline
 from megamath.sources.shards import ShardReader
 
 
@@ -57,11 +54,7 @@ def decontaminate(inputs, output, benchmark_dir, extra, ngram, workers, output_f
                                  ngram=ngram)
     pipeline = Pipeline(ShardReader(), [Decontaminate(config)], output_suffix=f".{output_format}",
                         excluded_reasons=("benchmark_",))
-    try:
-        summary = run_pipeline(pipeline, shards, folder.root, LocalExecutor(workers=workers), force=force,
-                               show_progress=not quiet)
-    except ConfigChangedError as exc:
-        raise click.ClickException(str(exc)) from exc
+    summary = run_in_folder(pipeline, folder, shards, workers=workers, force=force, quiet=quiet)
     report = folder.root / "contamination.jsonl"
     per_benchmark = write_contamination_report(folder.excluded, report)
     click.echo(format_funnel(summary.funnel, top_reasons=12))

@@ -7,15 +7,12 @@ import sys
 
 import click
 
-from megamath.cli.main import cli, start_run
+from megamath.cli.main import cli, run_in_folder, start_run
 from megamath.llm.client import EndpointConfig
 from megamath.llm.stage import GenerationConfig, default_cache_path
 from megamath.report.funnel import format_funnel
 from megamath.report.llm_usage import format_llm_usage
-from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.pipeline import Pipeline
-from megamath.runtime.resume import ConfigChangedError
-from megamath.runtime.runner import run_pipeline
 
 _endpoint = EndpointConfig()
 _generation = GenerationConfig("", "")
@@ -68,11 +65,8 @@ def endpoint_from(options: dict) -> EndpointConfig:
 
 def run_llm_pipeline(pipeline: Pipeline, folder, shards: list[str], options: dict) -> None:
     """Run, print the funnel and the LLM usage, and exit 1 when inputs failed or nothing survived."""
-    try:
-        summary = run_pipeline(pipeline, shards, folder.root, LocalExecutor(workers=options["workers"]),
-                               force=options["force"], show_progress=not options["quiet"])
-    except ConfigChangedError as exc:
-        raise click.ClickException(str(exc)) from exc
+    summary = run_in_folder(pipeline, folder, shards, workers=options["workers"], force=options["force"],
+                            quiet=options["quiet"])
     click.echo(format_funnel(summary.funnel))
     click.echo("\n" + format_llm_usage(summary.funnel, summary.seconds))
     click.echo(f"\n{summary.docs_written:,} documents under {folder.data} ({summary.tasks_skipped} of "

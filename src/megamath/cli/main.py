@@ -41,6 +41,20 @@ def start_run(output: str, inputs: tuple[str, ...], *, quiet: bool, verbose: boo
         raise click.UsageError(str(exc)) from exc
 
 
+def run_in_folder(pipeline, folder, sources: list[str], *, workers: int | None, force: bool, quiet: bool):
+    """Run ``pipeline`` over ``sources`` into the run folder (resuming what is done there); a changed
+    configuration is reported as a command error instead of a traceback."""
+    from megamath.runtime.executor import LocalExecutor
+    from megamath.runtime.resume import ConfigChangedError
+    from megamath.runtime.runner import run_pipeline
+
+    try:
+        return run_pipeline(pipeline, sources, folder.root, LocalExecutor(workers=workers), force=force,
+                            show_progress=not quiet)
+    except ConfigChangedError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="megamath")
 def cli() -> None:

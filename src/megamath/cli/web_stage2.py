@@ -7,12 +7,9 @@ import sys
 import click
 
 from megamath.cli.llm import cache_for, endpoint_from, endpoint_options, generation_from, run_llm_pipeline
-from megamath.cli.main import start_run, web
+from megamath.cli.main import run_in_folder, start_run, web
 from megamath.report.funnel import format_funnel
-from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.pipeline import Pipeline
-from megamath.runtime.resume import ConfigChangedError
-from megamath.runtime.runner import run_pipeline
 
 
 @web.command("reextract")
@@ -44,11 +41,7 @@ def reextract(inputs, output, no_math, recall, no_tables, output_format, workers
     folder, shards = start_run(output, inputs, quiet=quiet)
     stage = Reextract(ReextractConfig(math=not no_math, favor_precision=not recall, include_tables=not no_tables))
     pipeline = Pipeline(ShardReader(), [stage], output_suffix=f".{output_format}", drop_fields=("html",))
-    try:
-        summary = run_pipeline(pipeline, shards, folder.root, LocalExecutor(workers=workers), force=force,
-                               show_progress=not quiet)
-    except ConfigChangedError as exc:
-        raise click.ClickException(str(exc)) from exc
+    summary = run_in_folder(pipeline, folder, shards, workers=workers, force=force, quiet=quiet)
     click.echo(format_funnel(summary.funnel))
     read, stage_stats = summary.funnel
     stage1_chars = read.chars_out

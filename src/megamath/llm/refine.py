@@ -4,12 +4,10 @@ it to the record it came from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
-from megamath.llm.client import Completion, EndpointConfig
-from megamath.llm.prompts import Prompt, load_prompt
+from megamath.llm.client import Completion
 from megamath.llm.stage import GenerationConfig, LLMStage
-from megamath.runtime.stage import Drop, Record
+from megamath.runtime.stage import Record
 
 _CHARS_PER_TOKEN = 3.5  # conservative for English with LaTeX, so the answer budget is rarely short
 
@@ -27,20 +25,9 @@ class RefineConfig:
 
 class LLMRefine(LLMStage):
     name = "llm_refine"
+    answer = "text"
 
-    def __init__(self, config: RefineConfig, endpoint: EndpointConfig, cache_path: str | None = None):
-        super().__init__(config, endpoint, cache_path)
-        if self.prompt.answer != "text":
-            raise ValueError(f"prompt {self.prompt.id} does not ask for a text")
-
-    @cached_property
-    def prompt(self) -> Prompt:
-        return load_prompt(self.generation.prompt)
-
-    def payload_for(self, record: Record) -> dict | Drop:
-        text = self.document_text(record)
-        if not text.strip():
-            return Drop(record, "empty_text")
+    def payload_for(self, record: Record, text: str) -> dict:
         budget = int(len(text) / _CHARS_PER_TOKEN * self.config.max_length_ratio) + 64
         return self.base_payload(self.prompt.messages(text), max_tokens=min(budget, self.generation.max_tokens))
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
-from megamath.llm.client import Completion, EndpointConfig
-from megamath.llm.prompts import Prompt, load_prompt
+from megamath.llm.client import Completion
 from megamath.llm.stage import GenerationConfig, LLMStage
-from megamath.runtime.stage import Drop, Record
+from megamath.runtime.stage import Record
 
 
 @dataclass(frozen=True)
@@ -22,24 +20,13 @@ class ScoreConfig:
 
 class LLMScore(LLMStage):
     name = "llm_score"
-
-    def __init__(self, config: ScoreConfig, endpoint: EndpointConfig, cache_path: str | None = None):
-        super().__init__(config, endpoint, cache_path)
-        if self.prompt.answer != "score":
-            raise ValueError(f"prompt {self.prompt.id} does not ask for a score")
-
-    @cached_property
-    def prompt(self) -> Prompt:
-        return load_prompt(self.generation.prompt)
+    answer = "score"
 
     @property
     def key(self) -> str:
         return self.config.key or self.prompt.name
 
-    def payload_for(self, record: Record) -> dict | Drop:
-        text = self.document_text(record)
-        if not text.strip():
-            return Drop(record, "empty_text")
+    def payload_for(self, record: Record, text: str) -> dict:
         payload = self.base_payload(self.prompt.messages(text))
         if self.generation.response_format == "json_schema":
             payload["response_format"] = {"type": "json_schema",

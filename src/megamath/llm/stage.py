@@ -16,12 +16,14 @@ import asyncio
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import ClassVar, Iterable, Iterator
 
 from megamath.llm.cache import ResponseCache
 from megamath.llm.client import Completion, EndpointConfig, LLMClient, RequestRejected
 from megamath.llm.parsers import MalformedAnswer
+from megamath.llm.prompts import Prompt, load_prompt
 from megamath.runtime.stage import Drop, Record, Stage
 
 
@@ -64,8 +66,11 @@ class _LoopThread:
 
 
 class LLMStage(Stage):
-    """Subclasses write ``payload_for(record)`` (the messages, or a :class:`Drop`) and
-    ``accept(record, completion, original)`` (the updated record, or :class:`MalformedAnswer`)."""
+    """Subclasses set ``answer`` (the kind of answer their prompt must ask for) and write
+    ``payload_for(record, text)`` (the request for the record's non-empty, length-capped text) and
+    ``accept(record, completion)`` (the updated record, or :class:`MalformedAnswer`)."""
+
+    answer: ClassVar[str] = ""
 
     def __init__(self, config, endpoint: EndpointConfig, cache_path: str | None = None):
         self.config = config  # a dataclass with a ``generation`` field, plus the subclass's own settings
@@ -75,12 +80,18 @@ class LLMStage(Stage):
         self.counters: Counter = Counter()
         self._loop: _LoopThread | None = None
         self._client: LLMClient | None = None
+        if self.prompt.answer != self.answer:
+            raise ValueError(f"prompt {self.prompt.id} asks for a {self.prompt.answer}, {self.name} needs a {self.answer}")
+
+    @cached_property
+    def prompt(self) -> Prompt:
+        return load_prompt(self.generation.prompt)
 
     def __getstate__(self):
         # the loop, client and cache belong to the process that made them
         return {**self.__dict__, "_loop": None, "_client": None}
 
-    def payload_for(self, record: Record) -> dict | Drop:
+    def payload_for(self, record: Record, text: str) -> dict:
         raise NotImplementedError
 
     def accept(self, record: Record, completion: Completion) -> Record:
@@ -120,9 +131,10 @@ class LLMStage(Stage):
         self._client = LLMClient(self.endpoint, cache, self.counters)
 
     async def _process(self, record: Record) -> Record | Drop:
-        payload = self.payload_for(record)
-        if type(payload) is Drop:
-            return payload
+        text = self.document_text(record)
+        if not text.strip():
+            return Drop(record, "empty_text")
+        payload = self.payload_for(record, text)
         if len(record.get("text") or "") > self.generation.max_input_chars:
             self.counters["llm_inputs_truncated"] += 1
         reason = ""

@@ -10,6 +10,7 @@ record becomes a counted drop instead of a dead or hung worker.
 from __future__ import annotations
 
 import logging
+from itertools import islice
 from typing import Any, ClassVar, Iterable, Iterator, NamedTuple
 
 from megamath.runtime.guard import DocumentTimeout, active_guard
@@ -66,6 +67,19 @@ class RecordStage(Stage):
                 log.warning("%s: %s on document %s: %s", self.name, type(exc).__name__, record.get("source"), exc)
                 result = Drop(record, f"error_{type(exc).__name__}")
             yield result
+
+
+class BatchStage(Stage):
+    """A stage that handles records a batch at a time (a vectorized model scores many at once):
+    subclasses write ``process_batch(records)`` and keep ``batch_size`` in their config."""
+
+    def process_batch(self, batch: list[Record]) -> Iterable[Record | Drop]:
+        raise NotImplementedError
+
+    def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
+        records = iter(records)
+        while batch := list(islice(records, self.config.batch_size)):
+            yield from self.process_batch(batch)
 
 
 class Filter(RecordStage):

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from megamath.classify.model import TextClassifier
 from megamath.llm.client import EndpointConfig
@@ -23,7 +22,7 @@ from megamath.llm.refine import LLMRefine, RefineConfig
 from megamath.llm.score import LLMScore, ScoreConfig
 from megamath.llm.stage import GenerationConfig
 from megamath.runtime.pipeline import Pipeline
-from megamath.runtime.stage import Drop, Filter, Record, Stage
+from megamath.runtime.stage import BatchStage, Filter, Record
 from megamath.sources.shards import ShardReader
 
 _YEAR = re.compile(r"(?:CC-MAIN-|^)((?:19|20)\d\d)")
@@ -93,7 +92,7 @@ class ClassifierScoreConfig:
     batch_size: int = 512
 
 
-class ClassifierScore(Stage):
+class ClassifierScore(BatchStage):
     name = "classifier_score"
 
     def __init__(self, config: ClassifierScoreConfig):
@@ -103,18 +102,16 @@ class ClassifierScore(Stage):
     def __getstate__(self):
         return {**self.__dict__, "_classifier": None}
 
-    def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
+    def process_batch(self, batch: list[Record]) -> Iterator[Record]:
         if self._classifier is None:
             self._classifier = TextClassifier(self.config.model_path)
         values = [float(label.removeprefix("__label__")) for label in self._classifier.labels]
+        expected = self._classifier.probabilities([r.get("text") or "" for r in batch]) @ values
         source = f"fasttext:{Path(self.config.model_path).name}"
-        records = iter(records)
-        while batch := list(islice(records, self.config.batch_size)):
-            expected = self._classifier.probabilities([r.get("text") or "" for r in batch]) @ values
-            for record, score in zip(batch, expected):
-                scores = record.setdefault("meta", {}).setdefault("llm", {})
-                scores[self.config.key] = {"score": round(float(score), 3), "model": source}
-                yield record
+        for record, score in zip(batch, expected):
+            scores = record.setdefault("meta", {}).setdefault("llm", {})
+            scores[self.config.key] = {"score": round(float(score), 3), "model": source}
+            yield record
 
 
 @dataclass(frozen=True)
