@@ -77,12 +77,13 @@ def test_model_files_and_errors(model, tmp_path):
         train(["only math $x$"] * 5, [], tmp_path / "none.bin", SMALL)
 
 
-def test_seed_files_in_every_format(tmp_path):
+def test_seed_files_in_every_format(tmp_path, caplog):
     (tmp_path / "a.txt").write_text("first document\n\nsecond document\n")
     (tmp_path / "b.jsonl").write_text(json.dumps({"question": "Q1", "answer": "A1"}) + "\n{broken\n")
     pq.write_table(pa.table({"text": ["p1", "", "p2"]}), tmp_path / "c.parquet")
     assert list(read_texts(tmp_path / "a.txt")) == ["first document", "second document"]
     assert list(read_texts(tmp_path / "b.jsonl", ("question", "answer"))) == ["Q1\n\nA1"]
+    assert "b.jsonl: skipped 1 unreadable line(s)" in caplog.text
     assert list(read_texts(tmp_path / "c.parquet")) == ["p1", "p2"]
 
 

@@ -22,8 +22,8 @@ from typing import Iterable, Iterator
 
 import orjson
 
-from megamath.runtime.shards import read_shard
-from megamath.runtime.stage import Drop, Record
+from megamath.runtime.shards import read_records
+from megamath.runtime.stage import Record
 from megamath.web.math.markup import NOT_FORMULAS
 
 _YEAR = re.compile(r"(?:CC-MAIN-)?((?:19|20)\d\d)")
@@ -53,7 +53,7 @@ def read_texts(path: str | Path, fields: tuple[str, ...] = ("text",)) -> Iterato
             raise SeedFileError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(table.column_names)})")
         rows = table.select(list(fields)).to_pylist()
     else:
-        rows = (row for row in read_shard(path) if type(row) is not Drop)
+        rows = read_records([path])
     for row in rows:
         text = "\n\n".join(str(row[f]) for f in fields if row.get(f))
         if text.strip():

@@ -153,11 +153,10 @@ def bootstrap(inputs, output, min_formulas, min_density, negatives_per_positive,
       megamath classifier train --positive runs/seeds/positive.jsonl --negative runs/seeds/negative.jsonl -o r1.bin
     """
     from megamath.classify.seeds import BootstrapConfig, bootstrap_seeds, write_seed_file
-    from megamath.runtime.shards import read_shard
-    from megamath.runtime.stage import Drop
+    from megamath.runtime.shards import read_records
 
     folder, shards = start_run(output, inputs, quiet=True)
-    records = (r for shard in shards for r in read_shard(shard) if type(r) is not Drop)
+    records = read_records(shards)
     config = BootstrapConfig(min_formulas=min_formulas, min_density=min_density,
                              negatives_per_positive=negatives_per_positive, per_crawl=per_crawl, seed=seed)
     positives, negatives, counts = bootstrap_seeds(records, config)
@@ -243,8 +242,7 @@ def round2(inputs, output, round1_model, seed_dir, extra_positives, text_field, 
     from megamath.llm.score import LLMScore, ScoreConfig
     from megamath.runtime.pipeline import Pipeline
     from megamath.runtime.resume import RunFolder
-    from megamath.runtime.shards import read_shard
-    from megamath.runtime.stage import Drop
+    from megamath.runtime.shards import read_records
     from megamath.sources.shards import ShardReader
 
     folder, shards = start_run(output, inputs, quiet=options["quiet"])
@@ -253,10 +251,10 @@ def round2(inputs, output, round1_model, seed_dir, extra_positives, text_field, 
                           negative_max_score=negative_max_score, threshold=threshold, seed=seed)
     sample_path = out / "sample.jsonl"
     if sample_path.is_file() and not options["force"]:
-        sample = [r for r in read_shard(sample_path) if type(r) is not Drop]
+        sample = list(read_records([sample_path]))
         click.echo(f"reusing the sample of {len(sample):,} documents in {sample_path}")
     else:
-        records = (r for shard in shards for r in read_shard(shard) if type(r) is not Drop)
+        records = read_records(shards)
         sample, per_crawl_counts = sample_per_crawl(records, per_crawl, seed)
         write_seed_file(sample_path, sample)
         for crawl, row in per_crawl_counts.items():
@@ -267,7 +265,7 @@ def round2(inputs, output, round1_model, seed_dir, extra_positives, text_field, 
                      endpoint_from(options), cache_for(options, labels))
     labels.logs.mkdir(parents=True, exist_ok=True)
     run_llm_pipeline(Pipeline(ShardReader(), [stage], output_suffix=".jsonl"), labels, [str(sample_path)], options)
-    labelled = [r for path in sorted(labels.data.glob("*.jsonl")) for r in read_shard(path) if type(r) is not Drop]
+    labelled = list(read_records(sorted(labels.data.glob("*.jsonl"))))
 
     train_pos, train_neg, held_pos, held_neg, counts = split_labels(labelled, config)
     click.echo(f"\nLLM labels: {counts['positive']:,} math (score >= {positive_min_score}), {counts['negative']:,} "

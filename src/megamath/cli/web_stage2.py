@@ -130,20 +130,19 @@ def _score_classifier(shards: list[str], folder, score, per_crawl: int, options:
     from megamath.classify.seeds import sample_per_crawl, write_seed_file
     from megamath.llm.score import LLMScore
     from megamath.runtime.resume import RunFolder
-    from megamath.runtime.shards import read_shard
-    from megamath.runtime.stage import Drop
+    from megamath.runtime.shards import read_records
     from megamath.sources.shards import ShardReader
 
     sample_run = RunFolder(Path(folder.root) / "score-sample")
     sample_path = sample_run.root / "sample.jsonl"
     if not sample_path.is_file() or options["force"]:
-        records = (r for shard in shards for r in read_shard(shard) if type(r) is not Drop)
+        records = read_records(shards)
         write_seed_file(sample_path, sample_per_crawl(records, per_crawl, seed=0)[0])
     sample_run.logs.mkdir(parents=True, exist_ok=True)
     click.echo(f"scoring the sample {sample_path} with the LLM:")
     stage = LLMScore(score, endpoint_from(options), cache_for(options, sample_run))
     run_llm_pipeline(Pipeline(ShardReader(), [stage], output_suffix=".jsonl"), sample_run, [str(sample_path)], options)
-    labelled = [r for path in sorted(sample_run.data.glob("*.jsonl")) for r in read_shard(path) if type(r) is not Drop]
+    labelled = list(read_records(sorted(sample_run.data.glob("*.jsonl"))))
     model_path = sample_run.root / "educational_value.bin"
     summary = train_labelled(((f"__label__{r['meta']['llm']['educational_value']['score']}", r["text"]) for r in labelled),
                              model_path, TrainConfig())

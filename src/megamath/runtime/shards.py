@@ -14,7 +14,7 @@ import gzip
 import io
 import logging
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import orjson
 import pyarrow as pa
@@ -123,6 +123,20 @@ def read_shard(path: str | Path) -> Iterator[Record | Drop]:
         yield from _read_parquet(Path(path))
     else:
         yield from _read_jsonl(Path(path), fmt)
+
+
+def read_records(paths: Iterable[str | Path]) -> Iterator[Record]:
+    """The records of several shards in order; unreadable lines are skipped, counted and logged per file
+    (for commands that read shards directly instead of through a pipeline's funnel)."""
+    for path in paths:
+        skipped = 0
+        for item in read_shard(path):
+            if type(item) is Drop:
+                skipped += 1
+            else:
+                yield item
+        if skipped:
+            log.warning("%s: skipped %d unreadable line(s)", path, skipped)
 
 
 def _read_parquet(path: Path) -> Iterator[Record]:
