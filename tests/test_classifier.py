@@ -210,3 +210,13 @@ def test_webpro_scores_with_a_classifier_trained_on_a_sample_of_llm_scores(tmp_p
     assert out and {r["id"] for r in out} <= math_ids
     assert all(r["meta"]["llm"]["educational_value"]["model"] == "fasttext:educational_value.bin" for r in out)
     assert "classifier_score" in result.stdout and "score classifier" in result.stdout
+
+
+def test_webpro_score_sample_with_a_single_score_is_a_clear_error(tmp_path):
+    records = [{"id": f"d{i}", "text": f"text {i} [[script: score=3]]", "meta": {"crawl": "CC-MAIN-2020-10"}}
+               for i in range(20)]
+    with ScriptedServerProcess() as server:
+        result = run_cli("web", "pro", str(write_jsonl(tmp_path / "s.jsonl", records)), "-o", str(tmp_path / "pro"),
+                         "--model", "scripted", "--base-url", server.base_url, "--score-sample", "10", "-q")
+    assert result.returncode == 1 and "cannot train the score classifier" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -235,7 +235,7 @@ def round2(inputs, output, round1_model, seed_dir, extra_positives, text_field, 
       megamath classifier round2 'runs/s1/data/*.parquet' -o runs/round2 --round1 r1.bin --seeds runs/seeds \\
           --model Qwen2.5-72B-Instruct --base-url http://gpu-node:8000/v1 --extra-positive cot.jsonl
     """
-    from megamath.classify.model import MathClassifier
+    from megamath.classify.model import ClassifierError, MathClassifier
     from megamath.classify.model import train as train_model
     from megamath.classify.round2 import Round2Config, compare_rounds, format_comparison, split_labels
     from megamath.classify.seeds import read_texts, sample_per_crawl, write_seed_file
@@ -277,8 +277,11 @@ def round2(inputs, output, round1_model, seed_dir, extra_positives, text_field, 
     for spec in extra_positives:
         positives += _texts(spec, text_field)[1]
     model_path = out / "model.bin"
-    summary = train_model(positives, negatives, model_path,
-                          _train_config(dim, lr, word_ngrams, min_count, epoch, bucket, max_words, threads, quantize))
+    try:
+        summary = train_model(positives, negatives, model_path,
+                              _train_config(dim, lr, word_ngrams, min_count, epoch, bucket, max_words, threads, quantize))
+    except ClassifierError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"round-2 model: {model_path} ({summary['positive_docs']:,} math, {summary['negative_docs']:,} other)")
     report = compare_rounds(MathClassifier(round1_model), MathClassifier(model_path), held_pos, held_neg, sample,
                             threshold)

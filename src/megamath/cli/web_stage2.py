@@ -126,7 +126,7 @@ def _score_classifier(shards: list[str], folder, score, per_crawl: int, options:
     the scores, and return its path."""
     from pathlib import Path
 
-    from megamath.classify.model import TrainConfig, train_labelled
+    from megamath.classify.model import ClassifierError, TrainConfig, train_labelled
     from megamath.classify.seeds import sample_per_crawl, write_seed_file
     from megamath.llm.score import LLMScore
     from megamath.runtime.resume import RunFolder
@@ -144,8 +144,12 @@ def _score_classifier(shards: list[str], folder, score, per_crawl: int, options:
     run_llm_pipeline(Pipeline(ShardReader(), [stage], output_suffix=".jsonl"), sample_run, [str(sample_path)], options)
     labelled = list(read_records(sorted(sample_run.data.glob("*.jsonl"))))
     model_path = sample_run.root / "educational_value.bin"
-    summary = train_labelled(((f"__label__{r['meta']['llm']['educational_value']['score']}", r["text"]) for r in labelled),
-                             model_path, TrainConfig())
+    examples = ((f"__label__{r['meta']['llm']['educational_value']['score']}", r["text"]) for r in labelled)
+    try:
+        summary = train_labelled(examples, model_path, TrainConfig())
+    except ClassifierError as exc:
+        raise click.ClickException(f"cannot train the score classifier on the sample: {exc}; "
+                                   "take a larger --score-sample or score with the LLM alone") from exc
     per_score = ", ".join(f"{label.removeprefix('__label__')}: {n}" for label, n in sorted(summary["docs"].items()))
     click.echo(f"score classifier {model_path}: trained on {sum(summary['docs'].values()):,} LLM-scored documents "
                f"(per score {per_score})\n")
