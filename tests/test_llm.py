@@ -23,7 +23,8 @@ from megamath.llm.scripted_server import ScriptedServerProcess
 from megamath.llm.stage import GenerationConfig
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import Drop
-from megamath.web.pro import ScoreThreshold, ScoreThresholdConfig, crawl_year, parse_year_thresholds
+from megamath.sources.crawl import crawl_year
+from megamath.web.pro import ScoreThreshold, ScoreThresholdConfig, parse_year_thresholds
 
 
 @pytest.fixture(scope="module")

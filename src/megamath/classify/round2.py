@@ -18,7 +18,7 @@ import numpy as np
 
 from megamath.classify.evaluate import metrics
 from megamath.classify.model import MathClassifier
-from megamath.classify.seeds import crawl_of
+from megamath.sources.crawl import crawl_of
 from megamath.runtime.stage import Record
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gzip
 import random
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,9 @@ import orjson
 
 from megamath.runtime.shards import read_records
 from megamath.runtime.stage import Record
+from megamath.sources.crawl import crawl_of
 from megamath.web.math.markup import NOT_FORMULAS
 
-_YEAR = re.compile(r"(?:CC-MAIN-)?((?:19|20)\d\d)")
 
 
 class SeedFileError(ValueError):
@@ -58,15 +57,6 @@ def read_texts(path: str | Path, fields: tuple[str, ...] = ("text",)) -> Iterato
         text = "\n\n".join(str(row[f]) for f in fields if row.get(f))
         if text.strip():
             yield text
-
-
-def crawl_of(record: Record) -> str:
-    """The crawl a record comes from: its CC-MAIN id, else the year of its WARC date, else ``unknown``."""
-    meta = record.get("meta") or {}
-    if meta.get("crawl"):
-        return str(meta["crawl"])
-    match = _YEAR.match(str(meta.get("warc_date") or ""))
-    return match.group(1) if match else "unknown"
 
 
 def formula_count(record: Record) -> int:
@@ -148,15 +138,9 @@ def write_seed_file(path: Path, seeds: list[Record]) -> None:
 def sample_per_crawl(records: Iterable[Record], per_crawl: int, seed: int) -> tuple[list[Record], dict]:
     """Up to ``per_crawl`` records of each crawl, uniformly (reservoir sampling, deterministic)."""
     rng = random.Random(seed)
-    reservoirs: dict[str, list[Record]] = defaultdict(list)
-    seen: dict[str, int] = defaultdict(int)
+    reservoirs: dict[str, _Reservoir] = defaultdict(lambda: _Reservoir(per_crawl, rng))
     for record in records:
-        crawl = crawl_of(record)
-        seen[crawl] += 1
-        bucket = reservoirs[crawl]
-        if len(bucket) < per_crawl:
-            bucket.append(record)
-        elif (slot := rng.randrange(seen[crawl])) < per_crawl:
-            bucket[slot] = record
-    sample = [r for crawl in sorted(reservoirs) for r in reservoirs[crawl]]
-    return sample, {crawl: {"survivors": seen[crawl], "sampled": len(reservoirs[crawl])} for crawl in sorted(seen)}
+        reservoirs[crawl_of(record)].add(record)
+    sample = [r for crawl in sorted(reservoirs) for r in reservoirs[crawl].items]
+    return sample, {crawl: {"survivors": reservoirs[crawl].seen, "sampled": len(reservoirs[crawl].items)}
+                    for crawl in sorted(reservoirs)}

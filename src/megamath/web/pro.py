@@ -11,7 +11,6 @@ years in between take the threshold of the latest step at or before them (config
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -23,9 +22,8 @@ from megamath.llm.score import LLMScore, ScoreConfig
 from megamath.llm.stage import GenerationConfig
 from megamath.runtime.pipeline import Pipeline
 from megamath.runtime.stage import BatchStage, Filter, Record
+from megamath.sources.crawl import crawl_year
 from megamath.sources.shards import ShardReader
-
-_YEAR = re.compile(r"(?:CC-MAIN-|^)((?:19|20)\d\d)")
 
 # (first crawl year, minimum score): each step applies from its year until the next step
 DEFAULT_YEAR_THRESHOLDS: tuple[tuple[int, float], ...] = ((0, 4.0), (2023, 3.0))
@@ -42,15 +40,6 @@ def parse_year_thresholds(spec: str) -> tuple[tuple[int, float], ...]:
     if not steps:
         raise ValueError("no YEAR:SCORE step given")
     return tuple(sorted(steps))
-
-
-def crawl_year(record: Record) -> int | None:
-    """The year of the crawl a record comes from: its CC-MAIN id, else its WARC date."""
-    meta = record.get("meta") or {}
-    for value in (meta.get("crawl"), meta.get("warc_date")):
-        if value and (match := _YEAR.search(str(value))):
-            return int(match.group(1))
-    return None
 
 
 @dataclass(frozen=True)
