@@ -37,6 +37,6 @@ class LLMRefine(LLMStage):
                                          self.config.max_length_ratio)
         meta = record.setdefault("meta", {})
         meta["refined_from"] = {"id": record.get("id"), "source": record.get("source"), "chars": len(record["text"]),
-                                **self.provenance(self.prompt.id)}
+                                **self.provenance()}
         record["text"] = refined
         return record

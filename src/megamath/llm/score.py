@@ -38,5 +38,5 @@ class LLMScore(LLMStage):
     def accept(self, record: Record, completion: Completion) -> Record:
         score = self.prompt.parse_score(completion.text)
         scores = record.setdefault("meta", {}).setdefault("llm", {})
-        scores[self.key] = {"score": score, **self.provenance(self.prompt.id)}
+        scores[self.key] = {"score": score, **self.provenance()}
         return record

@@ -161,8 +161,9 @@ class LLMStage(Stage):
             "max_tokens": max_tokens or self.generation.max_tokens,
         }
 
-    def provenance(self, prompt_id: str) -> dict:
-        return {"prompt": prompt_id, "model": self.generation.model}
+    def provenance(self) -> dict:
+        """What produced an answer, stored with it: the prompt's versioned id and the model."""
+        return {"prompt": self.prompt.id, "model": self.generation.model}
 
 
 def default_cache_path(run_dir: str | Path) -> str:
