@@ -7,9 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from megamath.sources.warc_writer import Fetch, write_warc
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the test fixtures (WARC writer, scripted server), never shipped
+
+from fixtures.warc_writer import Fetch, write_warc  # noqa: E402
 SHARED = Path(os.environ.get("MEGAMATH_SHARED", ROOT.parent / "shared"))
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from _corpus import require_shared
 
-from megamath.sources.warc_writer import Fetch, write_warc
+from fixtures.warc_writer import Fetch, write_warc
 
 CRAWLS = ("CC-MAIN-2016-07", "CC-MAIN-2020-10", "CC-MAIN-2024-10")
 

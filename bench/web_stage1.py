@@ -33,7 +33,8 @@ def bare_loop(paths: list[Path]) -> int:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
-    from megamath.web.langid import default_lid_model_path, load_fasttext_model
+    from megamath.classify.fasttext_model import load_fasttext_model
+    from megamath.web.langid import default_lid_model_path
 
     model = load_fasttext_model(default_lid_model_path())
     kept = 0

@@ -10,11 +10,13 @@ example run shows every early drop reason. The output is byte-for-byte reproduci
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from megamath.sources.warc_writer import Fetch, write_warc
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # the WARC writer is a test fixture, not part of the package
+
+from fixtures.warc_writer import Fetch, write_warc  # noqa: E402
 
 # (page file in pages/, URL, content type, charset the page is served in)
 PAGES = [

@@ -15,7 +15,7 @@ from megamath.classify.evaluate import LabelledSet, evaluate
 from megamath.classify.model import ClassifierError, MathClassifier, TrainConfig, folded_path, train
 from megamath.classify.preprocess import chunk_words, preprocess
 from megamath.classify.seeds import BootstrapConfig, bootstrap_seeds, read_texts
-from megamath.llm.scripted_server import ScriptedServerProcess
+from fixtures.scripted_server import ScriptedServerProcess
 from megamath.runtime.shards import read_shard
 
 SMALL = TrainConfig(dim=16, bucket=20_000, epoch=5, threads=1)

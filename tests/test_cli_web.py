@@ -4,7 +4,7 @@ import json
 import shutil
 
 from megamath.runtime.shards import read_shard
-from megamath.sources.warc_writer import Fetch, write_warc
+from fixtures.warc_writer import Fetch, write_warc
 
 from conftest import EXAMPLE_WARC, run_cli
 
@@ -63,7 +63,7 @@ def test_rerun_resumes_and_config_change_is_refused(tmp_path):
 
 
 def test_empty_output_fails_with_the_funnel(tmp_path):
-    run = run_cli("web", "extract", str(EXAMPLE_WARC), "-o", str(tmp_path / "run"), "-q", "--languages", "xx")
+    run = run_cli("web", "extract", str(EXAMPLE_WARC), "-o", str(tmp_path / "run"), "-q", "--languages", "ja")
     assert run.returncode == 1
     assert "output is empty" in run.stderr and "other_language" in run.stdout
 

@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from megamath.dedup.decontaminate import BenchmarkIndex, Decontaminate, DecontaminateConfig, locate_benchmarks
+from megamath.decontam.index import BenchmarkIndex, locate_benchmarks
+from megamath.decontam.stage import Decontaminate, DecontaminateConfig
 from megamath.runtime.shards import ShardWriter, read_shard
 from megamath.runtime.stage import Drop
 
@@ -28,8 +29,16 @@ def benchmark_files() -> dict[str, str]:
     return files
 
 
-def stage_for(files) -> Decontaminate:
-    return Decontaminate(DecontaminateConfig(benchmarks=tuple(sorted(files.items()))))
+def stage_for(files: dict[str, str], folder) -> Decontaminate:
+    """The stage over an index of ``files`` saved in ``folder``."""
+    path = str(folder / "index.arrays")
+    BenchmarkIndex.build(files).save(path)
+    return Decontaminate(DecontaminateConfig(path))
+
+
+@pytest.fixture(scope="module")
+def recipe_stage(benchmark_files, tmp_path_factory) -> Decontaminate:
+    return stage_for(benchmark_files, tmp_path_factory.mktemp("index"))
 
 
 def planted_documents(files: dict[str, str], seed: int = 0) -> list[dict]:
@@ -49,10 +58,10 @@ def planted_documents(files: dict[str, str], seed: int = 0) -> list[dict]:
     return planted
 
 
-def test_planted_gsm8k_and_math_items_are_all_found(benchmark_files):
+def test_planted_gsm8k_and_math_items_are_all_found(benchmark_files, recipe_stage):
     planted = planted_documents(benchmark_files)
     assert len(planted) == 1319 + 5000
-    out = list(stage_for(benchmark_files)(planted))
+    out = list(recipe_stage(planted))
     missed = [o["id"] for o in out if not isinstance(o, Drop)]
     assert missed == []
     first = next(o for o in out if o.record["id"].startswith("gsm8k"))
@@ -60,9 +69,9 @@ def test_planted_gsm8k_and_math_items_are_all_found(benchmark_files):
     assert len(first.record["meta"]["contamination"]["ngram"].split()) == 13
 
 
-def test_real_documents_give_no_false_hit(benchmark_files):
+def test_real_documents_give_no_false_hit(recipe_stage):
     docs = [{"id": d["id"], "text": d["text"], "source": d["id"], "meta": {}} for d in real_documents()]
-    out = list(stage_for(benchmark_files)(docs))
+    out = list(recipe_stage(docs))
     assert [o.record["id"] for o in out if isinstance(o, Drop)] == []
 
 
@@ -73,7 +82,8 @@ def test_short_items_are_matched_whole_and_tiny_ones_counted(tmp_path):
                      '{"id": "c", "problem": "1 2 3 4 5 6 7 8 9 10 11 12 13 14"}\n')
     index = BenchmarkIndex.build({"tiny": str(bench)}, n=13)
     assert index.too_short == {"tiny": 2} and [item for _, item in index.items] == ["a"]
-    stage = Decontaminate(DecontaminateConfig(benchmarks=(("tiny", str(bench)),)))
+    assert index.counts == {"tiny": {"lines": 3, "items": 1, "too_short": 2, "malformed": 0}}
+    stage = stage_for({"tiny": str(bench)}, tmp_path)
     docs = [{"id": "copy", "text": "Homework help. Evaluate log base 3 of 27. It is 3 since 3^3 = 27. Thanks!"},
             {"id": "other", "text": "Evaluate log base 3 of 81 instead, which is 4. Counting 1 2 3 4 5 6 7 8 9 10 11 12 13 14"}]
     out = list(stage(docs))

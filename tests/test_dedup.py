@@ -5,11 +5,13 @@ import random
 import numpy as np
 import pytest
 
-from megamath.dedup.lsh import band_edges
-from megamath.dedup.minhash import MinHashConfig, detection_probability, suggest_parameters, threshold_at_half
+from megamath.dedup.lsh import LshConfig, band_edges, slice_names
+from megamath.dedup.minhash import detection_probability, suggest_parameters, threshold_at_half
 from megamath.dedup.ngrams import NgramHasher, normalize
-from megamath.dedup.run import deduplicate
 from megamath.dedup.store import CorruptFileError, load_arrays, save_arrays
+from megamath.pipelines.dedup import deduplicate
+from megamath.runtime import storage
+from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.shards import ShardWriter, read_shard
 
 from conftest import SHARED, run_cli
@@ -69,9 +71,9 @@ def jaccard(a: set, b: set) -> float:
 
 def test_matches_brute_force_oracle_and_is_deterministic(tmp_path):
     records, origin = corpus_with_near_duplicates()
-    config = MinHashConfig()
+    config = LshConfig()
     shards_a = write_shards(records, tmp_path / "in3", 3)
-    summary, counts = deduplicate(shards_a, tmp_path / "run-w1", config, workers=1, show_progress=False)
+    counts = deduplicate(shards_a, str(tmp_path / "run-w1"), config, LocalExecutor(workers=1), show_progress=False).counts
     kept = kept_ids(tmp_path / "run-w1")
     # the 0%-edit copies, 1%-edits of short documents (no word changed), and exact duplicates in the crawl itself
     assert counts["documents"] == len(records) and counts["exact_duplicates"] >= 120
@@ -89,9 +91,10 @@ def test_matches_brute_force_oracle_and_is_deterministic(tmp_path):
     for dropped in originals - kept:
         best = max(jaccard(shingles[dropped], shingles[k]) for k in kept if k != dropped)
         assert best >= 0.5, (dropped, best)
-    # same kept set with 2 workers and another sharding
+    # same kept set with 2 workers, another sharding, and each band split in 3 partitions
     shards_b = write_shards(records, tmp_path / "in5", 5)
-    deduplicate(shards_b, tmp_path / "run-w2", config, workers=2, show_progress=False)
+    deduplicate(shards_b, str(tmp_path / "run-w2"), LshConfig(partitions=3), LocalExecutor(workers=2),
+                show_progress=False)
     assert kept_ids(tmp_path / "run-w2") == kept
     meta = next(read_shard(next((tmp_path / "run-w1" / "data").glob("*.parquet"))))["meta"]
     assert len(meta["dedup_cluster"]) == 16 and meta["dedup_cluster_size"] >= 1
@@ -121,13 +124,14 @@ def test_s_curve_arithmetic():
 
 def test_damaged_signature_files_are_named(tmp_path):
     path = tmp_path / "x.sig"
-    save_arrays(path, keys=np.arange(10, dtype=np.uint64), band_0=np.arange(10, dtype=np.uint64))
-    assert load_arrays(path)["keys"].tolist() == list(range(10))
+    keys, hashes = slice_names(0, 0)
+    save_arrays(path, **{keys: np.arange(10, dtype=np.uint64), hashes: np.arange(10, dtype=np.uint64)})
+    assert load_arrays(path)[keys].tolist() == list(range(10))
     data = bytearray(path.read_bytes())
     data[-3] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(CorruptFileError, match="x.sig.*checksum"):
-        band_edges([str(path)], 0)
+        band_edges([str(path)], 0, 0)
     path.write_bytes(bytes(data[:-20]))
     with pytest.raises(CorruptFileError, match="cut short"):
         load_arrays(path)
@@ -144,14 +148,20 @@ def test_cli_plan_and_run(tmp_path):
     run = run_cli("dedup", "run", *shards, "-o", str(tmp_path / "run"), "-q", "-w", "2")
     assert run.returncode == 0, run.stderr
     assert "dedup" in run.stdout and "near duplicates removed" in run.stdout
-    # a damaged signature file is named and refused on the next run
-    signature = next((tmp_path / "run" / ".megamath" / "dedup").rglob("*.sig"))
+    kept = kept_ids(tmp_path / "run")
+    # a signature file damaged before the band pass read it (the band pass was interrupted): the band
+    # pass names it, its shard is signed again, and the result is the same
+    signature = next((tmp_path / "run" / "work" / "sign" / "data").glob("*.sig"))
     signature.write_bytes(signature.read_bytes()[:-5])
+    for folder in ("bands", "components"):
+        storage.remove_tree(str(tmp_path / "run" / "work" / folder / ".megamath" / "done"))
+    storage.remove_tree(str(tmp_path / "run" / ".megamath" / "done"))
     rerun = run_cli("dedup", "run", *shards, "-o", str(tmp_path / "run"), "-q")
-    assert rerun.returncode == 0, rerun.stderr  # the damaged file is named, and its shard signed again
+    assert rerun.returncode == 0, rerun.stderr
     log = (tmp_path / "run" / "logs" / "run.log").read_text()
     assert f"damaged signature file, signing its shard again: {signature}" in log
     assert load_arrays(signature)["keys"].size > 0
+    assert kept_ids(tmp_path / "run") == kept
 
 
 def test_content_hash_follows_the_normalized_words():

@@ -19,7 +19,7 @@ from megamath.llm.parsers import MalformedAnswer, parse_refinement, parse_score
 from megamath.llm.prompts import PromptError, load_prompt
 from megamath.llm.refine import LLMRefine, RefineConfig
 from megamath.llm.score import LLMScore, ScoreConfig
-from megamath.llm.scripted_server import ScriptedServerProcess
+from fixtures.scripted_server import ScriptedServerProcess
 from megamath.llm.stage import GenerationConfig
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import Drop

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from conftest import EXAMPLE_WARC, run_cli
-from megamath.llm.llamacpp import LlamaCppServer, local_model_available
+from fixtures.llamacpp import LlamaCppServer, local_model_available
 from megamath.runtime.shards import read_shard
 
 pytestmark = [

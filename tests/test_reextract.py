@@ -11,7 +11,7 @@ from conftest import EXAMPLE_WARC, SHARED, run_cli
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import Drop
 from megamath.sources.warc import WarcLookupError, read_html_at
-from megamath.sources.warc_writer import Fetch, write_warc
+from fixtures.warc_writer import Fetch, write_warc
 from megamath.web.extract import extract_text
 from megamath.web.reextract import Reextract, extract_precise
 

@@ -6,16 +6,18 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.guard import GuardConfig
-from megamath.runtime.pipeline import Pipeline, Task, run_task
+from megamath.runtime.pipeline import Pipeline
+from megamath.runtime.task import Task, run_task
 from megamath.runtime.resume import RunFolder
 from megamath.runtime.runner import run_pipeline
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import RecordStage
 from megamath.sources.warc import WarcReader
-from megamath.sources.warc_writer import Fetch, write_warc
+from fixtures.warc_writer import Fetch, write_warc
 from megamath.web.extract import ExtractConfig, ExtractText
 
 from conftest import ROOT
@@ -94,7 +96,7 @@ def test_worker_stuck_in_native_code_is_restarted_without_the_document(tmp_path,
     funnel = {stage.name: stage for stage in summary.funnel}
     assert dict(funnel["read"].dropped) == {"hard_timeout": 1}
     folder = RunFolder(tmp_path / "run")
-    assert (folder.poison / f"{summary.shards[0].rsplit('/', 1)[-1].removesuffix('.parquet')}.txt").read_text().count("@") == 1
+    assert (Path(folder.poison) / f"{summary.shards[0].rsplit('/', 1)[-1].removesuffix('.parquet')}.txt").read_text().count("@") == 1
     log = folder.log_path.read_text()
     assert "exceeded the hard time limit on one document (attempt 1/3)" in caplog.text
     assert "skipping 1 document(s) that crashed or hung an earlier attempt" in log and "in.warc.gz@" in log
@@ -118,7 +120,7 @@ def test_slow_python_code_hits_the_soft_limit_and_the_task_continues(tmp_path):
     folder = RunFolder(tmp_path / "run")
     folder.create()
     started = time.monotonic()
-    result = run_task(Task("t", str(tmp_path / "in.warc.gz"), str(folder.data / "t.jsonl")), pipeline, str(folder.root))
+    result = run_task(Task("t", str(tmp_path / "in.warc.gz"), folder.shard_path("t", ".jsonl")), pipeline, str(folder.root))
     assert time.monotonic() - started < 10
     assert result["docs_written"] == 2
     assert result["funnel"][-1]["dropped"] == {"timeout": 1}
@@ -140,5 +142,5 @@ def test_an_exception_on_one_document_is_a_counted_drop(tmp_path):
     pipeline = Pipeline(WarcReader(), [FailsOnSomeDocuments()])
     folder = RunFolder(tmp_path / "run")
     folder.create()
-    result = run_task(Task("t", str(tmp_path / "in.warc.gz"), str(folder.data / "t.parquet")), pipeline, str(folder.root))
+    result = run_task(Task("t", str(tmp_path / "in.warc.gz"), folder.shard_path("t", ".parquet")), pipeline, str(folder.root))
     assert result["docs_written"] == 1 and result["funnel"][-1]["dropped"] == {"error_KeyError": 1}

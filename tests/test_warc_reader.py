@@ -4,7 +4,7 @@ import pytest
 from megamath.runtime.pipeline import InputError
 from megamath.runtime.stage import Drop
 from megamath.sources.warc import WarcReader, WarcReaderConfig, decode_html
-from megamath.sources.warc_writer import Fetch, write_warc
+from fixtures.warc_writer import Fetch, write_warc
 
 from conftest import EXAMPLE_WARC
 

@@ -13,6 +13,8 @@ words) at several times its speed and a fraction of its memory.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import random
@@ -25,7 +27,10 @@ from typing import Iterable
 
 import numpy as np
 
+from megamath.classify.fasttext_model import FastTextModelError, load_fasttext_model
 from megamath.classify.preprocess import chunk_words, preprocess
+from megamath.runtime import storage
+from megamath.runtime.task import Job
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +111,38 @@ def train_labelled(examples: Iterable[tuple[str, str]], output: str | os.PathLik
     return summary
 
 
+class TrainClassifier(Job):
+    """The global step of training: labelled seed files → a model and its folded table (one task).
+
+    The task's ``source`` is a manifest (JSON) ``{"examples": [[label, seed file, [fields]], ...]}``;
+    the model is trained in a local temporary folder, then the model and its table are published
+    to ``task.output`` and beside it, the table last (so a table is never older than its model).
+    """
+
+    name = "classifier_train"
+
+    def __init__(self, train_config: TrainConfig | None = None):
+        self.train_config = train_config or TrainConfig()
+
+    def config(self) -> dict:
+        return dataclasses.asdict(self.train_config)
+
+    def run(self, task, folder, progress, *, disposable: bool) -> dict:
+        from megamath.classify.seeds import read_texts
+
+        manifest = json.loads(storage.read_bytes(task.source))
+        examples = ((label, text) for label, path, fields in manifest["examples"]
+                    for text in read_texts(path, tuple(fields)))
+        with tempfile.TemporaryDirectory(prefix="megamath-train-") as tmp:
+            local = Path(tmp) / storage.name_of(task.output)
+            summary = train_labelled(examples, local, self.train_config)
+            storage.publish(str(local), task.output)
+            for produced in summary["files"][1:]:
+                storage.publish(produced, storage.join(storage.parent_of(task.output), Path(produced).name))
+        summary["files"] = [storage.join(storage.parent_of(task.output), Path(f).name) for f in summary["files"]]
+        return {"docs_written": sum(summary["docs"].values()), "funnel": [], "training": summary}
+
+
 def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.PathLike[str],
           config: TrainConfig | None = None, progress: bool = False) -> dict:
     """The math classifier: :func:`train_labelled` on math and other seed texts."""
@@ -122,6 +159,14 @@ def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.P
 
 def folded_path(model_path: str | os.PathLike[str]) -> Path:
     return Path(f"{model_path}.folded.npz")
+
+
+def _folded_is_current(folded: str, model: str) -> bool:
+    """Whether a folded table exists and was made from this model (locally: not older than it; on
+    remote storage, where training writes both, whenever it exists)."""
+    if storage.is_local(model):
+        return Path(folded).is_file() and Path(folded).stat().st_mtime >= Path(model).stat().st_mtime
+    return storage.exists(folded)
 
 
 def fnv1a_hashes(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -247,17 +292,18 @@ class FoldedModel:
 
 class TextClassifier:
     """``probabilities(texts)`` → (documents × labels) for raw texts; loads a ``.bin`` (through its
-    folded table, written next to it on first use) or a quantized ``.ftz`` (scored by fastText)."""
+    folded table, written next to it on first use) or a quantized ``.ftz`` (scored by fastText). The
+    model may be on remote storage; it is copied to this machine once."""
 
     def __init__(self, path: str | os.PathLike[str]):
-        self.path = Path(path)
-        if not self.path.is_file():
+        self.path = str(path)
+        if not storage.is_file(self.path):
             raise ClassifierError(f"classifier model not found: {self.path}")
         self._folded: FoldedModel | None = None
         self._fasttext = None
-        folded = folded_path(self.path)
-        if folded.is_file() and folded.stat().st_mtime >= self.path.stat().st_mtime:
-            self._folded = FoldedModel.load(folded)
+        folded = f"{self.path}.folded.npz"  # a string: Path() would fold the // of a URL
+        if _folded_is_current(folded, self.path):
+            self._folded = FoldedModel.load(Path(storage.local_copy(folded)))
         else:
             model = self._load_fasttext()
             try:
@@ -266,18 +312,16 @@ class TextClassifier:
                 self._fasttext = model
             else:
                 try:
-                    self._folded.save(folded)
+                    self._folded.save(folded_path(storage.local_copy(self.path)))
                 except OSError as exc:  # a read-only model folder: fold again next time
                     log.info("could not cache the folded model next to %s: %s", self.path, exc)
         self.labels: list[str] = self._folded.labels if self._folded else list(self._fasttext.get_labels())
 
     def _load_fasttext(self):
-        import fasttext
-
         try:
-            return fasttext.load_model(str(self.path))
-        except ValueError as exc:
-            raise ClassifierError(f"{self.path} is not a fastText model: {exc}") from exc
+            return load_fasttext_model(storage.local_copy(self.path))
+        except FastTextModelError as exc:
+            raise ClassifierError(str(exc)) from exc
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         lines = [preprocess(text) for text in texts]

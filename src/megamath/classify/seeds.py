@@ -13,6 +13,8 @@ classifier's idea of the web.
 from __future__ import annotations
 
 import gzip
+import io
+import json
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -21,11 +23,12 @@ from typing import Iterable, Iterator
 
 import orjson
 
+from megamath.runtime import storage
 from megamath.runtime.shards import read_records
 from megamath.runtime.stage import Record
+from megamath.runtime.task import Job
 from megamath.sources.crawl import crawl_of
 from megamath.web.math.markup import NOT_FORMULAS
-
 
 
 class SeedFileError(ValueError):
@@ -33,20 +36,24 @@ class SeedFileError(ValueError):
 
 
 def read_texts(path: str | Path, fields: tuple[str, ...] = ("text",)) -> Iterator[str]:
-    """The documents of a seed file (see the module docstring); empty documents are skipped."""
-    path = Path(path)
-    name = path.name.lower()
-    if not path.is_file():
+    """The documents of a seed file (a local path or URL; see the module docstring); empty documents
+    are skipped."""
+    path = str(path)
+    name = storage.name_of(path).lower()
+    if not storage.is_file(path):
         raise SeedFileError(f"seed file not found: {path}")
     if name.endswith((".txt", ".txt.gz")):
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
-            yield from (line.strip() for line in lines if line.strip())
+        with storage.open_input(path) as raw:
+            stream = gzip.GzipFile(fileobj=raw) if name.endswith(".gz") else raw
+            for line in io.TextIOWrapper(stream, encoding="utf-8", errors="replace"):
+                if line.strip():
+                    yield line.strip()
         return
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
+        with storage.open_input(path) as raw:
+            table = pq.read_table(raw)
         missing = [f for f in fields if f not in table.column_names]
         if missing:
             raise SeedFileError(f"{path}: no column {', '.join(missing)} (columns: {', '.join(table.column_names)})")
@@ -130,9 +137,15 @@ def bootstrap_seeds(records: Iterable[Record], config: BootstrapConfig) -> tuple
     return chosen_pos, chosen_neg, {"per_crawl": counts, "skipped": dict(skipped)}
 
 
-def write_seed_file(path: Path, seeds: list[Record]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"".join(orjson.dumps(seed) + b"\n" for seed in seeds))
+def write_seed_file(path: str | Path, seeds: list[Record]) -> None:
+    """Write records as JSON Lines, atomically (a local path or URL). A file that already holds
+    exactly these records is left untouched, so what was trained on it is not seen as changed."""
+    path = str(path)
+    data = b"".join(orjson.dumps(seed) + b"\n" for seed in seeds)
+    if storage.is_file(path) and storage.read_bytes(path) == data:
+        return
+    storage.makedirs(storage.parent_of(path))
+    storage.write_bytes(path, data)
 
 
 def sample_per_crawl(records: Iterable[Record], per_crawl: int, seed: int) -> tuple[list[Record], dict]:
@@ -144,3 +157,23 @@ def sample_per_crawl(records: Iterable[Record], per_crawl: int, seed: int) -> tu
     sample = [r for crawl in sorted(reservoirs) for r in reservoirs[crawl].items]
     return sample, {crawl: {"survivors": reservoirs[crawl].seen, "sampled": len(reservoirs[crawl].items)}
                     for crawl in sorted(reservoirs)}
+
+
+class SampleShards(Job):
+    """The global step of a labelling round: up to ``per_crawl`` records of each crawl from every shard
+    of a manifest (``{"shards": [...]}``), uniformly and deterministically, into one JSON Lines file."""
+
+    name = "sample_per_crawl"
+
+    def __init__(self, per_crawl: int, seed: int = 0):
+        self.per_crawl = per_crawl
+        self.seed = seed
+
+    def config(self) -> dict:
+        return {"per_crawl": self.per_crawl, "seed": self.seed}
+
+    def run(self, task, folder, progress, *, disposable: bool) -> dict:
+        shards = json.loads(storage.read_bytes(task.source))["shards"]
+        sample, per_crawl = sample_per_crawl(read_records(shards), self.per_crawl, self.seed)
+        write_seed_file(task.output, sample)
+        return {"docs_written": len(sample), "funnel": [], "per_crawl": per_crawl}

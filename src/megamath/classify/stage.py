@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from megamath.classify.model import MathClassifier
-from megamath.runtime.stage import BatchStage, Drop, Record
+from megamath.classify.model import ClassifierError, MathClassifier
+from megamath.runtime.stage import BatchStage, Drop, Record, StageConfigError, resource
 
 
 @dataclass(frozen=True)
@@ -24,16 +24,19 @@ class MathClassify(BatchStage):
 
     def __init__(self, config: ClassifierConfig):
         self.config = config
-        self._classifier: MathClassifier | None = None
 
-    def __getstate__(self):
-        return {**self.__dict__, "_classifier": None}
-
-    @property
+    @resource
     def classifier(self) -> MathClassifier:
-        if self._classifier is None:
-            self._classifier = MathClassifier(self.config.model_path)
-        return self._classifier
+        return MathClassifier(self.config.model_path)
+
+    def dependencies(self) -> tuple[str, ...]:
+        return (self.config.model_path,)
+
+    def prepare(self) -> None:
+        try:
+            self.classifier  # also folds the model once here, instead of in every worker
+        except ClassifierError as exc:
+            raise StageConfigError(str(exc)) from exc
 
     def process_batch(self, batch: list[Record]) -> Iterator[Record | Drop]:
         scores = self.classifier.scores([record.get("text") or "" for record in batch])

@@ -9,11 +9,20 @@ from pathlib import Path
 
 import click
 
-from megamath.cli.llm import cache_for, endpoint_from, endpoint_options, generation_from, run_llm_pipeline
-from megamath.cli.main import cli, run_in_folder, start_run
-from megamath.classify.model import TrainConfig
-
-_train = TrainConfig()
+from megamath.cli.app import classifier, configure_logging
+from megamath.cli.common import prepare_run, report_run
+from megamath.cli.options import (
+    cache_for,
+    endpoint_from,
+    endpoint_options,
+    executor_from,
+    executor_options,
+    format_option,
+    generation_from,
+    run_folder_options,
+    train_config_from,
+    train_options,
+)
 
 
 def _texts(spec: str, fields: str) -> tuple[str, list[str]]:
@@ -24,38 +33,13 @@ def _texts(spec: str, fields: str) -> tuple[str, list[str]]:
     if not sep:
         name, path = Path(spec).name, spec
     try:
-        return name, list(read_texts(path, tuple(f.strip() for f in fields.split(","))))
+        return name, list(read_texts(path, _fields(fields)))
     except SeedFileError as exc:
         raise click.BadParameter(str(exc)) from exc
 
 
-def _train_config(dim, lr, word_ngrams, min_count, epoch, bucket, max_words, threads, quantize) -> TrainConfig:
-    return TrainConfig(dim=dim, lr=lr, word_ngrams=word_ngrams, min_count=min_count, epoch=epoch, bucket=bucket,
-                       max_words_per_line=max_words, threads=threads, quantize=quantize)
-
-
-def train_options(command):
-    options = [
-        click.option("--dim", type=click.IntRange(min=1), default=_train.dim, show_default=True),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=_train.lr, show_default=True),
-        click.option("--word-ngrams", type=click.IntRange(min=1), default=_train.word_ngrams, show_default=True),
-        click.option("--min-count", type=click.IntRange(min=1), default=_train.min_count, show_default=True),
-        click.option("--epoch", type=click.IntRange(min=1), default=_train.epoch, show_default=True),
-        click.option("--bucket", type=click.IntRange(min=1), default=_train.bucket, show_default=True),
-        click.option("--max-words", type=click.IntRange(min=0), default=_train.max_words_per_line, show_default=True,
-                     help="Cut longer documents into several training lines (0: never)."),
-        click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
-                     help="Training threads (0: every core; 1: the same model on every run)."),
-        click.option("--quantize", is_flag=True, help="Also write a compressed .ftz (slow; scored by fastText)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-@cli.group()
-def classifier() -> None:
-    """The fastText math classifier: seeds, training, evaluation, round 2."""
+def _fields(fields: str) -> tuple[str, ...]:
+    return tuple(f.strip() for f in fields.split(",") if f.strip())
 
 
 @classifier.command("train")
@@ -80,11 +64,12 @@ def train(positives, negatives, text_field, output, **hyper):
     from megamath.classify.model import ClassifierError
     from megamath.classify.model import train as train_model
 
+    configure_logging(None, quiet=False)
     pos = [text for spec in positives for text in _texts(spec, text_field)[1]]
     neg = [text for spec in negatives for text in _texts(spec, text_field)[1]]
     started = time.monotonic()
     try:
-        summary = train_model(pos, neg, output, _train_config(**hyper), progress=True)
+        summary = train_model(pos, neg, output, train_config_from(hyper), progress=True)
     except ClassifierError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"trained on {summary['positive_docs']:,} math and {summary['negative_docs']:,} other documents "
@@ -109,14 +94,11 @@ def evaluate(model, positives, negatives, text_field, threshold, output):
           --positive math=html_math.jsonl --negative news=news.jsonl -o report.json
     """
     from megamath.classify.evaluate import LabelledSet, evaluate as run_eval, format_report
-    from megamath.classify.model import ClassifierError, MathClassifier
+    from megamath.classify.model import MathClassifier
 
     if not positives or not negatives:
         raise click.UsageError("give at least one --positive and one --negative set")
-    try:
-        scorer = MathClassifier(model)
-    except ClassifierError as exc:
-        raise click.ClickException(str(exc)) from exc
+    scorer = MathClassifier(model)
     sets = []
     for specs, positive in ((positives, True), (negatives, False)):
         for spec in specs:
@@ -155,11 +137,10 @@ def bootstrap(inputs, output, min_formulas, min_density, negatives_per_positive,
     from megamath.classify.seeds import BootstrapConfig, bootstrap_seeds, write_seed_file
     from megamath.runtime.shards import read_records
 
-    folder, shards = start_run(output, inputs, quiet=True)
-    records = read_records(shards)
+    _, shards = prepare_run(output, inputs, quiet=True, shards=True)
     config = BootstrapConfig(min_formulas=min_formulas, min_density=min_density,
                              negatives_per_positive=negatives_per_positive, per_crawl=per_crawl, seed=seed)
-    positives, negatives, counts = bootstrap_seeds(records, config)
+    positives, negatives, counts = bootstrap_seeds(read_records(shards), config)
     out = Path(output)
     write_seed_file(out / "positive.jsonl", positives)
     write_seed_file(out / "negative.jsonl", negatives)
@@ -175,37 +156,31 @@ def bootstrap(inputs, output, min_formulas, min_density, negatives_per_positive,
 
 @classifier.command("apply")
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
-@click.option("--model", required=True, type=click.Path(dir_okay=False, exists=True))
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run folder (created).")
+@run_folder_options
+@format_option
+@executor_options
+@click.option("--model", required=True, help="A model from `megamath classifier train` (a path or URL).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: cores].")
-@click.option("--force", is_flag=True, help="Discard OUTPUT's results and start over.")
-@click.option("-q", "--quiet", is_flag=True)
-def apply(inputs, model, output, threshold, workers, force, quiet):
+def apply(inputs, output_format, model, threshold, **options):
     """Score shards with a classifier (meta.math_score) and keep those at or above the threshold."""
-    from megamath.classify.model import ClassifierError, MathClassifier
-    from megamath.classify.stage import ClassifierConfig, MathClassify
-    from megamath.report.funnel import format_funnel
-    from megamath.runtime.pipeline import Pipeline
-    from megamath.sources.shards import ShardReader
+    from megamath.classify.stage import ClassifierConfig
+    from megamath.pipelines.classify import run_classifier
+    from megamath.runtime import storage
 
-    folder, shards = start_run(output, inputs, quiet=quiet)
-    model = str(Path(model).resolve())
-    try:
-        MathClassifier(model)
-    except ClassifierError as exc:
-        raise click.ClickException(str(exc)) from exc
-    pipeline = Pipeline(ShardReader(), [MathClassify(ClassifierConfig(model, threshold))])
-    summary = run_in_folder(pipeline, folder, shards, workers=workers, force=force, quiet=quiet)
-    click.echo(format_funnel(summary.funnel))
-    click.echo(f"\n{summary.docs_written:,} documents under {folder.data} ({summary.seconds:.1f}s)")
-    if summary.failed:
-        sys.exit(1)
+    folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
+                                 shards=True)
+    with executor_from(options) as executor:
+        summary = run_classifier(shards, folder.root, ClassifierConfig(storage.normalize(model), threshold), executor,
+                                 output_suffix=f".{output_format}", force=options["force"],
+                                 show_progress=not options["quiet"])
+    report_run(summary, folder)
 
 
 @classifier.command("round2")
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder (created).")
+@run_folder_options
+@executor_options
+@endpoint_options
 @click.option("--round1", "round1_model", required=True, type=click.Path(dir_okay=False, exists=True),
               help="The round-1 model.")
 @click.option("--seeds", "seed_dir", required=True, type=click.Path(file_okay=False, exists=True),
@@ -222,70 +197,44 @@ def apply(inputs, model, output, threshold, workers, force, quiet):
               help="Classifier threshold for the round-over-round comparison.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @train_options
-@endpoint_options
-def round2(inputs, output, round1_model, seed_dir, extra_positives, text_field, llm_model, per_crawl,
-           positive_min_score, negative_max_score, threshold, seed, dim, lr, word_ngrams, min_count, epoch,
-           bucket, max_words, threads, quantize, **options):
+def round2(inputs, round1_model, seed_dir, extra_positives, text_field, llm_model, per_crawl, positive_min_score,
+           negative_max_score, threshold, seed, **options):
     """Round 2: sample stage-1 survivors evenly per crawl, label them with the LLM math-relevance rubric,
     retrain on round-1 seeds + LLM labels (+ extra positives), and report how recall and the kept set
-    moved. Rerunning resumes: the sample is kept and LLM answers are cached.
+    moved. Rerunning resumes: the sample, the answers (cached) and the model are reused while their
+    inputs are unchanged. The model is OUTPUT/model.bin, the comparison OUTPUT/round2.json.
 
     \b
     Example:
       megamath classifier round2 'runs/s1/data/*.parquet' -o runs/round2 --round1 r1.bin --seeds runs/seeds \\
           --model Qwen2.5-72B-Instruct --base-url http://gpu-node:8000/v1 --extra-positive cot.jsonl
     """
-    from megamath.classify.model import ClassifierError, MathClassifier
-    from megamath.classify.model import train as train_model
-    from megamath.classify.round2 import Round2Config, compare_rounds, format_comparison, split_labels
-    from megamath.classify.seeds import read_texts, sample_per_crawl, write_seed_file
-    from megamath.llm.score import LLMScore, ScoreConfig
-    from megamath.runtime.pipeline import Pipeline
-    from megamath.runtime.resume import RunFolder
-    from megamath.runtime.shards import read_records
-    from megamath.sources.shards import ShardReader
+    from megamath.classify.model import NEGATIVE, POSITIVE
+    from megamath.classify.round2 import Round2Config, format_comparison
+    from megamath.llm.score import ScoreConfig
+    from megamath.pipelines.classify import round2 as run_round2
+    from megamath.report.funnel import format_funnel
+    from megamath.report.llm_usage import format_llm_usage
 
-    folder, shards = start_run(output, inputs, quiet=options["quiet"])
-    out = Path(output)
+    folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
+                                 shards=True)
     config = Round2Config(per_crawl=per_crawl, positive_min_score=positive_min_score,
                           negative_max_score=negative_max_score, threshold=threshold, seed=seed)
-    sample_path = out / "sample.jsonl"
-    if sample_path.is_file() and not options["force"]:
-        sample = list(read_records([sample_path]))
-        click.echo(f"reusing the sample of {len(sample):,} documents in {sample_path}")
-    else:
-        records = read_records(shards)
-        sample, per_crawl_counts = sample_per_crawl(records, per_crawl, seed)
-        write_seed_file(sample_path, sample)
-        for crawl, row in per_crawl_counts.items():
-            click.echo(f"{crawl}: sampled {row['sampled']:,} of {row['survivors']:,} survivors")
-
-    labels = RunFolder(out / "labels")
-    stage = LLMScore(ScoreConfig(generation_from(options, llm_model, "math_relevance"), key="math_relevance"),
-                     endpoint_from(options), cache_for(options, labels))
-    labels.logs.mkdir(parents=True, exist_ok=True)
-    run_llm_pipeline(Pipeline(ShardReader(), [stage], output_suffix=".jsonl"), labels, [str(sample_path)], options)
-    labelled = list(read_records(sorted(labels.data.glob("*.jsonl"))))
-
-    train_pos, train_neg, held_pos, held_neg, counts = split_labels(labelled, config)
+    seeds = Path(seed_dir).resolve()
+    round1_seeds = [(POSITIVE, str(seeds / "positive.jsonl"), ("text",)), (NEGATIVE, str(seeds / "negative.jsonl"), ("text",))]
+    extra = [(POSITIVE, str(Path(path).resolve()), _fields(text_field)) for path in extra_positives]
+    score = ScoreConfig(generation_from(options, llm_model, "math_relevance"), key="math_relevance")
+    with executor_from(options) as executor:
+        result = run_round2(shards, folder.root, str(Path(round1_model).resolve()), round1_seeds, extra, config, score,
+                            endpoint_from(options), cache_for(options, folder.root), train_config_from(options),
+                            executor, force=options["force"], show_progress=not options["quiet"])
+    for crawl, row in result.per_crawl.items():
+        click.echo(f"{crawl}: sampled {row['sampled']:,} of {row['survivors']:,} survivors")
+    click.echo("\n" + format_funnel(result.labelling.funnel))
+    click.echo("\n" + format_llm_usage(result.labelling.funnel, result.labelling.seconds))
+    counts = result.report["labels"]
     click.echo(f"\nLLM labels: {counts['positive']:,} math (score >= {positive_min_score}), {counts['negative']:,} "
                f"other (<= {negative_max_score}), {counts['ambiguous']:,} in between left out; "
                f"{counts['held_out']:,} held out for the comparison")
-    seeds = Path(seed_dir)
-    positives = list(read_texts(seeds / "positive.jsonl")) + [r["text"] for r in train_pos]
-    negatives = list(read_texts(seeds / "negative.jsonl")) + [r["text"] for r in train_neg]
-    for spec in extra_positives:
-        positives += _texts(spec, text_field)[1]
-    model_path = out / "model.bin"
-    try:
-        summary = train_model(positives, negatives, model_path,
-                              _train_config(dim, lr, word_ngrams, min_count, epoch, bucket, max_words, threads, quantize))
-    except ClassifierError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"round-2 model: {model_path} ({summary['positive_docs']:,} math, {summary['negative_docs']:,} other)")
-    report = compare_rounds(MathClassifier(round1_model), MathClassifier(model_path), held_pos, held_neg, sample,
-                            threshold)
-    report["labels"] = counts
-    (out / "round2.json").write_text(json.dumps(report, indent=2))
-    click.echo("\n" + format_comparison(report))
-
+    click.echo(f"round-2 model: {result.model}")
+    click.echo("\n" + format_comparison(result.report))

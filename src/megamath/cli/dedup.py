@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
-from megamath.cli.main import cli, start_run
+from megamath.cli.app import dedup
+from megamath.cli.common import exit_if_failed, prepare_run, report_run
+from megamath.cli.options import executor_from, executor_options, format_option, run_folder_options
+from megamath.dedup.lsh import MAX_PARTITIONS
 from megamath.dedup.minhash import MinHashConfig, detection_probability, suggest_parameters, threshold_at_half
-from megamath.report.funnel import format_funnel
-from megamath.runtime.resume import ConfigChangedError
 
 _defaults = MinHashConfig()
-
-
-@cli.group()
-def dedup() -> None:
-    """Near-duplicate removal: MinHash-LSH over word 5-grams, after exact-duplicate removal."""
 
 
 @dedup.command("plan")
@@ -27,14 +20,21 @@ def dedup() -> None:
               help="Also suggest (bands, rows) for this Jaccard threshold.")
 @click.option("--docs", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Corpus size for the disk and memory estimate.")
-def plan(bands, rows, threshold, docs):
+@click.option("--partitions", type=click.IntRange(min=1, max=MAX_PARTITIONS), default=1, show_default=True,
+              help="Slices of each band per task (see `dedup run`).")
+def plan(bands, rows, threshold, docs, partitions):
     """Show what (bands, rows) detect: the S-curve, the 50% point, and the cost for N documents.
 
     \b
     Examples:
       megamath dedup plan                       # the recipe's 11 bands x 10 rows
       megamath dedup plan --threshold 0.8       # suggest bands and rows for Jaccard 0.8
+      megamath dedup plan --docs 3000000000 --partitions 64
     """
+    try:
+        MinHashConfig(bands=bands, rows=rows)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bands / --rows") from exc
     click.echo(f"{bands} bands x {rows} rows = {bands * rows} permutations")
     click.echo(f"detected with probability 50% at Jaccard similarity {threshold_at_half(bands, rows):.3f}\n")
     click.echo("similarity  P(detected)")
@@ -42,11 +42,13 @@ def plan(bands, rows, threshold, docs):
         s = tenth / 20
         p = detection_probability(s, bands, rows)
         click.echo(f"   {s:4.2f}       {p:6.3f}  {'#' * round(p * 40)}")
-    signature_bytes = docs * (8 + 8 + 1 + 8 * (bands + 0))
-    band_memory = docs * 16 * 2
-    click.echo(f"\nfor {docs:,} documents: signature files {signature_bytes / 2**20:,.0f} MiB on disk; "
-               f"peak memory ~{band_memory / 2**20:,.0f} MiB for one band's hashes and keys, "
-               f"plus ~{docs * 40 / 2**20:,.0f} MiB for clustering")
+    # per document: its key, and a (key, hash) pair for the exact hash and for every band
+    signature_bytes = docs * (8 + 16 * (bands + 1))
+    band_task_memory = docs / partitions * 16 * 3  # the slice, its sort order and the sorted copy
+    click.echo(f"\nfor {docs:,} documents: signature files {signature_bytes / 2**20:,.0f} MiB on disk (written once, "
+               f"read once by the {(bands + 1) * partitions:,} band tasks); peak memory "
+               f"~{band_task_memory / 2**20:,.0f} MiB per band task, ~{docs * 48 / 2**20:,.0f} MiB for clustering "
+               "(one task)")
     if threshold is not None:
         b, r = suggest_parameters(threshold)
         click.echo(f"\nsuggested for threshold {threshold}: {b} bands x {r} rows "
@@ -55,44 +57,47 @@ def plan(bands, rows, threshold, docs):
 
 @dedup.command("run")
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run folder (created).")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: cores].")
+@run_folder_options
+@format_option
+@executor_options
 @click.option("--bands", type=click.IntRange(min=1), default=_defaults.bands, show_default=True)
 @click.option("--rows", type=click.IntRange(min=1), default=_defaults.rows, show_default=True)
-@click.option("--ngram", type=click.IntRange(min=1), default=_defaults.ngram, show_default=True,
+@click.option("--ngram", type=click.IntRange(min=1, max=64), default=_defaults.ngram, show_default=True,
               help="Words per shingle.")
 @click.option("--seed", type=int, default=_defaults.seed, show_default=True)
-@click.option("--format", "output_format", type=click.Choice(["parquet", "jsonl.zst", "jsonl"]), default="parquet",
-              show_default=True)
-@click.option("--force", is_flag=True, help="Recompute everything and discard OUTPUT's results.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars; only errors on the terminal.")
-def run(inputs, output, workers, bands, rows, ngram, seed, output_format, force, quiet):
+@click.option("--partitions", type=click.IntRange(min=1, max=MAX_PARTITIONS), default=1, show_default=True,
+              help="Slices of each band per task: one band task holds 1/partitions of the corpus's hashes "
+                   "(raise it for 10^8+ documents; the result does not change).")
+def run(inputs, output_format, bands, rows, ngram, seed, partitions, **options):
     """Remove exact and near-duplicate documents from corpus shards (the output of `web extract`).
 
-    Every shard is signed (word n-gram MinHash), documents sharing a band are linked, and each
-    connected cluster keeps its representative: the document with the smallest key (a hash of its
-    id and source), so the kept set does not depend on workers or sharding. Kept records get
-    meta.dedup_cluster and meta.dedup_cluster_size. Signature files carry checksums: a damaged one
-    is named and refused.
+    Every shard is signed (word n-gram MinHash), documents sharing a band are linked (a task per band
+    and partition), and each connected cluster keeps its representative: the document with the
+    smallest key (a hash of its id and source), so the kept set does not depend on workers, sharding
+    or partitions. Kept records get meta.dedup_cluster and meta.dedup_cluster_size. Every pass is
+    resumable; signature files carry checksums, and a damaged one is named and refused.
 
     \b
     Examples:
       megamath dedup run 'runs/cc/data/*.parquet' -o runs/cc-dedup
       megamath dedup run runs/cc/data/*.parquet -o runs/cc-dedup --bands 20 --rows 5 -w 8
+      megamath dedup run 's3://bucket/cc/data/*.parquet' -o s3://bucket/cc-dedup --executor ray --partitions 16
     """
-    from megamath.dedup.run import deduplicate
-    from megamath.dedup.store import CorruptFileError
+    from megamath.dedup.lsh import LshConfig
+    from megamath.pipelines.dedup import deduplicate
 
-    folder, shards = start_run(output, inputs, quiet=quiet)
-    config = MinHashConfig(bands=bands, rows=rows, ngram=ngram, seed=seed)
     try:
-        summary, counts = deduplicate(shards, output, config, workers=workers or os.cpu_count() or 1,
-                                      output_suffix=f".{output_format}", force=force, show_progress=not quiet)
-    except (ConfigChangedError, CorruptFileError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(format_funnel(summary.funnel))
-    click.echo(f"\n{counts['documents']:,} documents: {counts['exact_duplicates']:,} exact and "
-               f"{counts['near_duplicates']:,} near duplicates removed, {counts['kept']:,} kept "
-               f"in {len(summary.shards)} shard(s) under {folder.data}")
-    if summary.failed:
-        sys.exit(1)
+        config = LshConfig(MinHashConfig(bands=bands, rows=rows, ngram=ngram, seed=seed), partitions=partitions)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bands / --rows") from exc
+    folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
+                                 shards=True)
+    with executor_from(options) as executor:
+        result = deduplicate(shards, folder.root, config, executor, output_suffix=f".{output_format}",
+                             force=options["force"], show_progress=not options["quiet"])
+    counts = result.counts
+    if not counts:  # a pass before the filter failed
+        exit_if_failed(result.summary)
+    report_run(result.summary, folder, extra=[
+        f"\n{counts['documents']:,} documents: {counts['exact_duplicates']:,} exact and "
+        f"{counts['near_duplicates']:,} near duplicates removed, {counts['kept']:,} kept"])

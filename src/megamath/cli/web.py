@@ -1,57 +1,40 @@
-"""``megamath web ...`` commands."""
+"""``megamath web extract | reextract | pro``."""
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import click
 
-from megamath.classify.model import ClassifierError, MathClassifier
-from megamath.classify.stage import ClassifierConfig
-from megamath.cli.main import start_run, web
-from megamath.report.contamination import write_contamination_report
+from megamath.cli.app import web
+from megamath.cli.common import LLM_RERUN_NOTE, exit_if_failed, prepare_run, report_run
+from megamath.cli.options import (
+    benchmark_options,
+    benchmark_spec_from,
+    cache_for,
+    csv,
+    endpoint_from,
+    endpoint_options,
+    executor_from,
+    executor_options,
+    format_option,
+    generation_from,
+    run_folder_options,
+)
+from megamath.pipelines.web import WebExtractConfig
+from megamath.report.contamination import format_index_counts, format_removals
 from megamath.report.funnel import format_funnel
-from megamath.runtime.executor import LocalExecutor
-from megamath.runtime.guard import GuardConfig
-from megamath.runtime.resume import ConfigChangedError
-from megamath.runtime.runner import run_pipeline
-from megamath.sources.warc import WarcReaderConfig
-from megamath.web.extract import ExtractConfig
-from megamath.web.langid import LanguageIdConfig, LanguageModelError
-from megamath.web.pipeline import WebExtractConfig, build_web_pipeline
-from megamath.web.url_filter import DEFAULT_CATEGORIES, UrlFilterConfig
-
-log = logging.getLogger("megamath.cli")
+from megamath.report.llm_usage import format_llm_usage
+from megamath.web.url_filter import DEFAULT_CATEGORIES
 
 _defaults = WebExtractConfig()
 
 
-def _decontamination(benchmark_dir: str | None):
-    if benchmark_dir is None:
-        return None
-    from megamath.dedup.decontaminate import DecontaminateConfig, locate_benchmarks
-
-    files = locate_benchmarks(benchmark_dir)
-    if not files:
-        raise click.UsageError(f"no benchmark file found under {benchmark_dir}")
-    return DecontaminateConfig(benchmarks=tuple(sorted((n, str(Path(p).resolve())) for n, p in files.items())))
-
-
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
 @web.command("extract")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Run folder (created).")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: cores].")
-@click.option("--force", is_flag=True, help="Discard the results already in OUTPUT and start over.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar; only errors on the terminal.")
-@click.option("-v", "--verbose", is_flag=True, help="Also show informational messages on the terminal.")
-@click.option("--format", "output_format", type=click.Choice(["parquet", "jsonl.zst", "jsonl"]), default="parquet",
-              show_default=True, help="Output shard format.")
+@run_folder_options
+@format_option
+@executor_options
 @click.option("--keep-html", is_flag=True, help="Keep each page's decoded HTML in an `html` field.")
 @click.option("--languages", default=",".join(_defaults.language.languages), show_default=True,
               help="Language codes to keep, comma-separated.")
@@ -78,107 +61,183 @@ def _csv(value: str) -> tuple[str, ...]:
 @click.option("--doc-timeout", type=click.FloatRange(min=0), default=_defaults.guard.doc_timeout_s, show_default=True,
               help="Seconds per document and stage before it is skipped (0: no limit).")
 @click.option("--hard-timeout", type=click.FloatRange(min=0), default=_defaults.guard.hard_timeout_s,
-              show_default=True, help="Seconds after which a stuck worker is restarted without the document.")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Attempts per input file when its worker dies.")
-@click.option("--classifier", "classifier_model", type=click.Path(dir_okay=False, exists=True), default=None,
+              show_default=True, help="CPU seconds after which a stuck worker is restarted without the document.")
+@click.option("--classifier", "classifier_model", default=None, metavar="MODEL",
               help="Keep only documents this math classifier (megamath classifier train) scores at least "
                    "--math-threshold; the score goes to meta.math_score.")
 @click.option("--math-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Minimum P(math) with --classifier (the recipe's round 1: 0.5).")
-@click.option("--benchmark-dir", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Also drop documents sharing a 13-gram with these math benchmarks (see `megamath decontaminate`).")
+@benchmark_options
 @click.option("--dedup", "run_dedup", is_flag=True,
               help="Then remove exact and near duplicates from the output into OUTPUT/dedup (see `megamath dedup run`).")
-def extract(inputs, output, workers, force, quiet, verbose, output_format, keep_html, languages, lid_threshold,
-            lid_model, blocklist_dir, block_categories, banned_substrings, allow_domains, allow_list, keep_curated,
-            full_page, no_math, max_dom_depth, max_html_bytes, doc_timeout, hard_timeout, max_attempts,
-            classifier_model, math_threshold, benchmark_dir, run_dedup):
+def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_model, blocklist_dir, block_categories,
+            banned_substrings, allow_domains, allow_list, keep_curated, full_page, no_math, max_dom_depth,
+            max_html_bytes, doc_timeout, hard_timeout, classifier_model, math_threshold, run_dedup, **options):
     """Turn WARC files into an English text corpus (stage 1 of the web pipeline).
 
     INPUT is a WARC/ARC file (optionally gzip-compressed), a glob, an http(s) URL, a Common Crawl
-    path (crawl-data/CC-MAIN-...), or a .txt/.paths/.paths.gz file listing any of those, one a line.
-    Remote files are downloaded into the run folder with retries and resume.
+    path (crawl-data/CC-MAIN-...), an object-store URL (s3://commoncrawl/crawl-data/...), or a
+    .txt/.paths/.paths.gz file listing any of those, one a line. HTTP(S) files are downloaded into
+    the run folder with retries and resume; object-store files are streamed.
 
     Each input becomes one shard in OUTPUT/data. Rerunning the same command resumes: finished inputs
-    are skipped, and a changed configuration is refused unless --force. The funnel is printed at the
-    end and written to OUTPUT/stats.json; the log is OUTPUT/logs/run.log. The command exits with 1
-    when no document survives or an input could not be processed at all.
+    are skipped (an input that changed since is processed again), and a changed configuration is
+    refused unless --force. The funnel is printed at the end and written to OUTPUT/stats.json; the log
+    is OUTPUT/logs/run.log. The command exits with 1 when no document survives or an input could not
+    be processed at all.
 
     \b
     Examples:
       megamath web extract examples/example.warc.gz -o runs/example
       megamath web extract 'crawl/*.warc.gz' -o runs/crawl -w 8 --format jsonl.zst
       megamath web extract crawl-data/CC-MAIN-2024-46/segments/.../warc/X.warc.gz -o runs/cc
-      megamath web extract warc.paths.gz -o runs/cc --blocklist-dir ut1/ --lid-model lid.176.bin
-      megamath web extract crawl/*.warc.gz -o runs/math --classifier math.bin --dedup
+      megamath web extract warc.paths.gz -o s3://bucket/cc --executor ray --ray-address head:6379
+      megamath web extract crawl/*.warc.gz -o runs/math --classifier math.bin --benchmark-dir bench/ --dedup
     """
-    folder, sources = start_run(output, inputs, quiet=quiet, verbose=verbose)
+    from megamath.classify.stage import ClassifierConfig
+    from megamath.dedup.lsh import LshConfig
+    from megamath.pipelines.web import run_stage1
+    from megamath.runtime.guard import GuardConfig
+    from megamath.sources.warc import WarcReaderConfig
+    from megamath.web.extract import ExtractConfig
+    from megamath.web.langid import LanguageIdConfig
+    from megamath.web.url_filter import UrlFilterConfig
 
+    folder, sources = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"])
     config = WebExtractConfig(
         reader=WarcReaderConfig(max_html_bytes=max_html_bytes),
         url_filter=UrlFilterConfig(
             blocklist_dir=str(Path(blocklist_dir).resolve()) if blocklist_dir else None,
-            categories=_csv(block_categories),
+            categories=csv(block_categories),
             banned_substrings=tuple(banned_substrings),
             allow_domains=tuple(allow_domains),
             allow_list_file=str(Path(allow_list).resolve()) if allow_list else None,
             exclude_curated=not keep_curated,
         ),
         extract=ExtractConfig(main_content=not full_page, max_dom_depth=max_dom_depth, math=not no_math),
-        language=LanguageIdConfig(
-            languages=_csv(languages),
-            threshold=lid_threshold,
-            model_path=str(Path(lid_model).resolve()) if lid_model else None,
-        ),
+        language=LanguageIdConfig(languages=csv(languages), threshold=lid_threshold,
+                                  model_path=str(Path(lid_model).resolve()) if lid_model else None),
         guard=GuardConfig(doc_timeout_s=doc_timeout, hard_timeout_s=hard_timeout),
         output_suffix=f".{output_format}",
         keep_html=keep_html,
-        classifier=ClassifierConfig(str(Path(classifier_model).resolve()), threshold=math_threshold)
-        if classifier_model else None,
-        decontaminate=_decontamination(benchmark_dir),
+        classifier=ClassifierConfig(_location(classifier_model), threshold=math_threshold) if classifier_model else None,
     )
+    benchmarks = benchmark_spec_from(options)
+    with executor_from(options) as executor:
+        result = run_stage1(config, sources, folder.root, executor, benchmarks=benchmarks,
+                            dedup=LshConfig() if run_dedup else None, force=options["force"],
+                            show_progress=not options["quiet"])
+    extra = []
+    if result.index is not None:
+        extra = ["", format_index_counts(result.index.counts), format_removals(result.removed, result.contamination_report)]
+    report_run(result.summary, folder, extra=extra, exit_on_empty=result.dedup is None)
+    if result.dedup is not None:
+        counts = result.dedup.counts
+        click.echo("\n" + format_funnel(result.dedup.summary.funnel))
+        click.echo(f"\ndedup: {counts.get('exact_duplicates', 0):,} exact and {counts.get('near_duplicates', 0):,} near "
+                   f"duplicates removed, {counts.get('kept', 0):,} kept under {result.dedup.summary.run_dir}/data")
+        exit_if_failed(result.dedup.summary)
+
+
+def _location(path: str) -> str:
+    """A local path made absolute (workers may run elsewhere); a URL as it is."""
+    from megamath.runtime import storage
+
+    return storage.normalize(path)
+
+
+@web.command("reextract")
+@click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
+@run_folder_options
+@format_option
+@executor_options
+@click.option("--no-math", is_flag=True, help="Do not rewrite formulas to LaTeX first.")
+@click.option("--recall", is_flag=True, help="trafilatura's default balance instead of its precision mode.")
+@click.option("--no-tables", is_flag=True, help="Leave tables out.")
+def reextract(inputs, output_format, no_math, recall, no_tables, **options):
+    """Extract stage-1 survivors again with trafilatura (precision mode), formulas kept as LaTeX.
+
+    Each record's page is its `html` field (run `web extract --keep-html`) or, failing that, is read
+    again from the WARC file at the `path@offset` in its `source`. The report shows how much of
+    stage 1's text was removed as boilerplate; meta.stage1_chars keeps each document's old length.
+
+    \b
+    Examples:
+      megamath web extract crawl/*.warc.gz -o runs/s1 --dedup
+      megamath web reextract 'runs/s1/dedup/data/*.parquet' -o runs/s2
+    """
+    from megamath.pipelines.web import run_reextract
+    from megamath.web.reextract import ReextractConfig
+
+    folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
+                                 shards=True)
+    config = ReextractConfig(math=not no_math, favor_precision=not recall, include_tables=not no_tables)
+    with executor_from(options) as executor:
+        summary = run_reextract(shards, folder.root, config, executor, output_suffix=f".{output_format}",
+                                force=options["force"], show_progress=not options["quiet"])
+    read, stage_stats = summary.funnel
+    removed = 100 * (1 - stage_stats.chars_out / max(read.chars_out, 1))
+    report_run(summary, folder, extra=[
+        f"\nstage 1 text {read.chars_out:,} characters -> stage 2 {stage_stats.chars_out:,}: {removed:.1f}% removed "
+        f"as boilerplate (including the {stage_stats.docs_dropped:,} dropped document(s))"])
+
+
+@web.command("pro")
+@click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
+@run_folder_options
+@format_option
+@executor_options
+@endpoint_options
+@click.option("--model", required=True, help="Model for scoring and refinement.")
+@click.option("--refine-model", default=None, help="Another model for refinement [default: --model].")
+@click.option("--thresholds", default="0:4,2023:3", show_default=True,
+              help="Minimum educational score per crawl year, as FIRST_YEAR:SCORE steps (unknown year: the strictest).")
+@click.option("--no-refine", is_flag=True, help="Score and filter only.")
+@click.option("--score-sample", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Score only N documents per crawl with the LLM, train a fastText model on those scores, "
+                   "and score everything with it (cheap for a large corpus).")
+@click.option("--min-length-ratio", type=click.FloatRange(min=0), default=0.5, show_default=True,
+              help="A rewrite shorter than this fraction of the original is malformed.")
+@click.option("--max-length-ratio", type=click.FloatRange(min=0), default=1.5, show_default=True,
+              help="A rewrite longer than this multiple of the original is malformed.")
+@click.option("--refine-max-tokens", type=click.IntRange(min=16), default=4096, show_default=True)
+def pro(inputs, output_format, model, refine_model, thresholds, no_refine, score_sample, min_length_ratio,
+        max_length_ratio, refine_max_tokens, **options):
+    """Web-Pro: score educational value with a model, keep by crawl-year threshold, refine the rest.
+
+    Scores go to meta.llm.educational_value; refined records carry meta.refined_from (the source
+    record's id, source and length). The report shows requests, cache hits, retries, malformed
+    answers, tokens and cost per stage.
+
+    \b
+    Examples:
+      megamath web pro 'runs/s2/data/*.parquet' -o runs/pro --model Llama-3.3-70B-Instruct \\
+          --base-url http://gpu-node:8000/v1 --concurrency 256
+      megamath web pro shard.parquet -o runs/pro --model m --thresholds 0:4,2018:3.5,2023:3 --no-refine
+    """
+    from megamath.llm.refine import RefineConfig
+    from megamath.llm.score import ScoreConfig
+    from megamath.pipelines.webpro import WebProConfig, run_webpro
+    from megamath.web.pro import ScoreThresholdConfig, parse_year_thresholds
+
+    folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
+                                 shards=True)
     try:
-        pipeline = build_web_pipeline(config, download_dir=str(folder.downloads.resolve()))
-        if config.classifier is not None:  # fail here, not in every worker (and fold the model once)
-            MathClassifier(config.classifier.model_path)
-    except (LanguageModelError, ClassifierError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    for component in [pipeline.reader, *pipeline.stages]:
-        log.info("%s", component.describe() if hasattr(component, "describe") else component.name)
-
-    executor = LocalExecutor(workers=workers, max_attempts=max_attempts)
-    try:
-        summary = run_pipeline(pipeline, sources, folder.root, executor, force=force, show_progress=not quiet)
-    except ConfigChangedError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-    click.echo(format_funnel(summary.funnel), err=False)
-    click.echo(
-        f"\n{summary.docs_written:,} documents in {len(summary.shards)} shard(s) under {folder.data} "
-        f"({summary.tasks_skipped} of {summary.tasks_total} input(s) resumed, {summary.seconds:.1f}s). "
-        f"Funnel: {folder.stats_path}"
-    )
-    for source, error in summary.input_errors.items():
-        click.echo(f"warning: damaged input, kept what was readable: {source}: {error}", err=True)
-    for source, error in summary.failed.items():
-        click.echo(f"error: input not processed: {source}: {error} (rerun the command to retry it)", err=True)
-    if summary.failed:
-        sys.exit(1)
-    if summary.docs_written == 0:
-        click.echo("error: the output is empty: no document survived the pipeline (see the funnel above)", err=True)
-        sys.exit(1)
-    if config.decontaminate is not None:
-        removed = write_contamination_report(folder.excluded, folder.root / "contamination.jsonl")
-        click.echo(f"decontamination removed {sum(removed.values()):,} document(s); "
-                   f"listed in {folder.root / 'contamination.jsonl'}")
-    if run_dedup:
-        from megamath.dedup.minhash import MinHashConfig
-        from megamath.dedup.run import deduplicate
-
-        dedup_summary, counts = deduplicate(summary.shards, folder.root / "dedup", MinHashConfig(),
-                                            workers=executor.workers, output_suffix=config.output_suffix,
-                                            force=force, show_progress=not quiet)
-        click.echo("\n" + format_funnel(dedup_summary.funnel))
-        click.echo(f"\ndedup: {counts['exact_duplicates']:,} exact and {counts['near_duplicates']:,} near duplicates "
-                   f"removed, {counts['kept']:,} kept under {folder.root / 'dedup' / 'data'}")
+        steps = parse_year_thresholds(thresholds)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--thresholds") from exc
+    refine = None if no_refine else RefineConfig(
+        generation_from(options, refine_model or model, "refine", max_tokens=refine_max_tokens),
+        min_length_ratio=min_length_ratio, max_length_ratio=max_length_ratio)
+    config = WebProConfig(score=ScoreConfig(generation_from(options, model, "educational_value")),
+                          score_sample=score_sample or 0, threshold=ScoreThresholdConfig(year_thresholds=steps),
+                          refine=refine, output_suffix=f".{output_format}")
+    with executor_from(options) as executor:
+        result = run_webpro(shards, folder.root, config, endpoint_from(options), cache_for(options, folder.root),
+                            executor, force=options["force"], show_progress=not options["quiet"])
+    extra = ["\n" + format_llm_usage(result.summary.funnel, result.summary.seconds)]
+    if result.score_model is not None:
+        per_score = ", ".join(f"{s}: {n}" for s, n in sorted(result.score_model.per_score.items()))
+        extra.insert(0, f"\nscore classifier {result.score_model.model}: trained on the LLM's scores of the sample "
+                        f"(per score {per_score})")
+    report_run(result.summary, folder, extra=extra, partial_work_note=LLM_RERUN_NOTE)

@@ -16,6 +16,11 @@ from rensa import RMinHash
 from megamath.dedup.ngrams import NgramHasher, _splitmix64
 
 
+# A signature is computed per document in memory for a whole batch (batch × permutations × 4 bytes):
+# beyond this, one batch alone would need gigabytes, and LSH gains nothing from more permutations.
+MAX_PERMUTATIONS = 4096
+
+
 @dataclass(frozen=True)
 class MinHashConfig:
     """Defaults follow the published recipe: 11 bands × 10 rows (110 permutations), word 5-grams."""
@@ -24,6 +29,13 @@ class MinHashConfig:
     rows: int = 10
     ngram: int = 5
     seed: int = 42
+
+    def __post_init__(self):
+        if self.bands < 1 or self.rows < 1 or self.ngram < 1:
+            raise ValueError(f"bands, rows and ngram must be at least 1 (got {self.bands}, {self.rows}, {self.ngram})")
+        if self.bands * self.rows > MAX_PERMUTATIONS:
+            raise ValueError(f"{self.bands} bands x {self.rows} rows = {self.bands * self.rows:,} permutations: at most "
+                             f"{MAX_PERMUTATIONS:,} are supported (the recipe uses 11 x 10; see `megamath dedup plan`)")
 
     @property
     def permutations(self) -> int:

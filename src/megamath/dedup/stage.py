@@ -8,7 +8,7 @@ import numpy as np
 
 from megamath.dedup.lsh import document_key
 from megamath.dedup.store import load_arrays
-from megamath.runtime.stage import Filter, Record
+from megamath.runtime.stage import Filter, Record, resource
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,15 @@ class DedupFilter(Filter):
 
     def __init__(self, config: DedupFilterConfig):
         self.config = config
-        self._arrays: dict[str, np.ndarray] | None = None
 
-    def __getstate__(self) -> dict:
-        return {"config": self.config, "_arrays": None}
+    @resource
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return load_arrays(self.config.components)
+
+    def dependencies(self) -> tuple[str, ...]:
+        return (self.config.components,)
 
     def filter(self, record: Record) -> bool | tuple[bool, str]:
-        if self._arrays is None:
-            self._arrays = load_arrays(self.config.components)
         keys = self._arrays["keys"]
         key = document_key(record)
         index = int(np.searchsorted(keys, np.uint64(key)))

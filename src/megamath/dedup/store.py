@@ -1,15 +1,17 @@
 """Arrays on disk with an integrity check: a JSON header (shape, dtype, byte length, SHA-256) and the
 raw bytes. A file that was cut short, altered or is not such a file raises :class:`CorruptFileError`
-naming it; nothing is ever read silently from a damaged file."""
+naming it; nothing is ever read silently from a damaged file. Files live anywhere the runtime's
+storage reaches (a local path or a URL); reading some arrays of a file skips over the others."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from pathlib import Path
 
 import numpy as np
+
+from megamath.runtime import storage
 
 _MAGIC = "megamath-array-1"
 
@@ -19,8 +21,7 @@ class CorruptFileError(OSError):
 
 
 def save_arrays(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
-    """Write named arrays atomically (temporary file, then rename)."""
-    path = Path(path)
+    """Write named arrays atomically (see :func:`megamath.runtime.storage.atomic_output`)."""
     entries, blobs = [], []
     for name, array in arrays.items():
         data = np.ascontiguousarray(array).tobytes()
@@ -28,19 +29,17 @@ def save_arrays(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
                         "sha256": hashlib.sha256(data).hexdigest()})
         blobs.append(data)
     header = json.dumps({"magic": _MAGIC, "arrays": entries}).encode() + b"\n"
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
+    with storage.atomic_output(str(path)) as tmp, open(tmp, "wb") as fh:
         fh.write(header)
         for blob in blobs:
             fh.write(blob)
-    os.replace(tmp, path)
 
 
 def load_arrays(path: str | os.PathLike[str], names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """Read (some of) the arrays of ``path``, verifying each one's length and checksum."""
-    path = Path(path)
+    path = str(path)
     try:
-        with open(path, "rb") as fh:
+        with storage.open_input(path) as fh:
             header = json.loads(fh.readline())
             if header.get("magic") != _MAGIC:
                 raise CorruptFileError(f"{path}: not a megamath array file")

@@ -36,7 +36,8 @@ class EndpointConfig:
 
     ``base_url``: the API root, e.g. ``http://127.0.0.1:8000/v1`` or ``https://api.openai.com/v1``.
     ``api_key_env``: the environment variable holding the key (never written to the run folder).
-    ``max_concurrency``: requests in flight per worker process.
+    ``max_concurrency``: requests in flight per worker process to this endpoint, shared by every stage
+        of the process that sends to it (the first stage to use the endpoint sets the budget).
     ``timeout_s``: seconds for one request, connection to last byte.
     ``max_retries``: retries of one request on 429/5xx/timeouts/connection errors.
     ``backoff_s``, ``max_backoff_s``: first and largest wait between retries (doubling, with jitter).
@@ -92,7 +93,7 @@ class LLMClient:
         self.counters = counters
         self._url = endpoint.base_url.rstrip("/") + "/chat/completions"
         self._session = None
-        self._slots = asyncio.Semaphore(endpoint.max_concurrency)
+        self._slots = _endpoint_budget(endpoint)
 
     async def _http(self):
         if self._session is None:
@@ -181,6 +182,19 @@ class LLMClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+# One request budget per endpoint in a process: two stages of a worker (scoring and refinement) that
+# send to the same server keep at most ``max_concurrency`` requests in flight between them.
+_budgets: dict[tuple[int, str], asyncio.Semaphore] = {}
+
+
+def _endpoint_budget(endpoint: EndpointConfig) -> asyncio.Semaphore:
+    """Called on the event loop that will use the budget (a semaphore belongs to one loop)."""
+    key = (id(asyncio.get_running_loop()), endpoint.base_url.rstrip("/"))
+    if key not in _budgets:
+        _budgets[key] = asyncio.Semaphore(endpoint.max_concurrency)
+    return _budgets[key]
 
 
 def _seconds(header: str | None) -> float | None:

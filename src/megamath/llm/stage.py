@@ -1,9 +1,9 @@
 """The base of stages that ask a model about each record.
 
-The stage code stays sequential (records in, records out, in order); underneath, an event loop in a
-background thread keeps up to ``max_concurrency`` requests in flight through :class:`LLMClient`.
-Records enter a bounded window and leave it in input order, so memory stays flat however long the
-input, and the executor above sees an ordinary stage.
+The stage code stays sequential (records in, records out, in order); underneath, the process's
+background event loop (:mod:`megamath.runtime.aio`) keeps up to ``max_concurrency`` requests in
+flight per endpoint through :class:`LLMClient`. Records enter a bounded window and leave it in input
+order, so memory stays flat however long the input, and the executor above sees an ordinary stage.
 
 A malformed answer (no parsable score, empty, a refusal, a rewrite of the wrong length) is asked
 again with sampling on (``retry_temperature``, a new seed) up to ``malformed_retries`` times, then
@@ -12,8 +12,6 @@ the record is dropped as ``llm_<reason>``; it never gets a default value.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections import Counter, deque
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,7 +22,8 @@ from megamath.llm.cache import ResponseCache
 from megamath.llm.client import Completion, EndpointConfig, LLMClient, RequestRejected
 from megamath.llm.parsers import MalformedAnswer
 from megamath.llm.prompts import Prompt, load_prompt
-from megamath.runtime.stage import Drop, Record, Stage
+from megamath.runtime import aio
+from megamath.runtime.stage import Drop, Record, Stage, resource
 
 
 @dataclass(frozen=True)
@@ -48,23 +47,6 @@ class GenerationConfig:
     retry_temperature: float = 0.7
 
 
-class _LoopThread:
-    """An asyncio event loop running in a daemon thread, for one stage in one process."""
-
-    def __init__(self):
-        try:
-            import uvloop  # optional (the llm extra): a faster loop when hundreds of requests are in flight
-
-            self.loop = uvloop.new_event_loop()
-        except ImportError:
-            self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="megamath-llm", daemon=True)
-        self.thread.start()
-
-    def submit(self, coroutine):
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-
-
 class LLMStage(Stage):
     """Subclasses set ``answer`` (the kind of answer their prompt must ask for) and write
     ``payload_for(record, text)`` (the request for the record's non-empty, length-capped text) and
@@ -78,8 +60,6 @@ class LLMStage(Stage):
         self.endpoint = endpoint
         self.cache_path = cache_path
         self.counters: Counter = Counter()
-        self._loop: _LoopThread | None = None
-        self._client: LLMClient | None = None
         if self.prompt.answer != self.answer:
             raise ValueError(f"prompt {self.prompt.id} asks for a {self.prompt.answer}, {self.name} needs a {self.answer}")
 
@@ -87,9 +67,14 @@ class LLMStage(Stage):
     def prompt(self) -> Prompt:
         return load_prompt(self.generation.prompt)
 
-    def __getstate__(self):
-        # the loop, client and cache belong to the process that made them
-        return {**self.__dict__, "_loop": None, "_client": None}
+    @resource
+    def client(self) -> LLMClient:
+        """The client and its cache, made on the background loop's thread that uses them."""
+        return aio.submit(self._make_client()).result()
+
+    async def _make_client(self) -> LLMClient:
+        cache = ResponseCache(self.cache_path) if self.cache_path else None
+        return LLMClient(self.endpoint, cache, self.counters)
 
     def payload_for(self, record: Record, text: str) -> dict:
         raise NotImplementedError
@@ -107,16 +92,14 @@ class LLMStage(Stage):
         return text[: cut if cut > limit // 2 else limit]
 
     def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
-        if self._loop is None:
-            self._loop = _LoopThread()
-            self._loop.submit(self._start()).result()
+        client = self.client
         window: deque = deque()
         # Records leave in input order, so one slow answer holds the ones behind it: a window many
         # times the concurrency keeps the other slots busy meanwhile.
         size = max(256, 8 * self.endpoint.max_concurrency)
         try:
             for record in records:
-                window.append(self._loop.submit(self._process(record)))
+                window.append(aio.submit(self._process(record)))
                 if len(window) >= size:
                     yield window.popleft().result()
             while window:
@@ -124,11 +107,7 @@ class LLMStage(Stage):
         finally:
             for future in window:
                 future.cancel()
-            self._loop.submit(self._client.close()).result()
-
-    async def _start(self) -> None:
-        cache = ResponseCache(self.cache_path) if self.cache_path else None
-        self._client = LLMClient(self.endpoint, cache, self.counters)
+            aio.submit(client.close()).result()
 
     async def _process(self, record: Record) -> Record | Drop:
         text = self.document_text(record)
@@ -142,7 +121,7 @@ class LLMStage(Stage):
             if attempt:
                 payload = {**payload, "temperature": self.generation.retry_temperature, "seed": attempt}
             try:
-                completion = await self._client.complete(payload)
+                completion = await self.client.complete(payload)
             except RequestRejected:
                 self.counters["llm_rejected"] += 1
                 return Drop(record, "llm_rejected")
@@ -167,5 +146,9 @@ class LLMStage(Stage):
 
 
 def default_cache_path(run_dir: str | Path) -> str:
-    """Where a run keeps its answers: inside the run folder, so that rerunning the command resumes."""
-    return str(Path(run_dir).resolve() / ".megamath" / "llm_cache.sqlite")
+    """Where a run keeps its answers: inside a local run folder, so that rerunning the command resumes;
+    for a run folder on an object store (where SQLite cannot live) in this machine's scratch folder
+    for it (give ``--cache`` a path on a shared filesystem for a multi-node cluster)."""
+    from megamath.runtime.resume import RunFolder
+
+    return str(RunFolder(run_dir).scratch.resolve() / "llm_cache.sqlite")

@@ -1,11 +1,21 @@
-"""Executors run tasks and report their results; the local one uses worker processes on this machine.
+"""Executors run a phase's tasks and report each task's result as soon as it is known.
 
-Each worker process runs one task at a time, receiving tasks over a pipe and keeping its loaded
-models between tasks. Workers are forked from a preloaded fork server, so replacing one costs
-milliseconds. A task that kills its worker (a native crash, the hard time limit, the OOM killer) takes
-nothing else down: the driver knows which task that worker held, starts a new worker, and retries
-the task (which then skips the document it died on) up to ``max_attempts`` times before reporting
-it as failed while the other tasks finish.
+Every executor ships the same thing, :func:`~megamath.runtime.task.run_task` over a task and the
+phase's job, and honours the same contract (``tests/test_executors.py`` holds all of them to it):
+
+* the records out are the same whatever the executor, the number of workers or the order of tasks;
+* a task whose worker dies (a native crash, the hard time limit, the OOM killer, a lost node) or that
+  raises :class:`~megamath.runtime.task.TransientError` is retried, up to ``max_attempts`` attempts;
+  any other exception fails the task at once (the same input fails the same way again);
+* a failed task fails alone: the others finish, and the summary names it;
+* only results (counters) come back to the driver, never records; a rerun resumes through the run
+  folder's done records.
+
+:class:`SerialExecutor` runs tasks in the driver's own process, one at a time (debugging, notebooks,
+tiny inputs; a worker death there is the driver's death, so the hard time limit is off).
+:class:`LocalExecutor` runs them in worker processes of this machine. ``RayExecutor``
+(:mod:`megamath.runtime.ray_executor`) runs them on a Ray cluster. :func:`make_executor` builds one
+from an :class:`ExecutorConfig`, which every command fills from the same options.
 """
 
 from __future__ import annotations
@@ -21,26 +31,113 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterator
 
-
-from megamath.runtime.pipeline import Pipeline, Task, run_task
-from megamath.runtime.resume import RunFolder
+from megamath.runtime.task import Job, Task, TransientError, failed_result, run_task
 
 log = logging.getLogger(__name__)
 
 ProgressSink = Callable[[int, int], None]
+EXECUTORS = ("local", "ray", "serial")
+
+
+class ExecutorError(RuntimeError):
+    """The executor itself cannot work (no cluster to connect to, a cluster without CPUs, a stall)."""
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """``kind``: ``local`` (worker processes on this machine), ``ray`` (a Ray cluster) or ``serial``
+    (in the driver's process). ``workers``: tasks at a time (None: every core of this machine, or of
+    the Ray cluster). ``max_attempts``: attempts per task when its worker dies. ``ray_address``: a
+    running Ray cluster to connect to (None: ``RAY_ADDRESS``, else start one on this machine).
+    ``stall_timeout_s``: a Ray run fails, saying so, when no task finishes or reports progress for
+    this long."""
+
+    kind: str = "local"
+    workers: int | None = None
+    max_attempts: int = 3
+    ray_address: str | None = None
+    stall_timeout_s: float = 1800.0
+
+    def __post_init__(self):
+        if self.kind not in EXECUTORS:
+            raise ValueError(f"unknown executor {self.kind!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
 
 
 class Executor(ABC):
-    """Runs every task of a run and yields each task's result dict as soon as it is known."""
+    """Runs every task of a phase and yields each task's result dict as soon as it is known."""
+
+    max_attempts: int = 1
+
+    @property
+    @abstractmethod
+    def workers(self) -> int:
+        """How many tasks run at a time."""
 
     @abstractmethod
-    def run(
-        self, tasks: list[Task], pipeline: Pipeline, run_dir: str, on_progress: ProgressSink | None = None
-    ) -> Iterator[dict]: ...
+    def run(self, tasks: list[Task], job: Job, run_dir: str, on_progress: ProgressSink | None = None
+            ) -> Iterator[dict]: ...
+
+    def close(self) -> None:
+        """Release what the executor holds (worker pools, a Ray cluster it started)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
-def failed_result(task: Task, error: str) -> dict:
-    return {"task_id": task.task_id, "source": task.source, "output": None, "failed": error}
+def make_executor(config: ExecutorConfig) -> Executor:
+    if config.kind == "serial":
+        return SerialExecutor(max_attempts=config.max_attempts)
+    if config.kind == "ray":
+        from megamath.runtime.ray_executor import RayExecutor
+
+        return RayExecutor(workers=config.workers, max_attempts=config.max_attempts, address=config.ray_address,
+                           stall_timeout_s=config.stall_timeout_s)
+    return LocalExecutor(workers=config.workers, max_attempts=config.max_attempts)
+
+
+def describe_failure(exc: BaseException) -> str:
+    return f"raised {type(exc).__name__}: {exc}"
+
+
+class SerialExecutor(Executor):
+    """Tasks one after another in this process (a retry only after :class:`TransientError`)."""
+
+    def __init__(self, max_attempts: int = 3):
+        self.max_attempts = max(1, max_attempts)
+
+    @property
+    def workers(self) -> int:
+        return 1
+
+    def run(self, tasks: list[Task], job: Job, run_dir: str, on_progress: ProgressSink | None = None
+            ) -> Iterator[dict]:
+        for task in tasks:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    result = run_task(task, job, run_dir, on_progress, disposable=False)
+                except TransientError as exc:
+                    log.warning("task %s %s (attempt %d/%d)", task.task_id, describe_failure(exc), attempt,
+                                self.max_attempts)
+                    if attempt == self.max_attempts:
+                        result = failed_result(task, _gave_up(attempt, describe_failure(exc)))
+                    else:
+                        continue
+                except Exception as exc:
+                    log.error("task %s failed:\n%s", task.task_id, traceback.format_exc())
+                    result = failed_result(task, describe_failure(exc))
+                yield result
+                break
+
+
+def _gave_up(attempts: int, what_happened: str) -> str:
+    return f"failed {attempts} time(s), the last time it {what_happened}; see logs/run.log"
 
 
 @dataclass
@@ -52,25 +149,36 @@ class _Worker:
 
 
 class LocalExecutor(Executor):
+    """Worker processes on this machine, each running one task at a time.
+
+    Workers receive tasks over a pipe and keep their loaded models between tasks. They are forked
+    from a preloaded fork server, so replacing one costs milliseconds. A task that kills its worker
+    takes nothing else down: the driver knows which task that worker held, starts a new worker, and
+    retries the task (which then skips the document it died on).
+    """
+
     def __init__(self, workers: int | None = None, max_attempts: int = 3, log_level: int = logging.INFO):
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._workers = max(1, workers or os.cpu_count() or 1)
         self.max_attempts = max(1, max_attempts)
         self.log_level = log_level
         if sys.platform.startswith("linux"):
             self._context = mp.get_context("forkserver")
-            self._context.set_forkserver_preload(["megamath.runtime.pipeline", "megamath.web.pipeline"])
+            self._context.set_forkserver_preload(["megamath.runtime.pipeline", "megamath.web.extract"])
         else:
             self._context = mp.get_context("spawn")
 
-    def run(
-        self, tasks: list[Task], pipeline: Pipeline, run_dir: str, on_progress: ProgressSink | None = None
-    ) -> Iterator[dict]:
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def run(self, tasks: list[Task], job: Job, run_dir: str, on_progress: ProgressSink | None = None
+            ) -> Iterator[dict]:
         waiting = [(task, 1) for task in reversed(tasks)]  # pop() from the end keeps input order
         workers: list[_Worker] = []
         try:
             while waiting or any(w.task for w in workers):
-                while waiting and len(workers) < self.workers:
-                    workers.append(self._start_worker(pipeline, run_dir))
+                while waiting and len(workers) < self._workers:
+                    workers.append(self._start_worker(job, run_dir))
                 for worker in workers:
                     if worker.task is None and waiting:
                         worker.task, worker.attempt = waiting.pop()
@@ -108,10 +216,10 @@ class LocalExecutor(Executor):
                 if worker.process.is_alive():
                     worker.process.kill()
 
-    def _start_worker(self, pipeline: Pipeline, run_dir: str) -> _Worker:
+    def _start_worker(self, job: Job, run_dir: str) -> _Worker:
         driver_end, worker_end = self._context.Pipe()
         process = self._context.Process(
-            target=_worker_main, args=(worker_end, pipeline, run_dir, self.log_level), name="megamath-worker"
+            target=_worker_main, args=(worker_end, job, run_dir, self.log_level), name="megamath-worker"
         )
         process.start()
         worker_end.close()
@@ -126,8 +234,11 @@ class LocalExecutor(Executor):
         if kind == "done":
             worker.task = None
             return message[1]
-        # "error": the task raised an exception; the worker itself is fine and takes the next task
-        return self._retry_or_fail(worker, waiting, f"raised {message[1]}")
+        if kind == "transient":
+            return self._retry_or_fail(worker, waiting, message[1])
+        # "error": the task raised; the worker itself is fine and takes the next task
+        task, worker.task = worker.task, None
+        return failed_result(task, message[1])
 
     def _retry_or_fail(self, worker: _Worker, waiting: list, what_happened: str) -> dict | None:
         """Requeue the worker's task for another attempt, or give up on it; frees the worker."""
@@ -137,7 +248,7 @@ class LocalExecutor(Executor):
         if attempt < self.max_attempts:
             waiting.append((task, attempt + 1))
             return None
-        return failed_result(task, f"failed {attempt} time(s), the last time it {what_happened}; see logs/run.log")
+        return failed_result(task, _gave_up(attempt, what_happened))
 
 
 def _describe_death(exitcode: int | None) -> str:
@@ -148,14 +259,23 @@ def _describe_death(exitcode: int | None) -> str:
     return f"exited with code {exitcode}"
 
 
-def _worker_main(conn: Connection, pipeline: Pipeline, run_dir: str, log_level: int) -> None:
-    _die_with_parent()
-    folder = RunFolder(run_dir)
-    handler = logging.FileHandler(folder.log_path, encoding="utf-8")
+def configure_worker_logging(log_path, level: int) -> None:
+    """Send this worker process's log records to the run's log file, and nowhere else."""
+    from pathlib import Path
+
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [worker %(process)d] %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(log_level)
+    root.setLevel(level)
+
+
+def _worker_main(conn: Connection, job: Job, run_dir: str, log_level: int) -> None:
+    from megamath.runtime.resume import RunFolder
+
+    _die_with_parent()
+    configure_worker_logging(RunFolder(run_dir).log_path, log_level)
     while True:
         try:
             task = conn.recv()
@@ -164,10 +284,13 @@ def _worker_main(conn: Connection, pipeline: Pipeline, run_dir: str, log_level: 
         if task is None:
             return
         try:
-            result = run_task(task, pipeline, run_dir, progress=lambda docs, nbytes: conn.send(("progress", docs, nbytes)))
+            result = run_task(task, job, run_dir, progress=lambda docs, nbytes: conn.send(("progress", docs, nbytes)))
+        except TransientError as exc:
+            logging.getLogger(__name__).warning("task %s: %s", task.task_id, describe_failure(exc))
+            conn.send(("transient", describe_failure(exc)))
         except Exception as exc:
             logging.getLogger(__name__).error("task %s failed:\n%s", task.task_id, traceback.format_exc())
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            conn.send(("error", describe_failure(exc)))
         else:
             conn.send(("done", result))
 

@@ -23,6 +23,7 @@ import signal
 import struct
 import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -31,8 +32,12 @@ _SLOT_SIZE = 4096
 _LEN = struct.Struct("<I")
 
 
-class DocumentTimeout(Exception):
-    """Raised inside a stage when a document exceeds the soft time limit."""
+class DocumentTimeout(BaseException):
+    """Raised inside a stage when a document exceeds the soft time limit.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: code that degrades gracefully with ``except
+    Exception`` (a formula converter falling back to text, say) must not swallow the limit and go on
+    with the document, nor let a cache remember the interrupted call's fallback as its result."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,15 @@ class NullGuard:
 class DocumentGuard(NullGuard):
     """Soft and hard per-document limits for one task in one process."""
 
-    def __init__(self, config: GuardConfig, slot: InflightSlot | None):
+    def __init__(self, config: GuardConfig, slot: InflightSlot | None, *, may_end_process: bool = True):
+        """``may_end_process``: whether the hard limit may end this process (a disposable worker);
+        off when tasks run inside the driver itself."""
         self.config = config
         self.slot = slot
         # Signal handlers can only be installed from the main thread (not from a Ray actor thread).
         in_main_thread = threading.current_thread() is threading.main_thread()
         self._use_alarm = config.doc_timeout_s > 0 and in_main_thread
-        self._use_hard_limit = config.hard_timeout_s > 0 and in_main_thread
+        self._use_hard_limit = config.hard_timeout_s > 0 and in_main_thread and may_end_process
         self._previous_handlers: dict[int, object] = {}
 
     def __enter__(self) -> "DocumentGuard":
@@ -142,18 +149,19 @@ def _raise_timeout(signum, frame):
     raise DocumentTimeout()
 
 
-_active: NullGuard = NullGuard()
+# The guard of the task running in this context. A context variable rather than a module global, so
+# that a task run from a thread (or two nested in one process) never sees another task's guard.
+_active: ContextVar[NullGuard] = ContextVar("megamath_document_guard", default=NullGuard())
 
 
 def active_guard() -> NullGuard:
-    return _active
+    return _active.get()
 
 
 @contextmanager
 def guarding(guard: NullGuard) -> Iterator[NullGuard]:
-    """Make ``guard`` the one that :class:`~megamath.runtime.stage.RecordStage` uses in this process."""
-    global _active
-    previous, _active = _active, guard
+    """Make ``guard`` the one that :class:`~megamath.runtime.stage.RecordStage` uses in this context."""
+    token = _active.set(guard)
     try:
         if isinstance(guard, DocumentGuard):
             with guard:
@@ -161,4 +169,4 @@ def guarding(guard: NullGuard) -> Iterator[NullGuard]:
         else:
             yield guard
     finally:
-        _active = previous
+        _active.reset(token)

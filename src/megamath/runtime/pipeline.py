@@ -1,33 +1,31 @@
-"""A pipeline is a reader, an ordered list of stages and an output format; a task runs one input
-through it into one output shard.
+"""A pipeline is a reader, an ordered list of stages and an output format: the job whose task runs
+one input through the stages into one output shard.
 
-``run_task`` is a plain module-level function over picklable arguments, so any executor (the local
-process pool, Ray) can ship it to a worker. It owns the per-task guard, counters, atomic output and
-completion record; the stages stay pure.
+The task owns the per-document guard, the counters, the atomic output and the kept drops; the stages
+stay pure.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
-import os
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Iterable, Iterator, Protocol
 
+from megamath.runtime import storage
 from megamath.runtime.guard import DocumentGuard, GuardConfig, InflightSlot, guarding
 from megamath.runtime.resume import RunFolder
 from megamath.runtime.shards import ShardWriter, shard_format
 from megamath.runtime.stage import Drop, Record, Stage
 from megamath.runtime.stats import StageStats, counted
+from megamath.runtime.task import Job, ProgressFn, Task
 
 log = logging.getLogger(__name__)
-
-ProgressFn = Callable[[int, int], None]
-"""Called from a task with (documents read, input bytes read) since the previous call."""
 
 
 class InputError(Exception):
@@ -48,15 +46,14 @@ class Reader(Protocol):
 
 
 @dataclass
-class Pipeline:
+class Pipeline(Job):
     reader: Reader
     stages: list[Stage]
     output_suffix: str = ".parquet"
     drop_fields: tuple[str, ...] = ()
     guard: GuardConfig = field(default_factory=GuardConfig)
-    # Dropped records whose reason starts with one of these are kept in OUT/excluded/<task>.jsonl.zst,
-    # so that a report can list what was removed and why.
-    excluded_reasons: tuple[str, ...] = ()
+
+    name = "pipeline"
 
     def config(self) -> dict:
         """What determines the output: used to refuse resuming a run with a changed configuration.
@@ -72,91 +69,87 @@ class Pipeline:
         }
         return json.loads(json.dumps(config))
 
+    def prepare(self) -> None:
+        for stage in self.stages:
+            stage.prepare()
+
+    def describe(self) -> list[str]:
+        return [getattr(self.reader, "name", "read")] + [stage.describe() for stage in self.stages]
+
+    def dependencies_fingerprint(self) -> str:
+        """A digest of the content of every file a stage depends on (models, indexes), '' if none."""
+        files = sorted({path for stage in self.stages for path in stage.dependencies()})
+        if not files:
+            return ""
+        return hashlib.sha1("|".join(f"{p}={storage.fingerprint(p)}" for p in files).encode()).hexdigest()[:16]
+
+    def run(self, task: Task, folder: RunFolder, progress: ProgressFn | None, *, disposable: bool) -> dict:
+        """Run one input through the stages into one shard."""
+        poison = folder.poisoned(task.task_id)
+        if poison:
+            log.warning("%s: skipping %d document(s) that crashed or hung an earlier attempt: %s",
+                        task.task_id, len(poison), ", ".join(sorted(poison)[:5]))
+        read_stats = StageStats(self.reader.name)
+        stage_stats = [StageStats(stage.name) for stage in self.stages]
+        input_error = None
+
+        # a stage's counters live as long as its worker; this task's share is the difference
+        counters_before = [Counter(getattr(stage, "counters", ())) for stage in self.stages]
+        slot = InflightSlot(folder.inflight_path(task.task_id))
+        guard = DocumentGuard(self.guard, slot, may_end_process=disposable)
+        with ExitStack() as outputs:  # published together when the task ends well, discarded otherwise
+            tmp = outputs.enter_context(storage.atomic_output(task.output))
+            excluded = _ExclusionWriter(folder, task, outputs)
+            with guarding(guard), ShardWriter(tmp, fmt=shard_format(task.output), drop_fields=self.drop_fields) as writer:
+                items = _reporting(self.reader(task.source), self.reader, progress)
+                stream: Iterable[Record] = counted(_skip_poisoned(items, poison), read_stats)
+                for stage, stats in zip(self.stages, stage_stats):
+                    on_drop = excluded.keeper(stage.keeps_dropped, self.drop_fields)
+                    stream = counted(stage(stream), stats, on_drop)
+                try:
+                    for record in stream:
+                        writer.write(record)
+                except InputError as exc:
+                    input_error = str(exc)
+                    log.error("%s: %s (kept the %d records read before it)", task.source, exc, read_stats.docs_out)
+            slot.close()
+        for stage, stats, before in zip(self.stages, stage_stats, counters_before):
+            stats.counters = Counter(getattr(stage, "counters", ())) - before
+        return {
+            "docs_written": writer.count,
+            "input_error": input_error,
+            "funnel": [read_stats.to_dict()] + [stats.to_dict() for stats in stage_stats],
+        }
+
 
 def _config_of(component: object) -> dict:
     config = getattr(component, "config", None)
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
 
 
-@dataclass(frozen=True)
-class Task:
-    task_id: str
-    source: str
-    output: str
-
-
-def run_task(task: Task, pipeline: Pipeline, run_dir: str, progress: ProgressFn | None = None) -> dict:
-    """Run one input through the pipeline into one shard; returns (and records) the task's result."""
-    folder = RunFolder(run_dir)
-    started = time.monotonic()
-    poison = folder.poisoned(task.task_id)
-    if poison:
-        log.warning("%s: skipping %d document(s) that crashed or hung an earlier attempt: %s",
-                    task.task_id, len(poison), ", ".join(sorted(poison)[:5]))
-    read_stats = StageStats(pipeline.reader.name)
-    stage_stats = [StageStats(stage.name) for stage in pipeline.stages]
-    output = Path(task.output)
-    tmp = output.with_name(f"{output.name}.tmp-{os.getpid()}")
-    input_error = None
-
-    # a stage's counters live as long as its worker; this task's share is the difference
-    counters_before = [Counter(getattr(stage, "counters", ())) for stage in pipeline.stages]
-    slot = InflightSlot(folder.inflight_path(task.task_id))
-    excluded = _ExclusionWriter(folder, task, pipeline)
-    with guarding(DocumentGuard(pipeline.guard, slot)), ShardWriter(
-        tmp, fmt=shard_format(output), drop_fields=pipeline.drop_fields
-    ) as writer:
-        items = _reporting(pipeline.reader(task.source), pipeline.reader, progress)
-        stream: Iterable[Record] = counted(_skip_poisoned(items, poison), read_stats)
-        for stage, stats in zip(pipeline.stages, stage_stats):
-            stream = counted(stage(stream), stats, excluded.add if pipeline.excluded_reasons else None)
-        try:
-            for record in stream:
-                writer.write(record)
-        except InputError as exc:
-            input_error = str(exc)
-            log.error("%s: %s (kept the %d records read before it)", task.source, exc, read_stats.docs_out)
-    slot.close()
-    excluded.finish()
-    for stage, stats, before in zip(pipeline.stages, stage_stats, counters_before):
-        stats.counters = Counter(getattr(stage, "counters", ())) - before
-    os.replace(tmp, output)
-
-    result = {
-        "task_id": task.task_id,
-        "source": task.source,
-        "output": str(output),
-        "docs_written": writer.count,
-        "input_error": input_error,
-        "seconds": round(time.monotonic() - started, 3),
-        "funnel": [read_stats.to_dict()] + [stats.to_dict() for stats in stage_stats],
-    }
-    folder.mark_done(task.task_id, result)
-    return result
-
-
 class _ExclusionWriter:
-    """Writes the dropped records a pipeline asks to keep, with their reason, atomically."""
+    """Writes the dropped records that stages keep (``Stage.keeps_dropped``), with their reason, to
+    ``excluded/<task>.jsonl.zst``, published with the task's shard (``outputs`` closes both)."""
 
-    def __init__(self, folder: RunFolder, task: Task, pipeline: Pipeline):
-        self.reasons = pipeline.excluded_reasons
-        self.path = folder.excluded / f"{task.task_id}.jsonl.zst"
+    def __init__(self, folder: RunFolder, task: Task, outputs: ExitStack):
+        self.location = storage.join(folder.excluded, f"{task.task_id}.jsonl.zst")
+        self._outputs = outputs
         self._writer: ShardWriter | None = None
-        self._drop_fields = pipeline.drop_fields
 
-    def add(self, drop: Drop) -> None:
-        if not drop.reason.startswith(self.reasons):
-            return
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = ShardWriter(self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}"), fmt=".jsonl.zst",
-                                       drop_fields=self._drop_fields)
-        self._writer.write({**drop.record, "drop_reason": drop.reason})
+    def keeper(self, reasons: tuple[str, ...], drop_fields: tuple[str, ...]):
+        """The drop callback for a stage that keeps ``reasons`` (None when it keeps none)."""
+        if not reasons:
+            return None
 
-    def finish(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            os.replace(self._writer.path, self.path)
+        def keep(drop: Drop) -> None:
+            if not drop.reason.startswith(reasons):
+                return
+            if self._writer is None:
+                tmp = self._outputs.enter_context(storage.atomic_output(self.location))
+                self._writer = self._outputs.enter_context(ShardWriter(tmp, fmt=".jsonl.zst", drop_fields=drop_fields))
+            self._writer.write({**drop.record, "drop_reason": drop.reason})
+
+        return keep
 
 
 def _skip_poisoned(items: Iterable[Record | Drop], poison: set[str]) -> Iterator[Record | Drop]:

@@ -1,19 +1,25 @@
 """The run folder: where a run's output, completion records, logs and statistics live.
 
-Layout of ``OUT/``::
+Layout of ``OUT/`` (a local path or any fsspec URL, see :mod:`megamath.runtime.storage`)::
 
-    data/<task>.<suffix>      output shards (written as ``*.tmp-<pid>``, renamed when complete)
-    excluded/<task>.jsonl.zst dropped records a pipeline keeps for its report (decontamination)
-    stats.json                the funnel over all finished tasks
-    .megamath/config.json     the configuration the run was started with
-    .megamath/done/<task>.json  one per finished task: its funnel, counts and errors
-    .megamath/inflight/<task>   the document a worker is processing (survives a crash)
+    data/<task>.<suffix>        output shards (published atomically when complete)
+    excluded/<task>.jsonl.zst   dropped records a stage keeps for the report (decontamination)
+    work/                       intermediate phases of a workflow (dedup passes, the benchmark index)
+    stats.json                  the funnel over all finished tasks
+    .megamath/config.json       the configuration the run was started with
+    .megamath/done/<task>.json  one per finished task: its funnel, counts, input fingerprint and errors
     .megamath/poison/<task>.txt documents that crashed or hung a worker; skipped on retry
-    .megamath/downloads/      remote inputs being fetched
-    logs/run.log              the log of every process of the run
+    .megamath/lock              held by the driver that is writing the folder
+    logs/run.log                the log of every process of the run
 
-A task is finished exactly when its done record exists, and its shard is complete whenever it exists
-under its final name, so a run killed at any moment (even SIGKILL) resumes without duplicates or gaps.
+Process-local state lives on the local disk of the process that uses it: for a local run folder
+inside ``.megamath/`` (``inflight/``: the document a worker is processing, which survives its crash;
+``downloads/``: remote inputs being fetched), for a remote one under a scratch folder of this machine
+(:func:`~megamath.runtime.storage.scratch_dir`), where its log is kept too.
+
+A task is finished exactly when its done record exists with the task's input fingerprint, and its
+shard is complete whenever it exists under its final name, so a run killed at any moment (even
+SIGKILL) resumes without duplicates or gaps, and a changed input is processed again.
 """
 
 from __future__ import annotations
@@ -21,26 +27,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Iterator
 
 import orjson
 
+from megamath.runtime import storage
 from megamath.runtime.guard import InflightSlot
+from megamath.runtime.lock import RunLock
 
 
 class ConfigChangedError(RuntimeError):
     """The run folder was started with another configuration."""
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def config_fingerprint(config: dict) -> str:
@@ -49,89 +47,128 @@ def config_fingerprint(config: dict) -> str:
 
 class RunFolder:
     def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root)
-        self.state = self.root / ".megamath"
-        self.data = self.root / "data"
-        self.excluded = self.root / "excluded"
-        self.logs = self.root / "logs"
-        self.done = self.state / "done"
-        self.inflight = self.state / "inflight"
-        self.poison = self.state / "poison"
-        self.downloads = self.state / "downloads"
-        self.config_path = self.state / "config.json"
-        self.stats_path = self.root / "stats.json"
+        self.root = storage.normalize(root)
+        self.is_local = storage.is_local(self.root)
+        self.state = storage.join(self.root, ".megamath")
+        self.data = storage.join(self.root, "data")
+        self.excluded = storage.join(self.root, "excluded")
+        self.work = storage.join(self.root, "work")
+        self.done = storage.join(self.state, "done")
+        self.poison = storage.join(self.state, "poison")
+        self.config_path = storage.join(self.state, "config.json")
+        self.stats_path = storage.join(self.root, "stats.json")
+        self.scratch = Path(self.state) if self.is_local else storage.scratch_dir(self.root)
+        self.inflight = self.scratch / "inflight"
+        self.downloads = self.scratch / "downloads"
+        self.logs = Path(self.root) / "logs" if self.is_local else self.scratch / "logs"
         self.log_path = self.logs / "run.log"
 
+    def __repr__(self) -> str:
+        return f"RunFolder({self.root!r})"
+
+    def sub(self, *parts: str) -> "RunFolder":
+        """A run folder inside this one (``work/<name>`` for a workflow's intermediate phases)."""
+        return RunFolder(storage.join(self.root, *parts))
+
     def create(self) -> None:
-        for folder in (self.data, self.logs, self.done, self.inflight, self.poison, self.downloads):
+        for folder in (self.data, self.done, self.poison):
+            storage.makedirs(folder)
+        for folder in (self.logs, self.inflight, self.downloads):
             folder.mkdir(parents=True, exist_ok=True)
+
+    def lock(self) -> RunLock:
+        """Held by the driver while it writes this folder; a second driver is refused."""
+        return RunLock(self.state)
+
+    def shard_path(self, task_id: str, suffix: str) -> str:
+        return storage.join(self.data, f"{task_id}{suffix}")
 
     # -- configuration -------------------------------------------------------------------------
     def check_config(self, config: dict, *, force: bool) -> None:
         """Record ``config``; refuse a different one unless ``force`` (which clears the old results)."""
         new = {"fingerprint": config_fingerprint(config), "config": config}
-        if self.config_path.exists():
-            old = json.loads(self.config_path.read_text())
-            if old.get("fingerprint") != new["fingerprint"]:
-                if not force:
-                    changed = sorted(_changed_keys(old.get("config", {}), config))
-                    raise ConfigChangedError(
-                        f"{self.root} was started with a different configuration "
-                        f"(changed: {', '.join(changed) or 'unknown'}). Use --force to discard its results "
-                        "and start over, or choose another output folder."
-                    )
-                self.clear_results()
-            elif force:
-                self.clear_results()
-        elif force:
+        old = None
+        if storage.exists(self.config_path):
+            old = json.loads(storage.read_bytes(self.config_path))
+        if force or (old is not None and old.get("fingerprint") != new["fingerprint"]):
+            if old is not None and not force:
+                changed = sorted(_changed_keys(old.get("config", {}), config))
+                raise ConfigChangedError(
+                    f"{self.root} was started with a different configuration "
+                    f"(changed: {', '.join(changed) or 'unknown'}). Use --force to discard its results "
+                    "and start over, or choose another output folder."
+                )
             self.clear_results()
         self.create()
-        atomic_write_bytes(self.config_path, json.dumps(new, indent=2, sort_keys=True).encode())
+        storage.write_bytes(self.config_path, json.dumps(new, indent=2, sort_keys=True).encode())
 
     def clear_results(self) -> None:
-        for folder in (self.data, self.excluded, self.done, self.inflight, self.poison):
-            shutil.rmtree(folder, ignore_errors=True)
-        self.stats_path.unlink(missing_ok=True)
+        for folder in (self.data, self.excluded, self.work, self.done, self.poison):
+            storage.remove_tree(folder)
+        storage.remove(self.stats_path)
+        for slot in self.inflight.glob("*"):
+            slot.unlink(missing_ok=True)
+
+    def reset(self) -> None:
+        """Forget everything (results and configuration): ``--force`` for a workflow whose phases
+        live in sub-folders of this one."""
+        self.clear_results()
+        storage.remove(self.config_path)
 
     def clear_interrupted(self) -> int:
         """Forget what a killed run left behind: temporary shards (returns how many) and in-flight
         markers, which name documents that were merely being processed when the whole run died,
-        not documents that killed their worker."""
+        not documents that killed their worker. Only the folder's lock holder may call this."""
         for slot in self.inflight.glob("*"):
             slot.unlink(missing_ok=True)
         removed = 0
-        for tmp in [*self.data.glob("*.tmp-*"), *self.excluded.glob("*.tmp-*")]:
-            tmp.unlink(missing_ok=True)
-            removed += 1
+        for folder in (self.data, self.excluded):
+            for tmp in storage.list_files(folder):
+                if storage.TMP_MARKER in storage.name_of(tmp):
+                    storage.remove(tmp)
+                    removed += 1
         return removed
 
     # -- tasks ---------------------------------------------------------------------------------
-    def done_path(self, task_id: str) -> Path:
-        return self.done / f"{task_id}.json"
+    def done_path(self, task_id: str) -> str:
+        return storage.join(self.done, f"{task_id}.json")
+
+    def done_result(self, task_id: str) -> dict | None:
+        """The done record of a task, or None."""
+        try:
+            return orjson.loads(storage.read_bytes(self.done_path(task_id)))
+        except FileNotFoundError:
+            return None
 
     def is_done(self, task_id: str) -> bool:
-        return self.done_path(task_id).exists()
+        return storage.exists(self.done_path(task_id))
 
     def mark_done(self, task_id: str, result: dict) -> None:
-        atomic_write_bytes(self.done_path(task_id), orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        storage.write_bytes(self.done_path(task_id), orjson.dumps(result, option=orjson.OPT_INDENT_2))
+
+    def forget(self, task_id: str, output: str | None) -> None:
+        """Remove a task's done record and output (its input changed: the result is stale)."""
+        storage.remove(self.done_path(task_id))
+        if output:
+            storage.remove(output)
+        storage.remove(storage.join(self.excluded, f"{task_id}.jsonl.zst"))
 
     def finished_results(self) -> Iterator[dict]:
-        for path in sorted(self.done.glob("*.json")):
-            yield orjson.loads(path.read_bytes())
+        for path in storage.list_files(self.done, ".json"):
+            yield orjson.loads(storage.read_bytes(path))
 
     def inflight_path(self, task_id: str) -> Path:
         return self.inflight / task_id
 
     def poisoned(self, task_id: str) -> set[str]:
         """Documents to skip in ``task_id``: those that killed earlier attempts, including the last one."""
-        poison_file = self.poison / f"{task_id}.txt"
+        poison_file = storage.join(self.poison, f"{task_id}.txt")
+        known = storage.read_bytes(poison_file).decode("utf-8") if storage.exists(poison_file) else ""
         crashed_on = InflightSlot.read(self.inflight_path(task_id))
-        if crashed_on:
-            with open(poison_file, "a", encoding="utf-8") as fh:
-                fh.write(crashed_on + "\n")
-        if not poison_file.exists():
-            return set()
-        return {line for line in poison_file.read_text(encoding="utf-8").splitlines() if line}
+        if crashed_on and crashed_on not in known.splitlines():
+            known += crashed_on + "\n"
+            storage.write_bytes(poison_file, known.encode("utf-8"))
+        return {line for line in known.splitlines() if line}
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> Iterator[str]:

@@ -1,4 +1,10 @@
-"""Run a pipeline over many inputs into a run folder: plan tasks, skip finished ones, execute, report."""
+"""Run a phase into a run folder: lock it, plan tasks, skip finished ones, execute, report.
+
+:func:`run_phase` is the one way any job runs (a pipeline over input files, a pass of dedup, a
+global step): it holds the folder's lock, refuses a changed configuration, removes what a killed run
+left, drops the results of tasks whose input changed since they ran (so stale output is never
+served), runs the rest on the executor with a progress bar, and writes ``stats.json``.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,23 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
 
+from megamath.runtime import storage
 from megamath.runtime.executor import Executor
-from megamath.runtime.pipeline import Pipeline, Task
-from megamath.runtime.resume import RunFolder, atomic_write_bytes
+from megamath.runtime.pipeline import Pipeline
+from megamath.runtime.resume import RunFolder
 from megamath.runtime.stats import StageStats, merge_funnels
+from megamath.runtime.task import Job, Task
 
 log = logging.getLogger(__name__)
 
 _ARCHIVE_SUFFIX = re.compile(r"(\.(warc|arc|jsonl|json|parquet|html?))?(\.(gz|zst|bz2|lz4))?$", re.IGNORECASE)
+
+
+class NoInputError(ValueError):
+    """A phase was given nothing to do."""
 
 
 def task_id_for(source: str) -> str:
@@ -29,9 +40,27 @@ def task_id_for(source: str) -> str:
     return f"{stem}-{hashlib.sha1(source.encode()).hexdigest()[:8]}"
 
 
+def combine_fingerprints(*parts: str) -> str:
+    """One fingerprint from several (an input file's and the files its stages depend on)."""
+    parts = tuple(p for p in parts if p)
+    if len(parts) <= 1:
+        return parts[0] if parts else ""
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def write_manifest(folder: RunFolder, name: str, content: dict) -> tuple[str, str]:
+    """Write the list of inputs of a global step (``folder/manifests/<name>.json``); returns its
+    location and fingerprint (a digest of the content, which should carry the inputs' fingerprints)."""
+    data = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    location = storage.join(folder.root, "manifests", f"{name}.json")
+    storage.makedirs(storage.parent_of(location))
+    storage.write_bytes(location, data)
+    return location, hashlib.sha1(data).hexdigest()[:16]
+
+
 @dataclass
 class RunSummary:
-    run_dir: Path
+    run_dir: str
     funnel: list[StageStats]
     tasks_total: int
     tasks_skipped: int
@@ -40,12 +69,15 @@ class RunSummary:
     input_errors: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    tasks_changed: int = 0
+    results: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
-            "run_dir": str(self.run_dir),
+            "run_dir": self.run_dir,
             "tasks_total": self.tasks_total,
             "tasks_resumed": self.tasks_skipped,
+            "tasks_rerun_input_changed": self.tasks_changed,
             "docs_written": self.docs_written,
             "shards": self.shards,
             "input_errors": self.input_errors,
@@ -55,47 +87,106 @@ class RunSummary:
         }
 
 
-def plan_tasks(sources: list[str], pipeline: Pipeline, folder: RunFolder) -> list[Task]:
-    return [
-        Task(task_id, source, str(folder.data / f"{task_id}{pipeline.output_suffix}"))
-        for source in sources
-        for task_id in [task_id_for(source)]
-    ]
+def plan_tasks(sources: list[str], folder: RunFolder, suffix: str, depends_on: str = "") -> list[Task]:
+    """One task per input file, its output ``data/<task><suffix>``, its fingerprint the input's
+    content fingerprint combined with ``depends_on`` (the fingerprint of models and indexes)."""
+    tasks = []
+    for source in sources:
+        task_id = task_id_for(source)
+        fingerprint, size = input_fingerprint(source)
+        tasks.append(Task(task_id, source, folder.shard_path(task_id, suffix),
+                          combine_fingerprints(fingerprint, depends_on), size=size))
+    return tasks
 
 
-def run_pipeline(
-    pipeline: Pipeline,
-    sources: list[str],
-    run_dir: str | os.PathLike[str],
-    executor: Executor,
-    *,
-    force: bool = False,
-    show_progress: bool = True,
-) -> RunSummary:
-    """Run every source not yet finished in ``run_dir``; the summary covers the whole folder."""
+def input_fingerprint(source: str) -> tuple[str, int | None]:
+    """(fingerprint, size in bytes) of an input; see :func:`megamath.runtime.storage.fingerprint`."""
+    if storage.is_http(source):
+        return "url", None
+    details = storage.info(source)
+    return f"{details['size']}:{details['version']}", details["size"]
+
+
+def run_pipeline(pipeline: Pipeline, sources: list[str], run_dir: RunFolder | str | os.PathLike[str],
+                 executor: Executor, *, force: bool = False, show_progress: bool = True, desc: str | None = None,
+                 prune: bool = False) -> RunSummary:
+    """Run every source not yet finished in ``run_dir`` through ``pipeline``; the summary covers the
+    whole folder (see :func:`run_phase` for ``prune``)."""
+    folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    return run_phase(pipeline, lambda: plan_tasks(sources, folder, pipeline.output_suffix,
+                                                  pipeline.dependencies_fingerprint()),
+                     folder, executor, force=force, show_progress=show_progress, desc=desc, prune=prune)
+
+
+def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, force: bool = False,
+              show_progress: bool = True, desc: str | None = None, prune: bool = False) -> RunSummary:
+    """Run the unfinished ``tasks`` of ``job`` in ``folder`` (``tasks`` may be a function that plans
+    them, called under the folder's lock); the summary covers every finished task of the folder.
+    ``prune``: first forget finished tasks that are not in ``tasks`` (for phases whose every output
+    depends on the whole input set, such as dedup's)."""
     started = time.monotonic()
-    folder = RunFolder(run_dir)
-    folder.check_config(pipeline.config(), force=force)
-    if removed := folder.clear_interrupted():
-        log.info("removed %d partial shard(s) left by an interrupted run", removed)
-    tasks = plan_tasks(sources, pipeline, folder)
-    pending = [task for task in tasks if not folder.is_done(task.task_id)]
-    if len(pending) < len(tasks):
-        log.info("resuming: %d of %d input(s) already finished", len(tasks) - len(pending), len(tasks))
-    log.info("running %d task(s) with %s", len(pending), type(executor).__name__)
-
-    failed: dict[str, str] = {}
-    with _ProgressBar(pending, enabled=show_progress) as bar:
-        for result in executor.run(pending, pipeline, str(folder.root), on_progress=bar.update):
-            bar.task_finished()
-            if result.get("failed"):
-                failed[result["source"]] = result["failed"]
-                log.info("task %s failed: %s", result["task_id"], result["failed"])
-
-    summary = summarize(folder, len(tasks), len(tasks) - len(pending), failed)
-    summary.seconds = time.monotonic() - started
-    atomic_write_bytes(folder.stats_path, orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
+    folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+    with folder.lock():
+        folder.check_config(job.config(), force=force)
+        if removed := folder.clear_interrupted():
+            log.info("%s: removed %d partial shard(s) left by an interrupted run", folder.root, removed)
+        tasks = tasks() if callable(tasks) else tasks
+        if not tasks:
+            raise NoInputError(f"{desc or job.name}: no input to process")
+        if prune:
+            _prune(folder, {task.task_id for task in tasks})
+        pending, changed = _pending(folder, tasks)
+        if len(pending) < len(tasks):
+            log.info("resuming: %d of %d task(s) already finished", len(tasks) - len(pending), len(tasks))
+        failed: dict[str, str] = {}
+        if pending:
+            job.prepare()
+            for line in job.describe():
+                log.info("%s", line)
+            log.info("running %d task(s) with %s", len(pending), type(executor).__name__)
+            with _ProgressBar(pending, desc or job.name, enabled=show_progress) as bar:
+                for result in executor.run(pending, job, folder.root, on_progress=bar.update):
+                    bar.task_finished()
+                    if result.get("failed"):
+                        failed[result["source"]] = result["failed"]
+                        log.info("task %s failed: %s", result["task_id"], result["failed"])
+        summary = summarize(folder, len(tasks), len(tasks) - len(pending), failed)
+        summary.tasks_changed = changed
+        summary.seconds = time.monotonic() - started
+        storage.write_bytes(folder.stats_path, orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
     return summary
+
+
+def _pending(folder: RunFolder, tasks: list[Task]) -> tuple[list[Task], int]:
+    """(tasks to run, how many of them ran before on an input that has changed since). A task whose
+    output has disappeared since it finished runs again too."""
+    pending, changed = [], 0
+    shards = set(storage.list_files(folder.data))
+    finished = set(storage.list_files(folder.done, ".json"))  # one listing instead of a lookup per task
+    for task in tasks:
+        done = folder.done_result(task.task_id) if folder.done_path(task.task_id) in finished else None
+        if done is not None and done.get("fingerprint") == task.fingerprint:
+            output = done.get("output")
+            if not output or output in shards or storage.exists(output):
+                continue
+            log.warning("the output of %s is missing (%s): processing it again", task.task_id, output)
+            folder.forget(task.task_id, None)
+            pending.append(task)
+            continue
+        if done is not None:
+            changed += 1
+            log.warning("%s changed since it was processed (%s -> %s): processing it again",
+                        task.source, done.get("fingerprint"), task.fingerprint)
+            folder.forget(task.task_id, done.get("output"))
+        pending.append(task)
+    return pending, changed
+
+
+def _prune(folder: RunFolder, keep: set[str]) -> None:
+    for result in list(folder.finished_results()):
+        if result["task_id"] not in keep:
+            log.info("%s: forgetting task %s, which is no longer among the inputs", folder.root, result["task_id"])
+            folder.forget(result["task_id"], result.get("output"))
 
 
 def summarize(folder: RunFolder, total: int, skipped: int, failed: dict[str, str]) -> RunSummary:
@@ -109,25 +200,26 @@ def summarize(folder: RunFolder, total: int, skipped: int, failed: dict[str, str
         shards=sorted(result["output"] for result in results),
         input_errors={r["source"]: r["input_error"] for r in results if r.get("input_error")},
         failed=failed,
+        results=results,
     )
 
 
 class _ProgressBar:
     """Input bytes with ETA when input sizes are known, documents per second always."""
 
-    def __init__(self, tasks: list[Task], enabled: bool):
+    def __init__(self, tasks: list[Task], desc: str, enabled: bool):
         self.tasks_total = len(tasks)
         self.tasks_done = 0
         self.docs = 0
         self.started = time.monotonic()
-        sizes = [Path(t.source).stat().st_size if Path(t.source).is_file() else None for t in tasks]
+        sizes = [t.size for t in tasks]
         self.total_bytes = sum(sizes) if sizes and None not in sizes else None
         self._bar = None
         if enabled and tasks:
             from tqdm import tqdm
 
             self._bar = tqdm(total=self.total_bytes, unit="B", unit_scale=True, unit_divisor=1024,
-                             desc="web extract", dynamic_ncols=True, mininterval=0.5)
+                             desc=desc, dynamic_ncols=True, mininterval=0.5)
             self._refresh()
 
     def update(self, docs: int, nbytes: int) -> None:
@@ -143,7 +235,7 @@ class _ProgressBar:
 
     def _refresh(self) -> None:
         rate = self.docs / max(time.monotonic() - self.started, 1e-9)
-        self._bar.set_postfix_str(f"{self.docs:,} docs, {rate:,.0f} docs/s, files {self.tasks_done}/{self.tasks_total}",
+        self._bar.set_postfix_str(f"{self.docs:,} docs, {rate:,.0f} docs/s, tasks {self.tasks_done}/{self.tasks_total}",
                                   refresh=False)
 
     def __enter__(self) -> "_ProgressBar":

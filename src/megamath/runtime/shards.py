@@ -3,6 +3,9 @@
 The format is chosen by the file name (``.jsonl.zst``, ``.jsonl.gz``, ``.jsonl``, ``.parquet``). Readers and
 writers stream: a writer holds at most one Parquet row group, a reader one line or row group.
 
+Writers write a local file (the runtime publishes it atomically through
+:func:`megamath.runtime.storage.atomic_output`); readers read any location, local or remote.
+
 Parquet columns are ``id``, ``text``, ``url``, ``source`` (strings), ``meta`` (the meta mapping as
 a JSON string, queryable with DuckDB's ``json_extract``) and ``extra`` (any other top-level fields
 as a JSON object, null when there are none). Reading a shard back gives the records that were written.
@@ -21,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from megamath.runtime import storage
 from megamath.runtime.stage import Drop, Record
 
 log = logging.getLogger(__name__)
@@ -32,12 +36,26 @@ PARQUET_SCHEMA = pa.schema(
 SUFFIXES = (".jsonl.zst", ".jsonl.gz", ".jsonl", ".parquet")
 
 
+class NotAShardError(ValueError):
+    """A file given as a corpus shard has another format (a WARC file given to ``dedup run``, say)."""
+
+
 def shard_format(path: str | Path) -> str:
     name = str(path)
     for suffix in SUFFIXES:
         if name.endswith(suffix):
             return suffix
-    raise ValueError(f"unknown shard format for {name!r}: expected one of {', '.join(SUFFIXES)}")
+    raise NotAShardError(f"{name} is not a corpus shard: expected a file ending in {', '.join(SUFFIXES)}")
+
+
+def check_shards(paths: Iterable[str]) -> None:
+    """Refuse, naming the first, inputs that are not shards (before any work is done on them)."""
+    for path in paths:
+        if not str(path).endswith(SUFFIXES):
+            hint = (" (WARC files are read by `megamath web extract`, whose output shards this command takes)"
+                    if ".warc" in str(path) or ".arc" in str(path) else "")
+            raise NotAShardError(f"{path} is not a corpus shard: expected a file ending in "
+                                 f"{', '.join(SUFFIXES)}{hint}")
 
 
 def _dumps(record: Record) -> bytes:
@@ -117,12 +135,14 @@ class ShardWriter:
 
 
 def read_shard(path: str | Path) -> Iterator[Record | Drop]:
-    """Stream the records of a shard. A malformed JSON line is yielded as ``Drop(..., 'bad_json')``."""
+    """Stream the records of a shard (a local path or URL). A malformed JSON line is yielded as
+    ``Drop(..., 'bad_json')``."""
     fmt = shard_format(path)
-    if fmt == ".parquet":
-        yield from _read_parquet(Path(path))
-    else:
-        yield from _read_jsonl(Path(path), fmt)
+    with storage.open_input(str(path)) as raw:
+        if fmt == ".parquet":
+            yield from _read_parquet(raw)
+        else:
+            yield from _read_jsonl(raw, str(path), fmt)
 
 
 def read_records(paths: Iterable[str | Path]) -> Iterator[Record]:
@@ -139,8 +159,8 @@ def read_records(paths: Iterable[str | Path]) -> Iterator[Record]:
             log.warning("%s: skipped %d unreadable line(s)", path, skipped)
 
 
-def _read_parquet(path: Path) -> Iterator[Record]:
-    parquet = pq.ParquetFile(path)
+def _read_parquet(raw) -> Iterator[Record]:
+    parquet = pq.ParquetFile(raw)
     for group in range(parquet.num_row_groups):
         for row in parquet.read_row_group(group).to_pylist():
             record: Record = {name: row.get(name) for name in CORE_FIELDS}
@@ -150,23 +170,22 @@ def _read_parquet(path: Path) -> Iterator[Record]:
             yield record
 
 
-def _read_jsonl(path: Path, fmt: str) -> Iterator[Record | Drop]:
-    with open(path, "rb") as raw:
-        if fmt == ".jsonl.zst":
-            stream = zstandard.ZstdDecompressor().stream_reader(raw)
-        elif fmt == ".jsonl.gz":
-            stream = gzip.GzipFile(fileobj=raw, mode="rb")
-        else:
-            stream = raw
-        for lineno, line in enumerate(io.BufferedReader(stream, 1 << 20), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = orjson.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("a line is not a JSON object")
-            except ValueError as exc:
-                log.warning("%s line %d: malformed JSON (%s); skipped", path, lineno, exc)
-                yield Drop({"source": f"{path}:{lineno}"}, "bad_json")
-                continue
-            yield record
+def _read_jsonl(raw, path: str, fmt: str) -> Iterator[Record | Drop]:
+    if fmt == ".jsonl.zst":
+        stream = zstandard.ZstdDecompressor().stream_reader(raw)
+    elif fmt == ".jsonl.gz":
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")
+    else:
+        stream = raw
+    for lineno, line in enumerate(io.BufferedReader(stream, 1 << 20), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("a line is not a JSON object")
+        except ValueError as exc:
+            log.warning("%s line %d: malformed JSON (%s); skipped", path, lineno, exc)
+            yield Drop({"source": f"{path}:{lineno}"}, "bad_json")
+            continue
+        yield record

@@ -5,11 +5,26 @@ a :class:`Drop` carrying the reason, so that the executor, not the stage, counts
 stages look at one record at a time and subclass :class:`RecordStage` (transform) or :class:`Filter`
 (keep or drop); their base class runs each record under the document guard, so one pathological
 record becomes a counted drop instead of a dead or hung worker.
+
+What the base class owns, so that no stage writes it again:
+
+* **configuration**: ``self.config``, a frozen dataclass; it is the stage's part of the run's
+  fingerprint.
+* **heavy resources** (models, indexes, clients) are declared with :class:`resource`: built on first
+  use in the process that uses them, and left out when the stage is pickled to a worker, so a stage
+  ships as its configuration and nothing else.
+* **files the output depends on** (``dependencies()``): their content fingerprint becomes part of every
+  task's identity, so a retrained model or a rebuilt index re-runs the tasks it affects.
+* **checks before a run** (``prepare()``): the driver calls it once, so a model that cannot load or an
+  option that cannot work is refused up front instead of turning every document into a drop.
+* **kept drops** (``keeps_dropped``): records dropped for these reasons (prefixes) are written to the
+  run folder's ``excluded/`` for the report.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from itertools import islice
 from typing import Any, ClassVar, Iterable, Iterator, NamedTuple
 
@@ -26,23 +41,55 @@ class Drop(NamedTuple):
     reason: str
 
 
+class resource(cached_property):
+    """A stage attribute built lazily from its configuration (a model, an index, a connection):
+    computed on first access in each process, never pickled."""
+
+
+def _resource_names(cls: type) -> frozenset[str]:
+    names = cls.__dict__.get("_resource_names_cache")
+    if names is None:
+        names = frozenset(name for klass in cls.__mro__ for name, value in vars(klass).items()
+                          if isinstance(value, resource))
+        cls._resource_names_cache = names
+    return names
+
+
 class Stage:
     """Base of every stage: ``stage(records) -> records``, with removed records yielded as :class:`Drop`.
 
     Subclasses set ``name`` (the funnel row) and keep their configuration in a dataclass on
-    ``self.config``. A stage may count things of its own in a ``self.counters`` Counter; they are reported per
-    task with the funnel. Heavy resources (models, block lists) are loaded lazily so that a stage pickles
-    cheaply to worker processes.
+    ``self.config``. A stage may count things of its own in a ``self.counters`` Counter; they are
+    reported per task with the funnel.
     """
 
     name: ClassVar[str] = "stage"
+    keeps_dropped: ClassVar[tuple[str, ...]] = ()
 
     def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
         raise NotImplementedError
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for name in _resource_names(type(self)):
+            state.pop(name, None)
+        return state
+
+    def dependencies(self) -> tuple[str, ...]:
+        """Files (paths or URLs) whose content the output depends on, besides the configuration."""
+        return ()
+
+    def prepare(self) -> None:
+        """Check, once in the driver before a run, that the configuration can work; raise
+        :class:`StageConfigError` with a clear message when it cannot."""
+
     def describe(self) -> str:
         """One line for logs: what this stage will do with its configuration."""
         return f"{self.name}: {getattr(self, 'config', '')}"
+
+
+class StageConfigError(ValueError):
+    """A stage's configuration cannot work (a model that does not load, an unknown language code)."""
 
 
 class RecordStage(Stage):

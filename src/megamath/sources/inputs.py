@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import glob
 import gzip
-from pathlib import Path
+import io
+import os
 
-from megamath.sources.remote import is_remote, resolve_common_crawl
+from megamath.runtime import storage
+from megamath.sources.remote import resolve_common_crawl
 
 LIST_SUFFIXES = (".txt", ".paths", ".paths.gz", ".lst")
 
@@ -16,39 +17,59 @@ class InputNotFound(FileNotFoundError):
 
 
 def resolve_inputs(arguments: list[str]) -> list[str]:
-    """Expand globs, read path lists (``.txt``, ``.paths[.gz]``, ``.lst``: one path or URL a line) and
-    resolve Common Crawl ``crawl-data/...`` paths to URLs. Order is kept and repeats are removed."""
+    """Expand globs (local or on any fsspec filesystem), read path lists (``.txt``, ``.paths[.gz]``,
+    ``.lst``: one path or URL a line) and resolve Common Crawl ``crawl-data/...`` paths. Order is kept
+    and repeats are removed. Inputs that do not exist are refused here, before any work starts."""
     sources: list[str] = []
     for argument in arguments:
-        if argument.endswith(LIST_SUFFIXES) and Path(argument).is_file():
-            sources.extend(_resolve_one(line) for line in _read_list(Path(argument)))
+        if not argument.strip():
+            raise InputNotFound("an input argument is empty")
+        if argument.endswith(LIST_SUFFIXES) and not storage.is_http(argument) and _is_file(argument):
+            sources.extend(_resolve_one(line) for line in _read_list(argument))
         else:
             sources.extend(_expand(argument))
+    if not sources:
+        raise InputNotFound(f"no input file in {' '.join(arguments)}")
     return list(dict.fromkeys(sources))
 
 
-def _read_list(path: Path) -> list[str]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        return [line.strip() for line in fh if line.strip() and not line.lstrip().startswith("#")]
+def _is_file(location: str) -> bool:
+    try:
+        return storage.is_file(location)
+    except (OSError, storage.StorageError):
+        return False
+
+
+def _read_list(location: str) -> list[str]:
+    data = storage.read_bytes(location)
+    if location.endswith(".gz"):
+        data = gzip.decompress(data)
+    lines = io.StringIO(data.decode("utf-8"))
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def _resolve_one(entry: str) -> str:
     entry = resolve_common_crawl(entry)
-    if is_remote(entry) or Path(entry).is_file():
+    if storage.is_http(entry):
         return entry
+    entry = storage.normalize(entry)  # absolute: workers may run elsewhere than the driver's folder
+    if _is_file(entry):
+        return entry
+    if storage.is_local(entry) and os.path.isdir(entry):
+        raise InputNotFound(f"{entry} is a folder: pass a glob such as '{entry}/*.warc.gz'")
     raise InputNotFound(f"input not found: {entry}")
 
 
 def _expand(argument: str) -> list[str]:
     argument = resolve_common_crawl(argument)
-    if is_remote(argument):
+    if storage.is_http(argument):
         return [argument]
-    if glob.has_magic(argument):
-        matches = sorted(p for p in glob.glob(argument, recursive=True) if Path(p).is_file())
+    if any(char in argument.split("://", 1)[-1] for char in "*?["):
+        try:
+            matches = storage.glob(argument)
+        except storage.StorageError as exc:
+            raise InputNotFound(str(exc)) from exc
         if not matches:
             raise InputNotFound(f"no file matches {argument!r}")
-        return matches
-    if Path(argument).is_dir():
-        raise InputNotFound(f"{argument} is a folder: pass a glob such as '{argument}/*.warc.gz'")
+        return [storage.normalize(match) for match in matches]
     return [_resolve_one(argument)]

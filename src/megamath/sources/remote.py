@@ -1,4 +1,8 @@
-"""Fetching remote inputs: HTTP(S) downloads with retries and resume, Common Crawl path resolution."""
+"""Fetching remote inputs: HTTP(S) downloads with retries and resume, Common Crawl path resolution.
+
+Inputs on object stores (``s3://commoncrawl/crawl-data/...`` among them) need no download: they are
+streamed through :mod:`megamath.runtime.storage`.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +14,30 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from megamath.runtime.task import TransientError
+
 log = logging.getLogger(__name__)
 
 COMMON_CRAWL_BASE = "https://data.commoncrawl.org/"
 
 
-def is_remote(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
+def common_crawl_base() -> str:
+    """Where ``crawl-data/...`` paths are read from: HTTPS by default; ``MEGAMATH_COMMON_CRAWL_BASE=
+    s3://commoncrawl/`` reads the same files from the bucket (faster inside AWS us-east-1)."""
+    return os.environ.get("MEGAMATH_COMMON_CRAWL_BASE", COMMON_CRAWL_BASE).rstrip("/") + "/"
 
 
 def resolve_common_crawl(path: str) -> str:
     """``crawl-data/CC-MAIN-2024-46/...`` is a path in the public Common Crawl bucket."""
-    return COMMON_CRAWL_BASE + path.lstrip("/") if path.lstrip("/").startswith("crawl-data/") else path
+    return common_crawl_base() + path.lstrip("/") if path.lstrip("/").startswith("crawl-data/") else path
 
 
 class DownloadError(OSError):
-    pass
+    """A download that cannot succeed (404, 403...): the task fails at once."""
+
+
+class DownloadInterrupted(DownloadError, TransientError):
+    """Retries ran out on errors that another attempt may not meet (timeouts, resets, 5xx)."""
 
 
 def download(
@@ -78,4 +90,4 @@ def download(
             delay = backoff_s * 2 ** (attempt - 1)
             log.warning("download of %s failed (%s); retry %d/%d in %.0fs", url, error, attempt, attempts - 1, delay)
             time.sleep(delay)
-    raise DownloadError(f"{url}: gave up after {attempts} attempts: {error}")
+    raise DownloadInterrupted(f"{url}: gave up after {attempts} attempts: {error}")

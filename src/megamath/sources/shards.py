@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
+from megamath.runtime import storage
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import Drop, Record
 
@@ -18,4 +18,4 @@ class ShardReader:
     def __call__(self, source: str) -> Iterator[Record | Drop]:
         self.bytes_read = 0
         yield from read_shard(source)
-        self.bytes_read = os.path.getsize(source)
+        self.bytes_read = storage.size(source) or 0

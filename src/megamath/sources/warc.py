@@ -8,7 +8,6 @@ limit, or were cut short come out as counted drops. A file that is damaged part-
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,10 @@ from typing import Iterator
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
+from megamath.runtime import storage
 from megamath.runtime.pipeline import InputError
 from megamath.runtime.stage import Drop, Record
-from megamath.sources.remote import download, is_remote
+from megamath.sources.remote import download
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class WarcReaderConfig:
     ``lenient_http``: accept malformed HTTP headers (ClueWeb09's LF-only lines, for example).
     ``lenient_warc``: skip over bytes that are not WARC records instead of reporting the file as
         damaged (off by default: on, a wrong or corrupt file would silently yield nothing).
-    ``download_dir``: where remote inputs are downloaded (the run folder sets it).
+    ``download_dir``: where HTTP(S) inputs are downloaded (the run folder sets it); inputs on other
+        filesystems (``s3://``...) are streamed.
     ``keep_downloads``: keep downloaded files after they have been read.
     """
 
@@ -69,18 +70,18 @@ class WarcReader:
 
     def __call__(self, source: str) -> Iterator[Record | Drop]:
         self.bytes_read = 0
-        path = self._local_path(source)
+        path = self._readable_location(source)
         try:
             yield from self._read(path, source)
         finally:
-            if is_remote(source) and not self.config.keep_downloads:
+            if storage.is_http(source) and not self.config.keep_downloads:
                 Path(path).unlink(missing_ok=True)
 
-    def _local_path(self, source: str) -> str:
-        if not is_remote(source):
-            return source
+    def _readable_location(self, source: str) -> str:
+        if not storage.is_http(source):
+            return source  # local, or streamed from its filesystem
         if not self.config.download_dir:
-            raise ValueError("remote inputs need WarcReaderConfig.download_dir")
+            raise ValueError("HTTP(S) inputs need WarcReaderConfig.download_dir")
         # A failed download is not an input error: the task fails and a rerun tries again.
         return str(download(source, self.config.download_dir))
 
@@ -89,9 +90,9 @@ class WarcReader:
         crawl = _CRAWL_ID.search(source)
         wanted_types = {t.lower() for t in config.content_types}
         try:
-            size = os.path.getsize(path)
-            stream = open(path, "rb")
-        except OSError as exc:
+            size = storage.size(path) or 0
+            stream = storage.open_input(path)
+        except (OSError, storage.StorageError) as exc:
             raise InputError(f"cannot open {source}: {exc}") from exc
         with stream:
             records = ArchiveIterator(
@@ -158,7 +159,8 @@ class WarcLookupError(Exception):
 
 
 def read_html_at(position: str, max_bytes: int = WarcReaderConfig.max_html_bytes) -> str:
-    """The decoded HTML of the response record at ``path@offset``, the ``source`` a WarcReader wrote.
+    """The decoded HTML of the response record at ``path@offset``, the ``source`` a WarcReader wrote
+    (``path`` local, or a URL: only the record's bytes are fetched).
 
     Each record of a ``.warc.gz`` is its own gzip member, so reading starts right at the offset.
     """
@@ -166,8 +168,8 @@ def read_html_at(position: str, max_bytes: int = WarcReaderConfig.max_html_bytes
     if not path or not offset.isdigit():
         raise WarcLookupError(f"not a WARC position (path@offset): {position!r}")
     try:
-        stream = open(path, "rb")
-    except OSError as exc:
+        stream = storage.open_input(path, block_size=1 << 20)
+    except (OSError, storage.StorageError) as exc:
         raise WarcLookupError(f"cannot open {path}: {exc}") from exc
     with stream:
         stream.seek(int(offset))

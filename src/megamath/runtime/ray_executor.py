@@ -1,0 +1,221 @@
+"""Running a phase's tasks on a Ray cluster (the optional ``ray`` extra: ``pip install 'megamath[ray]'``).
+
+Each task is a plain Ray task running :func:`~megamath.runtime.task.run_task`, exactly as a local
+worker runs it: it reads its input and writes its output through the run folder (which every node
+must reach: a shared filesystem or an object store, see :mod:`megamath.runtime.storage`) and returns
+only its counters. So:
+
+* resume is the run folder's, as locally: only tasks without a matching done record are submitted,
+  and a rerun after the driver died continues where the folder says;
+* Ray retries a task whose worker process or node is lost (``max_retries``) and one that raised
+  :class:`~megamath.runtime.task.TransientError` (``retry_exceptions``), never one that failed
+  deterministically; a retried task that had already finished returns its done record;
+* the job (the pipeline with its configuration) is put in the object store once; each worker process
+  keeps the copy it deserialized, with the models its stages loaded, for the tasks it runs next;
+* progress comes back through a small actor the tasks report to; every wait has a timeout, and a run
+  in which nothing finishes or reports progress for ``stall_timeout_s`` fails with a message (a
+  cluster without free CPUs, a task stuck in a dead node's queue) instead of hanging.
+
+The driver connects to a running cluster (``address``, or ``RAY_ADDRESS``) or starts a local one with
+``workers`` CPUs, no dashboard and a small object store (only jobs and counters travel through it).
+Environment variables that configure storage (``FSSPEC_*``, ``AWS_*``, ``MEGAMATH_*``) are passed on
+to the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from typing import Iterator
+
+from megamath.runtime.executor import Executor, ExecutorError, ProgressSink, configure_worker_logging, describe_failure
+from megamath.runtime.task import Job, Task, TransientError, failed_result, run_task
+
+log = logging.getLogger(__name__)
+
+_FORWARDED_ENV = ("FSSPEC_", "AWS_", "MEGAMATH_", "OPENAI_", "GOOGLE_APPLICATION_CREDENTIALS")
+_LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
+
+
+def _require_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise ExecutorError("--executor ray needs Ray: pip install 'megamath[ray]'") from exc
+    return ray
+
+
+class RayExecutor(Executor):
+    def __init__(self, workers: int | None = None, max_attempts: int = 3, address: str | None = None,
+                 stall_timeout_s: float = 1800.0, log_level: int = logging.INFO, poll_s: float = 0.5):
+        self._requested_workers = workers
+        self.max_attempts = max(1, max_attempts)
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.stall_timeout_s = stall_timeout_s
+        self.log_level = log_level
+        self.poll_s = poll_s
+        self._started_cluster = False
+        self._ray = None
+
+    # -- the cluster -----------------------------------------------------------------------------
+    def _connect(self):
+        if self._ray is not None:
+            return self._ray
+        ray = _require_ray()
+        env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED_ENV)}
+        if not ray.is_initialized():
+            options = dict(include_dashboard=False, log_to_driver=True, namespace="megamath",
+                           runtime_env={"env_vars": env} if env else None, configure_logging=False)
+            if self.address:
+                log.info("connecting to the Ray cluster at %s", self.address)
+                try:
+                    ray.init(address=self.address, **options)
+                except (ConnectionError, RuntimeError, ValueError) as exc:
+                    raise ExecutorError(f"cannot connect to the Ray cluster at {self.address}: {exc}") from exc
+            else:
+                cpus = self._requested_workers or os.cpu_count() or 1
+                log.info("starting a local Ray cluster with %d CPU(s)", cpus)
+                ray.init(num_cpus=cpus, object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **options)
+                self._started_cluster = True
+        self._ray = ray
+        return ray
+
+    def _cluster_cpus(self) -> int:
+        ray = self._connect()
+        deadline = time.monotonic() + 30
+        while True:
+            cpus = int(ray.cluster_resources().get("CPU", 0))
+            if cpus or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if not cpus:
+            raise ExecutorError("the Ray cluster has no CPUs to run tasks on (is every worker node down?)")
+        return cpus
+
+    @property
+    def workers(self) -> int:
+        return self._requested_workers or self._cluster_cpus()
+
+    def close(self) -> None:
+        if self._ray is not None and self._started_cluster:
+            self._ray.shutdown()
+        self._ray = None
+        self._started_cluster = False
+
+    # -- running ---------------------------------------------------------------------------------
+    def run(self, tasks: list[Task], job: Job, run_dir: str, on_progress: ProgressSink | None = None
+            ) -> Iterator[dict]:
+        if not tasks:
+            return
+        ray = self._connect()
+        in_flight_limit = max(1, self.workers)
+        job_ref = ray.put(job)
+        job_key = uuid.uuid4().hex
+        progress = _progress_actor(ray).remote() if on_progress is not None else None
+        remote = _remote_task(ray).options(max_retries=self.max_attempts - 1, retry_exceptions=[TransientError])
+        waiting = list(tasks)
+        in_flight: dict = {}
+        last_event = time.monotonic()
+        try:
+            while waiting or in_flight:
+                while waiting and len(in_flight) < in_flight_limit:
+                    task = waiting.pop(0)
+                    ref = remote.remote(task, [job_ref], job_key, run_dir, progress, self.log_level)
+                    in_flight[ref] = task
+                ready, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=self.poll_s,
+                                    fetch_local=True)
+                if progress is not None and (reported := self._drain(ray, progress)):
+                    on_progress(*reported)
+                    last_event = time.monotonic()
+                for ref in ready:
+                    task = in_flight.pop(ref)
+                    last_event = time.monotonic()
+                    yield self._result(ray, ref, task)
+                if time.monotonic() - last_event > self.stall_timeout_s:
+                    raise ExecutorError(
+                        f"no task finished or reported progress for {self.stall_timeout_s:.0f}s "
+                        f"({len(in_flight)} running, {len(waiting)} waiting): check the cluster "
+                        f"(ray status) and the run's log; rerun to resume")
+        finally:
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
+            if progress is not None:
+                ray.kill(progress)
+
+    def _drain(self, ray, progress) -> tuple[int, int] | None:
+        try:
+            docs, nbytes = ray.get(progress.take.remote(), timeout=30)
+        except ray.exceptions.GetTimeoutError:
+            return None
+        return (docs, nbytes) if docs or nbytes else None
+
+    def _result(self, ray, ref, task: Task) -> dict:
+        try:
+            return ray.get(ref, timeout=60)
+        except ray.exceptions.RayTaskError as exc:  # the task raised (after retries, if transient)
+            cause = exc.cause if exc.cause is not None else exc
+            attempts = f"failed {self.max_attempts} time(s), the last time it " if isinstance(cause, TransientError) else ""
+            log.error("task %s failed: %s", task.task_id, describe_failure(cause))
+            return failed_result(task, attempts + describe_failure(cause))
+        except ray.exceptions.RayError as exc:  # worker or node lost, and Ray's retries used up
+            log.error("task %s failed: %s", task.task_id, exc)
+            return failed_result(task, f"failed {self.max_attempts} time(s), the last time its worker was lost "
+                                       f"({type(exc).__name__}); see logs/run.log")
+
+
+# Ray's decorators are applied lazily, so that importing this module does not need Ray.
+_remote_cache: dict[str, object] = {}
+
+
+def _remote_task(ray):
+    if "task" not in _remote_cache:
+        _remote_cache["task"] = ray.remote(num_cpus=1)(_ray_task)
+    return _remote_cache["task"]
+
+
+def _progress_actor(ray):
+    if "progress" not in _remote_cache:
+        _remote_cache["progress"] = ray.remote(num_cpus=0)(_Progress)
+    return _remote_cache["progress"]
+
+
+class _Progress:
+    """Sums the (documents, bytes) tasks report; the driver takes the sums twice a second."""
+
+    def __init__(self):
+        self.docs = self.nbytes = 0
+
+    def add(self, docs: int, nbytes: int) -> None:
+        self.docs += docs
+        self.nbytes += nbytes
+
+    def take(self) -> tuple[int, int]:
+        taken = (self.docs, self.nbytes)
+        self.docs = self.nbytes = 0
+        return taken
+
+
+# per worker process: the job deserialized for this run, with whatever its stages loaded
+_jobs: dict[str, Job] = {}
+_logging_for: set[str] = set()
+
+
+def _ray_task(task: Task, job_ref: list, job_key: str, run_dir: str, progress, log_level: int) -> dict:
+    import ray
+
+    from megamath.runtime.resume import RunFolder
+
+    if run_dir not in _logging_for:
+        configure_worker_logging(RunFolder(run_dir).log_path, log_level)
+        _logging_for.add(run_dir)
+    job = _jobs.get(job_key)
+    if job is None:
+        _jobs.clear()  # one run's job at a time per worker process
+        job = _jobs[job_key] = ray.get(job_ref[0])
+    report = None
+    if progress is not None:
+        def report(docs: int, nbytes: int) -> None:
+            progress.add.remote(docs, nbytes)
+    return run_task(task, job, run_dir, report)
