@@ -1,11 +1,13 @@
 # Two entry points for a fresh machine:
-#   make example   install into .venv and run the web pipeline on the shipped example WARC (offline)
+#   make example   install into .venv and run the whole recipe on the shipped example WARC (offline)
 #   make test      install into .venv and run the test suite
+# and, optionally:
+#   make test-ray  add the ray extra and run the Ray tests in a network namespace of their own (root)
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install example test bench clean
+.PHONY: install example test test-ray bench clean
 
 install: $(VENV)/.installed
 
@@ -19,10 +21,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 example: install
-	$(BIN)/megamath web extract examples/example.warc.gz -o runs/example --force
+	$(BIN)/megamath run examples/recipe.toml --force
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Ray binds the machine's address; inside a namespace with only loopback up every node binds 127.0.0.1.
+test-ray: install
+	$(BIN)/python -m pip install --quiet -e ".[test,ray]"
+	unshare --net --fork sh -c 'ip link set lo up; $(BIN)/python -m pytest -q -m ray'
 
 # bench/ scripts need ../shared; peers they measure against come with the `bench` extra
 bench: install
@@ -36,6 +43,8 @@ bench: install
 	$(BIN)/python bench/llm_client.py
 	$(BIN)/python bench/llm_e2e.py
 	$(BIN)/python bench/classifier.py
+	$(BIN)/python -m pip install --quiet -e ".[test,bench,ray]"
+	unshare --net --fork sh -c 'ip link set lo up; $(BIN)/python bench/ray_executor.py'
 
 clean:
 	rm -rf $(VENV) runs

@@ -20,9 +20,9 @@ def shared_warc() -> Path:
     return SHARED_WARC
 
 
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real `megamath` command line in a child process."""
+def run_cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the real `megamath` command line in a child process (``env``: variables to add)."""
     return subprocess.run(
         [sys.executable, "-m", "megamath.cli", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **(env or {})},
     )

@@ -1,5 +1,6 @@
 """Crash safety: SIGKILL mid-run, a worker stuck in native code, a document too slow for Python."""
 
+import functools
 import json
 import os
 import signal
@@ -17,37 +18,11 @@ from megamath.runtime.runner import run_pipeline
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import RecordStage
 from megamath.sources.warc import WarcReader
+from fixtures.corpus import english_page, ids_in, make_batch
 from fixtures.warc_writer import Fetch, write_warc
 from megamath.web.extract import ExtractConfig, ExtractText
 
 from conftest import ROOT
-
-WORDS = ("prime", "integer", "triangle", "river", "garden", "engine", "market", "planet", "violin", "harbor")
-
-
-def english_page(i: int) -> bytes:
-    topic = f"{WORDS[i % 10]} {WORDS[(i // 10) % 10]} number {i}"
-    paragraphs = "".join(
-        f"<p>Paragraph {k} of an English article about the {topic}. It explains the idea slowly, with an example "
-        f"and a short summary, so that a reader new to the {topic} can follow every step.</p>"
-        for k in range(12)
-    )
-    return f"<html><body><nav>menu</nav><article><h1>The {topic}</h1>{paragraphs}</article></body></html>".encode()
-
-
-def make_batch(folder, files: int, pages: int):
-    folder.mkdir()
-    for f in range(files):
-        fetches = [Fetch(f"https://site{f}.example/page/{i}", english_page(f * pages + i)) for i in range(pages)]
-        write_warc(folder / f"part-{f:02d}.warc.gz", fetches)
-
-
-def ids_in(run_dir):
-    ids = []
-    for shard in sorted((run_dir / "data").glob("*.parquet")):
-        ids.extend(record["id"] for record in read_shard(shard))
-    return ids
-
 
 def test_sigkill_mid_run_then_resume_has_no_duplicates_or_gaps(tmp_path):
     make_batch(tmp_path / "in", files=8, pages=600)
@@ -96,10 +71,37 @@ def test_worker_stuck_in_native_code_is_restarted_without_the_document(tmp_path,
     funnel = {stage.name: stage for stage in summary.funnel}
     assert dict(funnel["read"].dropped) == {"hard_timeout": 1}
     folder = RunFolder(tmp_path / "run")
-    assert (Path(folder.poison) / f"{summary.shards[0].rsplit('/', 1)[-1].removesuffix('.parquet')}.txt").read_text().count("@") == 1
+    # each dead attempt names the document it was on; the document is skipped once it ended two
+    deaths = (Path(folder.poison) / f"{summary.shards[0].rsplit('/', 1)[-1].removesuffix('.parquet')}.txt").read_text()
+    assert deaths.splitlines() == [deaths.splitlines()[0]] * 2 and "in.warc.gz@" in deaths
     log = folder.log_path.read_text()
     assert "exceeded the hard time limit on one document (attempt 1/3)" in caplog.text
-    assert "skipping 1 document(s) that crashed or hung an earlier attempt" in log and "in.warc.gz@" in log
+    assert "exceeded the hard time limit on one document (attempt 2/3)" in caplog.text
+    assert "skipping 1 document(s) that crashed or hung two earlier attempts" in log
+
+
+class KilledOnce(RecordStage):
+    """Its worker is killed from outside (a lost node, the OOM killer) while on the second document."""
+
+    name = "killed_once"
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def process(self, record):
+        if record["url"].endswith("/2") and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return record
+
+
+def test_a_worker_lost_once_loses_no_document(tmp_path):
+    write_warc(tmp_path / "in.warc.gz", [Fetch(f"https://a.example/{i}", english_page(i)) for i in range(4)])
+    pipeline = Pipeline(WarcReader(), [ExtractText(), KilledOnce(str(tmp_path / "killed"))])
+    summary = run_pipeline(pipeline, [str(tmp_path / "in.warc.gz")], tmp_path / "run", LocalExecutor(workers=1),
+                           show_progress=False)
+    assert (tmp_path / "killed").exists() and summary.failed == {}
+    assert summary.docs_written == 4 and dict(summary.funnel[0].dropped) == {}
 
 
 class SlowOnSomeDocuments(RecordStage):
@@ -144,3 +146,34 @@ def test_an_exception_on_one_document_is_a_counted_drop(tmp_path):
     folder.create()
     result = run_task(Task("t", str(tmp_path / "in.warc.gz"), folder.shard_path("t", ".parquet")), pipeline, str(folder.root))
     assert result["docs_written"] == 1 and result["funnel"][-1]["dropped"] == {"error_KeyError": 1}
+
+
+@functools.lru_cache(maxsize=None)
+def convert_or_fall_back(text: str) -> str:
+    """A converter that degrades on any error, as formula converters do (`except Exception`)."""
+    try:
+        if "slow" in text:
+            time.sleep(5)
+        return text.upper()
+    except Exception:
+        return ""
+
+
+class ConvertsText(RecordStage):
+    name = "convert"
+
+    def process(self, record):
+        record["text"] = convert_or_fall_back(record["url"])
+        return record
+
+
+def test_a_timeout_is_not_swallowed_by_graceful_degradation_nor_cached(tmp_path):
+    write_warc(tmp_path / "in.warc.gz", [Fetch("https://slow.example/", english_page(1)),
+                                         Fetch("https://fast.example/", english_page(2))])
+    pipeline = Pipeline(WarcReader(), [ConvertsText()], guard=GuardConfig(doc_timeout_s=0.3, hard_timeout_s=0))
+    folder = RunFolder(tmp_path / "run")
+    folder.create()
+    result = run_task(Task("t", str(tmp_path / "in.warc.gz"), folder.shard_path("t", ".jsonl")), pipeline,
+                      str(folder.root))
+    assert result["docs_written"] == 1 and result["funnel"][-1]["dropped"] == {"timeout": 1}
+    assert convert_or_fall_back.cache_info().currsize == 1  # the interrupted call left nothing in the cache

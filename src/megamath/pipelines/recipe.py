@@ -72,7 +72,7 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("format", "parquet", "shard format of every phase", FORMATS),
     ]),
     "executor": ("Where tasks run (the same for every phase).", [
-        Option("kind", "local", "local (worker processes), ray (a Ray cluster) or serial (this process)", EXECUTORS),
+        Option("kind", "local", "worker processes on this machine, a Ray cluster, or this process alone", EXECUTORS),
         Option("workers", 0, "tasks at a time; 0: every core (of the Ray cluster with kind = ray)"),
         Option("max_attempts", 3, "attempts per task when its worker or node dies"),
         Option("ray_address", "", "a running Ray cluster (ray://host:10001 or host:6379); empty: RAY_ADDRESS, "
@@ -104,6 +104,7 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("epoch", _train.epoch, "fastText epochs"),
         Option("word_ngrams", _train.word_ngrams, "fastText word n-grams"),
         Option("min_count", _train.min_count, "fastText minimum word count"),
+        Option("bucket", _train.bucket, "fastText hash buckets for word n-grams (memory: bucket x dim x 4 bytes)"),
         Option("max_words", _train.max_words_per_line, "training lines of at most this many words"),
         Option("threads", 1, "training threads (1: the same model on every run; 0: every core)"),
     ]),
@@ -134,8 +135,8 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("concurrency", _endpoint.max_concurrency, "requests in flight per worker"),
         Option("timeout", _endpoint.timeout_s, "seconds per request"),
         Option("max_retries", _endpoint.max_retries, "retries on 429, 5xx, timeouts, dropped connections"),
-        Option("response_format", _generation.response_format, "none, json_schema or json_object",
-               ("none", "json_schema", "json_object")),
+        Option("response_format", _generation.response_format, "constrain score answers to JSON "
+               "(json_schema: OpenAI, vLLM, SGLang; json_object: llama.cpp)", ("none", "json_schema", "json_object")),
         Option("max_input_chars", _generation.max_input_chars, "documents are cut to this many characters"),
         Option("cache", "", "answer cache (SQLite); empty: inside the phase's folder"),
     ]),
@@ -226,13 +227,17 @@ def load_recipe(path: str | Path) -> Recipe:
         for option in options:
             value = given.get(option.key, option.default)
             if not _same_type(value, option.default):
-                raise RecipeError(f"{path}: [{section}] {option.key} should be a {type(option.default).__name__}, "
+                raise RecipeError(f"{path}: [{section}] {option.key} should be {_KINDS[type(option.default)]}, "
                                   f"got {value!r}")
             if option.choices and value not in option.choices:
                 raise RecipeError(f"{path}: [{section}] {option.key} = {value!r}: choose one of "
                                   f"{', '.join(option.choices)}")
             values[section][option.key] = value
     return Recipe(values, path.resolve().parent, str(path))
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
+          dict: "a table"}
 
 
 def _same_type(value: Any, default: Any) -> bool:
@@ -391,7 +396,7 @@ def _phase_classify(recipe, shards, folder, executor, show_progress) -> PhaseOut
         examples = ([(POSITIVE, recipe.location(p), fields) for p in c["positive"]]
                     + [(NEGATIVE, recipe.location(n), fields) for n in c["negative"]])
         train = TrainConfig(dim=c["dim"], epoch=c["epoch"], word_ngrams=c["word_ngrams"], min_count=c["min_count"],
-                            max_words_per_line=c["max_words"], threads=c["threads"])
+                            bucket=c["bucket"], max_words_per_line=c["max_words"], threads=c["threads"])
         with folder.lock():
             trained = train_classifier(examples, folder.sub("work", "train"), train, executor,
                                        output=storage.join(folder.root, "model.bin"), show_progress=show_progress)

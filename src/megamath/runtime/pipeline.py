@@ -87,7 +87,7 @@ class Pipeline(Job):
         """Run one input through the stages into one shard."""
         poison = folder.poisoned(task.task_id)
         if poison:
-            log.warning("%s: skipping %d document(s) that crashed or hung an earlier attempt: %s",
+            log.warning("%s: skipping %d document(s) that crashed or hung two earlier attempts: %s",
                         task.task_id, len(poison), ", ".join(sorted(poison)[:5]))
         read_stats = StageStats(self.reader.name)
         stage_stats = [StageStats(stage.name) for stage in self.stages]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 import uuid
 from typing import Iterator
@@ -70,6 +71,7 @@ class RayExecutor(Executor):
                            runtime_env={"env_vars": env} if env else None, configure_logging=False)
             if self.address:
                 log.info("connecting to the Ray cluster at %s", self.address)
+                _probe(self.address)
                 try:
                     ray.init(address=self.address, **options)
                 except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -110,10 +112,16 @@ class RayExecutor(Executor):
         if not tasks:
             return
         ray = self._connect()
-        in_flight_limit = max(1, self.workers)
+        # twice the workers: Ray starts the next task the moment a worker frees up, not a driver round-trip later
+        in_flight_limit = 2 * max(1, self.workers)
         job_ref = ray.put(job)
         job_key = uuid.uuid4().hex
-        progress = _progress_actor(ray).remote() if on_progress is not None else None
+        progress = None
+        if on_progress is not None:  # on the driver's own node: losing a worker node must not lose it
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+            progress = _progress_actor(ray).options(scheduling_strategy=here).remote()
         remote = _remote_task(ray).options(max_retries=self.max_attempts - 1, retry_exceptions=[TransientError])
         waiting = list(tasks)
         in_flight: dict = {}
@@ -124,8 +132,9 @@ class RayExecutor(Executor):
                     task = waiting.pop(0)
                     ref = remote.remote(task, [job_ref], job_key, run_dir, progress, self.log_level)
                     in_flight[ref] = task
-                ready, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=self.poll_s,
-                                    fetch_local=True)
+                ready, rest = ray.wait(list(in_flight), num_returns=1, timeout=self.poll_s)
+                if ready and rest:  # and whatever else finished meanwhile
+                    ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
                 if progress is not None and (reported := self._drain(ray, progress)):
                     on_progress(*reported)
                     last_event = time.monotonic()
@@ -147,7 +156,8 @@ class RayExecutor(Executor):
     def _drain(self, ray, progress) -> tuple[int, int] | None:
         try:
             docs, nbytes = ray.get(progress.take.remote(), timeout=30)
-        except ray.exceptions.GetTimeoutError:
+        except ray.exceptions.RayError as exc:  # progress is a convenience: never let it fail the run
+            log.warning("progress from the Ray tasks unavailable: %s", exc)
             return None
         return (docs, nbytes) if docs or nbytes else None
 
@@ -163,6 +173,19 @@ class RayExecutor(Executor):
             log.error("task %s failed: %s", task.task_id, exc)
             return failed_result(task, f"failed {self.max_attempts} time(s), the last time its worker was lost "
                                        f"({type(exc).__name__}); see logs/run.log")
+
+
+def _probe(address: str, timeout_s: float = 10.0) -> None:
+    """Fail fast on an address nobody listens at (Ray's own connection attempts go on for ever)."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and the like: Ray resolves them itself
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ExecutorError(f"no Ray cluster answers at {address} ({exc}): start one with `ray start --head`, "
+                            "or check the address (ray status prints it)") from exc
 
 
 # Ray's decorators are applied lazily, so that importing this module does not need Ray.

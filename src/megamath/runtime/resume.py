@@ -8,7 +8,7 @@ Layout of ``OUT/`` (a local path or any fsspec URL, see :mod:`megamath.runtime.s
     stats.json                  the funnel over all finished tasks
     .megamath/config.json       the configuration the run was started with
     .megamath/done/<task>.json  one per finished task: its funnel, counts, input fingerprint and errors
-    .megamath/poison/<task>.txt documents that crashed or hung a worker; skipped on retry
+    .megamath/poison/<task>.txt the document each dead attempt was processing; skipped after two
     .megamath/lock              held by the driver that is writing the folder
     logs/run.log                the log of every process of the run
 
@@ -161,14 +161,21 @@ class RunFolder:
         return self.inflight / task_id
 
     def poisoned(self, task_id: str) -> set[str]:
-        """Documents to skip in ``task_id``: those that killed earlier attempts, including the last one."""
+        """Documents to skip in ``task_id``: those on which two attempts have died. One death proves
+        nothing about its document (the node was lost, a neighbour ran the machine out of memory); a
+        document that ends a second attempt too is taken for the cause and skipped from then on."""
         poison_file = storage.join(self.poison, f"{task_id}.txt")
-        known = storage.read_bytes(poison_file).decode("utf-8") if storage.exists(poison_file) else ""
-        crashed_on = InflightSlot.read(self.inflight_path(task_id))
-        if crashed_on and crashed_on not in known.splitlines():
-            known += crashed_on + "\n"
-            storage.write_bytes(poison_file, known.encode("utf-8"))
-        return {line for line in known.splitlines() if line}
+        deaths = storage.read_bytes(poison_file).decode("utf-8").splitlines() if storage.exists(poison_file) else []
+        slot = self.inflight_path(task_id)
+        crashed_on = InflightSlot.read(slot)
+        if crashed_on:
+            deaths.append(crashed_on)
+            storage.write_bytes(poison_file, "".join(f"{d}\n" for d in deaths).encode("utf-8"))
+            slot.unlink(missing_ok=True)  # counted once: this attempt starts with an empty slot
+        return {document for document in set(deaths) if deaths.count(document) >= POISON_AFTER_DEATHS}
+
+
+POISON_AFTER_DEATHS = 2
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> Iterator[str]:

@@ -146,7 +146,7 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
             log.info("running %d task(s) with %s", len(pending), type(executor).__name__)
             with _ProgressBar(pending, desc or job.name, enabled=show_progress) as bar:
                 for result in executor.run(pending, job, folder.root, on_progress=bar.update):
-                    bar.task_finished()
+                    bar.task_finished(result["task_id"])
                     if result.get("failed"):
                         failed[result["source"]] = result["failed"]
                         log.info("task %s failed: %s", result["task_id"], result["failed"])
@@ -205,33 +205,45 @@ def summarize(folder: RunFolder, total: int, skipped: int, failed: dict[str, str
 
 
 class _ProgressBar:
-    """Input bytes with ETA when input sizes are known, documents per second always."""
+    """Input bytes with ETA when every task's input size is known, else tasks; documents per second always."""
 
     def __init__(self, tasks: list[Task], desc: str, enabled: bool):
         self.tasks_total = len(tasks)
         self.tasks_done = 0
         self.docs = 0
         self.started = time.monotonic()
-        sizes = [t.size for t in tasks]
-        self.total_bytes = sum(sizes) if sizes and None not in sizes else None
+        self._sizes = {t.task_id: t.size for t in tasks}
+        self.by_bytes = bool(tasks) and None not in self._sizes.values()
+        self._finished_bytes = 0
         self._bar = None
         if enabled and tasks:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total_bytes, unit="B", unit_scale=True, unit_divisor=1024,
-                             desc=desc, dynamic_ncols=True, mininterval=0.5)
+            if self.by_bytes:
+                self._bar = tqdm(total=sum(self._sizes.values()), unit="B", unit_scale=True, unit_divisor=1024,
+                                 desc=desc, dynamic_ncols=True, mininterval=0.5)
+            else:
+                self._bar = tqdm(total=len(tasks), unit="task", desc=desc, dynamic_ncols=True, mininterval=0.5)
             self._refresh()
 
     def update(self, docs: int, nbytes: int) -> None:
         self.docs += docs
         if self._bar is not None:
-            self._bar.update(nbytes)
+            if self.by_bytes:
+                self._bar.update(nbytes)
             self._refresh()
 
-    def task_finished(self) -> None:
+    def task_finished(self, task_id: str) -> None:
         self.tasks_done += 1
-        if self._bar is not None:
-            self._refresh()
+        if self._bar is None:
+            return
+        if self.by_bytes:  # a task that reports no bytes (a pass over signatures) counts whole when done
+            self._finished_bytes += self._sizes.get(task_id) or 0
+            if self._bar.n < self._finished_bytes:
+                self._bar.update(self._finished_bytes - self._bar.n)
+        else:
+            self._bar.update(1)
+        self._refresh()
 
     def _refresh(self) -> None:
         rate = self.docs / max(time.monotonic() - self.started, 1e-9)

@@ -1,0 +1,114 @@
+"""The whole web recipe from one file: the template, the example, the LLM phases, resume."""
+
+import json
+import tomllib
+
+import pytest
+
+from fixtures.scripted_server import ScriptedServerProcess
+from megamath.pipelines.recipe import SECTIONS, RecipeError, check_recipe, load_recipe, recipe_template
+
+from conftest import ROOT, run_cli
+
+EXAMPLES = ROOT / "examples"
+
+
+def example_recipe(tmp_path, **extra_sections: dict) -> str:
+    """The example recipe with its paths made absolute and its output in ``tmp_path``, plus sections."""
+    recipe = tomllib.loads((EXAMPLES / "recipe.toml").read_text())
+    recipe["run"] = {"inputs": [str(EXAMPLES / "example.warc.gz")], "output": str(tmp_path / "run")}
+    recipe["classifier"]["positive"] = [str(EXAMPLES / p) for p in recipe["classifier"]["positive"]]
+    recipe["classifier"]["negative"] = [str(EXAMPLES / p) for p in recipe["classifier"]["negative"]]
+    recipe["decontaminate"]["benchmarks"] = {k: str(EXAMPLES / v) for k, v in recipe["decontaminate"]["benchmarks"].items()}
+    for section, values in extra_sections.items():
+        recipe.setdefault(section, {}).update(values)
+    path = tmp_path / "recipe.toml"
+    path.write_text(_toml(recipe))
+    return str(path)
+
+
+def _toml(data: dict) -> str:
+    lines = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if isinstance(value, dict):
+                value = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+            else:
+                value = json.dumps(value)
+            lines.append(f"{key} = {value}")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_template_documents_every_option_with_its_default(tmp_path):
+    result = run_cli("recipe", "init", str(tmp_path / "r.toml"), "--input", "crawl/*.warc.gz", "--output", "runs/x")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "r.toml").read_text()
+    options = [line for line in text.splitlines() if " = " in line and not line.startswith("#")]
+    assert len(options) == sum(len(o) for _, o in SECTIONS.values()) and all("  # " in line for line in options)
+    recipe = load_recipe(tmp_path / "r.toml")
+    assert recipe["run"]["inputs"] == ["crawl/*.warc.gz"] and recipe["dedup"]["bands"] == 11
+    assert recipe["extract"]["lid_threshold"] == 0.65 and recipe["webpro"]["thresholds"] == "0:4,2023:3"
+    again = run_cli("recipe", "init", str(tmp_path / "r.toml"))
+    assert again.returncode == 1 and "exists" in again.stderr
+    assert tomllib.loads(recipe_template())  # the bare template is valid TOML too
+
+
+def test_bad_recipes_are_refused_with_the_reason(tmp_path):
+    cases = {"[dedup]\nbandz = 3\n": "unknown option 'bandz' in [dedup]",
+             "[dedupe]\n": "unknown section [dedupe]",
+             "[dedup]\nbands = \"eleven\"\n": "[dedup] bands should be an integer",
+             "[executor]\nkind = \"spark\"\n": "choose one of local, ray, serial",
+             "[llm]\nbase_url = \"http://x/v1\"\n": "model is empty",
+             "[dedup\n": "is not valid TOML"}
+    for number, (text, message) in enumerate(cases.items()):
+        path = tmp_path / f"bad{number}.toml"
+        path.write_text(text)
+        with pytest.raises(RecipeError) as refused:
+            check_recipe(load_recipe(path))
+        assert message in str(refused.value)
+        result = run_cli("run", str(path))
+        assert result.returncode == 1 and message in result.stderr, (text, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
+    recipe = example_recipe(tmp_path)
+    first = run_cli("run", recipe, "-q")
+    assert first.returncode == 0, first.stderr
+    for phase in ("extract", "classify", "dedup", "decontaminate", "reextract"):
+        assert f"phase {phase}: " in first.stdout and list((tmp_path / "run").glob(f"*-{phase}/data/*.parquet"))
+    assert "phase webpro: skipped (no LLM endpoint configured ([llm] base_url))" in first.stdout
+    # one funnel across all phases
+    for row in ("extract/read", "extract/language", "classify/math_classifier", "dedup/dedup",
+                "decontaminate/decontaminate", "reextract/reextract", "webpro                       skipped"):
+        assert row in first.stdout, row
+    assert "benchmark_example 1" in first.stdout and "not_math 1" in first.stdout
+    assert "corpus: 3 documents under" in first.stdout
+    progress = json.loads((tmp_path / "run" / "recipe.json").read_text())
+    assert [p["phase"] for p in progress["phases"]] == ["extract", "classify", "dedup", "decontaminate",
+                                                        "reextract", "webpro"]
+    rerun = run_cli("run", recipe, "-q")
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.count("(1 of 1 task(s) resumed") == 5
+
+
+def test_the_llm_phase_runs_against_an_endpoint_and_resumes_without_new_requests(tmp_path):
+    with ScriptedServerProcess() as server:
+        recipe = example_recipe(tmp_path, llm={"base_url": server.base_url, "model": "scripted"},
+                                webpro={"thresholds": "0:0", "refine_model": "scripted-echo"})
+        first = run_cli("run", recipe, "-q")
+        assert first.returncode == 0, first.stderr
+        requests = server.stats()["requests"]
+        assert requests == 6  # 3 documents scored, 3 refined
+        assert "webpro/llm_score" in first.stdout and "webpro/llm_refine" in first.stdout
+        assert "webpro: llm_score: 3 request(s) sent" in first.stdout
+        assert "corpus: 3 documents under" in first.stdout and "6-webpro" in first.stdout
+        again = run_cli("run", recipe, "-q")
+        assert again.returncode == 0 and server.stats()["requests"] == requests
+        assert again.stdout.count("(1 of 1 task(s) resumed") == 6
+        # --from discards that phase and the ones after it; the answers come from the cache
+        redo = run_cli("run", recipe, "-q", "--from", "webpro")
+        assert redo.returncode == 0 and server.stats()["requests"] == requests
+        assert "phase webpro: 3 documents" in redo.stdout and "(0 of 1 task(s) resumed" in redo.stdout
+        assert redo.stdout.count("(1 of 1 task(s) resumed") == 5
