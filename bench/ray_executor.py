@@ -21,14 +21,12 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import ROOT, write_warc_batch  # noqa: E402
+from _measure import TreeSampler  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 import ray_cluster  # noqa: E402
@@ -39,38 +37,6 @@ def records(run_dir: Path) -> list[str]:
 
     return [json.dumps(r, sort_keys=True) for shard in sorted((run_dir / "data").glob("*.parquet"))
             for r in read_shard(shard)]
-
-
-class TreeCPU:
-    """CPU seconds of this process and every process below it (workers, Ray's daemons) while the block
-    runs, sampled every 50 ms so that processes which end before the block does still count."""
-
-    def __enter__(self) -> "TreeCPU":
-        self._seen: dict[int, float] = {}
-        self._before = self._sample()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self) -> dict[int, float]:
-        me = psutil.Process()
-        for process in [me, *me.children(recursive=True)]:
-            try:
-                self._seen[process.pid] = sum(process.cpu_times()[:2])  # user + system, not reaped children
-            except psutil.Error:
-                pass
-        return dict(self._seen)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self._sample()
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-        self.seconds = sum(cpu - self._before.get(pid, 0.0) for pid, cpu in self._seen.items())
 
 
 def stage1(warcs: list[str], out: Path, executor, dedup: bool = False):
@@ -124,9 +90,9 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, executor in (("local", local), ("ray", ray_executor)):
                 wall = time.perf_counter()
-                with TreeCPU() as cpu:
+                with TreeSampler() as tree:
                     stage1(warcs, tmp / f"speed-{name}", executor)
-                best[name] = min(best[name], (time.perf_counter() - wall, cpu.seconds))
+                best[name] = min(best[name], (time.perf_counter() - wall, tree.cpu_seconds))
         (wall_l, cpu_l), (wall_r, cpu_r) = best["local"], best["ray"]
         print(f"\nstage-1 throughput, 2 CPUs, best of {args.repeats}: local {pages / wall_l:,.0f} pages/s, "
               f"ray {pages / wall_r:,.0f} pages/s -> ratio {wall_l / wall_r:.3f} (target >= 0.85)")

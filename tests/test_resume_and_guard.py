@@ -15,7 +15,6 @@ from megamath.runtime.pipeline import Pipeline
 from megamath.runtime.task import Task, run_task
 from megamath.runtime.resume import RunFolder
 from megamath.runtime.runner import run_pipeline
-from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import RecordStage
 from megamath.sources.warc import WarcReader
 from fixtures.corpus import english_page, ids_in, make_batch

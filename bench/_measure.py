@@ -1,0 +1,43 @@
+"""Measuring a process tree: CPU seconds and peak memory of everything below this process (workers,
+Ray's daemons), sampled every 50 ms so that processes that end early still count."""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+
+
+class TreeSampler:
+    """``with TreeSampler() as tree: ...`` then ``tree.cpu_seconds`` (user + system of every process
+    seen, this one included) and ``tree.peak_child_rss`` (the largest resident size of one child)."""
+
+    def __enter__(self) -> "TreeSampler":
+        self._cpu: dict[int, float] = {}
+        self.peak_child_rss = 0
+        self._before = self._sample()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> dict[int, float]:
+        me = psutil.Process()
+        for process in [me, *me.children(recursive=True)]:
+            try:
+                self._cpu[process.pid] = sum(process.cpu_times()[:2])  # not the reaped children's
+                if process.pid != me.pid:
+                    self.peak_child_rss = max(self.peak_child_rss, process.memory_info().rss)
+            except psutil.Error:
+                pass
+        return dict(self._cpu)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self._sample()
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.cpu_seconds = sum(cpu - self._before.get(pid, 0.0) for pid, cpu in self._cpu.items())
