@@ -1,5 +1,8 @@
 import logging
 
+import pytest
+
+from megamath.runtime.stage import StageConfigError
 from megamath.web.url_filter import UrlFilter, UrlFilterConfig
 
 
@@ -71,3 +74,10 @@ def test_pickles_without_its_loaded_lists(tmp_path):
     assert "lists" in stage.__dict__  # loaded here...
     clone = pickle.loads(pickle.dumps(stage))  # ...and not shipped
     assert "lists" not in clone.__dict__ and clone.filter({"url": "https://badsite.com"}) == (False, "blocked_domain")
+
+
+def test_a_block_list_folder_without_categories_is_refused_before_the_run(tmp_path):
+    (tmp_path / "empty").mkdir()
+    stage = UrlFilter(UrlFilterConfig(blocklist_dir=str(tmp_path / "empty")))
+    with pytest.raises(StageConfigError, match="holds none of the block-list categories"):
+        stage.prepare()

@@ -71,16 +71,20 @@ def _one_stage_funnel(name: str, docs_in: int, docs_out: int) -> list[dict]:
     return [stats.to_dict()]
 
 
-class SignShards(Job):
-    """Task: one corpus shard → its signature file."""
-
-    name = "dedup_sign"
+class _LshJob(Job):
+    """A pass whose output depends on the LSH configuration."""
 
     def __init__(self, config: LshConfig):
         self.lsh = config
 
     def config(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self.lsh)))
+
+
+class SignShards(_LshJob):
+    """Task: one corpus shard → its signature file."""
+
+    name = "dedup_sign"
 
     def run(self, task: Task, folder: RunFolder, progress: ProgressFn | None, *, disposable: bool) -> dict:
         read = sign_shard(task.source, task.output, self.lsh, progress)
@@ -132,16 +136,10 @@ def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | N
     return {"read": len(keys) + unreadable, "signed": len(keys)}
 
 
-class BandEdges(Job):
+class BandEdges(_LshJob):
     """Task: one band's partition across every signature file of the manifest → an edges file."""
 
     name = "dedup_band_edges"
-
-    def __init__(self, config: LshConfig):
-        self.lsh = config
-
-    def config(self) -> dict:
-        return json.loads(json.dumps(dataclasses.asdict(self.lsh)))
 
     def run(self, task: Task, folder: RunFolder, progress: ProgressFn | None, *, disposable: bool) -> dict:
         manifest = json.loads(storage.read_bytes(task.source))

@@ -163,7 +163,7 @@ class LocalExecutor(Executor):
         self.log_level = log_level
         if sys.platform.startswith("linux"):
             self._context = mp.get_context("forkserver")
-            self._context.set_forkserver_preload(["megamath.runtime.pipeline", "megamath.web.extract"])
+            self._context.set_forkserver_preload(["megamath.runtime.pipeline", "megamath.pipelines.web"])
         else:
             self._context = mp.get_context("spawn")
 

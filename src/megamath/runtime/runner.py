@@ -130,6 +130,7 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
         folder.check_config(job.config(), force=force)
         if removed := folder.clear_interrupted():
             log.info("%s: removed %d partial shard(s) left by an interrupted run", folder.root, removed)
+        job.prepare()  # before planning: a task's identity includes the models and indexes prepare() checks
         tasks = tasks() if callable(tasks) else tasks
         if not tasks:
             raise NoInputError(f"{desc or job.name}: no input to process")
@@ -140,7 +141,6 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
             log.info("resuming: %d of %d task(s) already finished", len(tasks) - len(pending), len(tasks))
         failed: dict[str, str] = {}
         if pending:
-            job.prepare()
             for line in job.describe():
                 log.info("%s", line)
             log.info("running %d task(s) with %s", len(pending), type(executor).__name__)

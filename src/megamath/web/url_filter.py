@@ -84,7 +84,11 @@ class UrlFilter(Filter):
             root = Path(config.blocklist_dir)
             if not root.is_dir():
                 raise StageConfigError(f"block list folder not found: {root}")
-            for category in config.categories:
+            found = [category for category in config.categories if (root / category).is_dir()]
+            if not found:
+                raise StageConfigError(f"{root} holds none of the block-list categories {', '.join(config.categories)} "
+                                       "(UT1 format: a folder per category with `domains` and `urls` files)")
+            for category in found:
                 for kind, target in (("domains", blocked_domains), ("urls", blocked_urls)):
                     path = root / category / kind
                     if path.is_file():
