@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from fixtures.scripted_server import ScriptedServerProcess
 from megamath.llm.cache import ResponseCache
 from megamath.llm.client import EndpointConfig, EndpointUnavailable
 from megamath.llm.parsers import MalformedAnswer, parse_refinement, parse_score
 from megamath.llm.prompts import PromptError, load_prompt
 from megamath.llm.refine import LLMRefine, RefineConfig
 from megamath.llm.score import LLMScore, ScoreConfig
-from fixtures.scripted_server import ScriptedServerProcess
 from megamath.llm.stage import GenerationConfig
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import Drop
 from megamath.sources.crawl import crawl_year
 from megamath.web.pro import ScoreThreshold, ScoreThresholdConfig, parse_year_thresholds
+
+from conftest import ROOT, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +220,16 @@ def test_killed_run_resends_no_finished_request(tmp_path):
     assert counters["llm_cache_hits"] == cached and counters["llm_requests"] == total - cached
     out = [r for path in (tmp_path / "run" / "data").glob("*.parquet") for r in read_shard(str(path))]
     assert sorted(r["id"] for r in out) == sorted(f"d{i}" for i in range(total))
+
+
+def test_the_stages_of_a_worker_share_one_request_budget_per_endpoint(tmp_path):
+    """Web-Pro's scoring and refinement run in the same worker: --concurrency bounds them together."""
+    shard = write_jsonl(tmp_path / "in.jsonl", [doc(i, f"Worked example {i}: the derivative of x^{i} is {i} x^{i - 1}.")
+                                               for i in range(120)])
+    with ScriptedServerProcess(latency=0.05) as running:
+        result = run_cli("web", "pro", str(shard), "-o", str(tmp_path / "pro"), "--model", "scripted",
+                         "--refine-model", "scripted-echo", "--thresholds", "0:0", "--base-url", running.base_url,
+                         "--concurrency", "4", "-w", "1", "-q")
+        assert result.returncode == 0, result.stderr
+        stats = running.stats()
+    assert stats["requests"] == 240 and stats["max_in_flight"] == 4

@@ -37,7 +37,7 @@ class EndpointConfig:
     ``base_url``: the API root, e.g. ``http://127.0.0.1:8000/v1`` or ``https://api.openai.com/v1``.
     ``api_key_env``: the environment variable holding the key (never written to the run folder).
     ``max_concurrency``: requests in flight per worker process to this endpoint, shared by every stage
-        of the process that sends to it (the first stage to use the endpoint sets the budget).
+        of the process that sends to it with this configuration.
     ``timeout_s``: seconds for one request, connection to last byte.
     ``max_retries``: retries of one request on 429/5xx/timeouts/connection errors.
     ``backoff_s``, ``max_backoff_s``: first and largest wait between retries (doubling, with jitter).
@@ -184,14 +184,14 @@ class LLMClient:
             self._session = None
 
 
-# One request budget per endpoint in a process: two stages of a worker (scoring and refinement) that
-# send to the same server keep at most ``max_concurrency`` requests in flight between them.
-_budgets: dict[tuple[int, str], asyncio.Semaphore] = {}
+# One request budget per endpoint in a process: the stages of a worker that send to the same endpoint
+# (scoring and refinement of one command) keep at most ``max_concurrency`` requests in flight between them.
+_budgets: dict[tuple[int, EndpointConfig], asyncio.Semaphore] = {}
 
 
 def _endpoint_budget(endpoint: EndpointConfig) -> asyncio.Semaphore:
     """Called on the event loop that will use the budget (a semaphore belongs to one loop)."""
-    key = (id(asyncio.get_running_loop()), endpoint.base_url.rstrip("/"))
+    key = (id(asyncio.get_running_loop()), endpoint)
     if key not in _budgets:
         _budgets[key] = asyncio.Semaphore(endpoint.max_concurrency)
     return _budgets[key]
