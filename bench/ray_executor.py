@@ -51,10 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--pages-per-file", type=int, default=250)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-
-    import ray
 
     from megamath.runtime.executor import LocalExecutor
     from megamath.runtime.ray_executor import RayExecutor
@@ -66,9 +64,7 @@ def main() -> None:
         print(f"input: {pages:,} real pages in {len(warcs)} WARC files")
 
         started = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=256 * 2**20, log_to_driver=False,
-                 _temp_dir=tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
-        ray_executor = RayExecutor(workers=2)
+        ray_executor = RayExecutor(workers=2)  # starts a local cluster of 2 CPUs, as `--executor ray -w 2` does
         ray_executor._connect()
         startup = time.perf_counter() - started
         local = LocalExecutor(workers=2)
@@ -98,7 +94,7 @@ def main() -> None:
               f"ray {pages / wall_r:,.0f} pages/s -> ratio {wall_l / wall_r:.3f} (target >= 0.85)")
         print(f"CPU seconds of the process tree: local {cpu_l:.1f}, ray {cpu_r:.1f} -> ratio {cpu_l / cpu_r:.3f}; "
               f"Ray cluster start-up (once per job) {startup:.1f}s")
-        ray.shutdown()
+        ray_executor.close()
 
         # 2. a lost worker node, a lost driver
         lost = ray_cluster.node_loss(warcs, tmp / "node-loss", kill_after=max(2, args.files // 3))

@@ -59,6 +59,7 @@ class RayExecutor(Executor):
         self.poll_s = poll_s
         self._started_cluster = False
         self._ray = None
+        self._progress = None
 
     # -- the cluster -----------------------------------------------------------------------------
     def _connect(self):
@@ -79,7 +80,10 @@ class RayExecutor(Executor):
             else:
                 cpus = self._requested_workers or os.cpu_count() or 1
                 log.info("starting a local Ray cluster with %d CPU(s)", cpus)
-                ray.init(num_cpus=cpus, object_store_memory=_LOCAL_OBJECT_STORE_BYTES, **options)
+                # idle workers are kept a minute (Ray's default: a second), so that the phases of a recipe
+                # reuse warm workers instead of importing the package and loading models again
+                ray.init(num_cpus=cpus, object_store_memory=_LOCAL_OBJECT_STORE_BYTES,
+                         _system_config={"idle_worker_killing_time_threshold_ms": 60_000}, **options)
                 self._started_cluster = True
         self._ray = ray
         return ray
@@ -101,10 +105,27 @@ class RayExecutor(Executor):
         return self._requested_workers or self._cluster_cpus()
 
     def close(self) -> None:
+        if self._progress is not None:
+            try:
+                self._ray.kill(self._progress)
+            except Exception:  # the cluster may be gone already; nothing is left to release then
+                pass
+            self._progress = None
         if self._ray is not None and self._started_cluster:
             self._ray.shutdown()
         self._ray = None
         self._started_cluster = False
+
+    def _progress_sink(self, ray):
+        """The progress actor, one per executor (starting an actor is a process start), on the driver's
+        own node: losing a worker node must not lose it."""
+        if self._progress is None:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+            self._progress = _progress_actor(ray).options(scheduling_strategy=here).remote()
+        ray.get(self._progress.take.remote(), timeout=60)  # start from zero
+        return self._progress
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, tasks: list[Task], job: Job, run_dir: str, on_progress: ProgressSink | None = None
@@ -116,12 +137,7 @@ class RayExecutor(Executor):
         in_flight_limit = 2 * max(1, self.workers)
         job_ref = ray.put(job)
         job_key = uuid.uuid4().hex
-        progress = None
-        if on_progress is not None:  # on the driver's own node: losing a worker node must not lose it
-            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-            progress = _progress_actor(ray).options(scheduling_strategy=here).remote()
+        progress = self._progress_sink(ray) if on_progress is not None else None
         remote = _remote_task(ray).options(max_retries=self.max_attempts - 1, retry_exceptions=[TransientError])
         waiting = list(tasks)
         in_flight: dict = {}
@@ -150,8 +166,6 @@ class RayExecutor(Executor):
         finally:
             for ref in in_flight:
                 ray.cancel(ref, force=True)
-            if progress is not None:
-                ray.kill(progress)
 
     def _drain(self, ray, progress) -> tuple[int, int] | None:
         try:
