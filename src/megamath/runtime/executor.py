@@ -72,11 +72,6 @@ class Executor(ABC):
 
     max_attempts: int = 1
 
-    @property
-    @abstractmethod
-    def workers(self) -> int:
-        """How many tasks run at a time."""
-
     @abstractmethod
     def run(self, tasks: list[Task], job: Job, run_dir: str, on_progress: ProgressSink | None = None
             ) -> Iterator[dict]: ...
@@ -111,10 +106,6 @@ class SerialExecutor(Executor):
 
     def __init__(self, max_attempts: int = 3):
         self.max_attempts = max(1, max_attempts)
-
-    @property
-    def workers(self) -> int:
-        return 1
 
     def run(self, tasks: list[Task], job: Job, run_dir: str, on_progress: ProgressSink | None = None
             ) -> Iterator[dict]:
@@ -158,7 +149,7 @@ class LocalExecutor(Executor):
     """
 
     def __init__(self, workers: int | None = None, max_attempts: int = 3, log_level: int = logging.INFO):
-        self._workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or os.cpu_count() or 1)
         self.max_attempts = max(1, max_attempts)
         self.log_level = log_level
         if sys.platform.startswith("linux"):
@@ -167,17 +158,13 @@ class LocalExecutor(Executor):
         else:
             self._context = mp.get_context("spawn")
 
-    @property
-    def workers(self) -> int:
-        return self._workers
-
     def run(self, tasks: list[Task], job: Job, run_dir: str, on_progress: ProgressSink | None = None
             ) -> Iterator[dict]:
         waiting = [(task, 1) for task in reversed(tasks)]  # pop() from the end keeps input order
         workers: list[_Worker] = []
         try:
             while waiting or any(w.task for w in workers):
-                while waiting and len(workers) < self._workers:
+                while waiting and len(workers) < self.workers:
                     workers.append(self._start_worker(job, run_dir))
                 for worker in workers:
                     if worker.task is None and waiting:

@@ -100,10 +100,6 @@ class RayExecutor(Executor):
             raise ExecutorError("the Ray cluster has no CPUs to run tasks on (is every worker node down?)")
         return cpus
 
-    @property
-    def workers(self) -> int:
-        return self._requested_workers or self._cluster_cpus()
-
     def close(self) -> None:
         if self._progress is not None:
             try:
@@ -134,7 +130,7 @@ class RayExecutor(Executor):
             return
         ray = self._connect()
         # twice the workers: Ray starts the next task the moment a worker frees up, not a driver round-trip later
-        in_flight_limit = 2 * max(1, self.workers)
+        in_flight_limit = 2 * (self._requested_workers or self._cluster_cpus())
         job_ref = ray.put(job)
         job_key = uuid.uuid4().hex
         progress = self._progress_sink(ray) if on_progress is not None else None
