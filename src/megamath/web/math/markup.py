@@ -33,11 +33,13 @@ _MAX_FORMULAS = 100_000
 
 
 _SCRIPTS = 'script[type^="math/tex"], script[type^="math/asciimath"]'
+# MathML, and MathML with a namespace prefix (Word and Office exports, some CMSs write <mml:math>)
+_MATHML = "math, mml\\:math, m\\:math"
 # A superset of the elements the rewrite acts on, in the fewest simple selectors: one query is one
 # native walk of the DOM (a tenth of extraction on a large page), cheaper than scanning the HTML
 # string once per marker, and each extra selector adds to every element's test.
-_ANY_MATH = ('math, mjx-container, .katex, .mwe-math-element, script[type^="math"], img[src*="tex"], img[src*="math"], '
-             'img[src*="cht=tx"], img[alt*="\\\\"]')
+_ANY_MATH = (f'{_MATHML}, mjx-container, .katex, .mwe-math-element, script[type^="math"], img[src*="tex"], '
+             'img[src*="math"], img[src*="cht=tx"], img[alt*="\\\\"]')
 
 
 def has_math_markup(tree: HTMLTree) -> bool:
@@ -159,7 +161,7 @@ def _wikipedia(document, rewriter: _Rewriter) -> None:
 
 
 def _plain_mathml(document, rewriter: _Rewriter) -> None:
-    for math in _each(document, "math"):
+    for math in _each(document, _MATHML):
         display = (math.getattr("display") or "").lower() == "block" or math.getattr("mode") == "display"
         rewriter.replace(math, embedded_tex(math) or mathml_to_tex(math), display, "mathml")
 

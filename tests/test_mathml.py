@@ -1,0 +1,132 @@
+"""MathML → LaTeX: TeX that means what the page meant, construct by construct.
+
+Each case is MathML as renderers write it (Temml, KaTeX, MathJax, Word's mml: prefix, hand-written
+pages) and the TeX a reader of the page would write.
+"""
+
+import pytest
+from resiliparse.parse.html import HTMLTree
+
+from megamath.web.extract import extract
+from megamath.web.math.mathml import mathml_to_tex
+
+CASES = {
+    # fences: stretched ones are \left…\right, plain ones stay plain; a fenced base needs no braces
+    '<mrow><mo fence="true" form="prefix">(</mo><mstyle displaystyle="true" scriptlevel="0"><mfrac><mn>17</mn><mn>3</mn>'
+    '</mfrac></mstyle><mo fence="true" form="postfix">)</mo></mrow>': r"\left(\dfrac{17}{3}\right)",
+    '<msup><mrow><mo fence="true" form="prefix" stretchy="false">(</mo><mi>a</mi><mo>−</mo><mn>5</mn>'
+    '<mo fence="true" form="postfix" stretchy="false">)</mo></mrow><mn>2</mn></msup>': "(a-5)^{2}",
+    "<msup><mrow><mo>(</mo><mi>x</mi><mo>+</mo><mn>1</mn><mo>)</mo></mrow><mn>2</mn></msup>": "(x+1)^{2}",
+    "<msup><mi>cos</mi><mn>2</mn></msup><mo>\u2061</mo><mspace width='0.1667em'/><mi>θ</mi>": r"\cos^{2}\theta",
+    "<msup><mn>17</mn><mn>2</mn></msup>": "17^{2}",
+    "<msup><msub><mi>x</mi><mi>i</mi></msub><mn>2</mn></msup>": "{x_{i}}^{2}",
+    "<msup><mrow><mi>a</mi><mi>b</mi></mrow><mn>2</mn></msup>": "{ab}^{2}",
+    # primes
+    '<msup><mi>f</mi><mo lspace="0em" rspace="0em">′</mo></msup><mo stretchy="false">(</mo><mi>x</mi>'
+    '<mo stretchy="false">)</mo>': "f'(x)",
+    "<msup><mi>g</mi><mo>″</mo></msup>": "g''",
+    "<msubsup><mi>x</mi><mn>1</mn><mo>′</mo></msubsup>": "x_{1}'",
+    # |, \mid, \lvert
+    '<mi>n</mi><mo lspace="0.22em" rspace="0.22em" stretchy="false">|</mo><mn>306</mn>': r"n\mid 306",
+    "<mi>n</mi><mo>∣</mo><mn>12</mn>": r"n\mid 12",
+    "<mi>|</mi><mi>x</mi><mi>|</mi>": "|x|",
+    '<mo form="prefix" stretchy="false">|</mo><mi>x</mi><mo form="postfix" stretchy="false">|</mo>': r"\lvert x\rvert",
+    '<mrow><mo fence="true" form="prefix">|</mo><mfrac><mi>a</mi><mi>b</mi></mfrac><mo fence="true" form="postfix">|'
+    '</mo></mrow>': r"\left|\frac{a}{b}\right|",
+    # \pmod as Temml (nested), KaTeX and MathJax (flat) write it; \bmod
+    '<mi>t</mi><mo>≡</mo><mn>1</mn><mo></mo><mspace width="0.4444em"/><mrow><mo fence="true" form="prefix" '
+    'stretchy="false">(</mo><mpadded lspace="0"><mi>mod</mi></mpadded><mspace width="0.3333em"/><mn>23</mn>'
+    '<mo fence="true" form="postfix" stretchy="false">)</mo></mrow>': r"t\equiv 1\pmod{23}",
+    '<mi>m</mi><mo>≡</mo><mn>6</mn><mspace width="1em"/><mo stretchy="false">(</mo><mrow><mi mathvariant="normal">'
+    'mod</mi></mrow><mspace width="0.3333em"/><mn>9</mn><mo stretchy="false">)</mo>': r"m\equiv 6\pmod{9}",
+    '<mi>a</mi><mo lspace="0.2222em" rspace="0.2222em">mod</mo><mi>b</mi>': r"a\bmod b",
+    # explicit spaces
+    '<mi>p</mi><mspace width="1em"/><mtext>and</mtext><mspace width="1em"/><mi>q</mi>': r"p\quad\text{and}\quad q",
+    '<mi>a</mi><mspace width="2em"/><mi>b</mi><mspace width="0.1667em"/><mi>c</mi>': r"a\qquad b\,c",
+    # text: its style, its spaces, its special characters
+    "<mtext>𝐨𝐝𝐝</mtext>": r"\textbf{odd}",
+    '<mtext mathvariant="italic">note</mtext>': r"\textit{note}",
+    "<mi>x</mi><mtext> and </mtext><mi>y</mi>": r"x\text{ and }y",
+    "<mtext>50% of {a} &amp; b_1</mtext>": r"\text{50\% of \{a\} \& b\_1}",
+    # letters in every style, as commands, never as styled code points
+    '<mi mathvariant="bold">v</mi>': r"\mathbf{v}",
+    '<mi mathvariant="double-struck">R</mi>': r"\mathbb{R}",
+    '<mi mathvariant="fraktur">g</mi>': r"\mathfrak{g}",
+    '<mi mathvariant="script">L</mi>': r"\mathcal{L}",
+    '<mi mathvariant="sans-serif">A</mi>': r"\mathsf{A}",
+    "<mi>𝐱</mi><mo>+</mo><mi>ℝ</mi><mo>+</mo><mi>𝔤</mi>": r"\mathbf{x}+\mathbb{R}+\mathfrak{g}",
+    # bars, accents, combining marks
+    "<mover><mi>z</mi><mo>―</mo></mover>": r"\overline{z}",
+    "<munder><mrow><mi>a</mi><mi>b</mi></mrow><mo>―</mo></munder>": r"\underline{ab}",
+    "<mover><mi>x</mi><mo>¯</mo></mover>": r"\overline{x}",
+    '<mover><mrow><mi>A</mi><mi>B</mi></mrow><mo stretchy="true">→</mo></mover>': r"\overrightarrow{AB}",
+    '<mover><mi>v</mi><mo stretchy="false">→</mo></mover>': r"\vec{v}",
+    '<mover><mi>x</mi><mo stretchy="false">^</mo></mover>': r"\hat{x}",
+    "<mover><mrow><mi>A</mi><mi>B</mi><mi>C</mi></mrow><mo>^</mo></mover>": r"\widehat{ABC}",
+    "<mi>x\u0308</mi>": r"\ddot{x}",
+    "<mi>ẍ</mi><mo>+</mo><mi>x̄</mi>": r"\ddot{x}+\bar{x}",
+    "<mi>a</mi><mo>≠</mo><mi>b</mi>": r"a\ne b",
+    "<mi>a</mi><mo>=\u0338</mo><mi>b</mi>": r"a\neq b",
+    "<mi>x</mi><mo>∉</mo><mi>A</mi>": r"x\notin A",
+    "<mi>A</mi><mo>\\</mo><mi>B</mi>": r"A\backslash B",
+    # roots, nested root indices
+    "<mroot><mi>y</mi><mroot><mi>x</mi><mn>3</mn></mroot></mroot>": r"\sqrt[{\sqrt[3]{x}}]{y}",
+    '<menclose notation="radical"><mi>a</mi><mo>+</mo><mn>2</mn></menclose>': r"\sqrt{a+2}",
+    # other notations of menclose keep their meaning, or at least their content
+    '<menclose notation="box"><mi>E</mi></menclose>': r"\boxed{E}",
+    '<menclose notation="updiagonalstrike"><mi>x</mi></menclose>': r"\cancel{x}",
+    '<menclose notation="updiagonalstrike downdiagonalstrike"><mi>x</mi></menclose>': r"\xcancel{x}",
+    '<menclose notation="horizontalstrike"><mi>x</mi></menclose>': r"\sout{x}",
+    '<menclose notation="phasorangle"><mi>θ</mi></menclose>': r"\theta",
+    # pre- and post-scripts
+    "<mmultiscripts><mi>F</mi><mi>i</mi><mi>j</mi><mprescripts/><mn>0</mn><none/></mmultiscripts>": "{}_{0}F_{i}^{j}",
+    "<mmultiscripts><mi>R</mi><mi>a</mi><none/><none/><mi>b</mi></mmultiscripts>": "R_{a}^{b}",
+    # fractions, binomials, tables by their fences, equation numbers
+    "<mfrac><mi>a</mi><mi>b</mi></mfrac>": r"\frac{a}{b}",
+    '<mstyle displaystyle="false"><mfrac><mi>a</mi><mi>b</mi></mfrac></mstyle>': r"\tfrac{a}{b}",
+    '<mrow><mo fence="true" form="prefix">(</mo><mfrac linethickness="0px"><mi>n</mi><mi>k</mi></mfrac>'
+    '<mo fence="true" form="postfix">)</mo></mrow>': r"\binom{n}{k}",
+    '<mrow><mo fence="true" form="prefix">(</mo><mtable><mtr><mtd><mn>1</mn></mtd><mtd><mn>2</mn></mtd></mtr>'
+    '<mtr><mtd><mn>3</mn></mtd><mtd><mn>4</mn></mtd></mtr></mtable><mo fence="true" form="postfix">)</mo></mrow>':
+        r"\begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix}",
+    '<mrow><mo fence="true" form="prefix">[</mo><mtable><mtr><mtd><mi>a</mi></mtd></mtr><mtr><mtd><mi>b</mi></mtd></mtr>'
+    '</mtable><mo fence="true" form="postfix">]</mo></mrow>': r"\begin{bmatrix}a \\ b\end{bmatrix}",
+    '<mrow><mo fence="true" form="prefix">{</mo><mtable><mtr><mtd><mi>x</mi></mtd><mtd><mtext>if </mtext><mi>x</mi>'
+    '<mo>≥</mo><mn>0</mn></mtd></mtr><mtr><mtd><mo>−</mo><mi>x</mi></mtd><mtd><mtext>otherwise</mtext></mtd></mtr>'
+    '</mtable><mo fence="true" form="postfix"></mo></mrow>':
+        r"\begin{cases}x & \text{if }x\ge 0 \\ -x & \text{otherwise}\end{cases}",
+    '<mfenced open="[" close="]"><mtable><mtr><mtd><mn>1</mn></mtd></mtr></mtable></mfenced>':
+        r"\begin{bmatrix}1\end{bmatrix}",
+    '<mtable columnalign="right left"><mtr><mtd><mi>a</mi></mtd><mtd><mo>=</mo><mi>b</mi></mtd></mtr><mtr><mtd></mtd>'
+    '<mtd><mo>=</mo><mi>c</mi></mtd></mtr></mtable>': r"\begin{aligned}a & =b \\ & =c\end{aligned}",
+    "<mtable><mlabeledtr><mtd><mtext>(1)</mtext></mtd><mtd><mi>E</mi><mo>=</mo><mi>m</mi><msup><mi>c</mi><mn>2</mn>"
+    "</msup></mtd></mlabeledtr></mtable>": r"E=mc^{2} \tag{1}",
+}
+
+
+def convert(body: str, tag: str = "math") -> str:
+    tree = HTMLTree.parse(f"<html><body><p><{tag}>{body}</{tag}></p></body></html>")
+    return mathml_to_tex(tree.document.query_selector(tag.replace(":", "\\:")))
+
+
+@pytest.mark.parametrize("mathml, tex", CASES.items(), ids=[tex for tex in CASES.values()])
+def test_mathml_becomes_the_tex_that_means_the_same(mathml, tex):
+    assert convert(mathml) == tex
+
+
+def test_prefixed_mathml_is_read_like_plain_mathml():
+    body = "<mml:mi>x</mml:mi><mml:mo>=</mml:mo><mml:mfrac><mml:mn>1</mml:mn><mml:mn>2</mml:mn></mml:mfrac>"
+    assert convert(body, "mml:math") == r"x=\frac{1}{2}"
+    page = (f'<html><body><p>Introductory prose about halves: <mml:math xmlns:mml="http://www.w3.org/1998/Math/MathML">'
+            f"{body}</mml:math>, as shown.</p></body></html>")
+    result = extract(page)
+    assert r"$x=\frac{1}{2}$" in result.text and result.math["mathml"] == 1
+    annotated = ('<mml:semantics><mml:mi>y</mml:mi><mml:annotation encoding="application/x-tex">y_0</mml:annotation>'
+                 "</mml:semantics>")
+    assert "$y_0$" in extract(page.replace(body, annotated)).text
+
+
+def test_no_styled_or_private_use_code_point_survives():
+    styled = "".join(chr(c) for c in range(0x1D400, 0x1D6A4, 7) if chr(c).isprintable())
+    tex = convert(f"<mi>{styled}</mi>")
+    assert tex and not any("\U0001d400" <= c <= "\U0001d7ff" or "\ue000" <= c <= "\uf8ff" for c in tex)
