@@ -23,6 +23,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,13 +65,39 @@ def ensure_scorer_packages() -> str:
 DEFECTIVE_TRUTH = {"math4108"}
 
 
+def score(zoo: Path, extractor: str, node_path: str, per_page: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCORER), str(zoo), extractor] + (["--out", str(per_page)] if per_page else []),
+                          capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, ZOO_NODE_PATH=node_path, PYTHONPATH=str(ROOT / "bench")))
+
+
+def spurious(table: str) -> int:
+    """The ALL row's spurious count of a scorer table."""
+    row = next(line for line in table.splitlines() if line.startswith("ALL"))
+    return int(row.split()[-1])
+
+
+def defective_pages_only(tmp: Path) -> Path:
+    """A zoo of the defective pages alone (to take their spurious spans out of the totals)."""
+    zoo = require_shared() / "math-zoo-dev"
+    tmp.mkdir(parents=True, exist_ok=True)
+    rows = [line for line in (zoo / "truth.jsonl").read_text().splitlines()
+            if json.loads(line)["page"].split("__")[0] in DEFECTIVE_TRUTH]
+    (tmp / "truth.jsonl").write_text("\n".join(rows) + "\n")
+    for line in rows:
+        page = json.loads(line)["page"]
+        if not (tmp / page).exists():
+            (tmp / page).symlink_to(zoo / page)
+    return tmp
+
+
 def fidelity(extractor: str, node_path: str) -> str:
     per_page = ROOT / "bench" / ".fidelity-pages.jsonl"
-    run = subprocess.run([sys.executable, str(SCORER), str(require_shared() / "math-zoo-dev"), extractor,
-                          "--out", str(per_page)],
-                         capture_output=True, text=True, env=dict(os.environ, ZOO_NODE_PATH=node_path, PYTHONPATH=str(ROOT / "bench")), cwd=ROOT)
+    run = score(require_shared() / "math-zoo-dev", extractor, node_path, per_page)
     if run.returncode != 0:
         return f"scorer failed for {extractor}: {run.stderr[-500:]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        defective = score(defective_pages_only(Path(tmp)), extractor, node_path)
     totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for line in per_page.read_text().splitlines():
         page = json.loads(line)
@@ -80,8 +107,10 @@ def fidelity(extractor: str, node_path: str) -> str:
     without = "\n".join(f"  {family:28s} strict {100 * c['strict'] / c['n']:5.1f}%  lenient {100 * c['lenient'] / c['n']:5.1f}%"
                         for family, c in sorted(totals.items()))
     everything = sum(totals.values(), collections.Counter())
+    spans = spurious(run.stdout) - spurious(defective.stdout)
     without += (f"\n  {'ALL':28s} strict {100 * everything['strict'] / everything['n']:5.1f}%  "
-                f"lenient {100 * everything['lenient'] / everything['n']:5.1f}%")
+                f"lenient {100 * everything['lenient'] / everything['n']:5.1f}%  spurious {spans} "
+                f"({100 * spans / everything['n']:.2f}% of {everything['n']:,} true formulas)")
     return f"{run.stdout}without the page whose truth is defective ({', '.join(DEFECTIVE_TRUTH)}):\n{without}\n"
 
 

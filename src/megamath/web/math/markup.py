@@ -119,6 +119,8 @@ def _mathjax2(document, rewriter: _Rewriter) -> None:
 
 
 def _katex(document, rewriter: _Rewriter) -> None:
+    """KaTeX: its TeX annotation, else the page's ``data-math``, else the MathML beside the HTML
+    (``.katex-mathml``), else the TeX rebuilt from the HTML itself."""
     for node in _each(document, "span.katex"):
         parent = node.parent
         display = parent is not None and "katex-display" in (parent.class_name or "").split()
@@ -131,8 +133,14 @@ def _katex(document, rewriter: _Rewriter) -> None:
         if source:  # pages that keep the TeX beside KaTeX's HTML output
             rewriter.replace(target, source, display, "katex")
             continue
+        math = node.query_selector(".katex-mathml math")
+        converted = mathml_to_tex(math) if math is not None else None
+        if converted:
+            rewriter.replace(target, converted, display, "katex")
+            continue
         html_part = node.query_selector(".katex-html")
-        rewriter.replace(target, rebuild_katex_html(html_part) if html_part is not None else None, display, "katex_html")
+        rewriter.replace(target, rebuild_katex_html(html_part, display) if html_part is not None else None, display,
+                         "katex_html")
 
 
 def _mathjax3(document, rewriter: _Rewriter) -> None:
