@@ -103,8 +103,15 @@ def test_katex_html_only_rebuild():
             '<span class="msupsub"><span class="vlist-t"><span class="vlist-r"><span class="vlist">'
             '<span style="top:-3.063em;"><span class="mord">2</span></span></span></span></span></span></span>'
             '<span class="mop">cos</span><span class="mord mathnormal">θ</span></span></span></span>')
+    # full-size numerator and denominator at display offsets: KaTeX's layout of \dfrac in running text
     result = extract(page(f"<p>Then {frac} holds.</p>"))
-    assert "Then $P=\\frac{1}{2}x^{2}\\cos \\theta$ holds." in result.text and result.math["katex_html"] == 1
+    assert "Then $P=\\dfrac{1}{2}x^{2}\\cos \\theta$ holds." in result.text and result.math["katex_html"] == 1
+    # the same fraction in text style, as KaTeX lays out \frac inline: numerator and denominator in script size
+    scripted = frac.replace('<span class="mord">2</span></span>', '<span class="sizing reset-size6 size3 mtight">'
+                            '<span class="mord mtight">2</span></span></span>', 1).replace(
+        '<span class="mord">1</span></span>', '<span class="sizing reset-size6 size3 mtight">'
+        '<span class="mord mtight">1</span></span></span>', 1)
+    assert "Then $P=\\frac{1}{2}x^{2}\\cos \\theta$ holds." in extract(page(f"<p>Then {scripted} holds.</p>")).text
 
 
 @pytest.mark.parametrize("body", [
