@@ -99,6 +99,24 @@ CASES = {
         r"\begin{bmatrix}1\end{bmatrix}",
     '<mtable columnalign="right left"><mtr><mtd><mi>a</mi></mtd><mtd><mo>=</mo><mi>b</mi></mtd></mtr><mtr><mtd></mtd>'
     '<mtd><mo>=</mo><mi>c</mi></mtd></mtr></mtable>': r"\begin{aligned}a & =b \\ & =c\end{aligned}",
+    # KaTeX's own MathML: | and ‖ as ordinary identifiers, \lvert…\rvert, sized delimiters, \overset
+    # inside an <mo>, primes in a row, \operatorname, spacing-modifier accents
+    '<mi mathvariant="normal">∣</mi><mi>x</mi><mi mathvariant="normal">∣</mi>': "|x|",
+    '<mo stretchy="false">∣</mo><mi>x</mi><mo stretchy="false">∣</mo>': r"\lvert x\rvert",
+    '<mi mathvariant="normal">∥</mi><mi>v</mi><mi mathvariant="normal">∥</mi><mo>+</mo><mi>a</mi><mo>∥</mo><mi>b</mi>':
+        r"\|v\|+a\parallel b",
+    '<mo fence="false" stretchy="true" minsize="1.8em" maxsize="1.8em">(</mo><mi>x</mi>'
+    '<mo fence="false" stretchy="true" minsize="1.8em" maxsize="1.8em">)</mo>': r"\Bigl(x\Bigr)",
+    "<mo><mover><mo><mo>=</mo></mo><mrow><mi>d</mi><mi>e</mi><mi>f</mi></mrow></mover></mo>": r"\overset{def}{=}",
+    "<munderover><mo>∑</mo><mrow><mi>k</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi></munderover><mi>k</mi>":
+        r"\sum_{k=1}^{n}k",
+    '<msup><mi>f</mi><mrow><mo mathvariant="normal">′</mo><mo mathvariant="normal">′</mo></mrow></msup>': "f''",
+    '<mi mathvariant="normal">rank</mi><mo>⁡</mo><mi>A</mi>': r"\operatorname{rank}A",
+    '<mover accent="true"><mi>y</mi><mo>ˉ</mo></mover>': r"\bar{y}",
+    '<mi>a</mi><mo lspace="0.22em" rspace="0.22em"><mrow><mi mathvariant="normal">m</mi><mi mathvariant="normal">o</mi>'
+    '<mi mathvariant="normal">d</mi></mrow></mo><mi>b</mi>': r"a\bmod b",
+    '<mrow><mo fence="true">∣</mo><mtable><mtr><mtd><mi>x</mi></mtd><mtd><mi>y</mi></mtd></mtr></mtable>'
+    '<mo fence="true">∣</mo></mrow>': r"\begin{vmatrix}x & y\end{vmatrix}",
     "<mtable><mlabeledtr><mtd><mtext>(1)</mtext></mtd><mtd><mi>E</mi><mo>=</mo><mi>m</mi><msup><mi>c</mi><mn>2</mn>"
     "</msup></mtd></mlabeledtr></mtable>": r"E=mc^{2} \tag{1}",
 }

@@ -41,7 +41,8 @@ _OVER_ACCENTS = {"―": "\\overline", "—": "\\overline", "¯": "\\overline", "
                  "˙": "\\dot", "\u0307": "\\dot", "¨": "\\ddot", "\u0308": "\\ddot", "⃛": "\\dddot",
                  "⏞": "\\overbrace", "←": "\\overleftarrow", "↔": "\\overleftrightarrow", "ˇ": "\\check",
                  "\u030c": "\\check", "˘": "\\breve", "\u0306": "\\breve", "´": "\\acute", "\u0301": "\\acute",
-                 "`": "\\grave", "\u0300": "\\grave", "˚": "\\mathring", "\u030a": "\\mathring"}
+                 "`": "\\grave", "\u0300": "\\grave", "˚": "\\mathring", "\u030a": "\\mathring", "ˉ": "\\bar",
+                 "ˊ": "\\acute", "ˋ": "\\grave"}
 _WIDE_ACCENTS = {"^": ("\\hat", "\\widehat"), "ˆ": ("\\hat", "\\widehat"), "\u0302": ("\\hat", "\\widehat"),
                  "~": ("\\tilde", "\\widetilde"), "˜": ("\\tilde", "\\widetilde"), "\u0303": ("\\tilde", "\\widetilde")}
 _UNDER_ACCENTS = {"_": "\\underline", "¯": "\\underline", "‾": "\\underline", "―": "\\underline", "—": "\\underline",
@@ -51,8 +52,13 @@ _COMBINING = {"\u0300": "\\grave", "\u0301": "\\acute", "\u0302": "\\hat", "\u03
               "\u0305": "\\overline", "\u0306": "\\breve", "\u0307": "\\dot", "\u0308": "\\ddot", "\u030a": "\\mathring",
               "\u030c": "\\check", "\u20d7": "\\vec", "\u20db": "\\dddot"}
 _PRIMES = {"′": "'", "″": "''", "‴": "'''", "'": "'", "''": "''"}
-_FENCES = {"(": ")", "[": "]", "{": "}", "|": "|", "‖": "‖", "∥": "∥", "⟨": "⟩", "⌊": "⌋", "⌈": "⌉", "〈": "〉"}
+_FENCES = {"(": ")", "[": "]", "{": "}", "|": "|", "∣": "∣", "‖": "‖", "∥": "∥", "⟨": "⟩", "⌊": "⌋", "⌈": "⌉",
+           "〈": "〉"}
+# operators whose under/over scripts are limits (\sum_{k}^{n}); any other base takes \underset/\overset
+_BIG_OPERATORS = frozenset("∑∏∐∫∬∭∮⋃⋂⨁⨂⨀⋁⋀⨄")
+_LIMIT_FUNCTIONS = ("\\lim", "\\max", "\\min", "\\sup", "\\inf", "\\det", "\\gcd", "\\Pr", "\\arg")
 _MATRIX_FENCES = {("(", ")"): "pmatrix", ("[", "]"): "bmatrix", ("{", "}"): "Bmatrix", ("|", "|"): "vmatrix",
+                  ("∣", "∣"): "vmatrix",
                   ("‖", "‖"): "Vmatrix", ("∥", "∥"): "Vmatrix"}
 # (smallest width in em, command), widest first; a space too small to name is dropped, a negative one is \!
 _SPACES = ((1.9, "\\qquad"), (0.9, "\\quad"), (0.45, "\\enspace"), (0.3, "\\ "), (0.25, "\\;"), (0.2, "\\:"),
@@ -187,11 +193,17 @@ def _token_text(node) -> str:
 
 
 def _identifier(node) -> str:
+    if node.first_element_child is not None:
+        return _children(node)  # KaTeX wraps \underset and its like in an <mi>
     text = _token_text(node)
     if not text:
         return ""
     if text == "mod":
         return "\\operatorname{mod}"
+    if text in ("∣", "|"):
+        return "|"  # KaTeX writes |x| as ordinary identifiers
+    if text in ("∥", "‖"):
+        return "\\|"
     if len(text) > 1 and text in FUNCTIONS:
         return "\\" + text
     converted = tex_for_text(text)
@@ -210,10 +222,22 @@ def _is_fence(node) -> bool:
     return node.getattr("fence") == "true" or (node.getattr("form") or "") in ("prefix", "postfix")
 
 
+_SIZES = ((2.9, "\\Bigg"), (2.3, "\\bigg"), (1.7, "\\Big"), (1.1, "\\big"))
+
+
 def _operator(node) -> str:
     text = _token_text(node)
-    if text == "mod":
+    if text.replace(" ", "") == "mod":
         return "\\bmod"
+    if node.first_element_child is not None:
+        return _children(node)  # KaTeX wraps \overset and its like in an <mo>
+    size = _spacing(node.getattr("minsize"))
+    if size and node.getattr("fence") == "false":
+        command = next((name for threshold, name in _SIZES if size >= threshold), "\\big")
+        side = "l" if text in _FENCES else "r" if text in _FENCES.values() and text not in ("|", "∣", "‖", "∥") else ""
+        return f"{command}{side}{_fence(text)}"
+    if text in ("∥", "‖"):
+        return "\\parallel"
     if len(text) > 1 and text in FUNCTIONS:
         return "\\" + text
     if text in ("|", "∣"):
@@ -370,8 +394,9 @@ def _scripts(node, kids) -> str:
     if sub is not None:
         out += f"_{_group(sub)}"
     if sup is not None:
-        prime = _PRIMES.get(_token_text(sup)) if name_of(sup) in ("mo", "mi", "mtext") else None
-        out += prime if prime else f"^{_group(sup)}"
+        marks = _token_text(sup).replace(" ", "")
+        primes = "".join(_PRIMES.get(mark, "") for mark in marks) if marks and all(m in _PRIMES for m in marks) else ""
+        out += primes if primes else f"^{_group(sup)}"
     return out
 
 
@@ -496,11 +521,11 @@ def _row(kids: list) -> str:
             parts = element_children(inner[0])
             if len(parts) == 2:
                 return f"\\binom{_group(parts[0])}{_group(parts[1])}"
-        return f"\\left{_fence(open_)}{_row(inner)}\\right{_fence(close)}"
+        return join_tex([f"\\left{_fence(open_)}", _row(inner), f"\\right{_fence(close)}"])
     if (len(kids) >= 2 and name_of(kids[0]) == "mo" and _token_text(kids[0]) == "{" and _stretched(kids[0])
             and name_of(kids[1]) == "mtable" and all(name_of(k) == "mo" and not _token_text(k) for k in kids[2:])):
         return _table(kids[1], "cases")
-    parts, i = [], 0
+    parts, i, bars = [], 0, 0
     while i < len(kids):
         found = _pmod_at(kids, i)
         if found is not None:
@@ -511,6 +536,18 @@ def _row(kids: list) -> str:
         child = kids[i]
         if name_of(child) == "mspace" and i and name_of(kids[i - 1]) == "mo" and _token_text(kids[i - 1]) in ("\u2061", ""):
             i += 1  # the space a renderer puts after a function name or an empty operator
+            continue
+        if name_of(child) == "mi" and i + 1 < len(kids) and _token_text(kids[i + 1]) == "\u2061":
+            word = _token_text(child)
+            if len(word) > 1 and word.isalpha() and word not in FUNCTIONS:
+                parts.append(f"\\operatorname{{{word}}}")  # a word applied like a function
+                i += 1
+                continue
+        if name_of(child) == "mo" and _token_text(child) == "∣" and child.getattr("stretchy") == "false" \
+                and not child.getattr("form") and not child.getattr("lspace"):
+            parts.append("\\lvert" if bars % 2 == 0 else "\\rvert")  # KaTeX's \lvert x \rvert (MathJax: a plain |)
+            bars += 1
+            i += 1
             continue
         parts.append(_convert(child))
         i += 1
@@ -550,7 +587,8 @@ def _pmod_argument(nodes: list) -> list | None:
 
 def _limits(base_node, base: str, under, over) -> str:
     """Limits of big operators as scripts; anything else as ``\\underset``/``\\overset``."""
-    is_operator = name_of(base_node) == "mo" or base.startswith(("\\lim", "\\max", "\\min", "\\sup", "\\inf"))
+    is_operator = (_token_text(base_node) in _BIG_OPERATORS or base_node.getattr("movablelimits") == "true"
+                   or base.startswith(_LIMIT_FUNCTIONS))
     under_tex = _convert(under) if under is not None else None
     over_tex = _convert(over) if over is not None else None
     if base.startswith(("\\overbrace", "\\underbrace")):
