@@ -7,6 +7,11 @@ canonical form (strict: the same MathML structure; lenient: 85% of its tokens). 
 run, the peer: the same formulas converted from the MathML KaTeX writes next to its HTML.
 
     python bench/katex_rebuild.py [--show 20]
+    python bench/katex_rebuild.py --write-fixture   # regenerate tests/data/katex_html.json
+
+The fixture is KaTeX's HTML for the cases of ``bench/katex_fixture_cases.tsv`` (TeX, the rebuild
+expected inline, and optionally the one expected in display mode), so that CI checks the rebuild
+against real KaTeX output without Node.
 """
 
 from __future__ import annotations
@@ -56,10 +61,41 @@ def formulas() -> tuple[list[str], list[str]]:
     return sorted(zoo), own
 
 
+FIXTURE = ROOT / "tests" / "data" / "katex_html.json"
+
+
+def render(module: str, mode: str, texs: list[str]) -> list[dict]:
+    request = "".join(json.dumps({"id": i, "tex": t}) + "\n" for i, t in enumerate(texs))
+    out = subprocess.run(["node", "-e", RENDER, module, mode], input=request, capture_output=True, text=True,
+                         check=True).stdout
+    return [r for r in map(json.loads, out.splitlines()) if r["html"]]
+
+
+def write_fixture() -> None:
+    cases = [line.rstrip("\n").split("\t") for line in
+             (ROOT / "bench" / "katex_fixture_cases.tsv").read_text().splitlines() if line.strip()]
+    records = []
+    for version in VERSIONS:
+        module = katex_module(version)
+        for mode in ("inline", "display"):
+            for r in render(module, mode, [case[0] for case in cases]):
+                tex, inline, *display = cases[r["id"]]
+                html = r["html"].split('<span class="katex-html"', 1)[1]  # the MathML is not needed here
+                records.append({"katex": version, "display": mode == "display", "tex": tex,
+                                "expected": display[0] if display and mode == "display" else inline,
+                                "html": '<span class="katex"><span class="katex-html"' + html})
+    FIXTURE.write_text(json.dumps(records, indent=0, ensure_ascii=False) + "\n")
+    print(f"wrote {len(records)} renderings to {FIXTURE.relative_to(ROOT)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--show", type=int, default=0, help="print the N worst rebuilds")
+    parser.add_argument("--write-fixture", action="store_true", help=f"regenerate {FIXTURE.relative_to(ROOT)}")
     args = parser.parse_args()
+    if args.write_fixture:
+        write_fixture()
+        return
     sys.path.insert(0, str(SHARED / "tools" / "mathfidelity"))
     from math_extract import ensure_scorer_packages
 
@@ -72,16 +108,13 @@ def main() -> None:
 
     zoo, own = formulas()
     texs = zoo + own
-    request = "".join(json.dumps({"id": i, "tex": t}) + "\n" for i, t in enumerate(texs))
     print(f"{len(texs)} formulas ({len(zoo)} from math-zoo-dev, {len(own)} constructs of bench/katex_formulas.txt)")
     print(f"{'KaTeX':8s} {'mode':8s} {'rendered':>8s} {'from HTML strict/lenient':>26s} {'from MathML (peer)':>22s}")
     worst = []
     for version in VERSIONS:
         module = katex_module(version)
         for mode in ("inline", "display"):
-            out = subprocess.run(["node", "-e", RENDER, module, mode], input=request, capture_output=True, text=True,
-                                 check=True).stdout
-            rendered = [r for r in map(json.loads, out.splitlines()) if r["html"]]
+            rendered = render(module, mode, texs)
             ours = [rebuild_katex_html(HTMLTree.parse(r["html"]).document.query_selector(".katex-html"),
                                        mode == "display") or "" for r in rendered]
             peer = [mathml_to_tex(HTMLTree.parse(r["mathml"]).document.query_selector("math")) or "" for r in rendered]

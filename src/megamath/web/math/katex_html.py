@@ -58,6 +58,7 @@ _TEXT_ESCAPES = {"\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", "$": "\\$", 
                  "_": "\\_", "^": "\\^{}", "~": "\\~{}"}
 _NOT = "\\not"  # what a negation overlay renders to; joined with the relation it strikes
 _COMMAND_END = re.compile(r"\\[A-Za-z]+$")
+_COMMAND_SPACE_END = re.compile(r"\\[A-Za-z]+ $")
 
 
 def rebuild_katex_html(katex_html_node, display: bool = False) -> str | None:
@@ -132,6 +133,8 @@ def _join(parts: list[str]) -> str:
             continue
         if out and part[0].isalpha() and _COMMAND_END.search(out):
             out += " "
+        elif part[0] in "_^" and _COMMAND_SPACE_END.search(out):
+            out = out[:-1]  # "\\int " + "_{0}": the space only ended the command name
         out += part
     return out
 
