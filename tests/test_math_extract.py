@@ -1,5 +1,8 @@
 """Math-aware extraction: every markup family becomes LaTeX, and malformed math never raises."""
 
+import logging
+import subprocess
+import sys
 import time
 
 import pytest
@@ -186,6 +189,24 @@ def test_asciimath_backticks_on_pages_that_load_asciimath():
     result = extract(page("<p>The sum `sum_(i=1)^n i` and `x^2` grow.</p>", head=head))
     assert "The sum $" in result.text and "`" not in result.text and result.math["asciimath"] == 2
     assert "`code`" in extract_text(page("<p>Run `code` here.</p>"))  # no AsciiMath on the page
+
+
+def test_asciimath_leaves_the_users_logging_alone():
+    """py-asciimath calls logging.basicConfig(level=DEBUG) when imported; a library user's root logger
+    must keep its level and handlers, and nothing may be printed per formula."""
+    program = (
+        "import logging\n"
+        "from megamath.web.extract import extract_text\n"
+        "page = '<p>x <script type=\"math/asciimath\">sum_(i=1)^n i</script> and `x^2`</p><!-- asciimath -->'\n"
+        "text = extract_text(page, main_content=False)\n"
+        "root = logging.getLogger()\n"
+        "assert '\\\\sum' in text, text\n"
+        "print(root.level, len(root.handlers))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(logging.WARNING), "0"]
+    assert done.stderr == ""
 
 
 @pytest.mark.skipif(not ZOO.is_dir(), reason=f"math-zoo pages not found at {ZOO}")
