@@ -7,9 +7,10 @@ from megamath.runtime.stage import Drop
 from megamath.web.extract import DomTooDeepError, ExtractConfig, ExtractText, extract_text
 from megamath.web.langid import LanguageId, LanguageIdConfig, LanguageModelError
 
-from conftest import ROOT
+from conftest import ROOT, SHARED
 
 PAGES = ROOT / "examples" / "pages"
+ZOO = SHARED / "data" / "math-zoo-dev"
 
 
 def test_main_content_drops_navigation_and_footer():
@@ -66,6 +67,34 @@ def test_language_filter_keeps_english_above_threshold():
     german_kept = LanguageId(LanguageIdConfig(languages=("de",)))
     assert german_kept.filter(german) is True
     assert isinstance(stage.filter(mixed), (bool, tuple))
+
+
+FORMULA_DENSE = (
+    "Let $f(x)=\\sum_{k=0}^{n}\\binom{n}{k}x^k(1-x)^{n-k}$ and $g(x)=\\int_0^x f(t)\\,dt$. Then\n\n"
+    "$$g'(x)=f(x)=\\left(x+1-x\\right)^n=1,$$\n\nso $g(x)=x$ for $x\\in[0,1]$ and $\\lim_{n\\to\\infty} g_n(1)=1$.\n"
+    "\\begin{align*} a_{n+1} &= 2a_n + 3 \\\\ a_n &= 5\\cdot 2^n - 3 \\end{align*}\nHence $a_{10}=5117$.")
+
+
+def test_language_of_formula_dense_prose_is_read_with_formulas_masked():
+    record = {"text": FORMULA_DENSE, "meta": {}}
+    assert LanguageId(LanguageIdConfig()).filter(record) is True
+    meta = record["meta"]
+    assert meta["lang"] == "en" and meta["lang_score"] >= 0.65
+    assert meta["lang_unmasked"] == "en" and meta["lang_score_unmasked"] < 0.65  # kept beside it
+    unmasked = {"text": FORMULA_DENSE, "meta": {}}
+    assert LanguageId(LanguageIdConfig(mask_formulas=False)).filter(unmasked) == (False, "low_language_score")
+    prices = {"text": "Tickets cost $5 and $10 at the door, and children under five get in for free.", "meta": {}}
+    LanguageId(LanguageIdConfig()).filter(prices)
+    assert prices["meta"]["lang_score"] == prices["meta"]["lang_score_unmasked"]  # no formula there
+
+
+def test_formula_dense_zoo_pages_pass_language_id():
+    if not ZOO.is_dir():
+        pytest.skip(f"{ZOO} not found (the shared data folder is absent)")
+    stage = LanguageId(LanguageIdConfig())
+    pages = sorted(ZOO.glob("*__raw-tex-dollar.html"))
+    kept = [stage.filter({"text": extract_text(p.read_bytes()), "meta": {}}) is True for p in pages]
+    assert sum(kept) == len(pages)
 
 
 def test_missing_model_is_a_clear_error(tmp_path):

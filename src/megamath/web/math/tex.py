@@ -109,5 +109,19 @@ def asciimath_in_backticks(text: str) -> tuple[str, int]:
     return _BACKTICKS.sub(rewrite, text), count
 
 
+# Asymptote figures ([asy]…[/asy], as AoPS and MATH write them) are drawing code, not prose either.
+_ASYMPTOTE = re.compile(r"\[asy\].{0,20000}?\[/asy\]", re.DOTALL)
+
+
+def mask_formulas(text: str) -> str:
+    """The text with its formulas (and Asymptote figures) replaced by spaces: what a language model
+    of prose should read. Formulas follow the delimiter rules of :func:`normalize_tex`."""
+    if might_contain_tex(text):
+        text = _MATH_SPAN.sub(" ", text)
+    if "[asy]" in text:
+        text = _ASYMPTOTE.sub(" ", text)
+    return text
+
+
 def might_contain_tex(text: str) -> bool:
     return "$" in text or "\\(" in text or "\\[" in text or "\\begin{" in text
