@@ -1,3 +1,4 @@
+import re
 
 import pytest
 
@@ -66,8 +67,94 @@ def test_truncated_and_corrupt_gzip(tmp_path, shared_warc):
     assert 5 < len(kept) < 22 and drops == ["truncated_record"] and "truncated" in str(error)
     corrupt = tmp_path / "corrupt.warc.gz"
     corrupt.write_bytes(data[:60_000] + b"\x00garbage" * 500 + data[60_000:])
-    kept, drops, error = read_all(corrupt)
-    assert error is not None and "damaged" in str(error) and 0 < len(kept) < 22
+    kept, drops, error = read_all(corrupt)  # junk inside a member: that record is lost, reading goes on
+    assert error is None and len(kept) == 21 and drops == ["damaged_record"]
+    tail = tmp_path / "tail.warc.gz"
+    tail.write_bytes(data[:60_000] + b"\x00garbage" * 500)
+    kept, drops, error = read_all(tail)
+    assert error is not None and "truncated" in str(error) and 0 < len(kept) < 22
+
+
+def member_starts(data: bytes) -> list[int]:
+    """Offsets of the gzip members of a .warc.gz (one per WARC record)."""
+    import zlib
+    starts, offset = [], 0
+    while offset < len(data):
+        starts.append(offset)
+        inflater = zlib.decompressobj(31)
+        inflater.decompress(data[offset:])
+        offset = len(data) - len(inflater.unused_data)
+    return starts
+
+
+def test_a_flipped_byte_loses_one_record_and_reading_resumes(tmp_path, shared_warc):
+    source = shared_warc / "allenai__dolma/tests/data/warc/sample-0000.warc.gz"
+    data = bytearray(source.read_bytes())
+    intact, _, _ = read_all(source)
+    starts = member_starts(bytes(data))
+    responses = [int(r["source"].rsplit("@", 1)[1]) for r in intact]
+    for victim in (responses[3], responses[len(responses) // 2], responses[-1], responses[0]):
+        damaged = bytearray(data)
+        end = starts[starts.index(victim) + 1] if victim != starts[-1] else len(data)
+        damaged[(victim + end) // 2] ^= 0xFF  # one byte in the middle of the response's compressed data
+        path = tmp_path / "flipped.warc.gz"
+        path.write_bytes(bytes(damaged))
+        reader = WarcReader()
+        items = list(reader(str(path)))
+        kept = [i for i in items if not isinstance(i, Drop)]
+        lost = [i for i in items if isinstance(i, Drop)]
+        assert [r["url"] for r in kept] == [r["url"] for r in intact if r["source"] != f"{source}@{victim}"]
+        assert [d.reason for d in lost] == ["damaged_record"]
+        assert lost[0].record["url"] == next(r["url"] for r in intact if r["source"].endswith(f"@{victim}"))
+
+
+def test_a_damaged_request_record_costs_no_response(tmp_path, shared_warc):
+    source = shared_warc / "allenai__dolma/tests/data/warc/sample-0000.warc.gz"
+    data = bytearray(source.read_bytes())
+    starts = member_starts(bytes(data))
+    responses = {int(r["source"].rsplit("@", 1)[1]) for r in read_all(source)[0]}
+    index = next(i for i, s in enumerate(starts) if i and s not in responses)
+    data[(starts[index] + starts[index + 1]) // 2] ^= 0x55
+    path = tmp_path / "request.warc.gz"
+    path.write_bytes(bytes(data))
+    kept, drops, error = read_all(path)
+    assert error is None and len(kept) == 22 and drops == ["damaged_record"]
+
+
+def test_uncompressed_warc_resumes_at_the_next_header(tmp_path):
+    fetches = [Fetch(f"https://site.example/{n}", f"<p>page {n}</p>".encode()) for n in range(5)]
+    gz = tmp_path / "pages.warc.gz"
+    write_warc(gz, fetches)
+    import gzip
+    plain = bytearray(gzip.decompress(gz.read_bytes()))
+    responses = [m.start() for m in re.finditer(rb"WARC/1\.1\r\nWARC-Type: response", plain)]
+    plain[responses[2]:responses[2] + 4] = b"WXRC"  # the third response's header line no longer reads
+    path = tmp_path / "pages.warc"
+    path.write_bytes(bytes(plain))
+    kept, drops, error = read_all(path)
+    assert error is None and [r["url"][-1] for r in kept] == ["0", "1", "3", "4"] and drops == ["damaged_region"]
+
+
+def test_an_empty_file_and_a_file_that_is_not_warc_are_reported(tmp_path):
+    empty = tmp_path / "empty.warc.gz"
+    empty.write_bytes(b"")
+    assert "is empty" in str(read_all(empty)[2])
+    text = tmp_path / "notes.warc"
+    text.write_text("these are notes, not a web archive\n" * 10)
+    kept, drops, error = read_all(text)
+    assert kept == [] and "no WARC record" in str(error)
+
+
+def test_the_crawl_comes_from_warcinfo_when_the_path_does_not_name_it(tmp_path, shared_warc):
+    kept, _, _ = read_all(shared_warc / "commoncrawl__whirlwind-python/whirlwind.warc.gz")
+    assert kept[0]["meta"]["crawl"] == "CC-MAIN-2024-22"
+    named = tmp_path / "CC-MAIN-2023-50" / "x.warc.gz"  # the path wins where it names one
+    named.parent.mkdir()
+    named.write_bytes((shared_warc / "commoncrawl__whirlwind-python/whirlwind.warc.gz").read_bytes())
+    assert read_all(named)[0][0]["meta"]["crawl"] == "CC-MAIN-2023-50"
+    own = tmp_path / "own.warc.gz"
+    write_warc(own, [Fetch("https://a.example/", b"<p>a</p>")])
+    assert read_all(own)[0][0]["meta"]["crawl"] is None
 
 
 def test_warcio_edge_cases_never_crash(shared_warc):
@@ -81,7 +168,10 @@ def test_warcio_edge_cases_never_crash(shared_warc):
     assert outcomes["example-iana.org-chunked.warc"] == (1, False)
     assert outcomes["bad.arc"] == (0, True)  # ARC is not WARC: a clear input error, not silence
     assert outcomes["example.arc.gz"] == (0, True)
-    assert outcomes["example-trunc.warc"] == (1, True)
+    # a record longer than its Content-Length: the bytes after it are skipped, counted, and the
+    # next record is read again
+    assert outcomes["example-trunc.warc"] == (1, False)
+    assert read_all(folder / "example-trunc.warc")[1] == ["damaged_region"]
     lenient = {p.name: read_all(p, lenient_warc=True)[2] is None for p in folder.iterdir()}
     assert lenient["bad.arc"] and lenient["example-trunc.warc"]
 
@@ -92,6 +182,16 @@ def test_size_limit_skips_before_reading(tmp_path):
     write_warc(path, [Fetch("https://big.example/", big), Fetch("https://small.example/", b"<p>hi</p>")])
     kept, drops, error = read_all(path)
     assert error is None and drops == ["too_large"] and [r["url"] for r in kept] == ["https://small.example/"]
+
+
+def test_one_invalid_byte_in_utf8_is_replaced_not_a_reason_for_another_charset():
+    body = ("<p>Für alle x ≤ y gilt f(x) ≤ f(y), für Größen ≥ 0.</p>" * 20).encode()
+    broken = body[:300] + b"\xff" + body[300:]
+    for declared in ("utf-8", None):
+        text, charset = decode_html(broken, declared)
+        assert charset == "utf-8" and text.count("≤") == 40 and "â‰" not in text and text.count("\ufffd") == 1
+    cut = body[:body.index("≤".encode()) + 1]  # a page cut inside a multibyte sequence
+    assert decode_html(cut, "utf-8")[0].endswith("\ufffd")
 
 
 def test_wrong_declared_charset_falls_back_to_detection():

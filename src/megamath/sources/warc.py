@@ -1,8 +1,10 @@
 """WARC reader: HTML responses from (W)ARC files, decoded to text, as records.
 
-Only ``response`` records are read. Records that are not HTTP 200 HTML, are larger than the memory
-limit, or were cut short come out as counted drops. A file that is damaged part-way raises
-:class:`~megamath.runtime.pipeline.InputError` after yielding every record before the damage.
+Only ``response`` records are kept. Records that are not HTTP 200 HTML, are larger than the memory
+limit, or were cut short come out as counted drops. In a file damaged part-way, reading resumes at the
+next record that reads whole (:mod:`megamath.sources.warc_resync`) and each record lost is a counted
+``damaged_record`` drop (``damaged_region``: bytes skipped where no record could be named); a file that is empty, not WARC, or unreadable to its end raises
+:class:`~megamath.runtime.pipeline.InputError` after yielding every record it could read.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from megamath.runtime import storage
 from megamath.runtime.pipeline import InputError
 from megamath.runtime.stage import Drop, Record
 from megamath.sources.remote import download
+from megamath.sources.warc_resync import LostRecord, is_gzip, resynchronize
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +54,50 @@ class WarcReaderConfig:
 
 
 def decode_html(body: bytes, declared_charset: str | None) -> tuple[str, str]:
-    """Decode with the server's charset when the bytes agree with it, else with the detected one."""
+    """Decode with the server's charset when the bytes agree with it, else with the detected one.
+
+    UTF-8 with a few invalid bytes (a truncated sequence, one corrupt byte) is still UTF-8: those
+    bytes become U+FFFD, rather than the whole page being read in a single-byte charset (``≤`` → ``â‰¤``).
+    """
     if declared_charset:
         try:
             return body.decode(declared_charset), declared_charset
         except (UnicodeDecodeError, LookupError):
             pass
+    text = mostly_utf8(body)
+    if text is not None:
+        return text, "utf-8"
     encoding = detect_encoding(body, from_html_meta=True)
     return bytes_to_str(body, encoding), encoding
+
+
+def mostly_utf8(body: bytes) -> str | None:
+    """``body`` decoded as UTF-8 with its invalid bytes replaced, when most of its non-ASCII bytes
+    are valid UTF-8 sequences; None when it reads as another charset."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = body.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - body.count(b"\xef\xbf\xbd")
+    multibyte = len(text) - len(text.encode("ascii", "ignore")) - invalid
+    return text if multibyte >= max(invalid, 1) else None
+
+
+@dataclass
+class _Cursor:
+    """Where reading stands: the last record started (``start``), whether it came out whole."""
+
+    start: int | None = None
+    done: bool = False
+    records: int = 0
+    cut_short: int = 0
+
+
+def _crawl_of_warcinfo(warc) -> str | None:
+    """The crawl a Common Crawl file belongs to, from its warcinfo record (``isPartOf: CC-MAIN-…``)."""
+    match = _CRAWL_ID.search(warc.reader.read(65536).decode("utf-8", "replace"))
+    return match.group(0) if match else None
 
 
 class WarcReader:
@@ -67,6 +106,8 @@ class WarcReader:
     def __init__(self, config: WarcReaderConfig | None = None):
         self.config = config or WarcReaderConfig()
         self.bytes_read = 0
+        self._wanted_types = {t.lower() for t in self.config.content_types}
+        self._crawl: str | None = None
 
     def __call__(self, source: str) -> Iterator[Record | Drop]:
         self.bytes_read = 0
@@ -86,32 +127,76 @@ class WarcReader:
         return str(download(source, self.config.download_dir))
 
     def _read(self, path: str, source: str) -> Iterator[Record | Drop]:
-        config = self.config
+        """Every record of the file; past damage, reading resumes at the next readable record and
+        each record lost in between comes out as a ``damaged_record`` drop."""
         crawl = _CRAWL_ID.search(source)
-        wanted_types = {t.lower() for t in config.content_types}
+        self._crawl = crawl.group(0) if crawl else None
         try:
             size = storage.size(path) or 0
             stream = storage.open_input(path)
         except (OSError, storage.StorageError) as exc:
             raise InputError(f"cannot open {source}: {exc}") from exc
+        if size == 0:
+            stream.close()
+            raise InputError(f"{source} is empty")
         with stream:
-            records = ArchiveIterator(
-                stream, record_types=WarcRecordType.response, parse_http=False, quirks_mode=config.lenient_warc
-            )
-            cut_short = 0
-            try:
-                for warc in records:
-                    self.bytes_read = warc.stream_pos
-                    record = self._record(warc, source, crawl.group(0) if crawl else None)
-                    item = self._payload(warc, record, wanted_types)
-                    if type(item) is Drop and item.reason == "truncated_record":
-                        cut_short += 1
-                    yield item
-            except OSError as exc:
-                raise InputError(f"{source} is damaged after byte {self.bytes_read}: {exc}") from exc
+            gzipped = is_gzip(stream)
+            cursor = _Cursor()
+            segment: int | None = 0
+            while segment is not None:
+                try:
+                    yield from self._records_from(stream, segment, source, cursor)
+                    segment = None
+                except OSError as exc:
+                    start = cursor.start if cursor.start is not None and cursor.start >= segment else segment
+                    found = resynchronize(stream, start, gzipped, start_was_read=cursor.done and start == cursor.start)
+                    for lost in found.lost or (LostRecord(start),):  # bytes skipped, no record identified
+                        yield self._lost(source, lost, "damaged_record" if found.lost else "damaged_region")
+                    if found.resume is None:
+                        if not cursor.records and not found.lost:
+                            raise InputError(f"no WARC record could be read in {source}: {exc}") from exc
+                        raise InputError(f"{source} is damaged after byte {start} ({exc}); nothing after it "
+                                         f"reads as a WARC record ({len(found.lost)} damaged record(s) counted)") from exc
+                    log.warning("%s is damaged after byte %d (%s): %d record(s) lost, reading again at byte %d",
+                                source, start, exc, len(found.lost), found.resume)
+                    segment = found.resume
         self.bytes_read = size
-        if cut_short:
-            raise InputError(f"{source} is truncated: {cut_short} record(s) end before their declared length")
+        if cursor.cut_short:
+            raise InputError(f"{source} is truncated: {cursor.cut_short} record(s) end before their declared length")
+
+    def _records_from(self, stream, offset: int, source: str, cursor: "_Cursor") -> Iterator[Record | Drop]:
+        """The records from ``offset`` on; ``cursor`` says where the reading stands when it fails.
+
+        Every record type is iterated (only responses are kept) so that the cursor passes each
+        record: a resynchronization then never goes back to a record read before.
+        """
+        wanted_types = self._wanted_types
+        stream.seek(offset)
+        for warc in ArchiveIterator(stream, parse_http=False, quirks_mode=self.config.lenient_warc):
+            cursor.start, cursor.done = warc.stream_pos, False
+            cursor.records += 1
+            self.bytes_read = warc.stream_pos
+            kind = warc.record_type
+            if kind == WarcRecordType.response:
+                record = self._record(warc, source, self._crawl)
+                item = self._payload(warc, record, wanted_types)
+                if type(item) is Drop and item.reason == "truncated_record":
+                    cursor.cut_short += 1
+                cursor.done = True
+                yield item
+            elif kind == WarcRecordType.warcinfo and self._crawl is None:
+                self._crawl = _crawl_of_warcinfo(warc)
+            cursor.done = True
+
+    @staticmethod
+    def _lost(source: str, lost: LostRecord, reason: str) -> Drop:
+        if reason == "damaged_record":
+            log.warning("%s@%d: %s record %s of %s does not decode; lost", source, lost.offset,
+                        lost.warc_type or "a", lost.record_id or "(no id)", lost.url or "(no URL)")
+        position = f"{source}@{lost.offset}"
+        record = {"id": lost.record_id.removeprefix("urn:uuid:") or position, "text": "", "url": lost.url,
+                  "source": position, "meta": {}}
+        return Drop(record, reason)
 
     @staticmethod
     def _record(warc, source: str, crawl: str | None) -> Record:
