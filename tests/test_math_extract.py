@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from megamath.web.extract import extract, extract_text
+from megamath.web.extract import DomTooDeepError, extract, extract_text
 from megamath.web.math.images import tex_from_image
 from megamath.web.math.tex import normalize_tex, page_delimiters
 
@@ -128,6 +128,34 @@ def test_katex_html_only_rebuild():
 def test_malformed_math_degrades_without_raising(body):
     result = extract(page(body), max_dom_depth=0)
     assert "introductory prose" in result.text
+
+
+@pytest.mark.parametrize("body, kept", [
+    ("<p>Let <math><mi>x</mi> be a number and <a href='#'>see here</a> for the proof.<p>Next one.</p>",
+     "Let $x$ be a number and see here for the proof."),
+    ("<div>Open <math><mtable><mtr><mtd><mi>x</mi> and the text goes on <a>a link</a> to its end</div>",
+     "Open $x$ and the text goes on a link to its end"),
+    ("<div>Cells <math><mtable><mtr><mtd><mi>x</mi><mtd><mi>y</mi></mtable> and the text goes on <label>here</label>"
+     " to its end</div>", "Cells $\\begin{matrix}x & y\\end{matrix}$ and the text goes on here to its end"),
+])
+def test_malformed_math_never_costs_prose(body, kept):
+    """An unclosed <math> or <mtd> takes in the prose after it; the prose comes back after the formula."""
+    text = extract_text(page(body))
+    assert kept in text and "closing sentence of ordinary prose" in text
+
+
+def test_deep_mathml_is_a_formula_not_a_deep_page():
+    """The depth limit is for pages; a formula nested 3,000 deep is rewritten before it is measured."""
+    tower = "<math>" + "<mrow>" * 3000 + "<mi>x</mi>" + "</mrow>" * 3000 + "</math>"
+    body = "<p>Prose before the tower, long enough.</p><p>Deep " + tower + "</p>"
+    html = f"<html><body><article>{body}</article></body></html>"  # the tower ends the last-child chain
+    result = extract(html)
+    assert "Deep $x$" in result.text and result.math["mathml"] == 1
+    sums = "<math>" + "<mrow><mi>a</mi><mo>+</mo>" * 3000 + "<mi>x</mi>" + "</mrow>" * 3000 + "</math>"
+    degraded = extract(html.replace(tower, sums))
+    assert "Prose before the tower" in degraded.text and degraded.math["mathml_failed"] == 1
+    with pytest.raises(DomTooDeepError):  # a page that is deep without its formulas still is
+        extract("<html><body><p><math><mi>y</mi></math></p>" + "<div>" * 3000 + "x" + "</div>" * 3000 + "</body></html>")
 
 
 def test_ten_thousand_formulas_in_reasonable_time():

@@ -68,12 +68,17 @@ def extract(
     if isinstance(html, bytes):
         html = bytes_to_str(html, detect_encoding(html, from_html_meta=True))
     tree = HTMLTree.parse(html)
-    if max_dom_depth and nested_deeper_than(tree, max_dom_depth):
+    too_deep = bool(max_dom_depth) and nested_deeper_than(tree, max_dom_depth)
+    with_math = math and has_math_markup(tree)
+    if too_deep and not with_math:
         raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
     counts: Counter = Counter()
     delimiters = Delimiters()
-    if math and has_math_markup(tree):
+    if with_math:
         counts = rewrite_math(tree)
+        # the depth may have been the formulas' (deep MathML): each one is a text node now
+        if too_deep and nested_deeper_than(tree, max_dom_depth):
+            raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
     text = extract_plain_text(
         tree,
         preserve_formatting=True,
@@ -115,7 +120,7 @@ def extract_text(
     :param main_content: keep only the main content (drop navigation, footers, ads).
     :param max_dom_depth: refuse pages whose first- or last-child chain is deeper than this (0: no
         limit): main-content heuristics cost grows with depth × size, and hostile pages nest
-        100,000 levels.
+        100,000 levels. Formulas do not count: the depth is measured again after they are rewritten.
     :param math: rewrite math markup and TeX delimiters to LaTeX (False: plain resiliparse text).
     :raise DomTooDeepError: when the page is nested deeper than ``max_dom_depth``.
     """

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from resiliparse.parse.html import HTMLTree
+from resiliparse.parse.html import HTMLTree, NodeType
 
 from megamath.web.math.chtml import chtml_to_tex
 from megamath.web.math.dom import element_children
 from megamath.web.math.images import is_formula_image, tex_from_image
 from megamath.web.math.katex_html import rebuild_katex_html
-from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex
+from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex, name_of
 
 # What MathJax 2 rendered beside each script: previews and the output frames (``id="MathJax-Element-N-Frame"``).
 # Not ``.MathJax``: class selectors match case-insensitively on quirks-mode pages, and sites such as
@@ -171,7 +171,48 @@ def _wikipedia(document, rewriter: _Rewriter) -> None:
 def _plain_mathml(document, rewriter: _Rewriter) -> None:
     for math in _each(document, _MATHML):
         display = (math.getattr("display") or "").lower() == "block" or math.getattr("mode") == "display"
+        prose = _swallowed_prose(math)
+        if prose:
+            math.parent.insert_before(rewriter.tree.create_text_node(f" {prose} "), math.next_sibling)
         rewriter.replace(math, embedded_tex(math) or mathml_to_tex(math), display, "mathml")
+
+
+# MathML elements that hold text; text anywhere else in a formula is not MathML.
+_MATHML_TOKENS = frozenset({"mi", "mn", "mo", "mtext", "ms", "mglyph", "mspace", "annotation", "annotation-xml"})
+
+
+def _swallowed_prose(math) -> str:
+    """Take out, and return, the prose a ``<math>`` left open has taken in.
+
+    The HTML parser keeps every following text and non-HTML tag inside an unclosed ``<math>`` (or
+    ``<mtd>``) up to the next HTML block tag: the first text outside a token element starts that
+    prose, and it and everything after it in the formula belong to the page, after the formula.
+    """
+    first, node = None, math.first_child
+    while node is not None:  # document order, without recursion (formulas may nest thousands deep)
+        if node.type == NodeType.TEXT:
+            if node.text.strip() and name_of(node.parent) not in _MATHML_TOKENS:
+                first = node
+                break
+        elif node.type == NodeType.ELEMENT and node.first_child is not None and name_of(node) not in _MATHML_TOKENS:
+            node = node.first_child
+            continue
+        while node != math and node.next_sibling is None:
+            node = node.parent
+        node = None if node == math else node.next_sibling
+    if first is None:
+        return ""
+    tail, start = [], first  # the first stray text, what follows it, and what follows each ancestor
+    while start != math:
+        sibling = start if start == first else start.next_sibling
+        while sibling is not None:
+            tail.append(sibling)
+            sibling = sibling.next_sibling
+        start = start.parent
+    text = " ".join(part.text for part in tail)
+    for part in tail:
+        part.parent.remove_child(part)
+    return " ".join(text.split())
 
 
 def _images(document, rewriter: _Rewriter) -> None:

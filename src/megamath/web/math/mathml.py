@@ -341,15 +341,11 @@ def _table(node, environment: str | None = None) -> str:
     """A table as the environment its fences or alignment make; a one-cell table (how renderers lay
     out a numbered equation) is just its content, followed by the equation's ``\\tag``."""
     rows, labels = [], []
-    for row in element_children(node):
-        kind = name_of(row)
-        if kind not in ("mtr", "mlabeledtr"):
-            continue
-        cells = element_children(row)
+    for kind, cells in _table_rows(node):
         if kind == "mlabeledtr" and cells:
-            labels.append(_children(cells[0]).strip())
+            labels.append(_row(cells[0]).strip())
             cells = cells[1:]
-        rows.append([_children(cell) if name_of(cell) == "mtd" else _convert(cell) for cell in cells])
+        rows.append([_row(cell) for cell in cells])
     tags = "".join(f" \\tag{{{label[1:-1] if label[:1] == '(' and label[-1:] == ')' else label}}}"
                    for label in labels if label)
     if environment is None and len(rows) == 1 and len(rows[0]) == 1:
@@ -360,6 +356,45 @@ def _table(node, environment: str | None = None) -> str:
         environment = "aligned" if align[:2] == ["right", "left"] else "matrix"
     body = " \\\\ ".join(" & ".join(row) for row in rows)
     return f"\\begin{{{environment}}}{body}\\end{{{environment}}}{tags}"
+
+
+_ROWS = ("mtr", "mlabeledtr")
+
+
+def _table_rows(table) -> list[tuple[str, list[list]]]:
+    """(row kind, the element content of each cell) per row. Pages that leave ``<mtd>`` or ``<mtr>``
+    open make the parser nest the next cell or row inside the open one: those are taken out as the
+    siblings they were meant to be, so ``x & y`` does not become ``xy``."""
+    rows: list[tuple[str, list[list]]] = []
+
+    def row(node) -> None:
+        cells: list[list] = []
+        rows.append((name_of(node), cells))
+        for child in element_children(node):
+            kind = name_of(child)
+            if kind in _ROWS:
+                row(child)
+            elif kind == "mtd":
+                cell(child, cells)
+            else:  # content outside any cell is a cell of its own
+                cells.append([child])
+
+    def cell(node, cells: list[list]) -> None:
+        content: list = []
+        cells.append(content)
+        for child in element_children(node):
+            kind = name_of(child)
+            if kind == "mtd":
+                cell(child, cells)
+            elif kind in _ROWS:
+                row(child)
+            else:
+                content.append(child)
+
+    for child in element_children(table):
+        if name_of(child) in _ROWS:
+            row(child)
+    return rows
 
 
 def _script_base(node) -> str:
@@ -448,6 +483,9 @@ def _enclosed(node) -> str:
 
 def _convert(node) -> str:
     kind = name_of(node)
+    while kind == "mrow" and node.first_element_child is not None and node.first_element_child.next_element_sibling is None:
+        node = node.first_element_child  # a row of one: a loop, so that generated towers do not recurse
+        kind = name_of(node)
     if kind in _SKIPPED:
         return ""
     if kind == "mi":
