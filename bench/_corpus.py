@@ -46,6 +46,22 @@ def write_warc_batch(out_dir: Path, files: int, pages_per_file: int) -> list[Pat
     return paths
 
 
+def main_text_cases() -> list[tuple[str, str, str, str]]:
+    """(layout, source, HTML, main-text truth): magic-html's real forum and article pages (../shared),
+    and the forum, Q&A, comment-list and blog pages of tests/fixtures/forum_pages.py."""
+    from fixtures.forum_pages import pages
+
+    cases = []
+    for kind in ("forum", "article"):
+        folder = require_shared() / "html-math" / "opendatalab__magic-html" / "benchmark" / "data" / kind
+        for key, entry in json.loads((folder / "base.json").read_text(encoding="utf-8")).items():
+            page = folder / "htmls" / f"{key}.html"
+            if page.exists() and entry.get("content"):
+                cases.append((kind, "magic-html", page.read_bytes().decode("utf-8", "replace"), entry["content"]))
+    cases += [(kind, f"fixture {engine}", html, truth) for engine, kind, _, html, truth in pages()]
+    return cases
+
+
 def trafilatura_eval_cases() -> list[tuple[str, dict]]:
     """(HTML, case) for trafilatura's evaluation pages: each case lists snippets the main text
     should hold ("with") and boilerplate it should not ("without")."""

@@ -3,6 +3,10 @@
 * formulas kept on math-zoo-dev (../shared/tools/mathfidelity), stage 1 and stage 2;
 * boilerplate: trafilatura's 110 evaluation pages, main-text snippets kept and boilerplate snippets
   leaked, and the characters stage 2 keeps of stage 1's text on every real page of ../shared;
+* main text by layout: word F1 against main-text truth on forum/Q&A and article pages (magic-html's
+  real pages in ../shared, and the engine layouts of tests/fixtures/forum_pages.py), stage 2 (the
+  Reextract stage, its stage-1 fallback included) beside stage 1, trafilatura's default and stage 2
+  as it was (precision mode alone); and the share of outputs empty or under a fifth of the truth;
 * speed, one core, the same pages.
 
     python bench/reextract.py
@@ -10,23 +14,68 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import real_pages, snippet_scores, trafilatura_eval_cases  # noqa: E402
+from _corpus import main_text_cases, real_pages, snippet_scores, trafilatura_eval_cases  # noqa: E402
 from math_extract import ensure_scorer_packages, fidelity  # noqa: E402
 
 from megamath.web.extract import extract_text  # noqa: E402
-from megamath.web.reextract import extract_precise  # noqa: E402
+from megamath.web.reextract import Reextract, extract_precise  # noqa: E402
 
 
 def stage2(html: str) -> str:
     return extract_precise(html).text
 
 
+WORD = re.compile(r"\w+")
+
+
+def word_f1(truth: str, text: str) -> float:
+    want, have = Counter(WORD.findall(truth.lower())), Counter(WORD.findall(text.lower()))
+    common = sum((want & have).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(have.values()), common / sum(want.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def main_text_by_layout() -> None:
+    import trafilatura
+
+    stage = Reextract()
+    extractors = {
+        "stage 1": extract_text,
+        "stage 2": lambda html: next(iter(stage([{"id": "x", "html": html, "text": extract_text(html)}])))["text"],
+        "trafilatura default": lambda html: trafilatura.extract(html) or "",
+        "precision alone": lambda html: extract_precise(html, keep_posts=False).text,
+    }
+    cases = main_text_cases()
+    print(f"{'layout':8s} {'pages':>5s} " + " ".join(f"{name:>20s}" for name in extractors)
+          + "   (word F1; empty or under 1/5 of the truth)")
+    for layout in ("forum", "article"):
+        for source in ("magic-html", "fixture", "all"):
+            chosen = [(html, truth) for kind, origin, html, truth in cases
+                      if kind == layout and (source == "all" or origin.startswith(source))]
+            if not chosen:
+                continue
+            cells = []
+            for extractor in extractors.values():
+                outputs = [(truth, extractor(html)) for html, truth in chosen]
+                f1 = sum(word_f1(truth, text) for truth, text in outputs) / len(outputs)
+                short = sum(len(text.strip()) < len(truth) / 5 for truth, text in outputs) / len(outputs)
+                cells.append(f"{f1:.3f} ({100 * short:4.1f}%)")
+            print(f"{layout:8s} {len(chosen):5d} " + " ".join(f"{c:>20s}" for c in cells) + f"   {source}")
+    print(f"  stage 2 layouts: {dict(stage.counters)}")
+
+
 def main() -> None:
+    print("== main text by layout ==")
+    main_text_by_layout()
     node_path = ensure_scorer_packages()
     print("== formulas kept on math-zoo-dev ==")
     for name in ("megamath.web.extract:extract_text", "_stage2:text"):

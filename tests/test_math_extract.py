@@ -83,7 +83,7 @@ def test_formula_images():
 
 
 def test_raw_tex_delimiters_config_and_prices():
-    text, count = normalize_tex("Inline \\(a+b\\) and display \\[c\\] and $d$ then $$e$$ end.")
+    text, count, _ = normalize_tex("Inline \\(a+b\\) and display \\[c\\] and $d$ then $$e$$ end.")
     assert text == "Inline $a+b$ and display\n$$c$$\nand $d$ then\n$$e$$\nend." and count == 4
     assert normalize_tex("It costs $5 and $10 today.")[1] == 0
     assert normalize_tex("It costs $5 and $10 today.")[0] == "It costs $5 and $10 today."

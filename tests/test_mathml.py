@@ -74,6 +74,8 @@ CASES = {
     '<menclose notation="radical"><mi>a</mi><mo>+</mo><mn>2</mn></menclose>': r"\sqrt{a+2}",
     # other notations of menclose keep their meaning, or at least their content
     '<menclose notation="box"><mi>E</mi></menclose>': r"\boxed{E}",
+    '<mrow style="padding:3pt;border:1px solid;"><mn>5</mn></mrow>': r"\boxed{5}",  # Temml's \boxed
+    "<mrow>" * 3000 + "<mi>x</mi>" + "</mrow>" * 3000: "x",  # a generated tower of rows of one
     '<menclose notation="updiagonalstrike"><mi>x</mi></menclose>': r"\cancel{x}",
     '<menclose notation="updiagonalstrike downdiagonalstrike"><mi>x</mi></menclose>': r"\xcancel{x}",
     '<menclose notation="horizontalstrike"><mi>x</mi></menclose>': r"\sout{x}",

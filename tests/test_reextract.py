@@ -13,7 +13,7 @@ from megamath.runtime.stage import Drop
 from megamath.sources.warc import WarcLookupError, read_html_at
 from fixtures.warc_writer import Fetch, write_warc
 from megamath.web.extract import extract_text
-from megamath.web.reextract import Reextract, extract_precise
+from megamath.web.reextract import Reextract, ReextractConfig, extract_precise
 
 ZOO = SHARED / "data" / "math-zoo-dev"
 MATH_SPAN = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.DOTALL)
@@ -93,3 +93,48 @@ def test_stage2_keeps_the_formulas_stage1_keeps_on_every_zoo_family():
         assert stage2 >= 0.95 * stage1 and stage1 >= 0.95 * len(row["formulas"]), (row["page"], stage1, stage2)
         checked.add(row["family"])
     assert len(checked) == 11
+
+
+WORD = re.compile(r"\w+")
+
+
+def word_f1(truth: str, text: str) -> float:
+    from collections import Counter
+    want, have = Counter(WORD.findall(truth.lower())), Counter(WORD.findall(text.lower()))
+    common = sum((want & have).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(have.values()), common / sum(want.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+@pytest.mark.parametrize("engine", sorted(set(engine for engine, *_ in __import__("fixtures.forum_pages").forum_pages.pages())))
+def test_stage2_keeps_every_post_of_a_thread_and_the_article_without_its_comments(engine):
+    from fixtures.forum_pages import pages
+
+    for name, kind, thread, html, truth in pages():
+        if name != engine:
+            continue
+        result = extract_precise(html)
+        assert result.layout == {"forum": "comments" if engine == "comment-list" else "thread"}.get(kind, "article")
+        assert word_f1(truth, result.text) >= 0.85, (engine, thread.title)
+        assert word_f1(truth, result.text) >= word_f1(truth, extract_text(html)) - 0.02
+        if kind == "article":  # the comments stay out
+            assert thread.posts[-1].body[3:40] not in result.text
+        else:  # the last reply is in
+            assert re.sub(r"<[^>]+>", "", thread.posts[-1].body)[:40] in result.text
+        assert "Hot Network Questions" not in result.text and "Forum statistics" not in result.text
+
+
+def test_stage2_keeps_the_stage1_text_where_it_would_keep_a_fifth_of_it():
+    page = ("<html><body><article><h1>Reprint</h1><p>This article first appeared in the Gazette and is reprinted "
+            "with permission.</p></article></body></html>")
+    stage1 = " ".join(["Long body text of the real article, as stage 1 found it on the page."] * 12)
+    stage = Reextract()
+    out = list(stage([{"id": "a", "html": page, "text": stage1, "meta": {}}]))[0]
+    new = extract_precise(page).text
+    assert len(new) < 0.2 * len(stage1)
+    assert out["text"] == stage1 and out["meta"]["stage2"] == "stage1"
+    assert stage.counters["kept_stage1_text"] == 1
+    off = Reextract(ReextractConfig(min_kept=0))
+    assert list(off([{"id": "a", "html": page, "text": stage1, "meta": {}}]))[0]["text"] == new.strip()

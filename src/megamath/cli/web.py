@@ -25,9 +25,11 @@ from megamath.pipelines.web import WebExtractConfig
 from megamath.report.contamination import format_index_counts, format_removals
 from megamath.report.funnel import format_funnel
 from megamath.report.llm_usage import format_llm_usage
+from megamath.web.reextract import ReextractConfig
 from megamath.web.url_filter import DEFAULT_CATEGORIES
 
 _defaults = WebExtractConfig()
+_reextract_defaults = ReextractConfig()
 
 
 @web.command("extract")
@@ -157,12 +159,19 @@ def _location(path: str) -> str:
 @click.option("--no-math", is_flag=True, help="Do not rewrite formulas to LaTeX first.")
 @click.option("--recall", is_flag=True, help="trafilatura's default balance instead of its precision mode.")
 @click.option("--no-tables", is_flag=True, help="Leave tables out.")
-def reextract(inputs, output_format, no_math, recall, no_tables, **options):
+@click.option("--no-posts", is_flag=True,
+              help="trafilatura alone on forum and Q&A threads (it keeps one post and drops the replies).")
+@click.option("--min-kept", type=click.FloatRange(0, 1), default=_reextract_defaults.min_kept, show_default=True,
+              help="Keep the stage-1 text where stage 2 keeps less than this share of it (0: never).")
+def reextract(inputs, output_format, no_math, recall, no_tables, no_posts, min_kept, **options):
     """Extract stage-1 survivors again with trafilatura (precision mode), formulas kept as LaTeX.
 
-    Each record's page is its `html` field (run `web extract --keep-html`) or, failing that, is read
-    again from the WARC file at the `path@offset` in its `source`. The report shows how much of
-    stage 1's text was removed as boilerplate; meta.stage1_chars keeps each document's old length.
+    Forum and Q&A threads are read post by post (question, answers and comments), and a page of
+    comments and little else keeps its comments. Each record's page is its `html` field (run `web
+    extract --keep-html`) or, failing that, is read again from the WARC file at the `path@offset` in
+    its `source`. Where stage 2 would keep less than --min-kept of the stage-1 text, the stage-1 text
+    stays (counted). The report shows how much of stage 1's text was removed as boilerplate;
+    meta.stage1_chars keeps each document's old length and meta.stage2 how the new text was found.
 
     \b
     Examples:
@@ -170,11 +179,11 @@ def reextract(inputs, output_format, no_math, recall, no_tables, **options):
       megamath web reextract 'runs/s1/dedup/data/*.parquet' -o runs/s2
     """
     from megamath.pipelines.web import run_reextract
-    from megamath.web.reextract import ReextractConfig
 
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
                                  shards=True)
-    config = ReextractConfig(math=not no_math, favor_precision=not recall, include_tables=not no_tables)
+    config = ReextractConfig(math=not no_math, favor_precision=not recall, include_tables=not no_tables,
+                             keep_posts=not no_posts, min_kept=min_kept)
     with executor_from(options) as executor:
         summary = run_reextract(shards, folder.root, config, executor, output_suffix=f".{output_format}",
                                 force=options["force"], show_progress=not options["quiet"])

@@ -129,6 +129,10 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("math", _reextract.math, "rewrite formulas to LaTeX first"),
         Option("favor_precision", _reextract.favor_precision, "trafilatura's precision mode"),
         Option("include_tables", _reextract.include_tables, "keep tables"),
+        Option("keep_posts", _reextract.keep_posts,
+               "read forum and Q&A threads post by post (precision mode alone keeps one post and drops the replies)"),
+        Option("min_kept", _reextract.min_kept,
+               "keep the stage-1 text where stage 2 keeps less than this share of it (0: never)"),
     ]),
     "llm": ("The OpenAI-compatible endpoint of the LLM phases (Web-Pro is skipped without one).", [
         Option("base_url", "", "API root, e.g. http://gpu-node:8000/v1; empty: skip the LLM phases"),
@@ -444,7 +448,8 @@ def _phase_reextract(recipe, shards, folder, executor, show_progress) -> PhaseOu
     r = recipe["reextract"]
     if not r["enabled"]:
         return PhaseOutcome("reextract", folder.root, skipped="[reextract] enabled = false")
-    config = ReextractConfig(math=r["math"], favor_precision=r["favor_precision"], include_tables=r["include_tables"])
+    config = ReextractConfig(math=r["math"], favor_precision=r["favor_precision"], include_tables=r["include_tables"],
+                             keep_posts=r["keep_posts"], min_kept=r["min_kept"])
     summary = run_reextract(shards, folder.root, config, executor, output_suffix=_suffix(recipe),
                             show_progress=show_progress)
     return PhaseOutcome("reextract", folder.root, summary)

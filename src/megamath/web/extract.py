@@ -8,6 +8,7 @@ text; resiliparse extracts the text; TeX written in the text itself is normalize
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ from megamath.web.math.tex import (
     might_contain_tex,
     normalize_tex,
     page_delimiters,
+    protect_code,
+    restore_code,
 )
 
 DEFAULT_MAX_DOM_DEPTH = 512
@@ -54,6 +57,8 @@ class Extraction:
     text: str
     math: Counter = field(default_factory=Counter)
     """Formulas per markup family (``katex``, ``mathml``, ``tex_text``...) and ``<family>_failed``."""
+    layout: str = ""
+    """How the text was found, where extractors differ by layout (stage 2: thread, comments, article)."""
 
 
 def extract(
@@ -67,20 +72,9 @@ def extract(
     """Extract a page's text, keeping its formulas as LaTeX; see :func:`extract_text`."""
     if isinstance(html, bytes):
         html = bytes_to_str(html, detect_encoding(html, from_html_meta=True))
-    tree = HTMLTree.parse(html)
-    too_deep = bool(max_dom_depth) and nested_deeper_than(tree, max_dom_depth)
-    with_math = math and has_math_markup(tree)
-    if too_deep and not with_math:
-        raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
-    counts: Counter = Counter()
-    delimiters = Delimiters()
-    if with_math:
-        counts = rewrite_math(tree)
-        # the depth may have been the formulas' (deep MathML): each one is a text node now
-        if too_deep and nested_deeper_than(tree, max_dom_depth):
-            raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
+    page = parse_page(html, math=math, max_dom_depth=max_dom_depth)
     text = extract_plain_text(
-        tree,
+        page.tree,
         preserve_formatting=True,
         main_content=main_content,
         list_bullets=True,
@@ -89,19 +83,77 @@ def extract(
         noscript=False,
         comments=True,
     )
-    if math and "`" in text and ("asciimath" in html or "AsciiMath" in html):
+    return Extraction(finish_text(text, html, page), page.counts)
+
+
+@dataclass
+class ParsedPage:
+    """A page's DOM, its formulas rewritten to LaTeX (``counts`` per family), and whether the TeX
+    delimiters of its code were hidden from the text pass (:func:`finish_text` restores them)."""
+
+    tree: HTMLTree
+    counts: Counter
+    math: bool
+    code_hidden: bool = False
+
+
+def parse_page(html: str, *, math: bool, max_dom_depth: int, display_tag: str = "div") -> ParsedPage:
+    """Parse a page and rewrite every formula of its markup to LaTeX.
+
+    :raise DomTooDeepError: when the page, its formulas rewritten, is nested deeper than ``max_dom_depth``.
+    """
+    tree = HTMLTree.parse(html)
+    too_deep = bool(max_dom_depth) and nested_deeper_than(tree, max_dom_depth)
+    with_math = math and has_math_markup(tree)
+    if too_deep and not with_math:
+        raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
+    page = ParsedPage(tree, Counter(), math)
+    if with_math:
+        page.counts = rewrite_math(tree, display_tag, html)
+        # the depth may have been the formulas' (deep MathML): each one is a text node now
+        if too_deep and nested_deeper_than(tree, max_dom_depth):
+            raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
+    if math and any(tag in html for tag in _CODE_TAGS):
+        page.code_hidden = protect_code(tree.document)
+    return page
+
+
+_CODE_TAGS = ("<pre", "<code", "<kbd", "<samp", "<PRE", "<CODE")
+# Private-use code points are glyphs of a page's own fonts (icon fonts, renderers' math fonts):
+# without the font they mean nothing, and no output may carry them.
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U0010ffff]+")
+
+
+def finish_text(text: str, html: str, page: ParsedPage) -> str:
+    """The extracted text with the TeX the page wrote in it read (:func:`tex_in_text`, counted in
+    ``page.counts``), its code as written, and no private-use glyph."""
+    if page.math:
+        text = tex_in_text(text, html, page.counts)
+    if page.code_hidden:
+        text = restore_code(text)
+    if _PRIVATE_USE.search(text):
+        text = _PRIVATE_USE.sub("", text)
+    return text
+
+
+def tex_in_text(text: str, html: str, counts: Counter) -> str:
+    """The TeX a page wrote in its text, as ``$…$``/``$$…$$``: AsciiMath backticks (where the page
+    loads AsciiMath), TeX delimiters (the page's own MathJax delimiters too) and BBCode.
+    ``counts`` gains the formulas found that the markup rewrite did not already count."""
+    if "`" in text and ("asciimath" in html or "AsciiMath" in html):
         text, converted = asciimath_in_backticks(text)
         if converted:
             counts["asciimath"] += converted
-    if math and might_contain_tex(text):
-        if "inlineMath" in html or "displayMath" in html:
-            delimiters = page_delimiters(html)
-        text, spans = normalize_tex(text, delimiters)
+    if might_contain_tex(text):
+        delimiters = page_delimiters(html) if ("inlineMath" in html or "displayMath" in html) else Delimiters()
+        text, spans, bbcode = normalize_tex(text, delimiters)
+        if bbcode:
+            counts["bbcode"] += bbcode
         from_markup = sum(n for family, n in counts.items()
                           if family not in NOT_FORMULAS and not family.endswith("_failed"))
         if spans > from_markup:
             counts["tex_text"] = spans - from_markup
-    return Extraction(text, counts)
+    return text
 
 
 def extract_text(

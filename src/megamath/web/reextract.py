@@ -14,13 +14,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from resiliparse.parse.html import HTMLTree
-
 from megamath.runtime.stage import Drop, Record, RecordStage
 from megamath.sources.warc import WarcLookupError, read_html_at
-from megamath.web.extract import DEFAULT_MAX_DOM_DEPTH, DomTooDeepError, Extraction, nested_deeper_than
-from megamath.web.math.markup import has_math_markup, rewrite_math
-from megamath.web.math.tex import Delimiters, might_contain_tex, normalize_tex, page_delimiters
+from megamath.web.extract import DEFAULT_MAX_DOM_DEPTH, DomTooDeepError, Extraction, finish_text, parse_page
+from megamath.web.math.tex import might_contain_tex
+from megamath.web.posts import comments, posts_text, thread_posts
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +35,11 @@ def extract_precise(
     favor_precision: bool = True,
     include_tables: bool = True,
     max_dom_depth: int = DEFAULT_MAX_DOM_DEPTH,
+    keep_posts: bool = True,
 ) -> Extraction:
-    """Extract a page's main text with trafilatura, formulas kept as LaTeX.
+    """Extract a page's main text with trafilatura, formulas kept as LaTeX; on forum and Q&A threads,
+    every post (:mod:`megamath.web.posts`). ``Extraction.layout`` says which: ``thread``,
+    ``comments`` (a page of comments and little else) or ``article``.
 
     :param html: the decoded page.
     :param url: the page's address (trafilatura uses it for some site rules).
@@ -46,48 +47,59 @@ def extract_precise(
     :param favor_precision: trafilatura's precision mode: less boilerplate, sometimes less text.
     :param include_tables: keep tables' text.
     :param max_dom_depth: refuse pages nested deeper than this (0: no limit).
+    :param keep_posts: read forum and Q&A threads post by post, and comment-only pages' comments
+        (False: trafilatura alone, which keeps one post of a thread and drops the replies as comments).
     :raise DomTooDeepError: when the page is nested deeper than ``max_dom_depth``.
     """
     import trafilatura
 
-    counts: Counter = Counter()
-    if math or max_dom_depth:
-        tree = HTMLTree.parse(html)
-        if max_dom_depth and nested_deeper_than(tree, max_dom_depth):
-            raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
-        if math and has_math_markup(tree):
-            counts = rewrite_math(tree, display_tag="p")
-            html = str(tree)
-    if math and might_contain_tex(html):
-        html = _FORMULA_DIV.sub(r"<p>\2</p>", html)
-    text = trafilatura.extract(html, url=url, favor_precision=favor_precision, include_tables=include_tables,
+    page = parse_page(html, math=math, max_dom_depth=max_dom_depth, display_tag="p")
+    document = page.tree.document
+    posts = thread_posts(document) if keep_posts else []
+    if posts:
+        return Extraction(finish_text(posts_text(document, posts), html, page), page.counts, "thread")
+    rewritten = str(page.tree) if page.counts or page.code_hidden else html
+    if math and might_contain_tex(rewritten):
+        rewritten = _FORMULA_DIV.sub(r"<p>\2</p>", rewritten)
+    text = trafilatura.extract(rewritten, url=url, favor_precision=favor_precision, include_tables=include_tables,
                                include_comments=False, include_formatting=False, deduplicate=False,
                                output_format="txt") or ""
-    if math and might_contain_tex(text):
-        delimiters = page_delimiters(html) if ("inlineMath" in html or "displayMath" in html) else Delimiters()
-        text, _ = normalize_tex(text, delimiters)
-    return Extraction(text, counts)
+    if keep_posts:
+        # a page of comments and little else (reviews, guest books): the comments are its content
+        listed = comments(document)
+        if listed:
+            listed_text = posts_text(document, listed)
+            if len(text) < len(listed_text) / 5:
+                return Extraction(finish_text(listed_text, html, page), page.counts, "comments")
+    return Extraction(finish_text(text, html, page), page.counts, "article")
 
 
 @dataclass(frozen=True)
 class ReextractConfig:
-    """``min_chars``: documents whose new text is shorter are dropped (``too_short``); see
-    :func:`extract_precise` for the rest."""
+    """``min_chars``: documents whose new text is shorter are dropped (``too_short``).
+    ``min_kept``: where the new text is shorter than this share of the stage-1 text, the stage-1
+    text is kept (precision mode sometimes keeps a reprint notice or one reply of a thread); counted
+    as ``kept_stage1_text``. 0 turns it off. See :func:`extract_precise` for the rest."""
 
     math: bool = True
     favor_precision: bool = True
     include_tables: bool = True
     max_dom_depth: int = DEFAULT_MAX_DOM_DEPTH
+    keep_posts: bool = True
     min_chars: int = 1
+    min_kept: float = 0.2
 
 
 class Reextract(RecordStage):
-    """Replaces ``text`` with the precise extraction; ``meta.stage1_chars`` keeps the old length."""
+    """Replaces ``text`` with the precise extraction; ``meta.stage1_chars`` keeps the old length and
+    ``meta.stage2`` how the text was found (``thread``, ``comments``, ``article``, or ``stage1`` where
+    the stage-1 text was kept). The counters count each."""
 
     name = "reextract"
 
     def __init__(self, config: ReextractConfig | None = None):
         self.config = config or ReextractConfig()
+        self.counters: Counter = Counter()
 
     def process(self, record: Record) -> Record | Drop:
         html = record.get("html")
@@ -101,12 +113,20 @@ class Reextract(RecordStage):
             extraction = extract_precise(html, record.get("url"), math=self.config.math,
                                          favor_precision=self.config.favor_precision,
                                          include_tables=self.config.include_tables,
-                                         max_dom_depth=self.config.max_dom_depth)
+                                         max_dom_depth=self.config.max_dom_depth,
+                                         keep_posts=self.config.keep_posts)
         except DomTooDeepError:
             return Drop(record, "dom_too_deep")
-        text = extraction.text.strip()
+        text, layout = extraction.text.strip(), extraction.layout
+        stage1 = (record.get("text") or "").strip()
+        if stage1 and len(text) < self.config.min_kept * len(stage1):
+            text, layout = stage1, "stage1"
+            self.counters["kept_stage1_text"] += 1
         if len(text) < self.config.min_chars:
             return Drop(record, "empty_text" if not text else "too_short")
-        record.setdefault("meta", {})["stage1_chars"] = len(record.get("text") or "")
+        self.counters[f"layout_{layout}"] += 1
+        meta = record.setdefault("meta", {})
+        meta["stage1_chars"] = len(record.get("text") or "")
+        meta["stage2"] = layout
         record["text"] = text
         return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -29,8 +30,29 @@ def is_formula_image(src: str, classes: str, alt: str | None = None) -> bool:
             or "%5c" in lowered)
 
 
+# HTML that editors leave inside alt/title TeX (escaped, so it survives as text): line breaks,
+# paragraphs, inline formatting. Only tags with attribute syntax, so "a<b" in TeX stays.
+_MARKUP_IN_ATTRIBUTE = re.compile(
+    r"""<\s*/?\s*(?:br|p|div|span|font|b|i|em|strong|sup|sub)(?:\s+[\w-]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))*\s*/?\s*>""",
+    re.IGNORECASE)
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
+
+
+def clean_attribute_tex(text: str) -> str:
+    """TeX from an attribute as editors write it: entities escaped twice (``&amp;lt;``) decoded,
+    markup (``<br />``) dropped."""
+    for _ in range(2):  # the parser decoded one level already
+        if not _ENTITY.search(text):
+            break
+        text = html.unescape(text)
+    if "<" in text:
+        text = _MARKUP_IN_ATTRIBUTE.sub(" ", text)
+    return " ".join(text.split())
+
+
 def tex_from_image(src: str, alt: str | None, title: str | None) -> str | None:
     """The TeX of a formula image: ``alt`` or ``title`` when they look like TeX, else the URL."""
+    alt, title = (clean_attribute_tex(text) if text else text for text in (alt, title))
     for text in (alt, title):
         if text and text.strip() and _ALT_LOOKS_LIKE_TEX.search(text):
             return text.strip()

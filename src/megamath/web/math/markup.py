@@ -15,7 +15,7 @@ from resiliparse.parse.html import HTMLTree, NodeType
 
 from megamath.web.math.chtml import chtml_to_tex
 from megamath.web.math.dom import element_children
-from megamath.web.math.images import is_formula_image, tex_from_image
+from megamath.web.math.images import clean_attribute_tex, is_formula_image, tex_from_image
 from megamath.web.math.katex_html import rebuild_katex_html
 from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex, name_of
 
@@ -38,8 +38,12 @@ _MATHML = "math, mml\\:math, m\\:math"
 # A superset of the elements the rewrite acts on, in the fewest simple selectors: one query is one
 # native walk of the DOM (a tenth of extraction on a large page), cheaper than scanning the HTML
 # string once per marker, and each extra selector adds to every element's test.
+# Elements whose text is TeX without delimiters on pages that load MathJax or KaTeX: custom elements
+# (<formula>, JATS <tex-math>), CKEditor's span.math-tex, Pandoc's and Sphinx's .math, pymdown's .arithmatex.
+_TEX_ELEMENTS = "formula, tex-math, span.math-tex, span.math, div.math, span.arithmatex, div.arithmatex"
 _ANY_MATH = (f'{_MATHML}, mjx-container, .katex, .mwe-math-element, script[type^="math"], img[src*="tex"], '
-             'img[src*="math"], img[src*="cht=tx"], img[alt*="\\\\"]')
+             f'img[src*="math"], img[src*="cht=tx"], img[alt*="\\\\"], {_TEX_ELEMENTS}')
+_RENDERER_NAMES = ("mathjax", "MathJax", "MATHJAX", "katex", "KaTeX")
 
 
 def has_math_markup(tree: HTMLTree) -> bool:
@@ -82,24 +86,72 @@ class _Rewriter:
         return True
 
 
-def rewrite_math(tree: HTMLTree, display_tag: str = "div") -> Counter:
+def loads_tex_renderer(html: str) -> bool:
+    """Whether the page loads (or configures) MathJax or KaTeX, which render TeX written without markup."""
+    return any(name in html for name in _RENDERER_NAMES)
+
+
+def rewrite_math(tree: HTMLTree, display_tag: str = "div", html: str = "") -> Counter:
     """Replace every formula in ``tree`` by its LaTeX; returns formulas per family (and failures).
 
     Display formulas become a ``display_tag`` element of their own (extractors that keep only
-    paragraphs, like trafilatura in precision mode, need ``p``).
+    paragraphs, like trafilatura in precision mode, need ``p``). ``html``, the page's source, tells
+    whether it loads a TeX renderer (TeX elements without delimiters are read only then).
     """
     rewriter = _Rewriter(tree, display_tag)
     document = tree.document
+    if loads_tex_renderer(html):
+        _tex_elements(document, rewriter)
     _mathjax2(document, rewriter)
     _katex(document, rewriter)
     _mathjax3(document, rewriter)
     _wikipedia(document, rewriter)
     _plain_mathml(document, rewriter)
     _images(document, rewriter)
-    # On a page with math, superscripts are exponents and tables are worth their structure.
-    _scripts_in_text(document, rewriter)
-    _tables(document, rewriter)
+    if any(n for family, n in rewriter.counts.items() if not family.endswith("_failed")):
+        # On a page with math, superscripts are exponents and tables are worth their structure.
+        _scripts_in_text(document, rewriter)
+        _tables(document, rewriter)
     return rewriter.counts
+
+
+_DELIMITED = (("\\(", "\\)", False), ("\\[", "\\]", True), ("$$", "$$", True), ("$", "$", False))
+_MAX_ELEMENT_TEX = 20_000
+
+
+def _tex_elements(document, rewriter: _Rewriter) -> None:
+    """Elements that hold one formula's TeX as plain text, with or without delimiters.
+
+    Only elements of text alone are read (a server that rendered them left markup inside, which the
+    renderer passes read); an element holding several delimited formulas is left to the text pass.
+    A ``<formula>`` alone in an ``<mjx-container>`` stands for the container.
+    """
+    for node in list(document.query_selector_all(_TEX_ELEMENTS)):
+        parent = node.parent
+        if node.first_element_child is not None or parent is None:
+            continue
+        display = node.tag == "div" or "display" in (node.class_name or "").split()
+        target = node
+        if parent.tag == "mjx-container" and parent.first_element_child == parent.last_element_child:
+            target, display = parent, parent.getattr("display") == "true"
+        tex, block = delimited_tex(node.text)
+        if tex:
+            rewriter.replace(target, tex, display or block, "tex_element")
+
+
+def delimited_tex(text: str) -> tuple[str | None, bool]:
+    """(the TeX of one formula written as ``text``, whether its delimiters make it display math);
+    None when the text is empty, too long, or several delimited formulas."""
+    text = text.strip()
+    if not text or len(text) > _MAX_ELEMENT_TEX:
+        return None, False
+    for left, right, block in _DELIMITED:
+        if text.startswith(left) and text.endswith(right) and len(text) > len(left) + len(right):
+            inner = text[len(left):-len(right)]
+            if left in inner:  # "\\(a\\) and \\(b\\)"
+                return None, False
+            return inner.strip() or None, block
+    return text, text.startswith("\\begin{")
 
 
 def _mathjax2(document, rewriter: _Rewriter) -> None:
@@ -151,9 +203,13 @@ def _mathjax3(document, rewriter: _Rewriter) -> None:
         )
         if math is not None:
             tex = embedded_tex(math) or mathml_to_tex(math)
+        elif (rendered := container.query_selector("mjx-math")) is not None:
+            tex = chtml_to_tex(rendered)
+        elif container.first_element_child is None:  # the page's TeX, before MathJax renders it
+            tex, block = delimited_tex(container.text)
+            display = display or block
         else:
-            rendered = container.query_selector("mjx-math")
-            tex = chtml_to_tex(rendered) if rendered is not None else None
+            tex = None
         rewriter.replace(container, tex, display, "mathjax3")
 
 
@@ -163,7 +219,7 @@ def _wikipedia(document, rewriter: _Rewriter) -> None:
         image = element.query_selector("img")
         tex = embedded_tex(math) if math is not None else None
         if tex is None and image is not None:
-            tex = image.getattr("alt")
+            tex = clean_attribute_tex(image.getattr("alt") or "")
         display = image is not None and "mwe-math-fallback-image-display" in (image.class_name or "")
         rewriter.replace(element, tex, display, "wikipedia")
 

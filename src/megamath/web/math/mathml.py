@@ -37,7 +37,7 @@ _ALPHANUMERIC_STYLES = (("DOUBLE-STRUCK", "double-struck"), ("BOLD SCRIPT", "bol
                         ("MONOSPACE", "monospace"), ("BOLD ITALIC", "bold-italic"), ("BOLD", "bold"),
                         ("ITALIC", "italic"))
 _OVER_ACCENTS = {"―": "\\overline", "—": "\\overline", "¯": "\\overline", "‾": "\\overline", "\u0305": "\\overline",
-                 "\u0304": "\\bar", "_": "\\overline", "→": "\\overrightarrow", "⃗": "\\vec", "\u20d7": "\\vec",
+                 "\u0304": "\\bar", "_": "\\overline", "→": "\\overrightarrow", "\u20d7": "\\vec",
                  "˙": "\\dot", "\u0307": "\\dot", "¨": "\\ddot", "\u0308": "\\ddot", "⃛": "\\dddot",
                  "⏞": "\\overbrace", "←": "\\overleftarrow", "↔": "\\overleftrightarrow", "ˇ": "\\check",
                  "\u030c": "\\check", "˘": "\\breve", "\u0306": "\\breve", "´": "\\acute", "\u0301": "\\acute",
@@ -483,8 +483,9 @@ def _enclosed(node) -> str:
 
 def _convert(node) -> str:
     kind = name_of(node)
-    while kind == "mrow" and node.first_element_child is not None and node.first_element_child.next_element_sibling is None:
-        node = node.first_element_child  # a row of one: a loop, so that generated towers do not recurse
+    while (kind == "mrow" and not node.getattr("style") and node.first_element_child is not None
+           and node.first_element_child.next_element_sibling is None):
+        node = node.first_element_child  # a plain row of one: a loop, so that generated towers do not recurse
         kind = name_of(node)
     if kind in _SKIPPED:
         return ""

@@ -30,7 +30,7 @@ SYMBOLS: dict[str, str] = {
     "□": "\\square", "◻": "\\square", "★": "\\star", "⋆": "\\star", "†": "\\dagger", "⌊": "\\lfloor", "⌋": "\\rfloor",
     "⌈": "\\lceil", "⌉": "\\rceil", "⟨": "\\langle", "⟩": "\\rangle", "‖": "\\|", "{": "\\{", "}": "\\}",
     "ℝ": "\\mathbb{R}", "ℕ": "\\mathbb{N}", "ℤ": "\\mathbb{Z}", "ℚ": "\\mathbb{Q}", "ℂ": "\\mathbb{C}",
-    "%": "\\%", "#": "\\#", "&": "\\&", "$": "\\$", "\\": "\\backslash", "∖": "\\setminus",
+    "%": "\\%", "#": "\\#", "&": "\\&", "$": "\\$", "\\": "\\backslash",
     # invisible operators and spaces carry no ink
     "\u2061": "", "\u2062": "", "\u2063": "", "\u2064": "", "\u200b": "", "\u00a0": " ", "\u2009": " ",
     "\u2005": " ", "\u205f": " ",

@@ -7,6 +7,11 @@ delimiters a page configured for MathJax (``tex2jax``/``tex`` ``inlineMath``/``d
 honoured. A ``$`` counts as an inline delimiter only the way Pandoc reads it: the opening ``$`` is
 followed by a non-space, the closing one follows a non-space and is not followed by a digit, so
 "$5 and $10" stays prose.
+
+Forums write math in BBCode, which stays in the page's text whether or not the page loads a
+renderer: ``[tex]…[/tex]``, ``[itex]…[/itex]``, ``[math]…[/math]``, ``[latex]…[/latex]`` (any case,
+optionally with attributes such as ``[latex size=2]``); a tag on a line of its own is display math.
+WordPress's ``$latex …$`` is inline math too.
 """
 
 from __future__ import annotations
@@ -15,20 +20,24 @@ import json
 import re
 from dataclasses import dataclass
 
+from resiliparse.parse.html import NodeType
+
 _CONFIG_ARRAY = re.compile(r"(inlineMath|displayMath)\s*[:=]\s*(\[\s*\[.*?\]\s*\])", re.DOTALL)
 _ENVIRONMENTS = "equation|equation\\*|align|align\\*|gather|gather\\*|multline|multline\\*|eqnarray|eqnarray\\*|displaymath"
 # One pass over the text; the leading lookahead lets every other position fail on one character test,
 # and bounded bodies keep a stray opening delimiter from scanning the rest of a long page.
 _MATH_SPAN = re.compile(
-    r"(?=[$\\])(?:"
+    r"(?=[$\\\[])(?:"
     r"(?<!\\)\$\$(?P<dd>(?:[^$\\]|\\.){1,20000}?)\$\$"
     r"|\\\[(?P<bd>.{1,20000}?)\\\]"
     r"|\\\((?P<pi>.{1,4000}?)\\\)"
     rf"|(?P<env>\\begin\{{(?P<name>{_ENVIRONMENTS})\}}.{{1,20000}}?\\end\{{(?P=name)\}})"
     r"|(?<![\\$\w])\$(?P<di>[^\s$](?:[^$\n]|\n(?!\n)){0,4000}?)(?<![\s\\])\$(?![\d$])"
+    r"|\[(?P<bb>(?i:tex|itex|math|latex))(?:[ =][^\]\n]{0,60})?\](?P<bbody>.{1,20000}?)\[/(?i:(?P=bb))\]"
     r")",
     re.DOTALL,
 )
+_WORDPRESS_LATEX = "latex "  # $latex x^2$, WordPress.com's inline syntax
 
 
 @dataclass(frozen=True)
@@ -64,17 +73,30 @@ def _apply_custom(text: str, delimiters: Delimiters) -> str:
     return text
 
 
-def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str, int]:
-    """Rewrite TeX spans of extracted text to ``$...$`` / ``$$...$$``; returns the text and the count."""
+def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str, int, int]:
+    """Rewrite TeX spans of extracted text to ``$...$`` / ``$$...$$``; returns the text, the number
+    of formulas, and how many of them were BBCode."""
     if delimiters.inline or delimiters.display:
         text = _apply_custom(text, delimiters)
-    count = 0
+    count = bbcode = 0
 
     def rewrite(match: re.Match) -> str:
-        nonlocal count
+        nonlocal count, bbcode
+        dollars = match.group("di") if match.group("di") is not None else match.group("dd")
+        wordpress = match.group("di") is not None and dollars.startswith(_WORDPRESS_LATEX)
+        if wordpress:
+            dollars = dollars[len(_WORDPRESS_LATEX):].strip()
+        if dollars is not None and not_a_formula(dollars, text[match.end():match.end() + 1]):
+            return match.group(0)
         count += 1
         if match.group("di") is not None:
-            return match.group(0)
+            return f"${dollars}$" if wordpress else match.group(0)
+        if match.group("bbody") is not None:
+            bbcode += 1
+            body = match.group("bbody").strip()
+            start, end = match.span()
+            own_line = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+            return f"\n$${body}$$\n" if own_line and match.group("bb").lower() != "itex" else f"${body}$"
         if match.group("pi") is not None:
             return f"${match.group('pi').strip()}$"
         if match.group("env") is not None:  # a display environment is LaTeX as it stands (never inside $$)
@@ -86,7 +108,30 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
     if count:
         text = re.sub(r"[ \t]*\n(\$\$.+?\$\$|\\begin\{.+?\\end\{[^}]*\})\n[ \t]*", r"\n\1\n", text, flags=re.DOTALL)
         text = re.sub(r"\n{3,}", "\n\n", text)
-    return text, count
+    return text, count, bbcode
+
+
+# What comes between two dollar signs that are not formula delimiters: amounts ("5 billion$ … 3
+# billion$", "$1 billion$"), JSON ('"$12","b":"$'), code ("$AAPL/$", "$a; $"), template
+# placeholders ("${a}${b}"), price tiers ("$$ · Italian · $$").
+_AMOUNT = re.compile(r"^\s*\d[\d,.]*\s*(?:(?i:thousand|million|billion|trillion|bn|mln)|[A-Z]{3})\b")
+_CODE_LIKE = re.compile(r'"|\)\.|=>|&&|[/(]\s*$')
+_TEX_MARKS = re.compile(r"[\\^_{}]")
+_OPERATORS = re.compile(r"[=+\-*/<>]")
+_WORDS = re.compile(r"[^\W\d_]{3,}")
+
+
+def not_a_formula(body: str, after: str) -> bool:
+    """Whether a ``$…$`` or ``$$…$$`` span is prose, an amount, code or a template rather than math."""
+    if after == "{" or _AMOUNT.match(body) or _CODE_LIKE.search(body):
+        return True
+    if _TEX_MARKS.search(body):
+        return False
+    # letters only: "ABC" is a triangle, "$$ · Italian · Open until 23:00 … $$" is prose
+    words = _WORDS.findall(body)
+    if len(words) >= 3:
+        return True
+    return not _OPERATORS.search(body) and (len(words) == 2 or any(len(word) > 4 for word in words))
 
 
 _BACKTICKS = re.compile(r"`([^`\n]{1,500})`")
@@ -123,5 +168,38 @@ def mask_formulas(text: str) -> str:
     return text
 
 
+# Code is not math: MathJax and KaTeX skip <pre> and <code>, so "$HOME/$PATH" or "\\(" in a code
+# block stays as written. Their delimiter characters are swapped for Unicode noncharacters (which no
+# page contains) before extraction and swapped back after the text's TeX is read.
+_CODE = "pre, code, kbd, samp"
+_CODE_SWAP = {ord("$"): "\ufdd0", ord("\\"): "\ufdd1", ord("["): "\ufdd2"}
+_CODE_RESTORE = {ord(v): chr(k) for k, v in _CODE_SWAP.items()}
+
+
+def protect_code(document) -> bool:
+    """Hide TeX delimiters inside the page's code elements from :func:`normalize_tex`; returns
+    whether any were hidden (then :func:`restore_code` must run on the extracted text)."""
+    protected = False
+    for code in document.query_selector_all(_CODE):
+        node = code.first_child
+        while node is not None and node != code:  # the element's descendants, in document order
+            if node.type == NodeType.TEXT:
+                value = node.value
+                if "$" in value or "\\" in value or "[" in value:
+                    node.value = value.translate(_CODE_SWAP)
+                    protected = True
+            if node.first_child is not None:
+                node = node.first_child
+                continue
+            while node != code and node.next_sibling is None:
+                node = node.parent
+            node = node.next_sibling if node != code else None
+    return protected
+
+
+def restore_code(text: str) -> str:
+    return text.translate(_CODE_RESTORE)
+
+
 def might_contain_tex(text: str) -> bool:
-    return "$" in text or "\\(" in text or "\\[" in text or "\\begin{" in text
+    return "$" in text or "\\(" in text or "\\[" in text or "\\begin{" in text or "[/" in text

@@ -1,0 +1,51 @@
+"""Math conventions of real sites, each from a page written after the convention (tests/data/conventions):
+BBCode in forums, WordPress shortcodes, TeX in custom elements (CKEditor, Pandoc, Sphinx, <formula>),
+bare display environments on MathJax pages, TeX with markup in image alt text; and pages whose dollar
+signs are prices, code, JSON or templates, which must not count as math."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from megamath.web.extract import extract
+from megamath.web.reextract import extract_precise
+
+FOLDER = Path(__file__).parent / "data" / "conventions"
+TRUTH = json.loads((FOLDER / "truth.json").read_text(encoding="utf-8"))
+
+
+def squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def formulas_missing(text: str, formulas: list[str]) -> list[str]:
+    """The true formulas not found delimited (``$…$``, ``$$…$$`` or a bare environment) in ``text``."""
+    text = squeezed(text)
+    return [f for f in formulas if not any(squeezed(form) in text for form in (f"${f}$", f"$${f}$$"))
+            and not (f.startswith("\\begin{") and squeezed(f) in text)]
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_convention_pages_keep_every_formula_and_count_it(name):
+    truth = TRUTH[name]
+    result = extract((FOLDER / name).read_bytes())
+    assert formulas_missing(result.text, truth["formulas"]) == []
+    assert dict(result.math) == truth["math"]
+    for sentence in truth["prose"]:
+        assert sentence in result.text
+
+
+@pytest.mark.parametrize("name", sorted(n for n in TRUTH if not n.startswith("nonmath")))
+def test_stage2_keeps_the_formulas_of_convention_pages(name):
+    result = extract_precise((FOLDER / name).read_text(encoding="utf-8"))
+    assert formulas_missing(result.text, TRUTH[name]["formulas"]) == []
+
+
+def test_bbcode_counts_on_pages_without_a_renderer_and_tex_elements_only_with_one():
+    bbcode = "<html><body><article><p>Then [itex]x^2[/itex] grows and [math]y[/math] too.</p></article></body></html>"
+    assert extract(bbcode).math == {"bbcode": 2}
+    element = '<html><body><article><p>The value <span class="math">x^2</span> is shown.</p></article></body></html>'
+    assert extract(element).math == {}  # no MathJax or KaTeX on the page: a class name is not math
+    rendered = element.replace("<body>", '<body><script src="/katex/katex.min.js"></script>')
+    assert "$x^2$" in extract(rendered).text
