@@ -3,6 +3,9 @@
 * defuddle fixtures: formulas of the expected Markdown (tests/expected/*.md);
 * TeXZilla examples: the TeX annotations of their MathML;
 * mathematics_in_lean: the ``\\(...\\)``/``\\[...\\]`` TeX of its Sphinx + MathJax source;
+* the convention pages of tests/data/conventions (BBCode forums, WordPress shortcodes, CKEditor, Pandoc
+  and Sphinx elements, ``<formula>`` in MathJax containers, bare environments, alt text with markup),
+  written after each convention, with their truth.json;
 * magic-html (arXiv, StackExchange rendered by MathJax 2): word recall of the main text in base.json;
 * trafilatura's 110 real non-math pages: the share of evaldata.json's "with" snippets kept (nothing
   lost by the math rewrite) and of its "without" snippets leaked, megamath beside plain resiliparse.
@@ -26,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import snippet_scores, trafilatura_eval_cases, SHARED, require_shared  # noqa: E402
+from _corpus import ROOT, SHARED, require_shared, snippet_scores, trafilatura_eval_cases  # noqa: E402
 from math_extract import ensure_scorer_packages  # noqa: E402
 
 WORD = re.compile(r"[A-Za-z]{3,}")
@@ -39,13 +42,23 @@ def load_scorer():
     return module
 
 
+# megamath writes display environments as they stand, on lines of their own (LaTeX allows no
+# \begin{align} inside $$): read them as formulas beside the scorer's delimited spans.
+_ENVIRONMENT = re.compile(r"^\\begin\{(equation|align|gather|multline|eqnarray|displaymath)(\*?)\}.*?"
+                          r"\\end\{\1\2\}$", re.S | re.M)
+
+
+def formula_spans(scorer, text: str) -> list[str]:
+    return scorer.spans(text) + [m.group(0) for m in _ENVIRONMENT.finditer(text)]
+
+
 def recall(scorer, truth: list[list[str]], outputs: list[str]) -> tuple[int, int]:
     """(formulas matched, formulas) over pages, with the scorer's canonicalization and threshold."""
     texs, pages = [], []
     for formulas, out in zip(truth, outputs):
         g = list(range(len(texs), len(texs) + len(formulas)))
         texs += formulas
-        found = scorer.spans(out)
+        found = formula_spans(scorer, out)
         c = list(range(len(texs), len(texs) + len(found)))
         texs += found
         pages.append((g, c))
@@ -105,13 +118,23 @@ def main() -> None:
                  for m in re.finditer(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", raw, re.S)]
         sources["mathematics_in_lean"].append((raw, truth))
 
+    conventions = ROOT / "tests" / "data" / "conventions"
+    for name, truth in json.loads((conventions / "truth.json").read_text(encoding="utf-8")).items():
+        if truth["formulas"]:
+            sources["convention fixtures"].append((read(conventions / name), truth["formulas"]))
+
     print(f"{'source':24s} {'pages':>5s} {'formulas':>8s} " + " ".join(f"{n + ' %':>14s}" for n in extractors))
+    pooled = collections.Counter()
     for name, pages in sources.items():
         cells = []
-        for extractor in extractors.values():
+        for extractor_name, extractor in extractors.items():
             got, total = recall(scorer, [t for _, t in pages], [extractor(h) for h, _ in pages])
+            pooled[extractor_name, "got"] += got
+            pooled[extractor_name, "total"] += total
             cells.append(f"{100 * got / max(total, 1):14.1f}")
         print(f"{name:24s} {len(pages):5d} {sum(len(t) for _, t in pages):8d} " + " ".join(cells))
+    print(f"{'all':24s} {sum(len(p) for p in sources.values()):5d} {pooled['megamath', 'total']:8d} "
+          + " ".join(f"{100 * pooled[n, 'got'] / max(pooled[n, 'total'], 1):14.1f}" for n in extractors))
 
     print("\nprose recall (words of the main text kept), magic-html MathJax 2 pages")
     for kind in ("article", "forum"):

@@ -49,3 +49,30 @@ def test_bbcode_counts_on_pages_without_a_renderer_and_tex_elements_only_with_on
     assert extract(element).math == {}  # no MathJax or KaTeX on the page: a class name is not math
     rendered = element.replace("<body>", '<body><script src="/katex/katex.min.js"></script>')
     assert "$x^2$" in extract(rendered).text
+
+
+def test_no_output_holds_a_private_use_code_point_on_any_shared_page():
+    """Renderers' math fonts and icon fonts draw with private-use code points; none may reach the text,
+    in stage 1 or stage 2, on any page of ../shared (HTML files and the pages of its WARC files)."""
+    import re
+
+    from conftest import SHARED
+    from megamath.sources.warc import WarcReader
+    from megamath.runtime.pipeline import InputError
+
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"{data} not found (the shared data folder is absent)")
+    pages = [path.read_bytes().decode("utf-8", "replace") for folder in ("html-math", "html-nonmath", "math-zoo-dev")
+             for path in sorted((data / folder).rglob("*.htm*"))]
+    for warc in sorted((data / "warc").rglob("*.warc*")):
+        try:
+            pages += [record["html"] for record in WarcReader()(str(warc)) if isinstance(record, dict)]
+        except InputError:
+            pass  # damaged test files: their readable records are in
+    private_use = re.compile("[\ue000-\uf8ff\U000f0000-\U0010ffff]")
+    with_glyphs = sum(bool(private_use.search(page)) for page in pages)
+    assert len(pages) > 600 and with_glyphs > 0  # pages that do carry such glyphs are among them
+    for page in pages:
+        for text in (extract(page).text, extract_precise(page).text):
+            assert not private_use.search(text)

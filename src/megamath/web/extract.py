@@ -17,7 +17,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
-from megamath.web.math.markup import NOT_FORMULAS, has_math_markup, rewrite_math
+from megamath.web.math.markup import has_math_markup, rewrite_math
 from megamath.web.math.tex import (
     Delimiters,
     asciimath_in_backticks,
@@ -26,6 +26,7 @@ from megamath.web.math.tex import (
     page_delimiters,
     protect_code,
     restore_code,
+    without_sentinel,
 )
 
 DEFAULT_MAX_DOM_DEPTH = 512
@@ -102,7 +103,7 @@ def parse_page(html: str, *, math: bool, max_dom_depth: int, display_tag: str = 
 
     :raise DomTooDeepError: when the page, its formulas rewritten, is nested deeper than ``max_dom_depth``.
     """
-    tree = HTMLTree.parse(html)
+    tree = HTMLTree.parse(without_sentinel(html))
     too_deep = bool(max_dom_depth) and nested_deeper_than(tree, max_dom_depth)
     with_math = math and has_math_markup(tree)
     if too_deep and not with_math:
@@ -139,7 +140,7 @@ def finish_text(text: str, html: str, page: ParsedPage) -> str:
 def tex_in_text(text: str, html: str, counts: Counter) -> str:
     """The TeX a page wrote in its text, as ``$…$``/``$$…$$``: AsciiMath backticks (where the page
     loads AsciiMath), TeX delimiters (the page's own MathJax delimiters too) and BBCode.
-    ``counts`` gains the formulas found that the markup rewrite did not already count."""
+    ``counts`` gains the formulas found there (the markup rewrite's own are counted already)."""
     if "`" in text and ("asciimath" in html or "AsciiMath" in html):
         text, converted = asciimath_in_backticks(text)
         if converted:
@@ -149,10 +150,8 @@ def tex_in_text(text: str, html: str, counts: Counter) -> str:
         text, spans, bbcode = normalize_tex(text, delimiters)
         if bbcode:
             counts["bbcode"] += bbcode
-        from_markup = sum(n for family, n in counts.items()
-                          if family not in NOT_FORMULAS and not family.endswith("_failed"))
-        if spans > from_markup:
-            counts["tex_text"] = spans - from_markup
+        if spans > bbcode:
+            counts["tex_text"] += spans - bbcode
     return text
 
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from megamath.runtime.stage import Drop, Record, RecordStage
 from megamath.sources.warc import WarcLookupError, read_html_at
 from megamath.web.extract import DEFAULT_MAX_DOM_DEPTH, DomTooDeepError, Extraction, finish_text, parse_page
-from megamath.web.math.tex import might_contain_tex
+from megamath.web.math.tex import might_contain_tex, without_sentinel
 from megamath.web.posts import comments, posts_text, thread_posts
 
 log = logging.getLogger(__name__)
 
 # A <div> that holds nothing but a formula (TeX written by the page, or one the math rewrite put
 # there): trafilatura's precision mode discards such divs, so they are made paragraphs.
-_FORMULA_DIV = re.compile(r"<div(\s[^>]*)?>(\s*(?:\$|\\\[|\\begin\{)[^<]*)</div>")
+_FORMULA_DIV = re.compile(r"<div(\s[^>]*)?>(\s*(?:\$|\\\[|\\begin\{|\ufffcm)[^<]*)</div>")
 
 
 def extract_precise(
@@ -58,7 +58,7 @@ def extract_precise(
     posts = thread_posts(document) if keep_posts else []
     if posts:
         return Extraction(finish_text(posts_text(document, posts), html, page), page.counts, "thread")
-    rewritten = str(page.tree) if page.counts or page.code_hidden else html
+    rewritten = str(page.tree) if page.counts or page.code_hidden else without_sentinel(html)
     if math and might_contain_tex(rewritten):
         rewritten = _FORMULA_DIV.sub(r"<p>\2</p>", rewritten)
     text = trafilatura.extract(rewritten, url=url, favor_precision=favor_precision, include_tables=include_tables,

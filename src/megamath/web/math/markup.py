@@ -1,7 +1,7 @@
 """Rewrite the math markup of a parsed page into LaTeX text, before text extraction.
 
 Each formula becomes a text node ``$tex$`` (inline) or a block ``$$tex$$`` (display), whatever
-markup carried it, and the rendered copies a renderer left beside it (MathJax 2 previews, KaTeX's
+markup carried it (delimited by :data:`~megamath.web.math.tex.FORMULA_MARK` until the text pass), and the rendered copies a renderer left beside it (MathJax 2 previews, KaTeX's
 HTML, MathJax 3's CHTML/SVG, Wikipedia's fallback image) are removed so nothing appears twice.
 Returns how many formulas each family produced.
 """
@@ -18,6 +18,7 @@ from megamath.web.math.dom import element_children
 from megamath.web.math.images import clean_attribute_tex, is_formula_image, tex_from_image
 from megamath.web.math.katex_html import rebuild_katex_html
 from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex, name_of
+from megamath.web.math.tex import FORMULA_MARK as _MARK
 
 # What MathJax 2 rendered beside each script: previews and the output frames (``id="MathJax-Element-N-Frame"``).
 # Not ``.MathJax``: class selectors match case-insensitively on quirks-mode pages, and sites such as
@@ -78,10 +79,10 @@ class _Rewriter:
             return False
         if display:
             block = self.tree.create_element(self.display_tag)
-            block.append_child(self.tree.create_text_node(f"$${tex}$$"))
+            block.append_child(self.tree.create_text_node(f"{_MARK}{_MARK}{tex}{_MARK}{_MARK}"))
             node.replace_with(block)
         else:
-            node.replace_with(self.tree.create_text_node(f"${tex}$"))
+            node.replace_with(self.tree.create_text_node(f"{_MARK}{tex}{_MARK}"))
         self.counts[family] += 1
         return True
 
@@ -294,7 +295,7 @@ def _scripts_in_text(document, rewriter: _Rewriter) -> None:
                                                            and text.startswith("["))
         if text and len(text) <= 12 and not is_note:
             mark = "^" if node.tag == "sup" else "_"
-            node.replace_with(rewriter.tree.create_text_node(f"${mark}{{{text}}}$"))
+            node.replace_with(rewriter.tree.create_text_node(f"{_MARK}{mark}{{{text}}}{_MARK}"))
             rewriter.counts["sup_sub"] += 1
         else:
             node.replace_with(rewriter.tree.create_text_node(text))

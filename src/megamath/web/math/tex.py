@@ -34,9 +34,25 @@ _MATH_SPAN = re.compile(
     rf"|(?P<env>\\begin\{{(?P<name>{_ENVIRONMENTS})\}}.{{1,20000}}?\\end\{{(?P=name)\}})"
     r"|(?<![\\$\w])\$(?P<di>[^\s$](?:[^$\n]|\n(?!\n)){0,4000}?)(?<![\s\\])\$(?![\d$])"
     r"|\[(?P<bb>(?i:tex|itex|math|latex))(?:[ =][^\]\n]{0,60})?\](?P<bbody>.{1,20000}?)\[/(?i:(?P=bb))\]"
+    r"|(?P<lone>(?<!\\)\$)"
     r")",
     re.DOTALL,
 )
+# A dollar sign of the prose (a price) in text that has formulas is written \$, as TeX writes it, so
+# that no reader pairs it with a formula's delimiter; the placeholder holds its place until then.
+_PROSE_DOLLAR = "\ufdd3"
+# Placeholders that travel through text extraction (resiliparse's and trafilatura's: the object
+# replacement character survives both, where noncharacters and private-use code points do not),
+# each the sentinel and a letter. Pages' own U+FFFC, which stands for nothing without its object,
+# is removed before parsing (:func:`without_sentinel`).
+SENTINEL = "\ufffc"
+# The delimiter of the formulas the markup rewrite wrote into the page (``MARK tex MARK``, display
+# ``MARK MARK tex MARK MARK``): the text pass does not read them again, and writes them as $ / $$.
+FORMULA_MARK = SENTINEL + "m"
+
+
+def without_sentinel(html: str) -> str:
+    return html.replace(SENTINEL, "") if SENTINEL in html else html
 _WORDPRESS_LATEX = "latex "  # $latex x^2$, WordPress.com's inline syntax
 
 
@@ -75,19 +91,22 @@ def _apply_custom(text: str, delimiters: Delimiters) -> str:
 
 def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str, int, int]:
     """Rewrite TeX spans of extracted text to ``$...$`` / ``$$...$$``; returns the text, the number
-    of formulas, and how many of them were BBCode."""
+    of formulas it wrote (BBCode included), and how many of them were BBCode. Formulas the markup
+    rewrite wrote (between :data:`FORMULA_MARK`) are not counted again; they become ``$``-delimited."""
     if delimiters.inline or delimiters.display:
         text = _apply_custom(text, delimiters)
     count = bbcode = 0
 
     def rewrite(match: re.Match) -> str:
         nonlocal count, bbcode
+        if match.group("lone") is not None:
+            return _PROSE_DOLLAR
         dollars = match.group("di") if match.group("di") is not None else match.group("dd")
         wordpress = match.group("di") is not None and dollars.startswith(_WORDPRESS_LATEX)
         if wordpress:
             dollars = dollars[len(_WORDPRESS_LATEX):].strip()
         if dollars is not None and not_a_formula(dollars, text[match.end():match.end() + 1]):
-            return match.group(0)
+            return match.group(0).replace("$", _PROSE_DOLLAR)
         count += 1
         if match.group("di") is not None:
             return f"${dollars}$" if wordpress else match.group(0)
@@ -105,7 +124,12 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
         return f"\n$${body.strip()}$$\n"
 
     text = _MATH_SPAN.sub(rewrite, text)
-    if count:
+    has_formulas = bool(count) or FORMULA_MARK in text
+    if _PROSE_DOLLAR in text:
+        text = text.replace(_PROSE_DOLLAR, "\\$" if has_formulas else "$")
+    if FORMULA_MARK in text:
+        text = text.replace(FORMULA_MARK, "$")
+    if has_formulas:
         text = re.sub(r"[ \t]*\n(\$\$.+?\$\$|\\begin\{.+?\\end\{[^}]*\})\n[ \t]*", r"\n\1\n", text, flags=re.DOTALL)
         text = re.sub(r"\n{3,}", "\n\n", text)
     return text, count, bbcode
@@ -149,7 +173,7 @@ def asciimath_in_backticks(text: str) -> tuple[str, int]:
         if tex is None:
             return match.group(0)
         count += 1
-        return f"${tex}$"
+        return f"{FORMULA_MARK}{tex}{FORMULA_MARK}"
 
     return _BACKTICKS.sub(rewrite, text), count
 
@@ -162,18 +186,19 @@ def mask_formulas(text: str) -> str:
     """The text with its formulas (and Asymptote figures) replaced by spaces: what a language model
     of prose should read. Formulas follow the delimiter rules of :func:`normalize_tex`."""
     if might_contain_tex(text):
-        text = _MATH_SPAN.sub(" ", text)
+        text = _MATH_SPAN.sub(lambda m: m.group(0) if m.group("lone") is not None else " ", text)
     if "[asy]" in text:
         text = _ASYMPTOTE.sub(" ", text)
     return text
 
 
 # Code is not math: MathJax and KaTeX skip <pre> and <code>, so "$HOME/$PATH" or "\\(" in a code
-# block stays as written. Their delimiter characters are swapped for Unicode noncharacters (which no
-# page contains) before extraction and swapped back after the text's TeX is read.
+# block stays as written. Their delimiter characters are swapped for placeholders before extraction
+# and swapped back after the text's TeX is read.
 _CODE = "pre, code, kbd, samp"
-_CODE_SWAP = {ord("$"): "\ufdd0", ord("\\"): "\ufdd1", ord("["): "\ufdd2"}
-_CODE_RESTORE = {ord(v): chr(k) for k, v in _CODE_SWAP.items()}
+_CODE_SWAP = {ord("$"): SENTINEL + "d", ord("\\"): SENTINEL + "b", ord("["): SENTINEL + "k"}
+_CODE_RESTORE = re.compile(SENTINEL + "[dbk]")
+_RESTORED = {SENTINEL + "d": "$", SENTINEL + "b": "\\", SENTINEL + "k": "["}
 
 
 def protect_code(document) -> bool:
@@ -198,8 +223,9 @@ def protect_code(document) -> bool:
 
 
 def restore_code(text: str) -> str:
-    return text.translate(_CODE_RESTORE)
+    return _CODE_RESTORE.sub(lambda m: _RESTORED[m.group(0)], text)
 
 
 def might_contain_tex(text: str) -> bool:
-    return "$" in text or "\\(" in text or "\\[" in text or "\\begin{" in text or "[/" in text
+    return ("$" in text or "\\(" in text or "\\[" in text or "\\begin{" in text or "[/" in text
+            or FORMULA_MARK in text)
