@@ -84,6 +84,9 @@ def mostly_utf8(body: bytes) -> str | None:
     return text if multibyte >= max(invalid, 1) else None
 
 
+_READ_TYPES = WarcRecordType.response | WarcRecordType.warcinfo
+
+
 @dataclass
 class _Cursor:
     """Where reading stands: the last record started (``start``), whether it came out whole."""
@@ -143,15 +146,24 @@ class WarcReader:
             gzipped = is_gzip(stream)
             cursor = _Cursor()
             segment: int | None = 0
+            judged = -1  # candidates up to here were judged by an earlier resynchronization
+            # bytes skipped where no record could be named; real once a record is read after them or
+            # the file reads to its end (a resumption may land before the damage, on a record type
+            # the reader skips, and meet it again)
+            region: LostRecord | None = None
+            records_then = 0
             while segment is not None:
                 try:
                     yield from self._records_from(stream, segment, source, cursor)
                     segment = None
                 except OSError as exc:
+                    if region is not None and cursor.records > records_then:
+                        yield self._lost(source, region, "damaged_region")
                     start = cursor.start if cursor.start is not None and cursor.start >= segment else segment
-                    found = resynchronize(stream, start, gzipped, start_was_read=cursor.done and start == cursor.start)
-                    for lost in found.lost or (LostRecord(start),):  # bytes skipped, no record identified
-                        yield self._lost(source, lost, "damaged_record" if found.lost else "damaged_region")
+                    found = resynchronize(stream, start, gzipped, start_was_read=cursor.done and start == cursor.start,
+                                          judged=judged if cursor.records == records_then else -1)
+                    for lost in found.lost:
+                        yield self._lost(source, lost, "damaged_record")
                     if found.resume is None:
                         if not cursor.records and not found.lost:
                             raise InputError(f"no WARC record could be read in {source}: {exc}") from exc
@@ -159,20 +171,22 @@ class WarcReader:
                                          f"reads as a WARC record ({len(found.lost)} damaged record(s) counted)") from exc
                     log.warning("%s is damaged after byte %d (%s): %d record(s) lost, reading again at byte %d",
                                 source, start, exc, len(found.lost), found.resume)
-                    segment = found.resume
+                    region = None if found.lost else LostRecord(start)
+                    records_then = cursor.records
+                    segment = judged = found.resume
+            if region is not None:
+                yield self._lost(source, region, "damaged_region")
         self.bytes_read = size
         if cursor.cut_short:
             raise InputError(f"{source} is truncated: {cursor.cut_short} record(s) end before their declared length")
 
     def _records_from(self, stream, offset: int, source: str, cursor: "_Cursor") -> Iterator[Record | Drop]:
-        """The records from ``offset`` on; ``cursor`` says where the reading stands when it fails.
-
-        Every record type is iterated (only responses are kept) so that the cursor passes each
-        record: a resynchronization then never goes back to a record read before.
-        """
+        """The response (and warcinfo) records from ``offset`` on; ``cursor`` says where the reading
+        stands when it fails. Other records are skipped by fastwarc without a Python object each."""
         wanted_types = self._wanted_types
         stream.seek(offset)
-        for warc in ArchiveIterator(stream, parse_http=False, quirks_mode=self.config.lenient_warc):
+        for warc in ArchiveIterator(stream, record_types=_READ_TYPES, parse_http=False,
+                                    quirks_mode=self.config.lenient_warc):
             cursor.start, cursor.done = warc.stream_pos, False
             cursor.records += 1
             self.bytes_read = warc.stream_pos

@@ -50,14 +50,18 @@ def is_gzip(stream: IO[bytes]) -> bool:
     return magic == GZIP_MAGIC[:2]
 
 
-def resynchronize(stream: IO[bytes], start: int, gzipped: bool, start_was_read: bool) -> Resync:
-    """The first readable record after ``start`` (the record being read when the damage showed).
+def resynchronize(stream: IO[bytes], start: int, gzipped: bool, start_was_read: bool, judged: int = -1) -> Resync:
+    """The first readable record after ``start`` (the last record the reader saw start before the
+    damage showed) and after ``judged``.
 
     ``start_was_read``: the record at ``start`` came out whole, so it is not counted as lost.
-    The offset returned is always after ``start``, so a caller that resumes there makes progress.
+    ``judged``: where an earlier resynchronization resumed, when no record was read since: the
+    candidates up to it were judged then (the reader skips some record types unseen, so a resume
+    point may lie before the damage and the damage show again). The offset returned is always after
+    both, so a caller that resumes there makes progress.
     """
     lost: list[LostRecord] = []
-    position = start
+    position = start if judged < start else judged + 1
     magic, at_line_start = (GZIP_MAGIC, False) if gzipped else (_WARC_MAGIC, True)
     while (candidate := _next_candidate(stream, position, magic, at_line_start)) is not None:
         readable, head = _probe_member(stream, candidate) if gzipped else _probe_plain(stream, candidate)

@@ -21,6 +21,7 @@ from megamath.web.math.markup import has_math_markup, rewrite_math
 from megamath.web.math.tex import (
     Delimiters,
     asciimath_in_backticks,
+    code_with_tex_delimiters,
     might_contain_tex,
     normalize_tex,
     page_delimiters,
@@ -74,23 +75,26 @@ def extract(
     if isinstance(html, bytes):
         html = bytes_to_str(html, detect_encoding(html, from_html_meta=True))
     page = parse_page(html, math=math, max_dom_depth=max_dom_depth)
-    text = extract_plain_text(
-        page.tree,
-        preserve_formatting=True,
-        main_content=main_content,
-        list_bullets=True,
-        alt_texts=True,
-        links=False,
-        noscript=False,
-        comments=True,
-    )
-    return Extraction(finish_text(text, html, page), page.counts)
+    from_markup = Counter(page.counts)
+    text = finish_text(_plain_text(page.tree, main_content), html, page)
+    if math and page.counts != from_markup and hide_code_delimiters(page):
+        # the text held TeX, and the page has code with TeX delimiters (rare): read the text again
+        # with the code's delimiters hidden, as MathJax and KaTeX skip code
+        page.counts = from_markup
+        text = finish_text(_plain_text(page.tree, main_content), html, page)
+    return Extraction(text, page.counts)
+
+
+def _plain_text(tree: HTMLTree, main_content: bool) -> str:
+    return extract_plain_text(tree, preserve_formatting=True, main_content=main_content, list_bullets=True,
+                              alt_texts=True, links=False, noscript=False, comments=True)
 
 
 @dataclass
 class ParsedPage:
     """A page's DOM, its formulas rewritten to LaTeX (``counts`` per family), and whether the TeX
-    delimiters of its code were hidden from the text pass (:func:`finish_text` restores them)."""
+    delimiters of its code were hidden from the text pass (:func:`hide_code_delimiters`;
+    :func:`finish_text` restores them)."""
 
     tree: HTMLTree
     counts: Counter
@@ -114,12 +118,17 @@ def parse_page(html: str, *, math: bool, max_dom_depth: int, display_tag: str = 
         # the depth may have been the formulas' (deep MathML): each one is a text node now
         if too_deep and nested_deeper_than(tree, max_dom_depth):
             raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
-    if math and any(tag in html for tag in _CODE_TAGS):
-        page.code_hidden = protect_code(tree.document)
     return page
 
 
-_CODE_TAGS = ("<pre", "<code", "<kbd", "<samp", "<PRE", "<CODE")
+def hide_code_delimiters(page: ParsedPage) -> bool:
+    """Hide the TeX delimiters in the page's code from the text pass (MathJax and KaTeX skip code);
+    returns whether there were any (then the text must be extracted again)."""
+    codes = code_with_tex_delimiters(page.tree.document)
+    if codes:
+        protect_code(codes)
+        page.code_hidden = True
+    return bool(codes)
 # Private-use code points are glyphs of a page's own fonts (icon fonts, renderers' math fonts):
 # without the font they mean nothing, and no output may carry them.
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U0010ffff]+")

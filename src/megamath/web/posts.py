@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from resiliparse.extract.html2text import extract_plain_text
 
+from megamath.web.math.dom import matching
+
 # The element holding one post's text, per engine (each writes it for every post of a thread).
 _THREAD_POST_BODIES = (
     '.js-post-body', '.comment-copy',                   # Stack Exchange: question, answers, comments
@@ -46,7 +48,7 @@ def comments(document) -> list:
 
 def _outermost(document, selector: str) -> list:
     """Matches of ``selector`` not inside another match, when there are at least two."""
-    matches = list(document.query_selector_all(selector))
+    matches = matching(document, selector)
     if len(matches) < _MIN_POSTS:
         return []
     posts, last = [], None

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 from megamath.runtime.stage import Drop, Record, RecordStage
 from megamath.sources.warc import WarcLookupError, read_html_at
-from megamath.web.extract import DEFAULT_MAX_DOM_DEPTH, DomTooDeepError, Extraction, finish_text, parse_page
+from megamath.web.extract import (
+    DEFAULT_MAX_DOM_DEPTH,
+    DomTooDeepError,
+    Extraction,
+    finish_text,
+    hide_code_delimiters,
+    parse_page,
+)
 from megamath.web.math.tex import might_contain_tex, without_sentinel
 from megamath.web.posts import comments, posts_text, thread_posts
 
@@ -54,6 +61,8 @@ def extract_precise(
     import trafilatura
 
     page = parse_page(html, math=math, max_dom_depth=max_dom_depth, display_tag="p")
+    if math:  # stage 2 runs on few pages: hide code's TeX delimiters up front
+        hide_code_delimiters(page)
     document = page.tree.document
     posts = thread_posts(document) if keep_posts else []
     if posts:

@@ -1,7 +1,8 @@
-"""Walking resiliparse's DOM by sibling links.
+"""Walking resiliparse's DOM by sibling links, and its selector matches as lists.
 
-Indexing one of resiliparse's node lists (``child_nodes``, ``query_selector_all``) walks the list again
-on every access, so a loop over one is quadratic; following sibling links is linear.
+Iterating or indexing one of resiliparse's node collections (``child_nodes``, ``query_selector_all``)
+costs milliseconds per element (a loop over 1,000 matches takes seconds, over 8,000 minutes):
+following sibling links is linear, and a collection's ``values()`` is one native call.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ def element_children(node) -> list:
         children.append(child)
         child = child.next_element_sibling
     return children
+
+
+def matching(node, selector: str) -> list:
+    """Every element below ``node`` that matches ``selector``, in document order."""
+    return node.query_selector_all(selector).values()
 
 
 def child_nodes(node) -> Iterator:

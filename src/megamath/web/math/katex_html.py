@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from megamath.web.math.dom import child_nodes, element_children
+from megamath.web.math.dom import child_nodes, element_children, matching
 from megamath.web.math.symbols import FUNCTIONS, SYMBOLS
 
 _SKIP = frozenset({"strut", "pstrut", "vlist-s", "frac-line", "nulldelimiter", "mathml", "hide-tail", "fix",
@@ -108,7 +108,7 @@ def _drawn(node) -> str | None:
     svg = node if node.tag == "svg" else node.query_selector("svg")
     if svg is None:
         return None
-    lines = [(line.getattr("y1"), line.getattr("y2")) for line in svg.query_selector_all("line")]
+    lines = [(line.getattr("y1"), line.getattr("y2")) for line in matching(svg, "line")]
     if lines:
         up, down = ("100%", "0") in lines, ("0", "100%") in lines
         return "\\xcancel" if up and down else "\\cancel" if up else "\\bcancel" if down else None
@@ -117,7 +117,7 @@ def _drawn(node) -> str | None:
     drawn = next((meaning for prefix, meaning in _PATHS if data.startswith(prefix)), None)
     if drawn == "|" and int(float(((svg.getattr("viewBox") or "0 0 333").split() + ["333"])[2])) > 400:
         return "\\|"
-    if drawn in ("right-arrow", "left-arrow") and len(svg.query_selector_all("path")) > 1:
+    if drawn in ("right-arrow", "left-arrow") and len(matching(svg, "path")) > 1:
         return "leftright-arrow"
     return drawn
 
@@ -528,7 +528,7 @@ def _row_is(row, name: str) -> bool:
 
 
 def _descendant_classes(node) -> set[str]:
-    return {c for element in [node, *node.query_selector_all("span")] for c in _classes(element)}
+    return {c for element in [node, *matching(node, "span")] for c in _classes(element)}
 
 
 def _nested_in_script(node) -> bool:

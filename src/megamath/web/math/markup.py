@@ -14,8 +14,12 @@ from collections import Counter
 from resiliparse.parse.html import HTMLTree, NodeType
 
 from megamath.web.math.chtml import chtml_to_tex
-from megamath.web.math.dom import element_children
-from megamath.web.math.images import clean_attribute_tex, is_formula_image, tex_from_image
+from megamath.web.math.dom import element_children, matching
+from megamath.web.math.images import (
+    clean_attribute_tex,
+    is_formula_image,
+    tex_from_image,
+)
 from megamath.web.math.katex_html import rebuild_katex_html
 from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex, name_of
 from megamath.web.math.tex import FORMULA_MARK as _MARK
@@ -54,8 +58,9 @@ def has_math_markup(tree: HTMLTree) -> bool:
 def _each(document, selector: str):
     """Yield the first match of ``selector`` until there is none; the caller replaces or removes each.
 
-    Repeated ``query_selector`` beats ``query_selector_all``: every access into resiliparse's result
-    list walks the list again, so a page with hundreds of formulas would cost quadratic time.
+    A fresh query per formula (one native walk), not a list of the matches made up front: replacing
+    a formula removes the matches nested inside it (the MathML inside a KaTeX span), which a list
+    would still hold.
     """
     for _ in range(_MAX_FORMULAS):
         node = document.query_selector(selector)
@@ -127,7 +132,7 @@ def _tex_elements(document, rewriter: _Rewriter) -> None:
     renderer passes read); an element holding several delimited formulas is left to the text pass.
     A ``<formula>`` alone in an ``<mjx-container>`` stands for the container.
     """
-    for node in list(document.query_selector_all(_TEX_ELEMENTS)):
+    for node in matching(document, _TEX_ELEMENTS):
         parent = node.parent
         if node.first_element_child is not None or parent is None:
             continue
@@ -313,7 +318,7 @@ def _table_rows(table) -> list[list[str]]:
 
 def _tables(document, rewriter: _Rewriter) -> None:
     """Data tables (no nested table, at least 2×2, short cells) become Markdown tables."""
-    tables = list(document.query_selector_all("table"))
+    tables = matching(document, "table")
     for table in tables:
         if table.query_selector("table") is not None:
             continue

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from resiliparse.parse.html import NodeType
 
+from megamath.web.math.dom import matching
+
 _CONFIG_ARRAY = re.compile(r"(inlineMath|displayMath)\s*[:=]\s*(\[\s*\[.*?\]\s*\])", re.DOTALL)
 _ENVIRONMENTS = "equation|equation\\*|align|align\\*|gather|gather\\*|multline|multline\\*|eqnarray|eqnarray\\*|displaymath"
 # One pass over the text; the leading lookahead lets every other position fail on one character test,
@@ -201,25 +203,31 @@ _CODE_RESTORE = re.compile(SENTINEL + "[dbk]")
 _RESTORED = {SENTINEL + "d": "$", SENTINEL + "b": "\\", SENTINEL + "k": "["}
 
 
-def protect_code(document) -> bool:
-    """Hide TeX delimiters inside the page's code elements from :func:`normalize_tex`; returns
-    whether any were hidden (then :func:`restore_code` must run on the extracted text)."""
-    protected = False
-    for code in document.query_selector_all(_CODE):
+def _holds_tex_delimiters(text: str) -> bool:
+    return "$" in text or "\\" in text or "[/" in text
+
+
+def code_with_tex_delimiters(document) -> list:
+    """The page's code elements whose text holds what the text pass would read as TeX."""
+    return [code for code in matching(document, _CODE) if _holds_tex_delimiters(code.text)]
+
+
+def protect_code(codes: list) -> None:
+    """Hide the TeX delimiters of ``codes`` (:func:`code_with_tex_delimiters`) from :func:`normalize_tex`;
+    :func:`restore_code` puts them back in the extracted text."""
+    for code in codes:
         node = code.first_child
         while node is not None and node != code:  # the element's descendants, in document order
             if node.type == NodeType.TEXT:
                 value = node.value
-                if "$" in value or "\\" in value or "[" in value:
+                if _holds_tex_delimiters(value) or "[" in value:
                     node.value = value.translate(_CODE_SWAP)
-                    protected = True
             if node.first_child is not None:
                 node = node.first_child
                 continue
             while node != code and node.next_sibling is None:
                 node = node.parent
             node = node.next_sibling if node != code else None
-    return protected
 
 
 def restore_code(text: str) -> str:
