@@ -46,6 +46,26 @@ def write_warc_batch(out_dir: Path, files: int, pages_per_file: int) -> list[Pat
     return paths
 
 
+def crawl_like_warc(path: Path, pages: int, math_share: float, seed: int = 0) -> Path:
+    """One WARC of ``pages`` real pages as a crawl holds them: non-math pages of html-nonmath (those
+    in which stage 1 finds no formula) with a ``math_share`` of math pages from html-math and
+    math-zoo-dev, drawn at random (``seed``), each under a URL of its own."""
+    import random
+
+    from megamath.web.extract import extract
+
+    data = require_shared()
+    nonmath = [p.read_bytes() for p in sorted((data / "html-nonmath").rglob("*.htm*"))]
+    nonmath = [body for body in nonmath if not extract(body.decode("utf-8", "replace")).math]
+    math = [p.read_bytes() for folder in ("html-math", "math-zoo-dev") for p in sorted((data / folder).rglob("*.htm*"))]
+    rng = random.Random(seed)
+    fetches = [Fetch(f"https://site{i}.example/page/{i}", rng.choice(math) if rng.random() < math_share
+                     else nonmath[i % len(nonmath)]) for i in range(pages)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_warc(path, fetches)
+    return path
+
+
 def main_text_cases() -> list[tuple[str, str, str, str]]:
     """(layout, source, HTML, main-text truth): magic-html's real forum and article pages (../shared),
     and the forum, Q&A, comment-list and blog pages of tests/fixtures/forum_pages.py."""

@@ -52,6 +52,19 @@ def formula_spans(scorer, text: str) -> list[str]:
     return scorer.spans(text) + [m.group(0) for m in _ENVIRONMENT.finditer(text)]
 
 
+def markdown_formulas(scorer, markdown: str) -> list[str]:
+    """The formulas of an expected Markdown file, read paragraph by paragraph: inline math never
+    crosses a blank line in Markdown, so a prose dollar ("costs $100 per unit.") cannot pair with
+    the dollar of a formula paragraphs later, as the scorer's page-wide pairing would have it."""
+    blocks, open_block = [], ""
+    for block in re.split(r"\n[ \t]*\n", markdown):
+        open_block = f"{open_block}\n\n{block}" if open_block else block
+        if open_block.count("$$") % 2 == 0:  # a display block may hold blank lines
+            blocks.append(open_block)
+            open_block = ""
+    return [formula for block in blocks + [open_block] if block for formula in scorer.spans(block)]
+
+
 def recall(scorer, truth: list[list[str]], outputs: list[str]) -> tuple[int, int]:
     """(formulas matched, formulas) over pages, with the scorer's canonicalization and threshold."""
     texs, pages = [], []
@@ -105,7 +118,7 @@ def main() -> None:
     for expected in sorted((defuddle / "expected").glob("*.md")):
         page = defuddle / "fixtures" / (expected.stem + ".html")
         if page.exists():
-            sources["defuddle fixtures"].append((read(page), scorer.spans(expected.read_text(encoding="utf-8"))))
+            sources["defuddle fixtures"].append((read(page), markdown_formulas(scorer, expected.read_text(encoding="utf-8"))))
     for page in sorted((data / "html-math" / "fred-wang__TeXZilla" / "examples").glob("*.html")):
         raw = read(page)
         truth = [html_lib.unescape(t).strip() for t in

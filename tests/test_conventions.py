@@ -76,3 +76,31 @@ def test_no_output_holds_a_private_use_code_point_on_any_shared_page():
     for page in pages:
         for text in (extract(page).text, extract_precise(page).text):
             assert not private_use.search(text)
+
+
+def test_code_on_a_math_page_keeps_its_delimiters_and_its_lines():
+    """MathJax skips code: highlighted code (inline spans) and code laid out with <br> or a <div> per
+    line keep `$`, `\\(` and their line breaks on a page whose prose holds TeX."""
+    page = ("<html><body><article><p>The area is $\\pi r^2$ for a circle of radius $r$, as the scripts below print.</p>"
+            '<pre><code><span class="k">echo</span> <span class="s">"$HOME costs $5"</span></code></pre>'
+            "<pre>printf('\\(x\\)')<br>echo $PATH<br>done</pre>"
+            '<pre><div class="line">let a = "$1";</div><div class="line">let b = "$2";</div></pre>'
+            "<p>Both prints run in a shell, where each dollar sign is a variable.</p></article></body></html>")
+    result = extract(page)
+    assert result.math == {"tex_text": 2}
+    assert "$\\pi r^2$" in result.text
+    assert 'echo "$HOME costs $5"' in result.text
+    assert "printf('\\(x\\)')\necho $PATH\ndone" in result.text
+    assert 'let a = "$1";\nlet b = "$2";' in result.text
+
+
+def test_formulas_nested_in_formulas_are_read_once():
+    """One query finds every match; a match inside a replaced one (MathML in a KaTeX span, a <math>
+    inside an unclosed <math>) is not read again."""
+    page = ('<html><body><article><p>Take <span class="katex"><span class="katex-mathml"><math><semantics><mi>x</mi>'
+            '<annotation encoding="application/x-tex">x</annotation></semantics></math></span></span> and '
+            "<math><mi>y</mi></math> in the plane, with <math><mi>z</mi></math> fixed for the rest of the proof.</p>"
+            "</article></body></html>")
+    result = extract(page)
+    assert result.math == {"katex": 1, "mathml": 2}
+    assert "Take $x$ and $y$ in the plane, with $z$ fixed" in result.text
