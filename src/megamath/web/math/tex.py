@@ -55,6 +55,8 @@ FORMULA_MARK = SENTINEL + "m"
 
 def without_sentinel(html: str) -> str:
     return html.replace(SENTINEL, "") if SENTINEL in html else html
+
+
 _WORDPRESS_LATEX = "latex "  # $latex x^2$, WordPress.com's inline syntax
 
 
@@ -248,5 +250,6 @@ def restore_code(text: str) -> str:
 
 
 def might_contain_tex(text: str) -> bool:
-    return ("$" in text or "\\(" in text or "\\[" in text or "\\begin{" in text or "[/" in text
-            or FORMULA_MARK in text)
+    # each test is a scan of the text: the backslash forms share one scan for the backslash
+    return ("$" in text or "[/" in text or SENTINEL in text
+            or ("\\" in text and ("\\(" in text or "\\[" in text or "\\begin{" in text)))
