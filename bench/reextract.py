@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import main_text_cases, real_pages, snippet_scores, trafilatura_eval_cases  # noqa: E402
+from fixtures.main_text import word_f1  # noqa: E402
 from math_extract import ensure_scorer_packages, fidelity  # noqa: E402
 
 from megamath.web.extract import extract_text  # noqa: E402
@@ -30,18 +29,6 @@ from megamath.web.reextract import Reextract, extract_precise  # noqa: E402
 
 def stage2(html: str) -> str:
     return extract_precise(html).text
-
-
-WORD = re.compile(r"\w+")
-
-
-def word_f1(truth: str, text: str) -> float:
-    want, have = Counter(WORD.findall(truth.lower())), Counter(WORD.findall(text.lower()))
-    common = sum((want & have).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(have.values()), common / sum(want.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 def main_text_by_layout() -> None:

@@ -11,6 +11,7 @@ from conftest import EXAMPLE_WARC, SHARED, run_cli
 from megamath.runtime.shards import read_shard
 from megamath.runtime.stage import Drop
 from megamath.sources.warc import WarcLookupError, read_html_at
+from fixtures.main_text import word_f1
 from fixtures.warc_writer import Fetch, write_warc
 from megamath.web.extract import extract_text
 from megamath.web.reextract import Reextract, ReextractConfig, extract_precise
@@ -93,19 +94,6 @@ def test_stage2_keeps_the_formulas_stage1_keeps_on_every_zoo_family():
         assert stage2 >= 0.95 * stage1 and stage1 >= 0.95 * len(row["formulas"]), (row["page"], stage1, stage2)
         checked.add(row["family"])
     assert len(checked) == 11
-
-
-WORD = re.compile(r"\w+")
-
-
-def word_f1(truth: str, text: str) -> float:
-    from collections import Counter
-    want, have = Counter(WORD.findall(truth.lower())), Counter(WORD.findall(text.lower()))
-    common = sum((want & have).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(have.values()), common / sum(want.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 @pytest.mark.parametrize("engine", sorted(set(engine for engine, *_ in __import__("fixtures.forum_pages").forum_pages.pages())))
