@@ -12,7 +12,14 @@ import pytest
 
 from conftest import EXAMPLE_WARC, run_cli
 from megamath.classify.evaluate import LabelledSet, evaluate
-from megamath.classify.model import ClassifierError, MathClassifier, TrainConfig, folded_path, train
+from megamath.classify.model import (
+    ClassifierError,
+    MathClassifier,
+    TrainConfig,
+    folded_path,
+    preprocessing_path,
+    train,
+)
 from megamath.classify.preprocess import chunk_words, preprocess
 from megamath.classify.seeds import BootstrapConfig, bootstrap_seeds, read_texts
 from fixtures.scripted_server import ScriptedServerProcess
@@ -46,10 +53,33 @@ def model(tmp_path_factory):
 
 def test_preprocess_normalizes_numbers_symbols_and_unicode():
     assert preprocess("Let $f(x) = 3x^2 + 2.5x$; then \\frac{a}{b}, 1,000 people!") == \
-        "let $ f x = 0 x ^ 0 + 0 x $ then \\frac { a } { b } 0 people"
+        "let mathspan f x = 0 x ^ 0 + 0 x mathend then \\frac { a } { b } 0 people"
     assert preprocess("ＡＢＣ Ünïcode ﬁ") == "abc ünïcode fi"
     assert preprocess("") == ""
     assert chunk_words("a b c d e", 2) == ["a b", "c d", "e"] and chunk_words("a b", 0) == ["a b"]
+
+
+def test_preprocess_tells_prices_code_and_tables_from_math():
+    """A price is not the formula $0$, a table of numbers is not a run of 0, code is not TeX."""
+    assert preprocess("It costs $169.99, and $0$ is a formula.") == "it costs price and mathspan 0 mathend is a formula"
+    assert preprocess("Stage 1 wrote \\$5 and $x$.") == "stage 0 wrote price and mathspan x mathend"
+    assert preprocess("20 USD or 15 € or 7% off on 2024-05-01 at 12:30, 5 pm") == \
+        "price or price or percent off on date at clock clock"
+    assert preprocess("Selling 2 x JCM800 heads") == "selling qty model heads"
+    assert preprocess("Arsenal\t\t38\t\t26\n| a | 2 |") == "tablerow arsenal tnum tnum tablerow | a | tnum |"
+    assert preprocess("x = torch.nn.Linear(in_features, 3);") == "codeline x = torch nn apicall in_features 0"
+    assert preprocess("Let $x_1 = 2$ and x_1 in prose") == "let mathspan x 0 = 0 mathend and x 0 in prose"
+
+
+def test_a_model_trained_with_another_preprocessing_is_refused(model, tmp_path):
+    import shutil
+
+    old = tmp_path / "old.bin"
+    shutil.copy(model, old)  # no record of its preprocessing: a model from before versions were recorded
+    with pytest.raises(ClassifierError, match="version 1.*train it again"):
+        MathClassifier(old)
+    (tmp_path / "old.bin.preprocess.json").write_text('{"preprocess_version": 2}')
+    assert MathClassifier(old).scores(["x"]).shape == (1,)
 
 
 def test_folded_scores_equal_fasttext_predict(model):
@@ -66,11 +96,13 @@ def test_model_files_and_errors(model, tmp_path):
     assert folded_path(model).is_file()
     copy = tmp_path / "copy.bin"
     copy.write_bytes(model.read_bytes())
+    preprocessing_path(copy).write_bytes(preprocessing_path(model).read_bytes())
     MathClassifier(copy)  # folds it and caches the table next to it
     assert folded_path(copy).is_file()
     with pytest.raises(ClassifierError, match="not found"):
         MathClassifier(tmp_path / "missing.bin")
     (tmp_path / "junk.bin").write_bytes(b"not a model at all" * 10)
+    preprocessing_path(tmp_path / "junk.bin").write_bytes(preprocessing_path(model).read_bytes())
     with pytest.raises(ClassifierError):
         MathClassifier(tmp_path / "junk.bin")
     with pytest.raises(ClassifierError, match="both positive and negative"):
@@ -201,7 +233,7 @@ def test_webpro_scores_with_a_classifier_trained_on_a_sample_of_llm_scores(tmp_p
     with ScriptedServerProcess() as server:
         result = run_cli("web", "pro", str(shard), "-o", str(tmp_path / "pro"), "--model", "scripted", "--refine-model",
                          "scripted-echo", "--base-url", server.base_url, "--score-sample", "100", "-q", "--format",
-                         "jsonl")
+                         "jsonl", "--thresholds", "0:3")  # 100 documents a crawl train a model of modest confidence
         assert result.returncode == 0, result.stderr
         out = [r for p in (tmp_path / "pro" / "data").glob("*.jsonl") for r in read_shard(str(p))]
         # the LLM scored only the sample; everything else was scored by the classifier, then the kept refined

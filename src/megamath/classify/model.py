@@ -28,7 +28,7 @@ from typing import Iterable
 import numpy as np
 
 from megamath.classify.fasttext_model import FastTextModelError, load_fasttext_model
-from megamath.classify.preprocess import chunk_words, preprocess
+from megamath.classify.preprocess import PREPROCESS_VERSION, chunk_words, preprocess
 from megamath.runtime import storage
 from megamath.runtime.task import Job
 
@@ -101,13 +101,15 @@ def train_labelled(examples: Iterable[tuple[str, str]], output: str | os.PathLik
             epoch=config.epoch, bucket=config.bucket, thread=config.threads or os.cpu_count() or 1,
             seed=config.seed, loss="softmax", verbose=2 if progress else 0)
         model.save_model(str(output))
+        preprocessing_path(output).write_text(json.dumps({"preprocess_version": PREPROCESS_VERSION}) + "\n")
         FoldedModel.from_fasttext(model).save(folded_path(output))
-        summary["files"] = [str(output), str(folded_path(output))]
+        summary["files"] = [str(output), str(preprocessing_path(output)), str(folded_path(output))]
         if config.quantize:
             model.quantize(input=str(data), retrain=False, qnorm=True)
             quantized = output.with_suffix(".ftz")
             model.save_model(str(quantized))
-            summary["files"].append(str(quantized))
+            preprocessing_path(quantized).write_text(preprocessing_path(output).read_text())
+            summary["files"] += [str(quantized), str(preprocessing_path(quantized))]
     return summary
 
 
@@ -159,6 +161,22 @@ def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.P
 
 def folded_path(model_path: str | os.PathLike[str]) -> Path:
     return Path(f"{model_path}.folded.npz")
+
+
+def preprocessing_path(model_path: str | os.PathLike[str]) -> Path:
+    """Where a model records the preprocessing it was trained with (fastText's file has no room for it)."""
+    return Path(f"{model_path}.preprocess.json")
+
+
+def trained_preprocess_version(model_path: str) -> int:
+    """The preprocessing version a model was trained with; 1 for models from before versions were recorded."""
+    record = f"{model_path}.preprocess.json"  # a string: Path() would fold the // of a URL
+    if not storage.exists(record):
+        return 1
+    try:
+        return int(json.loads(storage.read_bytes(record))["preprocess_version"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ClassifierError(f"{record} does not say which preprocessing the model was trained with: {exc}") from exc
 
 
 def _folded_is_current(folded: str, model: str) -> bool:
@@ -299,6 +317,13 @@ class TextClassifier:
         self.path = str(path)
         if not storage.is_file(self.path):
             raise ClassifierError(f"classifier model not found: {self.path}")
+        version = trained_preprocess_version(self.path)
+        if version != PREPROCESS_VERSION:
+            if version == 1:
+                self._load_fasttext()  # a file that is no model at all says so first
+            raise ClassifierError(f"{self.path} was trained on text preprocessed by version {version}; this megamath "
+                                  f"preprocesses by version {PREPROCESS_VERSION} (prices, code, tables and formulas "
+                                  "have tokens of their own): train it again with `megamath classifier train`")
         self._folded: FoldedModel | None = None
         self._fasttext = None
         folded = f"{self.path}.folded.npz"  # a string: Path() would fold the // of a URL
