@@ -123,10 +123,11 @@ def test_evaluation_metrics_per_set_and_sweep():
     sets = [LabelledSet("math-a", True, np.array([0.9, 0.8, 0.4, 0.7])),
             LabelledSet("news", False, np.array([0.1, 0.6, 0.2, 0.0]))]
     report = evaluate(sets, threshold=0.5)["domains"]["out"]
-    assert report["pooled"] == {"precision": 0.75, "recall": 0.75, "f1": 0.75, "positives": 4, "negatives": 4}
+    assert report["pooled"] == {"precision": 0.75, "recall": 0.75, "f1": 0.75, "positives": 4, "negatives": 4,
+                                "false_positive_rate": 0.25}
     rows = {row["set"]: row for row in report["sets"]}
     assert rows["math-a"]["classified_math"] == 0.75 and rows["news"]["classified_math"] == 0.25
-    assert report["best_threshold"]["threshold"] == 0.25 and report["best_threshold"]["f1"] == 0.8889
+    assert report["best_threshold"]["threshold"] == 0.21 and report["best_threshold"]["f1"] == 0.8889
 
 
 def stage1_record(i: int, crawl: str, formulas: int, chars: int = 600) -> dict:
@@ -170,7 +171,7 @@ def test_cli_train_eval_apply_and_web_extract_stage(model, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["domains"]["in"]["pooled"]["f1"] == 1.0 and "out" in report["domains"]
-    assert "in-domain" in result.stdout and "best threshold" in result.stdout
+    assert "in-domain" in result.stdout and "best F1 at threshold" in result.stdout
 
     mixed = write_jsonl(tmp_path / "mixed.jsonl", [{"id": f"m{i}", "text": math_doc(rng)} for i in range(5)]
                         + [{"id": f"n{i}", "text": prose_doc(rng)} for i in range(5)])
@@ -252,3 +253,36 @@ def test_webpro_score_sample_with_a_single_score_is_a_clear_error(tmp_path):
                          "--model", "scripted", "--base-url", server.base_url, "--score-sample", "10", "-q")
     assert result.returncode == 1 and "cannot train the score classifier" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_precision_at_a_base_rate_and_thresholds_for_a_target():
+    """1% false positives and 99% recall: 0.99 precision on a balanced sample, 0.84 in a crawl with 5% math."""
+    positives = np.array([0.9] * 99 + [0.2])
+    negatives = np.array([0.1] * 99 + [0.8])
+    sets = [LabelledSet("math", True, positives), LabelledSet("news", False, negatives)]
+    pooled = evaluate(sets, 0.5, base_rate=0.05)["domains"]["out"]["pooled"]
+    assert pooled["precision"] == 0.99 and pooled["false_positive_rate"] == 0.01
+    assert pooled["precision_at_base_rate"] == round(0.99 * 0.05 / (0.99 * 0.05 + 0.01 * 0.95), 4) == 0.8390
+    picked = evaluate(sets, 0.5, base_rate=0.05, target_precision=0.95)["domains"]["out"]["target"]["threshold"]
+    assert picked["threshold"] == 0.81 and picked["precision_at_base_rate"] == 1.0 and picked["recall"] == 0.99
+    kept = evaluate(sets, 0.5, target_recall=1.0)["domains"]["out"]["target"]["threshold"]
+    assert kept["threshold"] == 0.2 and kept["recall"] == 1.0
+    assert evaluate(sets, 0.5, target_precision=1.01)["domains"]["out"]["target"]["threshold"] is None
+
+
+def test_bootstrap_draws_hard_negatives_of_each_kind_in_every_crawl():
+    def page(i: int, crawl: str, text: str) -> dict:
+        return {"id": f"{crawl}-{i}", "url": f"https://e.example/{i}", "text": text * 5, "meta": {"crawl": crawl}}
+
+    code = "import os\nx = os.path.join(a, b);\nreturn x;\n"
+    table = "Arsenal\t38\t26\t84\nChelsea\t38\t20\t70\nLeeds\t38\t10\t40\n"
+    shop = "Amp head $999.99, cabinet $449, cables $19.99 each, now $5 off. "
+    plain = "The council met on Tuesday to discuss the new park and the library budget. "
+    records = []
+    for crawl in ("CC-MAIN-2016-07", "CC-MAIN-2024-10"):
+        records += [stage1_record(i, crawl, 10) for i in range(6)]
+        records += [page(i, crawl, text) for i, text in enumerate([code, table, shop] * 4 + [plain] * 12)]
+    _, negatives, counts = bootstrap_seeds(records, BootstrapConfig(negatives_per_positive=2, hard_share=0.5))
+    for crawl, row in counts["per_crawl"].items():
+        assert row["negatives"] == 12 and row["hard_negatives"] == {"code": 2, "tables": 2, "prices": 2}, crawl
+    assert sum(1 for seed in negatives if seed["kind"] == "plain") == 12

@@ -63,6 +63,16 @@ _TABLE_LINE = re.compile(r"^[ \t]*\|.*\|[ \t]*$|^[^\n]*\t[^\n]*$", re.M)
 _TABLE_NUMBER = re.compile(_NUMBER)
 
 
+_PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:€|£|usd\b|eur\b)", re.I)
+
+
+def page_traits(text: str) -> dict[str, int]:
+    """Code lines, table rows and currency amounts in a text: what makes a page without formulas a
+    hard negative for a math classifier (``classifier bootstrap`` samples them apart)."""
+    return {"code": len(_CODE_LINE.findall(text)), "tables": len(_TABLE_LINE.findall(text)),
+            "prices": len(_PRICE.findall(text))}
+
+
 def _special(token: str) -> str:
     """The token a prose token that starts with a digit, a currency sign or a backslash stands for
     (see the module docstring)."""

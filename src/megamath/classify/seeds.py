@@ -7,7 +7,9 @@ the text is the ``text`` field or the fields named (joined by a blank line, e.g.
 The bootstrap needs no outside corpus: in stage-1 output, pages whose math markup and LaTeX density
 are unmistakable are positives, and pages with no formula at all are the negatives' pool; both are
 sampled evenly across crawls (the CC-MAIN id, else the WARC year), so no single crawl sets the
-classifier's idea of the web.
+classifier's idea of the web. Part of the negatives (``hard_share``) is drawn from the pages that
+look most like math to a bag of tokens without being math: pages with code, with tables of numbers,
+and with many prices, an even part of each kind in every crawl.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Iterable, Iterator
 
 import orjson
 
+from megamath.classify.preprocess import page_traits
 from megamath.runtime import storage
 from megamath.runtime.shards import read_records
 from megamath.runtime.stage import Record
@@ -78,7 +81,10 @@ class BootstrapConfig:
     """``min_formulas`` and ``min_density`` (formulas per 1,000 characters): what makes a page an
     unmistakable positive. ``negatives_per_positive``: negatives drawn per positive, from pages with
     no formula. ``per_crawl``: positives per crawl (0: as many as the crawl with fewest has, so every
-    crawl weighs the same). ``min_chars``: shorter pages are not seeds."""
+    crawl weighs the same). ``min_chars``: shorter pages are not seeds. ``hard_share``: the part of
+    the negatives drawn from hard negatives (pages with ``min_code_lines`` lines of code,
+    ``min_table_rows`` table rows, or ``min_prices_per_1000`` amounts per 1,000 characters), split
+    evenly between the kinds a crawl has; what they cannot fill comes from the other negatives."""
 
     min_formulas: int = 5
     min_density: float = 2.0
@@ -87,6 +93,25 @@ class BootstrapConfig:
     min_chars: int = 200
     seed: int = 0
     max_pool_per_crawl: int = 200_000
+    hard_share: float = 0.5
+    min_code_lines: int = 3
+    min_table_rows: int = 3
+    min_prices_per_1000: float = 3.0
+
+
+HARD_KINDS = ("code", "tables", "prices")
+
+
+def hard_kind(text: str, config: BootstrapConfig) -> str:
+    """"code", "tables" or "prices" for a page without formulas that has enough of them, else "plain"."""
+    traits = page_traits(text)
+    if traits["code"] >= config.min_code_lines:
+        return "code"
+    if traits["tables"] >= config.min_table_rows:
+        return "tables"
+    if traits["prices"] * 1000 / max(len(text), 1) >= config.min_prices_per_1000:
+        return "prices"
+    return "plain"
 
 
 class _Reservoir:
@@ -107,7 +132,7 @@ def bootstrap_seeds(records: Iterable[Record], config: BootstrapConfig) -> tuple
     """(positives, negatives, counts per crawl) from stage-1 records."""
     rng = random.Random(config.seed)
     positives: dict[str, _Reservoir] = defaultdict(lambda: _Reservoir(config.max_pool_per_crawl, rng))
-    negatives: dict[str, _Reservoir] = defaultdict(lambda: _Reservoir(config.max_pool_per_crawl, rng))
+    negatives: dict[tuple[str, str], _Reservoir] = defaultdict(lambda: _Reservoir(config.max_pool_per_crawl, rng))
     skipped = Counter()
     for record in records:
         text = record.get("text") or ""
@@ -120,21 +145,42 @@ def bootstrap_seeds(records: Iterable[Record], config: BootstrapConfig) -> tuple
         if formulas >= config.min_formulas and formulas * 1000 / len(text) >= config.min_density:
             positives[seed["crawl"]].add(seed)
         elif formulas == 0:
-            negatives[seed["crawl"]].add(seed)
+            seed["kind"] = hard_kind(text, config)
+            negatives[seed["crawl"], seed["kind"]].add(seed)
         else:
             skipped["some_math"] += 1
-    crawls = sorted(set(positives) | set(negatives))
+    crawls = sorted(set(positives) | {crawl for crawl, _ in negatives})
     per_crawl = config.per_crawl or min((len(positives[c].items) for c in crawls if positives[c].items), default=0)
     chosen_pos, chosen_neg, counts = [], [], {}
     for crawl in crawls:
         pos = rng.sample(positives[crawl].items, min(per_crawl, len(positives[crawl].items)))
-        wanted = round(per_crawl * config.negatives_per_positive)
-        neg = rng.sample(negatives[crawl].items, min(wanted, len(negatives[crawl].items)))
+        neg = _negatives(crawl, negatives, round(per_crawl * config.negatives_per_positive), config.hard_share, rng)
         chosen_pos += pos
         chosen_neg += neg
-        counts[crawl] = {"positive_pool": positives[crawl].seen, "negative_pool": negatives[crawl].seen,
-                         "positives": len(pos), "negatives": len(neg)}
+        counts[crawl] = {"positive_pool": positives[crawl].seen,
+                         "negative_pool": sum(negatives[crawl, k].seen for k in ("plain", *HARD_KINDS)),
+                         "positives": len(pos), "negatives": len(neg),
+                         "hard_negatives": dict(Counter(seed["kind"] for seed in neg if seed["kind"] != "plain"))}
     return chosen_pos, chosen_neg, {"per_crawl": counts, "skipped": dict(skipped)}
+
+
+def _negatives(crawl: str, pools: dict, wanted: int, hard_share: float, rng: random.Random) -> list[Record]:
+    """``wanted`` negatives of a crawl: ``hard_share`` of them split evenly between the hard kinds it
+    has (a kind short of its part leaves it to the others), the rest from the plain pages."""
+    kinds = [k for k in HARD_KINDS if pools.get((crawl, k)) and pools[crawl, k].items]
+    hard_wanted = round(wanted * hard_share) if kinds else 0
+    chosen: list[Record] = []
+    for i, kind in enumerate(kinds):
+        part = (hard_wanted - len(chosen)) // (len(kinds) - i)
+        pool = pools[crawl, kind].items
+        chosen += rng.sample(pool, min(part, len(pool)))
+    plain = pools[crawl, "plain"].items if (crawl, "plain") in pools else []
+    chosen += rng.sample(plain, min(wanted - len(chosen), len(plain)))
+    if len(chosen) < wanted:  # too few plain pages: the hard pools fill in
+        taken = {id(seed) for seed in chosen}
+        rest = [seed for kind in kinds for seed in pools[crawl, kind].items if id(seed) not in taken]
+        chosen += rng.sample(rest, min(wanted - len(chosen), len(rest)))
+    return chosen
 
 
 def write_seed_file(path: str | Path, seeds: list[Record]) -> None:

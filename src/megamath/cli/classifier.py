@@ -84,20 +84,31 @@ def train(positives, negatives, text_field, output, **hyper):
 @click.option("--negative", "negatives", multiple=True, metavar="[in:|out:]NAME=FILE", help="A labelled non-math set.")
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--base-rate", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="The share of math among the pages to classify (e.g. 0.05): also report the precision they would see.")
+@click.option("--target-precision", type=click.FloatRange(0, 1), default=None,
+              help="Pick the lowest threshold that reaches this precision (at --base-rate when given).")
+@click.option("--target-recall", type=click.FloatRange(0, 1), default=None,
+              help="Pick the highest threshold that keeps this recall.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report here as JSON.")
-def evaluate(model, positives, negatives, text_field, threshold, output):
-    """Precision, recall and F1 per labelled set and pooled per domain, with a threshold sweep.
+def evaluate(model, positives, negatives, text_field, threshold, base_rate, target_precision, target_recall, output):
+    """Precision, recall and F1 per labelled set and pooled per domain, with a threshold sweep; with
+    --base-rate, the precision a crawl with that share of math would see, and with --target-precision or
+    --target-recall, the threshold that reaches it.
 
     \b
     Example:
       megamath classifier eval math.bin --positive in:seeds=heldout_pos.jsonl --negative in:seeds=heldout_neg.jsonl \\
           --positive math=html_math.jsonl --negative news=news.jsonl -o report.json
+      megamath classifier eval math.bin --positive ... --negative ... --base-rate 0.05 --target-precision 0.93
     """
     from megamath.classify.evaluate import LabelledSet, evaluate as run_eval, format_report
     from megamath.classify.model import MathClassifier
 
     if not positives or not negatives:
         raise click.UsageError("give at least one --positive and one --negative set")
+    if target_precision is not None and target_recall is not None:
+        raise click.UsageError("give --target-precision or --target-recall, not both")
     scorer = MathClassifier(model)
     sets = []
     for specs, positive in ((positives, True), (negatives, False)):
@@ -107,7 +118,8 @@ def evaluate(model, positives, negatives, text_field, threshold, output):
                 domain, rest = "out", spec
             name, texts = _texts(rest, text_field)
             sets.append(LabelledSet(name, positive, scorer.scores(texts), domain))
-    report = run_eval(sets, threshold)
+    report = run_eval(sets, threshold, base_rate=base_rate, target_precision=target_precision,
+                      target_recall=target_recall)
     click.echo(format_report(report))
     if output:
         Path(output).write_text(json.dumps(report, indent=2))
@@ -123,10 +135,13 @@ def evaluate(model, positives, negatives, text_field, threshold, output):
 @click.option("--negatives-per-positive", type=click.FloatRange(min=0), default=2.0, show_default=True)
 @click.option("--per-crawl", type=click.IntRange(min=0), default=0, show_default=True,
               help="Positives per crawl (0: as many as the crawl with fewest has).")
+@click.option("--hard-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Part of the negatives drawn from pages with code, tables of numbers or many prices.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def bootstrap(inputs, output, min_formulas, min_density, negatives_per_positive, per_crawl, seed):
+def bootstrap(inputs, output, min_formulas, min_density, negatives_per_positive, per_crawl, hard_share, seed):
     """Collect round-1 seeds from stage-1 output itself: unmistakable math pages (formulas from math
-    markup or TeX, dense enough) as positives, pages without any formula as negatives, evenly per crawl.
+    markup or TeX, dense enough) as positives, pages without any formula as negatives, evenly per crawl;
+    --hard-share of the negatives are hard ones (code, tables of numbers, prices), an even part of each.
 
     \b
     Example:
@@ -139,15 +154,17 @@ def bootstrap(inputs, output, min_formulas, min_density, negatives_per_positive,
 
     _, shards = prepare_run(output, inputs, quiet=True, shards=True)
     config = BootstrapConfig(min_formulas=min_formulas, min_density=min_density,
-                             negatives_per_positive=negatives_per_positive, per_crawl=per_crawl, seed=seed)
+                             negatives_per_positive=negatives_per_positive, per_crawl=per_crawl, seed=seed,
+                             hard_share=hard_share)
     positives, negatives, counts = bootstrap_seeds(read_records(shards), config)
     out = Path(output)
     write_seed_file(out / "positive.jsonl", positives)
     write_seed_file(out / "negative.jsonl", negatives)
     (out / "bootstrap.json").write_text(json.dumps({"config": config.__dict__, **counts}, indent=2))
     for crawl, row in counts["per_crawl"].items():
+        hard = ", ".join(f"{n:,} {kind}" for kind, n in sorted(row["hard_negatives"].items()))
         click.echo(f"{crawl}: {row['positives']:,} positives of {row['positive_pool']:,} candidates, "
-                   f"{row['negatives']:,} negatives of {row['negative_pool']:,}")
+                   f"{row['negatives']:,} negatives of {row['negative_pool']:,}" + (f" (hard: {hard})" if hard else ""))
     click.echo(f"{len(positives):,} positives and {len(negatives):,} negatives under {out}")
     if not positives or not negatives:
         click.echo("error: no positive or no negative seed found (see the counts above)", err=True)
