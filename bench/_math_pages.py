@@ -167,6 +167,20 @@ _PROOFS = [
 ]
 
 
+def table_example(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
+    """A worked example with a table of values (math solutions have tables too): kind "t" is a table,
+    its rows separated by newlines and cells by "|"."""
+    a, b = rng.randint(2, 9), rng.randint(1, 20)
+    xs = list(range(-2, 4))
+    rows = "\n".join([f"x|f(x) = {a}x^2 + {b}"] + [f"{x}|{a * x * x + b}" for x in xs])
+    return "Tabulating a quadratic", [
+        ("p", f"Let $f(x) = {a}x^2 + {b}$. We evaluate $f$ at the integers from $-2$ to $3$:"),
+        ("t", rows),
+        ("p", f"The smallest value is $f(0) = {b}$, since $x^2 \\ge 0$ for every real $x$, and the table is "
+              "symmetric about $x = 0$ because $f(-x) = f(x)$."),
+        ("d", f"f(3) - f(-2) = {a * 9 + b} - {a * 4 + b} = {a * 5}")]
+
+
 def proof_page(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
     """A few statements with proofs, in the style of lecture notes."""
     blocks = []
@@ -217,6 +231,87 @@ def numpy_docstrings() -> list[tuple[str, list[tuple[str, str]]]]:
     return pages
 
 
+# Non-math modules of Python's standard library (real code and API text); the evaluation reads others.
+TRAINING_CODE_MODULES = ("json", "csv", "argparse", "logging", "http.client", "email.message", "urllib.parse",
+                         "sqlite3", "shutil", "tarfile", "zipfile", "configparser", "smtplib", "xml.dom.minidom")
+EVALUATION_CODE_MODULES = ("asyncio.streams", "subprocess", "pathlib", "socket", "ftplib", "mailbox", "http.cookies",
+                           "imaplib", "pickle", "gzip", "html.parser", "wsgiref.simple_server", "optparse", "tempfile")
+
+
+def code_pages(modules: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(title, HTML body) API-reference pages of standard-library modules: each function's signature and
+    docstring, and some of its source in <pre>, as documentation sites render them."""
+    import importlib
+
+    pages = []
+    for name in modules:
+        module = importlib.import_module(name)
+        parts = []
+        for attr, obj in inspect.getmembers(module, lambda o: inspect.isfunction(o) or inspect.isclass(o)):
+            if attr.startswith("_") or getattr(obj, "__module__", "") != module.__name__:
+                continue
+            try:
+                signature = f"{name}.{attr}{inspect.signature(obj)}"
+            except (TypeError, ValueError):
+                signature = f"{name}.{attr}()"
+            doc = inspect.getdoc(obj) or ""
+            try:
+                source = "\n".join(inspect.getsource(obj).splitlines()[:12])
+            except (OSError, TypeError):
+                source = ""
+            parts.append(f"<h3><code>{html.escape(signature)}</code></h3><p>{html.escape(doc[:800])}</p>"
+                         + (f"<pre><code>{html.escape(source)}</code></pre>" if source else ""))
+        for i in range(0, len(parts), 6):
+            pages.append((f"{name} — API reference", "\n".join(parts[i:i + 6])))
+    return pages
+
+
+_PRODUCTS = ("Marshall JCM800 2203 head", "Fender Twin Reverb 65", "RTX4090 graphics card", "Sony WH-1000XM5 headphones",
+             "Dyson V15 vacuum", "Canon EOS R6 body", "Samsung 990 Pro 2TB SSD", "Bosch GSR18V drill", "Lego 75313 set",
+             "Nike Air Zoom Pegasus 40", "KitchenAid KSM150 mixer", "Garmin Fenix 7X watch", "iPhone 15 Pro 256GB")
+_TEAMS = ("Arsenal", "Chelsea", "Liverpool", "Everton", "Leeds", "Fulham", "Brentford", "Burnley", "Wolves", "Spurs")
+_INGREDIENTS = ("flour", "sugar", "butter", "eggs", "milk", "salt", "baking powder", "vanilla extract", "cocoa", "yeast")
+
+
+def hard_negative_pages(rng: random.Random, count: int) -> list[tuple[str, str]]:
+    """(title, HTML body) pages that are numbers without math: shop listings and deals with prices,
+    classifieds, league tables and stock quotes, recipes with quantities, in turn."""
+    pages = []
+    for i in range(count):
+        kind = i % 4
+        if kind == 0:
+            rows = []
+            for product in rng.sample(_PRODUCTS, 6):
+                price = rng.randint(19, 2999) + rng.choice((0.99, 0.49, 0))
+                rows.append(f"<li><b>{product}</b> — now ${price:,.2f} (was ${price * 1.2:,.2f}, save {rng.randint(5, 40)}%). "
+                            f"{rng.randint(1, 9)} x in stock, ships {rng.randint(1, 12)}/{rng.randint(1, 28)}/2024 "
+                            f"if ordered by {rng.randint(1, 11)}pm. Rated {rng.randint(30, 50) / 10}/5 by {rng.randint(3, 900)} buyers.</li>")
+            pages.append(("Deals of the day", f"<p>Today's best prices, updated at {rng.randint(1, 12)}:{rng.randint(10, 59)}.</p>"
+                          f"<ul>{''.join(rows)}</ul><p>Free shipping over $50. Prices include VAT.</p>"))
+        elif kind == 1:
+            items = "".join(f"<p>FOR SALE: {rng.randint(1, 3)} x {rng.choice(_PRODUCTS)}, {rng.choice(('mint', 'good', 'used'))}"
+                            f" condition, ${rng.randint(40, 1800)} OBO. Call 555-{rng.randint(1000, 9999)} after "
+                            f"{rng.randint(5, 9)}pm or meet at {rng.randint(100, 999)} Main St.</p>" for _ in range(8))
+            pages.append(("Classifieds — musical gear and electronics", items))
+        elif kind == 2:
+            teams = rng.sample(_TEAMS, 8)
+            rows = "".join(f"<tr><td>{j + 1}</td><td>{team}</td>" + "".join(f"<td>{rng.randint(0, 38)}</td>" for _ in range(6))
+                           + f"<td>{rng.randint(10, 90)}</td></tr>" for j, team in enumerate(teams))
+            quotes = "".join(f"<tr><td>{t}</td><td>{rng.randint(10, 900)}.{rng.randint(10, 99)}</td><td>{rng.choice('+-')}"
+                             f"{rng.randint(0, 9)}.{rng.randint(10, 99)}%</td><td>{rng.randint(1, 90)}.{rng.randint(1, 9)}M</td></tr>"
+                             for t in ("AAPL", "MSFT", "NVDA", "AMZN", "TSLA"))
+            pages.append(("League table and market close", "<p>Standings after the weekend fixtures.</p>"
+                          f"<table><tr><th>Pos</th><th>Team</th><th>P</th><th>W</th><th>D</th><th>L</th><th>GF</th>"
+                          f"<th>GA</th><th>Pts</th></tr>{rows}</table><p>Markets at the close:</p><table>{quotes}</table>"))
+        else:
+            lines = "".join(f"<li>{rng.randint(1, 4)} {rng.choice(('cups', 'tbsp', 'tsp', 'g', 'oz'))} {ing}</li>"
+                            for ing in rng.sample(_INGREDIENTS, 7))
+            pages.append(("Grandma's chocolate cake", f"<p>Serves {rng.randint(4, 12)}. Prep {rng.randint(10, 40)} min.</p>"
+                          f"<ul>{lines}</ul><p>Bake at {rng.choice((325, 350, 375))}°F for {rng.randint(20, 45)} minutes, "
+                          f"then cool for {rng.randint(10, 30)} minutes. Costs about ${rng.randint(5, 15)} to make.</p>"))
+    return pages
+
+
 def nonmath_texts() -> list[tuple[str, str]]:
     seeds = require_shared() / "seeds" / "nonmath"
     texts = []
@@ -259,7 +354,11 @@ def _render_math(title: str, blocks: list[tuple[str, str]], style: int) -> str:
 
     body = []
     for kind, content in blocks:
-        if kind == "d" or (content.startswith("$$") and content.endswith("$$")):
+        if kind == "t":
+            rows = [line.split("|") for line in content.splitlines()]
+            body.append("<table>" + "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                                            for row in rows) + "</table>")
+        elif kind == "d" or (content.startswith("$$") and content.endswith("$$")):
             tex = html.escape(content.strip("$"))
             body.append({0: f'<script type="math/tex; mode=display">{tex}</script>', 1: f"<p>\\[{tex}\\]</p>",
                          2: f'<math display="block"><semantics><mi>x</mi><annotation encoding="application/x-tex">{tex}'
@@ -277,14 +376,19 @@ def _page(title: str, body: str, head: str = "") -> str:
             "<footer>Copyright 2024. All rights reserved.</footer></body></html>")
 
 
-def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0) -> list[Path]:
-    """Three WARC files, one per crawl id in the file name, math and non-math pages dealt across them."""
+def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0, hard_negatives: bool = True) -> list[Path]:
+    """Three WARC files, one per crawl id in the file name, math and non-math pages dealt across them;
+    with ``hard_negatives``, also API-reference pages of standard-library modules and pages of
+    numbers without math (shops, classifieds, league tables, recipes)."""
     rng = random.Random(seed)
     math_pages = ([worked_example(rng) for _ in range(generated)] + [proof_page(rng) for _ in range(generated // 3)]
-                  + gsm8k_worksheets() + numpy_docstrings())
+                  + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets() + numpy_docstrings())
     pages = [(f"math/{i}", _render_math(title, blocks, rng.randrange(3))) for i, (title, blocks) in enumerate(math_pages)]
     pages += [(f"text/{i}", _page(title, "\n".join(f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", text))))
               for i, (title, text) in enumerate(nonmath_texts())]
+    if hard_negatives:
+        pages += [(f"code/{i}", _page(title, body)) for i, (title, body) in enumerate(code_pages(TRAINING_CODE_MODULES))]
+        pages += [(f"numbers/{i}", _page(title, body)) for i, (title, body) in enumerate(hard_negative_pages(rng, 1600))]
     rng.shuffle(pages)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -12,7 +12,8 @@ math to a bag of tokens but are not get tokens of their own, before anything els
 - a table row (a Markdown table line, or a line of three or more numbers) starts with ``tablerow``
   and its numbers are ``tnum``, not the ``0`` of a formula;
 - code: a line that reads as code starts with ``codeline``; a dotted call (``torch.nn.Linear(``) is
-  ``apicall``; an identifier with underscores (``in_features``) is ``ident``, not a subscript.
+  ``apicall``; a variable (``$HOME``, ``${dir}``) is ``codevar``; an identifier with underscores
+  (``in_features``) is one word, not a subscript.
 
 Then: NFKC (full-width and styled letters become plain ones), lower case, every other number → ``0``
 (the value says nothing about the topic, its presence does), math symbols and TeX commands as tokens
@@ -26,23 +27,25 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from megamath.web.math.tex import not_a_formula
+
 PREPROCESS_VERSION = 2
 
 # Inside formulas: TeX commands, words (any script, no digits), a number (digits with inner . or ,),
 # one math symbol; ASCII text takes the ASCII-only twin of a pattern, which matches the same tokens faster.
 _MATH_TOKEN = re.compile(r"\\[a-z]+|[^\W\d_]+|\d+(?:[.,]\d+)*|[^\w\s.,;:!?\"'()\[\]]")
 _NUMBER = r"\d[\d,]*(?:\.\d+)?"
-# In prose, before those: amounts, dates, clock times, percentages (each a token starting with a digit or
-# a currency sign), identifiers with underscores (one word, not a subscript), model numbers (letters
-# and two or more digits: JCM800, H100; the token ends in a digit). Every alternative but the word
-# starts with a digit, a sign or a backslash: one that starts with a letter would be tried, and fail,
-# at every word.
+# In prose, also: amounts, dates, clock times and percentages (tokens that start with a digit or a
+# currency sign, classified by _special), shell and PHP variables ($HOME, ${dir}), identifiers with
+# underscores (one word, not a subscript), model numbers (letters then two or more digits: JCM800,
+# H100; the only word tokens that end in a digit). Words come first: most tokens are words, and each
+# alternative tried before the one that matches costs a test at every token.
 _PROSE_TOKEN = re.compile(
-    r"\\[a-z]+|\\?[$€£¥₹]\s?" + _NUMBER
-    + r"|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?|\d{1,2}\s?[ap]\.?m\b\.?"
-    + r"|" + _NUMBER + r"\s?(?:%|€|£|(?:usd|eur|gbp|dollars?|euros?)\b)|\d+(?:[.,]\d+)*"
-    + r"|[^\W\d_]+(?:_[^\W\d_]+)*(?:\d{2,}(?!\w))?"
-    + r"|[^\w\s.,;:!?\"'()\[\]]")
+    r"[^\W\d_]+(?:_[^\W\d_]+)*(?:\d{2,}(?!\w))?"  # a word (most tokens: tried first)
+    r"|\d+(?:[.,]\d+)*(?:\s?(?:%|€|£|(?:usd|eur|gbp|dollars?|euros?)\b|[ap]\.?m\b\.?)|(?::\d{2}){1,2}(?:\s?[ap]\.?m\b\.?)?"
+    r"|(?:[-/]\d{1,4}){2})?"  # a number, a percentage, an amount, a clock time, a date
+    r"|[$€£¥₹](?:\s?\d[\d,]*(?:\.\d+)?|[a-z_{][\w}]*)?|\\\$\s?\d[\d,]*(?:\.\d+)?|\\[a-z]+"
+    r"|[^\w\s.,;:!?\"'()\[\]]")
 _ASCII = {pattern: re.compile(pattern.pattern.replace(r"[^\W\d_]+", "[a-z]+"), re.ASCII) for pattern in (_MATH_TOKEN, _PROSE_TOKEN)}
 _DIGITS = frozenset("0123456789")
 _CURRENCY = frozenset("$€£¥₹")
@@ -53,7 +56,7 @@ _SPECIAL_FIRST = _DIGITS | _CURRENCY | {"\\"}
 _FORMULA = re.compile(r"\$\$(.{1,5000}?)\$\$|\$(?<![\\$]\$)(?=[^\s$])([^$\n]{1,1000}?)(?<=[^\s\\])\$(?!\d)", re.S)
 # A dotted call, found from its dot (".linear(" of torch.nn.Linear): a scan for a dot is fast.
 _CALL = re.compile(r"\.[a-z_]\w*\(")
-_QUANTITY = re.compile(r"\d+\s?[xX]\s(?=[A-Z])")  # before lower-casing: "2 x JCM800", "4x AA"
+_QUANTITY = re.compile(r"\d+ [xX] (?=[A-Z])")  # before lower-casing: "2 x JCM800"
 _CODE_LINE = re.compile(
     r"^[ \t]*(?:def |class \w|import \w|from [\w.]+ import|#include|public |private |static |function\b"
     r"|(?:var|let|const) \w+ ?=|return\b|if ?\(|for ?\(|while ?\(|[{}]|\w+(?:\.\w+)*\(.*\)\s*;?$|.*;$|.*\{$|//|/\*"
@@ -61,8 +64,6 @@ _CODE_LINE = re.compile(
 # a Markdown table line, or a line with a tab (extractors separate table cells by tabs)
 _TABLE_LINE = re.compile(r"^[ \t]*\|.*\|[ \t]*$|^[^\n]*\t[^\n]*$", re.M)
 _TABLE_NUMBER = re.compile(_NUMBER)
-
-
 _PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:€|£|usd\b|eur\b)", re.I)
 
 
@@ -80,16 +81,16 @@ def _special(token: str) -> str:
     if first == "\\":
         return "price" if token[1:2] == "$" else token  # an escaped dollar amount; a TeX command or a backslash
     if first in _CURRENCY:
-        return "price"
+        return "codevar" if token[1:2].isalpha() or token[1:2] in ("_", "{") else "price"  # $HOME, ${x} / $5
+    if last in _DIGITS:
+        if ":" in token:
+            return "clock"
+        return "date" if "-" in token or "/" in token else "0"
     if last == "%":
         return "percent"
-    if last == "m" or last == "." or ":" in token:  # 5pm, 5 p.m., 12:30
+    if last == "m" or last == ".":  # 5pm, 5 p.m.
         return "clock"
-    if last in "€£" or last.isalpha():  # 20 USD, 100 euros
-        return "price"
-    if "-" in token or "/" in token:
-        return "date"
-    return "0"
+    return "price"  # 20 USD, 100 euros, 15 €
 
 
 def _table_row(match: re.Match) -> str:
@@ -99,7 +100,8 @@ def _table_row(match: re.Match) -> str:
 def _prose_tokens(text: str) -> list[str]:
     if "|" in text or "\t" in text:
         text = _TABLE_LINE.sub(_table_row, text)
-    text = _QUANTITY.sub(" qty ", text)
+    if " x " in text or " X " in text:
+        text = _QUANTITY.sub(" qty ", text)
     text = _CODE_LINE.sub(r" codeline \g<0>", text).lower()
     if "(" in text:
         text = _CALL.sub(" apicall ", text)
@@ -108,8 +110,13 @@ def _prose_tokens(text: str) -> list[str]:
 
 
 def _formula(match: re.Match) -> str:
-    """A formula as ``mathspan`` and its tokens (numbers as ``0``), which the prose pass reads as they are."""
-    tex = (match.group(1) or match.group(2)).lower()
+    """A formula as ``mathspan`` and its tokens (numbers as ``0``), which the prose pass reads as they
+    are; what stage 1 would not take for a formula (amounts, tickers, code, price tiers) stays prose,
+    where each dollar sign is a price."""
+    tex = match.group(1) or match.group(2)
+    if not_a_formula(tex, match.string[match.end():match.end() + 1]):
+        return match.group(0)
+    tex = tex.lower()
     tokens = (_ASCII[_MATH_TOKEN] if tex.isascii() else _MATH_TOKEN).findall(tex)
     return " mathspan " + " ".join(["0" if t[0] in _DIGITS else t for t in tokens]) + " mathend "
 
