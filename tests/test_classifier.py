@@ -61,7 +61,8 @@ def test_preprocess_normalizes_numbers_symbols_and_unicode():
 
 def test_preprocess_tells_prices_code_and_tables_from_math():
     """A price is not the formula $0$, a table of numbers is not a run of 0, code is not TeX."""
-    assert preprocess("It costs $169.99, and $0$ is a formula.") == "it costs price and mathspan 0 mathend is a formula"
+    assert preprocess("It costs $169.99, and $0$ is a formula.") == "it costs shopprice and mathspan 0 mathend is a formula"
+    assert preprocess("Tiers $$ · Italian · Open $$ and $NVDA/$AMD") == "tiers dollar dollar · italian · open dollar dollar and codevar / codevar"
     assert preprocess("Stage 1 wrote \\$5 and $x$.") == "stage 0 wrote price and mathspan x mathend"
     assert preprocess("20 USD or 15 € or 7% off on 2024-05-01 at 12:30, 5 pm") == \
         "price or price or percent off on date at clock clock"

@@ -5,12 +5,12 @@ math to a bag of tokens but are not get tokens of their own, before anything els
 
 - formulas the extractor delimited (``$…$``, ``$$…$$``) are ``mathspan … mathend``; a dollar sign
   outside them (stage 1 writes a prose dollar ``\\$`` on pages with formulas) is never a formula;
-- currency amounts (``$169.99``, ``€20``, ``20 USD``) → ``price``; percentages → ``percent``; dates
-  (``2024-05-01``, ``05/01/2024``, ``May 1, 2024``) → ``date``; clock times (``12:30``, ``5pm``) →
-  ``clock``; counts of goods (``2 x JCM800``) → ``qty``; model numbers (``JCM800``, ``RTX4090``) →
-  ``model``;
-- a table row (a Markdown table line, or a line of three or more numbers) starts with ``tablerow``
-  and its numbers are ``tnum``, not the ``0`` of a formula;
+- currency amounts (``$20``, ``€20``, ``20 USD``) → ``price``, a shop's ``$169.99`` → ``shopprice``, a
+  dollar sign without an amount (price tiers ``$$``) → ``dollar``; percentages → ``percent``; dates
+  (``2024-05-01``, ``05/01/2024``) → ``date``; clock times (``12:30``, ``5pm``) → ``clock``; counts of
+  goods (``2 x JCM800``) → ``qty``; model numbers (``JCM800``, ``RTX4090``) → ``model``;
+- a table row (a Markdown table line, or a line with a tab: extractors separate cells by tabs) starts
+  with ``tablerow`` and its numbers are ``tnum``, not the ``0`` of a formula;
 - code: a line that reads as code starts with ``codeline``; a dotted call (``torch.nn.Linear(``) is
   ``apicall``; a variable (``$HOME``, ``${dir}``) is ``codevar``; an identifier with underscores
   (``in_features``) is one word, not a subscript.
@@ -50,6 +50,7 @@ _ASCII = {pattern: re.compile(pattern.pattern.replace(r"[^\W\d_]+", "[a-z]+"), r
 _DIGITS = frozenset("0123456789")
 _CURRENCY = frozenset("$€£¥₹")
 _SPECIAL_FIRST = _DIGITS | _CURRENCY | {"\\"}
+_CHARM_CENTS = (".99", ".95", ".49", ".98", ".97")
 
 # Display formulas, then inline ones by Pandoc's rule (no space inside the delimiters, no digit after
 # the closing one), never from an escaped \$; bounded, so that a lone $$ costs no scan to the end.
@@ -81,7 +82,12 @@ def _special(token: str) -> str:
     if first == "\\":
         return "price" if token[1:2] == "$" else token  # an escaped dollar amount; a TeX command or a backslash
     if first in _CURRENCY:
-        return "codevar" if token[1:2].isalpha() or token[1:2] in ("_", "{") else "price"  # $HOME, ${x} / $5
+        if token[1:2].isalpha() or token[1:2] in ("_", "{"):
+            return "codevar"  # $HOME, ${dir}
+        if len(token) == 1:
+            return "dollar"  # a sign with no amount: price tiers ($$$), prompts, tickers
+        # a shop's price ends in .99, .95 or .49; a word problem's amount rarely does
+        return "shopprice" if token.endswith(_CHARM_CENTS) else "price"
     if last in _DIGITS:
         if ":" in token:
             return "clock"
