@@ -103,3 +103,15 @@ def test_languages_can_be_narrowed(tmp_path):
     reader = CodeFileReader(CodeReaderConfig(languages=("rust",)))
     kept = [i for i in reader(str(tmp_path)) if not isinstance(i, Drop)]
     assert [r["meta"]["code"]["language"] for r in kept] == ["rust"] and reader.bytes_read > 0
+
+
+def test_a_50_mb_file_is_dropped_before_it_is_read(tmp_path):
+    big = tmp_path / "huge.c"
+    with open(big, "wb") as handle:  # sparse: 50 MB on paper, nothing on disk
+        handle.truncate(50 * 2**20)
+    (tmp_path / "small.c").write_text("int main(void) { return 0; }\n")
+    reader = CodeFileReader()
+    items = list(reader(str(tmp_path)))
+    assert [i.reason for i in items if isinstance(i, Drop)] == ["too_large"]
+    assert [i["meta"]["code"]["path"] for i in items if not isinstance(i, Drop)] == ["small.c"]
+    assert reader.bytes_read < 1000
