@@ -28,7 +28,7 @@ from typing import Iterable
 import numpy as np
 
 from megamath.classify.fasttext_model import FastTextModelError, load_fasttext_model
-from megamath.classify.preprocess import PREPROCESS_VERSION, chunk_words, preprocess
+from megamath.classify.preprocess import chunk_words
 from megamath.runtime import storage
 from megamath.runtime.task import Job
 
@@ -44,6 +44,24 @@ class ClassifierError(Exception):
     """A model file is missing, unreadable or not a supervised fastText model with our labels."""
 
 
+# What a model reads, by name: the function that turns a text into its line of tokens and the
+# version of that function, both recorded with the model. "code": the caller builds the line
+# (:func:`megamath.code.normalize.classifier_text` needs each file's language).
+PREPROCESSORS = {"web": ("megamath.classify.preprocess", "preprocess", "PREPROCESS_VERSION"),
+                 "code": ("megamath.code.normalize", "as_classifier_line", "NORMALIZE_VERSION")}
+
+
+def preprocessor(name: str):
+    """(function, version) of a preprocessor of :data:`PREPROCESSORS`."""
+    import importlib
+
+    if name not in PREPROCESSORS:
+        raise ClassifierError(f"unknown preprocessing {name!r} (known: {', '.join(PREPROCESSORS)})")
+    module, function, version = PREPROCESSORS[name]
+    loaded = importlib.import_module(module)
+    return getattr(loaded, function), getattr(loaded, version)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """fastText hyper-parameters (the recipe's by default) and how seed text becomes lines.
@@ -53,6 +71,7 @@ class TrainConfig:
     between formulas) is math too: out of domain, 32 beat 64 and 512 (``bench/classifier.py``).
     ``threads``: fastText training threads (0: every core); 1 gives a bit-identical model per seed.
     ``quantize``: also write a compressed ``.ftz`` (slow to make; scored through fastText itself).
+    ``preprocessing``: what turns a text into tokens (:data:`PREPROCESSORS`), recorded with the model.
     """
 
     dim: int = 256
@@ -65,6 +84,7 @@ class TrainConfig:
     threads: int = 0
     seed: int = 0
     quantize: bool = False
+    preprocessing: str = "web"
 
 
 def write_training_file(examples: Iterable[tuple[str, str]], path: Path, config: TrainConfig) -> dict:
@@ -73,9 +93,10 @@ def write_training_file(examples: Iterable[tuple[str, str]], path: Path, config:
     Returns documents and lines per label."""
     lines: list[str] = []
     docs: Counter = Counter()
+    to_line, _ = preprocessor(config.preprocessing)
     for label, text in examples:
         docs[label] += 1
-        lines += [f"{label} {chunk}" for chunk in chunk_words(preprocess(text), config.max_words_per_line) if chunk]
+        lines += [f"{label} {chunk}" for chunk in chunk_words(to_line(text), config.max_words_per_line) if chunk]
     random.Random(config.seed).shuffle(lines)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"docs": dict(docs), "lines": dict(Counter(line.split(" ", 1)[0] for line in lines))}
@@ -101,7 +122,9 @@ def train_labelled(examples: Iterable[tuple[str, str]], output: str | os.PathLik
             epoch=config.epoch, bucket=config.bucket, thread=config.threads or os.cpu_count() or 1,
             seed=config.seed, loss="softmax", verbose=2 if progress else 0)
         model.save_model(str(output))
-        preprocessing_path(output).write_text(json.dumps({"preprocess_version": PREPROCESS_VERSION}) + "\n")
+        _, version = preprocessor(config.preprocessing)
+        preprocessing_path(output).write_text(json.dumps({"preprocess": config.preprocessing,
+                                                          "preprocess_version": version}) + "\n")
         FoldedModel.from_fasttext(model).save(folded_path(output))
         summary["files"] = [str(output), str(preprocessing_path(output)), str(folded_path(output))]
         if config.quantize:
@@ -168,13 +191,14 @@ def preprocessing_path(model_path: str | os.PathLike[str]) -> Path:
     return Path(f"{model_path}.preprocess.json")
 
 
-def trained_preprocess_version(model_path: str) -> int:
-    """The preprocessing version a model was trained with; 1 for models from before versions were recorded."""
+def trained_preprocessing(model_path: str) -> tuple[str, int]:
+    """(preprocessing, version) a model was trained with; ("web", 1) for models from before they were recorded."""
     record = f"{model_path}.preprocess.json"  # a string: Path() would fold the // of a URL
     if not storage.exists(record):
-        return 1
+        return "web", 1
     try:
-        return int(json.loads(storage.read_bytes(record))["preprocess_version"])
+        data = json.loads(storage.read_bytes(record))
+        return str(data.get("preprocess", "web")), int(data["preprocess_version"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ClassifierError(f"{record} does not say which preprocessing the model was trained with: {exc}") from exc
 
@@ -317,13 +341,14 @@ class TextClassifier:
         self.path = str(path)
         if not storage.is_file(self.path):
             raise ClassifierError(f"classifier model not found: {self.path}")
-        version = trained_preprocess_version(self.path)
-        if version != PREPROCESS_VERSION:
-            if version == 1:
+        self.preprocessing, version = trained_preprocessing(self.path)
+        self._to_line, current = preprocessor(self.preprocessing)
+        if version != current:
+            if version == 1 and self.preprocessing == "web":
                 self._load_fasttext()  # a file that is no model at all says so first
-            raise ClassifierError(f"{self.path} was trained on text preprocessed by version {version}; this megamath "
-                                  f"preprocesses by version {PREPROCESS_VERSION} (prices, code, tables and formulas "
-                                  "have tokens of their own): train it again with `megamath classifier train`")
+            raise ClassifierError(f"{self.path} was trained on text preprocessed by {self.preprocessing} version "
+                                  f"{version}; this megamath preprocesses by version {current} (prices, code, tables "
+                                  "and formulas have tokens of their own): train it again")
         self._folded: FoldedModel | None = None
         self._fasttext = None
         folded = f"{self.path}.folded.npz"  # a string: Path() would fold the // of a URL
@@ -349,14 +374,14 @@ class TextClassifier:
             raise ClassifierError(str(exc)) from exc
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        lines = [preprocess(text) for text in texts]
+        lines = [self._to_line(text) for text in texts]
         if self._folded is not None:
             return self._folded.probabilities(lines)
         return self.fasttext_probabilities_of_lines(lines, self._fasttext)
 
     def fasttext_probabilities(self, texts: list[str]) -> np.ndarray:
         """The same probabilities through fastText's own ``predict`` (slower; checks the folded table)."""
-        return self.fasttext_probabilities_of_lines([preprocess(t) for t in texts],
+        return self.fasttext_probabilities_of_lines([self._to_line(t) for t in texts],
                                                     self._fasttext or self._load_fasttext())
 
     def fasttext_probabilities_of_lines(self, lines: list[str], model) -> np.ndarray:

@@ -88,6 +88,11 @@ def dedup() -> None:
 
 
 @cli.group()
+def code() -> None:
+    """MegaMath-Code: source trees and archives to math code (read, train, recall, eval)."""
+
+
+@cli.group()
 def classifier() -> None:
     """The fastText math classifier: seeds, training, evaluation, round 2."""
 

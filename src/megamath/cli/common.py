@@ -16,16 +16,17 @@ from megamath.sources.inputs import resolve_inputs
 
 
 def prepare_run(output: str, inputs: tuple[str, ...], *, quiet: bool = False, verbose: bool = False,
-                shards: bool = False) -> tuple[RunFolder, list[str]]:
+                shards: bool = False, folders: bool = False) -> tuple[RunFolder, list[str]]:
     """The output folder (checked writable, its log opened) and the resolved inputs; ``shards``: the
-    inputs must be corpus shards. Every refusal is a one-line message."""
+    inputs must be corpus shards; ``folders``: local folders are inputs too. Every refusal is a
+    one-line message."""
     folder = RunFolder(output)
     try:
         storage.check_writable(folder.root)
     except storage.StorageError as exc:
         raise click.BadParameter(f"cannot write the run folder {output}: {exc}", param_hint="'-o' / '--output'") from exc
     configure_logging(folder.log_path, quiet=quiet, verbose=verbose)
-    sources = resolve_inputs(list(inputs))
+    sources = resolve_inputs(list(inputs), folders=folders)
     if shards:
         check_shards(sources)
     return folder, sources

@@ -1,2 +1,3 @@
 """MegaMath-Code: math-related source code, recalled from every file by a small model (being built:
-the reader of source trees and archives, the code-aware normalization and the math-import rule so far)."""
+reading trees and archives, the code-aware normalization with math imports, training, recall and
+evaluation on labelled files so far)."""

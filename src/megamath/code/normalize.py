@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+NORMALIZE_VERSION = 1
+
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?|\*\*=?|//=?|<<=?|>>=?|->|=>|::|"
                     r"[-+*/%&|^!=<>]=|&&|\|\||\+\+|--|[^\w\s]")
 _WORD_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -70,3 +72,9 @@ def classifier_text(text: str, language: str, rule_feature: bool = True) -> str:
     (with ``rule_feature``), then the normalized code."""
     imports = ["mathimport"] * len(math_imports(text, language)) if rule_feature else []
     return " ".join([f"lang_{language}", *imports, normalize_code(text)])
+
+
+def as_classifier_line(line: str) -> str:
+    """What a code model reads of a line built by :func:`classifier_text` (the caller knows each file's
+    language, the model does not): the line itself, on one line."""
+    return " ".join(line.split())

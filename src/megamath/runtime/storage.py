@@ -131,7 +131,10 @@ def info(location: str) -> dict:
     generation, else its modification time.
     """
     if is_local(location):
-        stat = os.stat(local_path(location))
+        path = local_path(location)
+        if os.path.isdir(path):  # a source tree: what changes when any file in it changes
+            return _tree_info(path)
+        stat = os.stat(path)
         return {"size": stat.st_size, "version": str(stat.st_mtime_ns)}
     fs, path = filesystem(location)
     fs.invalidate_cache(path)
@@ -140,6 +143,19 @@ def info(location: str) -> dict:
                                                   "LastModified", "mtime", "last_modified", "created")
                     if details.get(key)), "")
     return {"size": details.get("size"), "version": version}
+
+
+def _tree_info(root: str) -> dict:
+    """Size and version of a local folder: the files' total size, and a hash of every file's path,
+    size and modification time."""
+    digest, size = hashlib.sha1(), 0
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            stat = os.stat(os.path.join(folder, name), follow_symlinks=False)
+            size += stat.st_size
+            digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return {"size": size, "version": digest.hexdigest()}
 
 
 def fingerprint(location: str) -> str:

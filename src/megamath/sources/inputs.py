@@ -16,18 +16,19 @@ class InputNotFound(FileNotFoundError):
     pass
 
 
-def resolve_inputs(arguments: list[str]) -> list[str]:
+def resolve_inputs(arguments: list[str], *, folders: bool = False) -> list[str]:
     """Expand globs (local or on any fsspec filesystem), read path lists (``.txt``, ``.paths[.gz]``,
     ``.lst``: one path or URL a line) and resolve Common Crawl ``crawl-data/...`` paths. Order is kept
-    and repeats are removed. Inputs that do not exist are refused here, before any work starts."""
+    and repeats are removed. Inputs that do not exist are refused here, before any work starts.
+    ``folders``: a local folder is an input too (a source tree)."""
     sources: list[str] = []
     for argument in arguments:
         if not argument.strip():
             raise InputNotFound("an input argument is empty")
         if argument.endswith(LIST_SUFFIXES) and not storage.is_http(argument) and _is_file(argument):
-            sources.extend(_resolve_one(line) for line in _read_list(argument))
+            sources.extend(_resolve_one(line, folders) for line in _read_list(argument))
         else:
-            sources.extend(_expand(argument))
+            sources.extend(_expand(argument, folders))
     if not sources:
         raise InputNotFound(f"no input file in {' '.join(arguments)}")
     return list(dict.fromkeys(sources))
@@ -48,19 +49,19 @@ def _read_list(location: str) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _resolve_one(entry: str) -> str:
+def _resolve_one(entry: str, folders: bool = False) -> str:
     entry = resolve_common_crawl(entry)
     if storage.is_http(entry):
         return entry
     entry = storage.normalize(entry)  # absolute: workers may run elsewhere than the driver's folder
-    if _is_file(entry):
+    if _is_file(entry) or (folders and storage.is_local(entry) and os.path.isdir(entry)):
         return entry
     if storage.is_local(entry) and os.path.isdir(entry):
         raise InputNotFound(f"{entry} is a folder: pass a glob such as '{entry}/*.warc.gz'")
     raise InputNotFound(f"input not found: {entry}")
 
 
-def _expand(argument: str) -> list[str]:
+def _expand(argument: str, folders: bool = False) -> list[str]:
     argument = resolve_common_crawl(argument)
     if storage.is_http(argument):
         return [argument]
@@ -72,4 +73,4 @@ def _expand(argument: str) -> list[str]:
         if not matches:
             raise InputNotFound(f"no file matches {argument!r}")
         return [storage.normalize(match) for match in matches]
-    return [_resolve_one(argument)]
+    return [_resolve_one(argument, folders)]

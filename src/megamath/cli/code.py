@@ -1,0 +1,143 @@
+"""``megamath code ...``: read source trees and archives, train a code model, recall math code, evaluate."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from megamath.cli.app import code
+from megamath.cli.common import prepare_run, report_run
+from megamath.cli.options import (
+    executor_from,
+    executor_options,
+    format_option,
+    run_folder_options,
+    train_config_from,
+    train_options,
+)
+from megamath.sources.code_files import LANGUAGES
+
+
+@code.command("read")
+@click.argument("inputs", nargs=-1, required=True, metavar="SOURCE...")
+@run_folder_options
+@format_option
+@executor_options
+@click.option("--languages", default=",".join(LANGUAGES), show_default=True, help="Languages kept, comma-separated.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Larger files are dropped (too_large) before they are read.")
+def read(inputs, output_format, languages, max_bytes, **options):
+    """Source files of trees and archives (.tar.*, .zip, .whl, .jar, Debian .dsc) as shards: one record per
+    file with meta.code = {repo, path, language, bytes}; other languages counted, vendored, generated,
+    minified, binary and oversized files dropped with their reason.
+
+    \b
+    Example:
+      megamath code read src/ 'sdists/*.tar.gz' gsl_2.7.1+dfsg-5.dsc -o runs/code
+    """
+    from megamath.pipelines.code import read_code
+    from megamath.sources.code_files import CodeReaderConfig
+
+    chosen = tuple(part.strip() for part in languages.split(",") if part.strip())
+    unknown = [language for language in chosen if language not in LANGUAGES]
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown language(s) {', '.join(unknown) or '(none given)'}; known: "
+                                 f"{', '.join(LANGUAGES)}", param_hint="'--languages'")
+    folder, sources = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
+                                  folders=True)
+    with executor_from(options) as executor:
+        summary = read_code(sources, folder.root, executor, CodeReaderConfig(languages=chosen, max_bytes=max_bytes),
+                            output_suffix=f".{output_format}", force=options["force"], show_progress=not options["quiet"])
+    report_run(summary, folder, what="files")
+
+
+@code.command("train")
+@click.option("--positive", "positives", multiple=True, required=True, metavar="SHARD",
+              help="Shards of math code (from `megamath code read`); repeatable, globs allowed.")
+@click.option("--negative", "negatives", multiple=True, required=True, metavar="SHARD", help="Shards of other code.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder for model.bin.")
+@click.option("--no-rule-feature", is_flag=True, help="Leave out the math-import tokens.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@executor_options
+@train_options
+def train(positives, negatives, output, no_rule_feature, **options):
+    """Train a code model on labelled files: code-aware tokens (identifiers split, numbers folded, comments
+    and strings as words, operators as tokens), the language, and a token per math library imported."""
+    from megamath.classify.model import ClassifierError
+    from megamath.pipelines.code import train_code_model
+    from megamath.sources.inputs import resolve_inputs
+
+    try:
+        with executor_from(options) as executor:
+            result = train_code_model(resolve_inputs(list(positives)), resolve_inputs(list(negatives)), output, executor,
+                                      rule_feature=not no_rule_feature, config=train_config_from(options),
+                                      show_progress=not options["quiet"])
+    except ClassifierError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    docs = result.training["docs"]
+    click.echo(f"trained on {docs.get('__label__math', 0):,} math and {docs.get('__label__other', 0):,} other files: "
+               f"{result.model}")
+
+
+@code.command("recall")
+@click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
+@run_folder_options
+@format_option
+@executor_options
+@click.option("--model", required=True, help="A model from `megamath code train` (its model.bin).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--no-rule-feature", is_flag=True, help="The model was trained without math-import tokens.")
+def recall(inputs, output_format, model, threshold, no_rule_feature, **options):
+    """Score every file (meta.code.model_score, meta.code.math_imports) and keep those at or above the threshold."""
+    from megamath.code.stage import CodeClassifierConfig
+    from megamath.pipelines.code import recall_code
+    from megamath.runtime import storage
+
+    folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
+                                 shards=True)
+    config = CodeClassifierConfig(storage.normalize(model), threshold, rule_feature=not no_rule_feature)
+    with executor_from(options) as executor:
+        summary = recall_code(shards, folder.root, config, executor, output_suffix=f".{output_format}",
+                              force=options["force"], show_progress=not options["quiet"])
+    report_run(summary, folder, what="files")
+
+
+@code.command("eval")
+@click.argument("model", type=click.Path(dir_okay=False, exists=True))
+@click.option("--positive", "positives", multiple=True, required=True, metavar="NAME=SHARDS",
+              help="Math code (a glob of shards); repeatable.")
+@click.option("--negative", "negatives", multiple=True, required=True, metavar="NAME=SHARDS", help="Other code.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--base-rate", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="The share of math code among the files to classify: also report the precision they would see.")
+@click.option("--no-rule-feature", is_flag=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report here as JSON.")
+def evaluate(model, positives, negatives, threshold, base_rate, no_rule_feature, output):
+    """Precision, recall and F1 of a code model per language and over all languages."""
+    from megamath.classify.evaluate import format_report
+    from megamath.classify.model import ClassifierError
+    from megamath.pipelines.code import evaluate_code
+    from megamath.sources.inputs import resolve_inputs
+
+    def named(specs):
+        sets = {}
+        for spec in specs:
+            name, sep, glob = spec.partition("=")
+            if not sep:
+                raise click.BadParameter(f"{spec!r}: give NAME=SHARDS")
+            sets[name] = resolve_inputs([glob])
+        return sets
+
+    try:
+        report = evaluate_code(model, named(positives), named(negatives), threshold=threshold,
+                               rule_feature=not no_rule_feature, base_rate=base_rate)
+    except ClassifierError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(format_report(report))
+    if output:
+        Path(output).write_text(json.dumps(report, indent=2))

@@ -1,0 +1,73 @@
+"""Code stages: the languages of what was read, counted; and the code classifier, ``meta.code.model_score``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterator
+
+from megamath.classify.model import POSITIVE, ClassifierError, TextClassifier
+from megamath.code.normalize import classifier_text, math_imports
+from megamath.runtime.stage import BatchStage, Drop, Record, RecordStage, StageConfigError, resource
+
+
+class CountLanguages(RecordStage):
+    """Counts the files of each language (``files_<language>`` in the stage's counters)."""
+
+    name = "code_languages"
+
+    def __init__(self):
+        self.counters: Counter = Counter()
+
+    def process(self, record: Record) -> Record:
+        self.counters[f"files_{record['meta']['code']['language']}"] += 1
+        return record
+
+
+@dataclass(frozen=True)
+class CodeClassifierConfig:
+    """``model_path``: a model from ``megamath code train``; ``threshold``: keep files whose P(math)
+    reaches it; ``rule_feature``: the ``mathimport`` tokens the model was trained with;
+    ``batch_size``: files scored together."""
+
+    model_path: str
+    threshold: float = 0.5
+    rule_feature: bool = True
+    batch_size: int = 512
+
+
+class CodeClassify(BatchStage):
+    """Writes ``meta.code.model_score`` and ``meta.code.math_imports``; drops files under the threshold
+    (``not_math_code``)."""
+
+    name = "code_classifier"
+
+    def __init__(self, config: CodeClassifierConfig):
+        self.config = config
+
+    @resource
+    def classifier(self) -> TextClassifier:
+        return TextClassifier(self.config.model_path)
+
+    def dependencies(self) -> tuple[str, ...]:
+        return (self.config.model_path,)
+
+    def prepare(self) -> None:
+        try:
+            classifier = self.classifier
+        except ClassifierError as exc:
+            raise StageConfigError(str(exc)) from exc
+        if classifier.preprocessing != "code" or POSITIVE not in classifier.labels:
+            raise StageConfigError(f"{self.config.model_path} is not a code model (trained on {classifier.preprocessing} "
+                                   f"text, labels {', '.join(classifier.labels)}): train one with `megamath code train`")
+
+    def process_batch(self, batch: list[Record]) -> Iterator[Record | Drop]:
+        column = self.classifier.labels.index(POSITIVE)
+        lines = [classifier_text(record.get("text") or "", record["meta"]["code"]["language"], self.config.rule_feature)
+                 for record in batch]
+        scores = self.classifier.probabilities(lines)[:, column]
+        for record, score in zip(batch, scores):
+            code = record["meta"]["code"]
+            code["model_score"] = round(float(score), 4)
+            code["math_imports"] = math_imports(record.get("text") or "", code["language"])
+            yield record if score >= self.config.threshold else Drop(record, "not_math_code")
