@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from megamath.classify.model import ClassifierError, MathClassifier
+from megamath.classify.model import ClassifierError, MathClassifier, TextClassifier
 from megamath.runtime.stage import BatchStage, Drop, Record, StageConfigError, resource
 
 
@@ -19,24 +19,36 @@ class ClassifierConfig:
     batch_size: int = 512
 
 
-class MathClassify(BatchStage):
-    name = "math_classifier"
+class ClassifierStage(BatchStage):
+    """A batch stage that scores with the fastText model at ``config.model_path`` (loaded once per
+    process); a model that cannot load, or that :meth:`check` refuses, ends the run before any record."""
 
-    def __init__(self, config: ClassifierConfig):
-        self.config = config
+    classifier_type = TextClassifier
 
     @resource
-    def classifier(self) -> MathClassifier:
-        return MathClassifier(self.config.model_path)
+    def classifier(self) -> TextClassifier:
+        return self.classifier_type(self.config.model_path)
 
     def dependencies(self) -> tuple[str, ...]:
         return (self.config.model_path,)
 
     def prepare(self) -> None:
         try:
-            self.classifier  # also folds the model once here, instead of in every worker
+            classifier = self.classifier  # also folds the model once here, instead of in every worker
         except ClassifierError as exc:
             raise StageConfigError(str(exc)) from exc
+        self.check(classifier)
+
+    def check(self, classifier: TextClassifier) -> None:
+        """Raise :class:`StageConfigError` for a model this stage cannot use."""
+
+
+class MathClassify(ClassifierStage):
+    name = "math_classifier"
+    classifier_type = MathClassifier
+
+    def __init__(self, config: ClassifierConfig):
+        self.config = config
 
     def process_batch(self, batch: list[Record]) -> Iterator[Record | Drop]:
         scores = self.classifier.scores([record.get("text") or "" for record in batch])

@@ -6,9 +6,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
-from megamath.classify.model import POSITIVE, ClassifierError, TextClassifier
+from megamath.classify.model import POSITIVE, TextClassifier
+from megamath.classify.stage import ClassifierStage
 from megamath.code.normalize import classifier_text, math_imports
-from megamath.runtime.stage import BatchStage, Drop, Record, RecordStage, StageConfigError, resource
+from megamath.runtime.stage import Drop, Record, RecordStage, StageConfigError
 
 
 class CountLanguages(RecordStage):
@@ -36,7 +37,7 @@ class CodeClassifierConfig:
     batch_size: int = 512
 
 
-class CodeClassify(BatchStage):
+class CodeClassify(ClassifierStage):
     """Writes ``meta.code.model_score`` and ``meta.code.math_imports``; drops files under the threshold
     (``not_math_code``)."""
 
@@ -45,18 +46,7 @@ class CodeClassify(BatchStage):
     def __init__(self, config: CodeClassifierConfig):
         self.config = config
 
-    @resource
-    def classifier(self) -> TextClassifier:
-        return TextClassifier(self.config.model_path)
-
-    def dependencies(self) -> tuple[str, ...]:
-        return (self.config.model_path,)
-
-    def prepare(self) -> None:
-        try:
-            classifier = self.classifier
-        except ClassifierError as exc:
-            raise StageConfigError(str(exc)) from exc
+    def check(self, classifier: TextClassifier) -> None:
         if classifier.preprocessing != "code" or POSITIVE not in classifier.labels:
             raise StageConfigError(f"{self.config.model_path} is not a code model (trained on {classifier.preprocessing} "
                                    f"text, labels {', '.join(classifier.labels)}): train one with `megamath code train`")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from megamath.classify.model import TextClassifier
-from megamath.runtime.stage import BatchStage, Filter, Record, resource
+from megamath.classify.stage import ClassifierStage
+from megamath.runtime.stage import Filter, Record
 from megamath.sources.crawl import crawl_year
 
 # (first crawl year, minimum score): each step applies from its year until the next step
@@ -75,18 +75,11 @@ class ClassifierScoreConfig:
     batch_size: int = 512
 
 
-class ClassifierScore(BatchStage):
+class ClassifierScore(ClassifierStage):
     name = "classifier_score"
 
     def __init__(self, config: ClassifierScoreConfig):
         self.config = config
-
-    @resource
-    def classifier(self) -> TextClassifier:
-        return TextClassifier(self.config.model_path)
-
-    def dependencies(self) -> tuple[str, ...]:
-        return (self.config.model_path,)
 
     def process_batch(self, batch: list[Record]) -> Iterator[Record]:
         values = [float(label.removeprefix("__label__")) for label in self.classifier.labels]
