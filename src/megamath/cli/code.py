@@ -60,10 +60,12 @@ def read(inputs, output_format, languages, max_bytes, **options):
 @click.option("--negative", "negatives", multiple=True, required=True, metavar="SHARD", help="Shards of other code.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder for model.bin.")
 @click.option("--no-rule-feature", is_flag=True, help="Leave out the math-import tokens.")
+@click.option("--max-ratio", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Sample the larger side down to this many times the smaller (0: keep every file).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @executor_options
 @train_options
-def train(positives, negatives, output, no_rule_feature, **options):
+def train(positives, negatives, output, no_rule_feature, max_ratio, **options):
     """Train a code model on labelled files: code-aware tokens (identifiers split, numbers folded, comments
     and strings as words, operators as tokens), the language, and a token per math library imported."""
     from megamath.classify.model import ClassifierError
@@ -74,6 +76,7 @@ def train(positives, negatives, output, no_rule_feature, **options):
         with executor_from(options) as executor:
             result = train_code_model(resolve_inputs(list(positives)), resolve_inputs(list(negatives)), output, executor,
                                       rule_feature=not no_rule_feature, config=train_config_from(options),
+                                      max_ratio=max_ratio,
                                       show_progress=not options["quiet"])
     except ClassifierError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -124,12 +127,12 @@ def evaluate(model, positives, negatives, threshold, base_rate, no_rule_feature,
     from megamath.sources.inputs import resolve_inputs
 
     def named(specs):
-        sets = {}
+        sets: dict[str, list[str]] = {}
         for spec in specs:
             name, sep, glob = spec.partition("=")
             if not sep:
                 raise click.BadParameter(f"{spec!r}: give NAME=SHARDS")
-            sets[name] = resolve_inputs([glob])
+            sets.setdefault(name, []).extend(resolve_inputs([glob]))  # a name given twice gathers both
         return sets
 
     try:

@@ -3,6 +3,7 @@ labelled files, recall of math code with it, and its evaluation per language."""
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from dataclasses import replace
 
@@ -32,17 +33,24 @@ def read_code(sources: list[str], out: str, executor: Executor, config: CodeRead
 
 
 def train_code_model(positive_shards: list[str], negative_shards: list[str], out: str, executor: Executor, *,
-                     rule_feature: bool = True, config: TrainConfig | None = None,
+                     rule_feature: bool = True, config: TrainConfig | None = None, max_ratio: float = 2.0,
                      show_progress: bool = True) -> TrainResult:
-    """A fastText code model (``OUT/model.bin``) on the normalized files of math and other shards."""
+    """A fastText code model (``OUT/model.bin``) on the normalized files of math and other shards.
+    ``max_ratio``: the larger side is sampled down to at most this many times the smaller (one big
+    package must not set the prior; 0: keep every file)."""
     check_shards(positive_shards + negative_shards)
     folder = RunFolder(out)
     config = replace(config or TrainConfig(), preprocessing="code")
     with folder.lock():
+        sides = {label: [{"text": classifier_text(r.get("text") or "", r["meta"]["code"]["language"], rule_feature)}
+                         for r in read_records(shards)]
+                 for label, shards in ((POSITIVE, positive_shards), (NEGATIVE, negative_shards))}
+        if max_ratio:
+            cap = int(max_ratio * min(len(lines) for lines in sides.values()))
+            rng = random.Random(config.seed)
+            sides = {label: rng.sample(lines, cap) if len(lines) > cap else lines for label, lines in sides.items()}
         examples = []
-        for label, shards in ((POSITIVE, positive_shards), (NEGATIVE, negative_shards)):
-            lines = [{"text": classifier_text(r.get("text") or "", r["meta"]["code"]["language"], rule_feature)}
-                     for r in read_records(shards)]
+        for label, lines in sides.items():
             path = storage.join(folder.work, f"{label.removeprefix('__label__')}.jsonl")
             write_seed_file(path, lines)
             examples.append((label, path, ("text",)))
