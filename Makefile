@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/llm_client.py
 	$(BIN)/python bench/llm_e2e.py
 	$(BIN)/python bench/classifier.py
+	$(BIN)/python bench/code.py
 	$(BIN)/python -m pip install --quiet -e ".[test,bench,ray]"
 	unshare --net --fork sh -c 'ip link set lo up; $(BIN)/python bench/ray_executor.py'
 
