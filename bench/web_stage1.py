@@ -105,7 +105,7 @@ def peak_rss(paths: list[Path], out: Path, workers: int) -> int:
 
 def compare(name: str, path: Path, pages: int, startup: Path, out: Path, repeats: int) -> None:
     """Both sides in fresh processes, each less its own run over the one-page WARC ``startup``."""
-    runs = {"bare": lambda p: bare_cpu(p), "math": lambda p: megamath_cpu(p, out),
+    runs = {"bare": bare_cpu, "math": lambda p: megamath_cpu(p, out),
             "no-math": lambda p: megamath_cpu(p, out, "--no-math")}
     best = {key: float("inf") for key in runs}
     started = {key: float("inf") for key in runs}

@@ -40,11 +40,11 @@ def metrics(positive_scores: np.ndarray, negative_scores: np.ndarray, threshold:
             base_rate: float | None = None) -> dict:
     tp = int((positive_scores >= threshold).sum())
     fp = int((negative_scores >= threshold).sum())
+    fpr = fp / len(negative_scores) if len(negative_scores) else 0.0
     row = {**_prf(tp, fp, len(positive_scores) - tp), "positives": len(positive_scores),
-           "negatives": len(negative_scores),
-           "false_positive_rate": round(fp / len(negative_scores), 5) if len(negative_scores) else 0.0}
+           "negatives": len(negative_scores), "false_positive_rate": round(fpr, 5)}
     if base_rate is not None:
-        recall, fpr = row["recall"], fp / len(negative_scores) if len(negative_scores) else 0.0
+        recall = row["recall"]
         kept = recall * base_rate + fpr * (1 - base_rate)
         row["precision_at_base_rate"] = round(recall * base_rate / kept, 4) if kept else 0.0
     return row

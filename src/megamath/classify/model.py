@@ -347,8 +347,7 @@ class TextClassifier:
             if version == 1 and self.preprocessing == "web":
                 self._load_fasttext()  # a file that is no model at all says so first
             raise ClassifierError(f"{self.path} was trained on text preprocessed by {self.preprocessing} version "
-                                  f"{version}; this megamath preprocesses by version {current} (prices, code, tables "
-                                  "and formulas have tokens of their own): train it again")
+                                  f"{version}; this megamath preprocesses by version {current}: train it again")
         self._folded: FoldedModel | None = None
         self._fasttext = None
         folded = f"{self.path}.folded.npz"  # a string: Path() would fold the // of a URL

@@ -44,7 +44,7 @@ _PROSE_TOKEN = re.compile(
     r"[^\W\d_]+(?:_[^\W\d_]+)*(?:\d{2,}(?!\w))?"  # a word (most tokens: tried first)
     r"|\d+(?:[.,]\d+)*(?:\s?(?:%|€|£|(?:usd|eur|gbp|dollars?|euros?)\b|[ap]\.?m\b\.?)|(?::\d{2}){1,2}(?:\s?[ap]\.?m\b\.?)?"
     r"|(?:[-/]\d{1,4}){2})?"  # a number, a percentage, an amount, a clock time, a date
-    r"|[$€£¥₹](?:\s?\d[\d,]*(?:\.\d+)?|[a-z_{][\w}]*)?|\\\$\s?\d[\d,]*(?:\.\d+)?|\\[a-z]+"
+    rf"|[$€£¥₹](?:\s?{_NUMBER}|[a-z_{{][\w}}]*)?|\\\$\s?{_NUMBER}|\\[a-z]+"
     r"|[^\w\s.,;:!?\"'()\[\]]")
 _ASCII = {pattern: re.compile(pattern.pattern.replace(r"[^\W\d_]+", "[a-z]+"), re.ASCII) for pattern in (_MATH_TOKEN, _PROSE_TOKEN)}
 _DIGITS = frozenset("0123456789")

@@ -67,11 +67,14 @@ def math_imports(text: str, language: str) -> list[str]:
     return list(dict.fromkeys(match.strip() for match in pattern.findall(text)))
 
 
-def classifier_text(text: str, language: str, rule_feature: bool = True) -> str:
+def classifier_text(text: str, language: str, rule_feature: bool = True, imports: list[str] | None = None) -> str:
     """The line a code classifier reads: the language, a ``mathimport`` token per math library imported
-    (with ``rule_feature``), then the normalized code."""
-    imports = ["mathimport"] * len(math_imports(text, language)) if rule_feature else []
-    return " ".join([f"lang_{language}", *imports, normalize_code(text)])
+    (with ``rule_feature``; ``imports``: :func:`math_imports` of the text, when the caller has it), then
+    the normalized code."""
+    if rule_feature and imports is None:
+        imports = math_imports(text, language)
+    marks = ["mathimport"] * len(imports) if rule_feature else []
+    return " ".join([f"lang_{language}", *marks, normalize_code(text)])
 
 
 def as_classifier_line(line: str) -> str:

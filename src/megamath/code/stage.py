@@ -53,11 +53,12 @@ class CodeClassify(ClassifierStage):
 
     def process_batch(self, batch: list[Record]) -> Iterator[Record | Drop]:
         column = self.classifier.labels.index(POSITIVE)
-        lines = [classifier_text(record.get("text") or "", record["meta"]["code"]["language"], self.config.rule_feature)
-                 for record in batch]
+        imports = [math_imports(record.get("text") or "", record["meta"]["code"]["language"]) for record in batch]
+        lines = [classifier_text(record.get("text") or "", record["meta"]["code"]["language"], self.config.rule_feature,
+                                 found) for record, found in zip(batch, imports)]
         scores = self.classifier.probabilities(lines)[:, column]
-        for record, score in zip(batch, scores):
+        for record, score, found in zip(batch, scores, imports):
             code = record["meta"]["code"]
             code["model_score"] = round(float(score), 4)
-            code["math_imports"] = math_imports(record.get("text") or "", code["language"])
+            code["math_imports"] = found
             yield record if score >= self.config.threshold else Drop(record, "not_math_code")

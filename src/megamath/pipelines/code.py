@@ -7,8 +7,6 @@ import random
 from collections import defaultdict
 from dataclasses import replace
 
-import numpy as np
-
 from megamath.classify.evaluate import LabelledSet, evaluate
 from megamath.classify.model import NEGATIVE, POSITIVE, TextClassifier, TrainConfig
 from megamath.classify.seeds import write_seed_file
@@ -80,7 +78,7 @@ def evaluate_code(model: str, positives: dict[str, list[str]], negatives: dict[s
                 language = record["meta"]["code"]["language"]
                 by_language[language].append(classifier_text(record.get("text") or "", language, rule_feature))
             for language, lines in sorted(by_language.items()):
-                scores = classifier.probabilities(lines)[:, column] if lines else np.zeros(0)
+                scores = classifier.probabilities(lines)[:, column]
                 sets.append(LabelledSet(f"{name} ({language})", positive, scores, language))
                 sets.append(LabelledSet(f"{name} ({language})", positive, scores, "all"))
     return evaluate(sets, threshold, base_rate=base_rate)

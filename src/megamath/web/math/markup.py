@@ -248,7 +248,8 @@ _MATHML_TOKENS = frozenset({"mi", "mn", "mo", "mtext", "ms", "mglyph", "mspace",
 
 
 # Token elements whose text is their own (annotation-xml holds MathML with tokens of its own).
-_TEXT_TOKENS = ", ".join(f"{prefix}{name}" for prefix in ("", "mml\\:") for name in ("mi", "mn", "mo", "mtext", "ms", "annotation"))
+_TEXT_TOKENS = ", ".join(f"{prefix}{name}" for prefix in ("", "mml\\:")
+                         for name in sorted(_MATHML_TOKENS - {"mglyph", "mspace", "annotation-xml"}))
 
 
 def _text_outside_tokens(math) -> bool:
