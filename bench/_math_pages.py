@@ -208,6 +208,40 @@ def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]
     return pages
 
 
+# Test sets of other benchmarks as pages of problems (with their worked solutions where they have one):
+# competition and exam problems in the styles the evaluation's MATH test holds. Never MATH itself,
+# MATH-500 (math_oai), GSM8K or GSM-hard (GSM8K's questions): those are evaluated. Only sets written
+# with TeX formulas: the bootstrap takes a page without formulas for a negative, and word problems
+# in plain text (ASDiv, SVAMP, MathQA, AQuA) would teach the model that they are not math.
+PROBLEM_SETS = {"QwenLM__Qwen2.5-Math/evaluation/data": ("carp_en", "gaokao2023en", "amc23", "aime24"),
+                "ZubinGou__math-evaluation-harness/data": ("ocw", "sat_math", "hungarian_exam")}
+
+
+def _problem(item: dict) -> tuple[str, str]:
+    """(problem, solution) of a benchmark item, whatever its fields are called."""
+    question = item.get("problem") or item.get("question") or item.get("content") or item.get("Question") or ""
+    body = item.get("body") or item.get("Body") or ""
+    solution = item.get("solution") or item.get("steps") or item.get("rationale") or ""
+    return " ".join(part for part in (body, question) if part).strip(), str(solution).strip().strip('"')
+
+
+def problem_sheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
+    pages = []
+    for folder, names in PROBLEM_SETS.items():
+        for name in names:
+            path = require_shared() / "benchmarks" / folder / name / "test.jsonl"
+            items = [_problem(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+            items = [(problem, solution) for problem, solution in items if problem]
+            for start in range(0, len(items), per_page):
+                blocks = []
+                for number, (problem, solution) in enumerate(items[start:start + per_page], 1):
+                    blocks.append(("p", f"Problem {number}. {problem}"))
+                    if solution:
+                        blocks.append(("p", f"Solution. {solution}"))
+                pages.append(("Problems", blocks))
+    return pages
+
+
 def numpy_docstrings() -> list[tuple[str, list[tuple[str, str]]]]:
     import numpy
     import numpy.fft
@@ -312,7 +346,14 @@ def hard_negative_pages(rng: random.Random, count: int) -> list[tuple[str, str]]
     return pages
 
 
-def nonmath_texts() -> list[tuple[str, str]]:
+def nonmath_texts(held_out: bool = False) -> list[tuple[str, str]]:
+    """The real non-math texts of ../shared's seeds: Common Crawl documents (dolma's test data), news
+    and Wikipedia (gensim's). Every fourth is held out of the crawl (``held_out=True``: those alone) as
+    real non-math pages for the evaluation."""
+    return [text for i, text in enumerate(_nonmath_texts()) if (i % 4 == 0) == held_out]
+
+
+def _nonmath_texts() -> list[tuple[str, str]]:
     seeds = require_shared() / "seeds" / "nonmath"
     texts = []
     for path in sorted((seeds / "allenai__dolma").rglob("*.json*")):
@@ -382,7 +423,8 @@ def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0, hard_negati
     numbers without math (shops, classifieds, league tables, recipes)."""
     rng = random.Random(seed)
     math_pages = ([worked_example(rng) for _ in range(generated)] + [proof_page(rng) for _ in range(generated // 3)]
-                  + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets() + numpy_docstrings())
+                  + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets() + problem_sheets()
+                  + numpy_docstrings())
     pages = [(f"math/{i}", _render_math(title, blocks, rng.randrange(3))) for i, (title, blocks) in enumerate(math_pages)]
     pages += [(f"text/{i}", _page(title, "\n".join(f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", text))))
               for i, (title, text) in enumerate(nonmath_texts())]

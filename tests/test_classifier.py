@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -15,12 +16,14 @@ from megamath.classify.evaluate import LabelledSet, evaluate
 from megamath.classify.model import (
     ClassifierError,
     MathClassifier,
+    TextClassifier,
     TrainConfig,
     folded_path,
     preprocessing_path,
     train,
+    train_labelled,
 )
-from megamath.classify.preprocess import chunk_words, preprocess
+from megamath.classify.preprocess import PREPROCESS_VERSION, chunk_words, preprocess
 from megamath.classify.seeds import BootstrapConfig, bootstrap_seeds, read_texts
 from fixtures.scripted_server import ScriptedServerProcess
 from megamath.runtime.shards import read_shard
@@ -70,6 +73,7 @@ def test_preprocess_tells_prices_code_and_tables_from_math():
     assert preprocess("Arsenal\t\t38\t\t26\n| a | 2 |") == "tablerow arsenal tnum tnum tablerow | a | tnum |"
     assert preprocess("x = torch.nn.Linear(in_features, 3);") == "codeline x = torch nn apicall in_features 0"
     assert preprocess("Let $x_1 = 2$ and x_1 in prose") == "let mathspan x 0 = 0 mathend and x 0 in prose"
+    assert preprocess("LaTeX: \\[|x|\\le 7\\] and \\(a\\)") == "latex mathspan | x | \\le 0 mathend and mathspan a mathend"
 
 
 def test_a_model_trained_with_another_preprocessing_is_refused(model, tmp_path):
@@ -80,6 +84,9 @@ def test_a_model_trained_with_another_preprocessing_is_refused(model, tmp_path):
     with pytest.raises(ClassifierError, match="version 1.*train it again"):
         MathClassifier(old)
     (tmp_path / "old.bin.preprocess.json").write_text('{"preprocess_version": 2}')
+    with pytest.raises(ClassifierError, match="version 2; this megamath preprocesses by version 3"):
+        MathClassifier(old)
+    (tmp_path / "old.bin.preprocess.json").write_text(f'{{"preprocess_version": {PREPROCESS_VERSION}}}')
     assert MathClassifier(old).scores(["x"]).shape == (1,)
 
 
@@ -87,10 +94,28 @@ def test_folded_scores_equal_fasttext_predict(model):
     rng = random.Random(1)
     classifier = MathClassifier(model)
     texts = [math_doc(rng) for _ in range(20)] + [prose_doc(rng) for _ in range(20)] + \
-        ["", "x", "unseen words only zzz qqq", "ünïcode ＡＢ 3.5 $", "word " * 5000]
+        ["", "x", "unseen words only zzz qqq", "ünïcode ＡＢ 3.5 $", "word " * 5000, "a lone \ud800 surrogate"]
     folded = classifier.scores(texts)
     assert np.allclose(folded, classifier.fasttext_scores(texts), atol=1e-4)
     assert (folded[:20] > 0.9).all() and (folded[20:40] < 0.1).all()
+
+
+def test_three_labels_fold_and_a_quantized_model_scores_as_it_is(tmp_path):
+    """A softmax over three labels folds to two numbers a row with the same probabilities; a
+    quantized model cannot be folded and is scored through fastText as it is."""
+    rng = random.Random(2)
+    texts = {"__label__math": [math_doc(rng) for _ in range(100)], "__label__other": [prose_doc(rng) for _ in range(100)],
+             "__label__code": [f"def f{i}(x):\n    return x.append({i});" * 5 for i in range(100)]}
+    examples = [(label, text) for label, group in texts.items() for text in group]
+    summary = train_labelled(examples, tmp_path / "three.bin", dataclasses.replace(SMALL, quantize=True))
+    assert str(tmp_path / "three.ftz") in summary["files"]
+    three = TextClassifier(tmp_path / "three.bin")
+    sample = [math_doc(rng), prose_doc(rng), "def g(x):\n    return x;", "unseen zzz"]
+    assert np.allclose(three.probabilities(sample), three.fasttext_probabilities(sample), atol=1e-4)
+    quantized = TextClassifier(tmp_path / "three.ftz")
+    assert not folded_path(tmp_path / "three.ftz").exists()
+    best = quantized.probabilities(sample[:3]).argmax(axis=1)
+    assert [quantized.labels[j] for j in best] == ["__label__math", "__label__other", "__label__code"]
 
 
 def test_model_files_and_errors(model, tmp_path):

@@ -115,3 +115,110 @@ def test_a_50_mb_file_is_dropped_before_it_is_read(tmp_path):
     assert [i.reason for i in items if isinstance(i, Drop)] == ["too_large"]
     assert [i["meta"]["code"]["path"] for i in items if not isinstance(i, Drop)] == ["small.c"]
     assert reader.bytes_read < 1000
+
+
+def stack_rows(with_content: bool) -> list[dict]:
+    """Rows in The Stack v2's layout for real files of the json package (and a C file, a vendored one,
+    a generated one)."""
+    import hashlib
+
+    rows = []
+    for name in ("decoder.py", "encoder.py", "scanner.py"):
+        data = (STDLIB / name).read_bytes()
+        rows.append({"blob_id": hashlib.sha1(data).hexdigest(), "repo_name": "python/cpython", "path": f"Lib/json/{name}",
+                     "language": "Python", "detected_licenses": ["PSF-2.0"], "license_type": "permissive",
+                     "is_vendor": False, "is_generated": False, "length_bytes": len(data),
+                     **({"content": data.decode()} if with_content else {})})
+    rows.append({**rows[0], "blob_id": "f" * 40, "path": "third_party/json/decoder.py", "is_vendor": True})
+    rows.append({**rows[1], "blob_id": "e" * 40, "path": "gen/encoder.py", "is_generated": True})
+    rows.append({**rows[2], "blob_id": "d" * 40, "path": "src/k.c", "language": "C",
+                 **({"content": "int k(void) { return 1; }\n"} if with_content else {})})
+    return rows
+
+
+def read_rows(source: str, **store) -> tuple[list[dict], Counter]:
+    from megamath.sources.code_rows import ContentStoreConfig
+
+    records, drops = [], Counter()
+    reader = CodeFileReader(CodeReaderConfig(content_store=ContentStoreConfig(**store)))
+    for item in reader(source):
+        if isinstance(item, Drop):
+            drops[item.reason] += 1
+        else:
+            records.append(item)
+    return records, drops
+
+
+def test_stack_rows_with_content_from_parquet_and_jsonl(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = stack_rows(with_content=True)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "python-0000.parquet")
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows) + "{not json\n")
+    for source, bad_json in ((tmp_path / "python-0000.parquet", 0), (tmp_path / "rows.jsonl", 1)):
+        records, drops = read_rows(str(source))
+        assert drops == Counter({"vendored": 1, "generated": 1, **({"bad_json": bad_json} if bad_json else {})})
+        by_path = {r["meta"]["code"]["path"]: r for r in records}
+        assert set(by_path) == {"Lib/json/decoder.py", "Lib/json/encoder.py", "Lib/json/scanner.py", "src/k.c"}
+        decoder = by_path["Lib/json/decoder.py"]
+        assert decoder["text"] == (STDLIB / "decoder.py").read_text()
+        assert decoder["id"] == rows[0]["blob_id"]
+        assert decoder["meta"]["code"] == {"repo": "python/cpython", "path": "Lib/json/decoder.py", "language": "python",
+                                           "licenses": ["PSF-2.0"], "license_type": "permissive",
+                                           "blob_id": rows[0]["blob_id"], "bytes": len(decoder["text"].encode())}
+        assert by_path["src/k.c"]["meta"]["code"]["language"] == "c"
+
+
+def test_stack_rows_fetch_contents_from_a_local_store_and_count_what_it_lacks(tmp_path):
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = stack_rows(with_content=False)
+    store = tmp_path / "content"
+    store.mkdir()
+    for row in rows[:2]:  # Software Heritage's layout: one gzip blob per id; scanner.py's is missing
+        (store / row["blob_id"]).write_bytes(gzip.compress((STDLIB / Path(row["path"]).name).read_bytes()))
+    (store / rows[5]["blob_id"]).write_bytes(b"\x1f\x8b not really gzip")
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "ids.parquet")
+    records, drops = read_rows(str(tmp_path / "ids.parquet"), location=str(store / "{blob_id}"))
+    assert sorted(r["meta"]["code"]["path"] for r in records) == ["Lib/json/decoder.py", "Lib/json/encoder.py"]
+    assert records[0]["text"] == (STDLIB / "decoder.py").read_text()
+    assert drops == Counter({"content_missing": 1, "content_unreadable": 1, "vendored": 1, "generated": 1})
+    _, no_store = read_rows(str(tmp_path / "ids.parquet"))
+    assert no_store["content_missing"] == 4
+    with pytest.raises(ValueError, match="blob_id"):
+        read_rows(str(tmp_path / "ids.parquet"), location=str(store))
+
+
+def test_stack_rows_through_the_cli_with_the_content_store_on_s3(tmp_path):
+    import gzip
+    import importlib.util
+
+    if importlib.util.find_spec("s3fs") is None or importlib.util.find_spec("moto") is None:
+        pytest.skip("needs s3fs and moto[server] (the test extra)")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from conftest import run_cli
+    from fixtures.s3 import S3Server
+    from megamath.runtime.shards import read_shard
+
+    rows = stack_rows(with_content=False)[:3]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "ids.parquet")
+    with S3Server(buckets=["softwareheritage"]) as s3:
+        for row in rows:
+            s3.fs.pipe_file(f"softwareheritage/content/{row['blob_id']}",
+                            gzip.compress((STDLIB / Path(row["path"]).name).read_bytes()))
+        result = run_cli("code", "read", str(tmp_path / "ids.parquet"), "-o", str(tmp_path / "run"), "-q",
+                         "--content-store", "s3://softwareheritage/content/{blob_id}", env=s3.env)
+    assert result.returncode == 0, result.stderr
+    records = [r for shard in sorted((tmp_path / "run" / "data").glob("*.parquet")) for r in read_shard(shard)]
+    assert sorted(r["meta"]["code"]["path"] for r in records) == [f"Lib/json/{n}" for n in ("decoder.py", "encoder.py",
+                                                                                             "scanner.py")]
+    assert all(r["meta"]["code"]["licenses"] == ["PSF-2.0"] for r in records)
+    bad = run_cli("code", "read", str(tmp_path / "ids.parquet"), "-o", str(tmp_path / "run2"), "-q",
+                  "--content-store", "s3://softwareheritage/content/")
+    assert bad.returncode != 0 and "{blob_id}" in bad.stderr

@@ -17,10 +17,11 @@ class FastTextModelError(RuntimeError):
     """A fastText model cannot be used: missing, not a fastText model, or a broken fastText build."""
 
 
-def load_fasttext_model(path: str | Path):
-    """The fastText model at ``path``, loaded once per process."""
+def load_fasttext_model(path: str | Path, cache: bool = True):
+    """The fastText model at ``path``, loaded once per process (``cache=False``: a copy of its own,
+    for a caller that changes it)."""
     key = str(Path(path).resolve())
-    model = _models.get(key)
+    model = _models.get(key) if cache else None
     if model is None:
         if not Path(key).is_file():
             raise FastTextModelError(f"fastText model not found: {path}")
@@ -38,5 +39,6 @@ def load_fasttext_model(path: str | Path):
                 f"the installed `fasttext` module does not work with numpy 2 ({exc}); another package "
                 "replaced fasttext-numpy2: run `pip install --force-reinstall --no-deps fasttext-numpy2`"
             ) from exc
-        _models[key] = model
+        if cache:
+            _models[key] = model
     return model

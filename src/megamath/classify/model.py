@@ -1,14 +1,15 @@
 """Training a fastText math classifier, and scoring documents with it fast.
 
 Training is fastText's (``fasttext-numpy2``) on preprocessed, chunked seed lines, with the recipe's
-hyper-parameters as defaults. Scoring does not go through fastText's ``predict``: a supervised
-fastText model with a softmax (or one-vs-all) output is linear in its input rows — the hidden vector
-is the mean of the rows of a line's words and word n-grams, and the logits are the output matrix
-times it — so the input matrix is folded into the output layer once, into one number per row and
-label. A (rows × labels) table of 16 MB replaces the 2 GB input matrix, and scoring a batch is
-vectorized hashing (fastText's own FNV-1a and n-gram hash), a gather and a mean: the same
-probabilities as ``predict`` (up to float rounding and 32-bit hash collisions between vocabulary
-words) at several times its speed and a fraction of its memory.
+hyper-parameters as defaults. Scoring uses a folded copy of the model: a supervised fastText model
+with a softmax (or one-vs-all) output is linear in its input rows — the hidden vector is the mean of
+the rows of a line's words, word n-grams and subwords, and the logits are the output matrix times it —
+so the input matrix is folded into the output layer once, into one number per row and label (one
+fewer for a softmax, which only sees differences of logits: math against other is one number), and
+saved as a fastText model of that dimension with an identity output layer (``MODEL.folded.bin``).
+fastText's own C++ then tokenizes, hashes and averages one number a row instead of 256: the same
+probabilities as ``predict`` on the model (up to float rounding), several times faster, in 8 MB
+instead of 2 GB.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 
 POSITIVE = "__label__math"
 NEGATIVE = "__label__other"
-_EOS = "</s>"
-_NGRAM_MULTIPLIER = np.uint64(116049371)
 
 
 class ClassifierError(Exception):
@@ -125,9 +124,11 @@ def train_labelled(examples: Iterable[tuple[str, str]], output: str | os.PathLik
         _, version = preprocessor(config.preprocessing)
         preprocessing_path(output).write_text(json.dumps({"preprocess": config.preprocessing,
                                                           "preprocess_version": version}) + "\n")
-        FoldedModel.from_fasttext(model).save(folded_path(output))
+        fold(model)
+        model.save_model(str(folded_path(output)))
         summary["files"] = [str(output), str(preprocessing_path(output)), str(folded_path(output))]
         if config.quantize:
+            model = fasttext.load_model(str(output))
             model.quantize(input=str(data), retrain=False, qnorm=True)
             quantized = output.with_suffix(".ftz")
             model.save_model(str(quantized))
@@ -183,7 +184,7 @@ def train(positives: Iterable[str], negatives: Iterable[str], output: str | os.P
 
 
 def folded_path(model_path: str | os.PathLike[str]) -> Path:
-    return Path(f"{model_path}.folded.npz")
+    return Path(f"{model_path}.folded.bin")
 
 
 def preprocessing_path(model_path: str | os.PathLike[str]) -> Path:
@@ -211,130 +212,23 @@ def _folded_is_current(folded: str, model: str) -> bool:
     return storage.exists(folded)
 
 
-def fnv1a_hashes(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """fastText's word hash (32-bit FNV-1a over the UTF-8 bytes, each byte sign-extended as fastText
-    does) of every token ``buffer[starts[i]:starts[i]+lengths[i]]``, vectorized over tokens."""
-    hashes = np.full(len(starts), 2166136261, dtype=np.uint32)
-    signed = buffer.view(np.int8).astype(np.int32).view(np.uint32)
-    active = np.flatnonzero(lengths > 0)
-    offset = 0
-    with np.errstate(over="ignore"):
-        while active.size:
-            hashes[active] = (hashes[active] ^ signed[starts[active] + offset]) * np.uint32(16777619)
-            offset += 1
-            active = active[lengths[active] > offset]
-    return hashes
-
-
-def _tokenize(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(token hashes, document of each token) for single-line documents, fastText's way: tokens split
-    on whitespace, each line ending with the end-of-sentence token."""
-    joined = ("\n".join(lines) + "\n").encode("utf-8")
-    buffer = np.frombuffer(joined, dtype=np.uint8)
-    is_space = (buffer == 32) | (buffer == 9) | (buffer == 13) | (buffer == 11) | (buffer == 12) | (buffer == 0)
-    newline = buffer == 10
-    breaks = (is_space | newline).view(np.int8)
-    edges = np.diff(breaks, prepend=np.int8(1), append=np.int8(1))
-    starts = np.flatnonzero(edges == -1)
-    ends = np.flatnonzero(edges == 1)
-    word_hashes = fnv1a_hashes(buffer, starts, ends - starts)
-    newline_at = np.flatnonzero(newline)
-    doc_of_word = np.searchsorted(newline_at, starts)
-    # the end-of-sentence token closes each line: token i of document d moves d places right
-    eos = fnv1a_hashes(np.frombuffer(_EOS.encode(), dtype=np.uint8), np.array([0]), np.array([len(_EOS)]))[0]
-    words_per_doc = np.bincount(doc_of_word, minlength=len(lines))
-    total = len(word_hashes) + len(lines)
-    hashes = np.empty(total, dtype=np.uint32)
-    docs = np.empty(total, dtype=np.int64)
-    word_slots = np.arange(len(word_hashes)) + doc_of_word
-    eos_slots = np.cumsum(words_per_doc + 1) - 1
-    hashes[word_slots], docs[word_slots] = word_hashes, doc_of_word
-    hashes[eos_slots], docs[eos_slots] = eos, np.arange(len(lines))
-    return hashes, docs
-
-
-class FoldedModel:
-    """Input rows folded into the output layer: ``table[row, label]`` = row · output[label]."""
-
-    def __init__(self, table: np.ndarray, vocab_hashes: np.ndarray, vocab_ids: np.ndarray, nwords: int,
-                 bucket: int, word_ngrams: int, labels: list[str], loss: str):
-        self.table = table
-        self.vocab_hashes = vocab_hashes
-        self.vocab_ids = vocab_ids
-        self.nwords = nwords
-        self.bucket = bucket
-        self.word_ngrams = word_ngrams
-        self.labels = labels
-        self.loss = loss
-
-    @classmethod
-    def from_fasttext(cls, model) -> "FoldedModel":
-        args = model.f.getArgs()
-        loss = args.loss.name
-        if loss not in ("softmax", "ova") or args.maxn > 0 or model.is_quantized():
-            raise ClassifierError(f"cannot fold a {loss} model with subwords={args.maxn > 0} "
-                                  f"quantized={model.is_quantized()}; score it with fastText")
-        words = model.get_words(on_unicode_error="replace")
-        encoded = [w.encode("utf-8") for w in words]
-        buffer = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
-        lengths = np.array([len(w) for w in encoded], dtype=np.int64)
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(encoded) else np.zeros(0, dtype=np.int64)
-        hashes = fnv1a_hashes(buffer, starts, lengths)
-        order = np.argsort(hashes, kind="stable")
-        table = (model.get_input_matrix() @ model.get_output_matrix().T).astype(np.float32)
-        return cls(table, hashes[order], order.astype(np.int64), len(words), args.bucket, args.wordNgrams,
-                   list(model.get_labels()), loss)
-
-    def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, table=self.table, vocab_hashes=self.vocab_hashes, vocab_ids=self.vocab_ids,
-                 meta=np.array([self.nwords, self.bucket, self.word_ngrams]), labels=np.array(self.labels),
-                 loss=np.array(self.loss))
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path: Path) -> "FoldedModel":
-        with np.load(path) as data:
-            nwords, bucket, word_ngrams = (int(v) for v in data["meta"])
-            return cls(data["table"], data["vocab_hashes"], data["vocab_ids"], nwords, bucket, word_ngrams,
-                       [str(v) for v in data["labels"]], str(data["loss"]))
-
-    def probabilities(self, lines: list[str]) -> np.ndarray:
-        """(documents × labels) probabilities of preprocessed single-line documents."""
-        hashes, docs = _tokenize(lines)
-        position = np.searchsorted(self.vocab_hashes, hashes)
-        position[position == len(self.vocab_hashes)] = 0
-        known = self.vocab_hashes[position] == hashes
-        rows = [self.vocab_ids[position[known]]]
-        row_docs = [docs[known]]
-        # word n-grams, as fastText hashes them: int32 word hashes sign-extended to 64 bits
-        extended = hashes.view(np.int32).astype(np.int64).view(np.uint64)
-        combined = extended.copy()
-        with np.errstate(over="ignore"):
-            for n in range(2, self.word_ngrams + 1):
-                span = len(extended) - n + 1
-                if span <= 0:
-                    break
-                combined = combined[:span] * _NGRAM_MULTIPLIER + extended[n - 1:n - 1 + span]
-                same_doc = docs[:span] == docs[n - 1:n - 1 + span]
-                rows.append((self.nwords + combined[same_doc] % np.uint64(self.bucket)).astype(np.int64))
-                row_docs.append(docs[:span][same_doc])
-        rows_all = np.concatenate(rows)
-        docs_all = np.concatenate(row_docs)
-        counts = np.bincount(docs_all, minlength=len(lines)).astype(np.float64)
-        logits = np.stack([np.bincount(docs_all, weights=self.table[rows_all, j], minlength=len(lines))
-                           for j in range(len(self.labels))], axis=1)
-        logits /= np.maximum(counts, 1)[:, None]
-        if self.loss == "ova":
-            return 1 / (1 + np.exp(-logits))
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+def fold(model) -> None:
+    """Fold a supervised fastText model's input matrix into its output layer, in place (see the module
+    docstring). A quantized or hierarchical-softmax model cannot be folded."""
+    loss = model.f.getArgs().loss.name
+    if loss not in ("softmax", "ova") or model.is_quantized():
+        raise ClassifierError(f"cannot fold a {loss} model (quantized={model.is_quantized()}); score it with fastText")
+    table = model.get_input_matrix() @ model.get_output_matrix().T
+    labels = table.shape[1]
+    if loss == "softmax" and labels > 1:  # a softmax ignores a shift of all logits: the last one can be 0
+        model.set_matrices(table[:, :-1] - table[:, -1:], np.eye(labels, labels - 1, dtype=np.float32))
+    else:
+        model.set_matrices(table, np.eye(labels, dtype=np.float32))
 
 
 class TextClassifier:
-    """``probabilities(texts)`` → (documents × labels) for raw texts; loads a ``.bin`` (through its
-    folded table, written next to it on first use) or a quantized ``.ftz`` (scored by fastText). The
+    """``probabilities(texts)`` → (documents × labels) for raw texts; loads a ``.bin`` through its folded
+    copy (``MODEL.folded.bin``, written next to it on first use) or a quantized ``.ftz`` as it is. The
     model may be on remote storage; it is copied to this machine once."""
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -345,49 +239,51 @@ class TextClassifier:
         self._to_line, current = preprocessor(self.preprocessing)
         if version != current:
             if version == 1 and self.preprocessing == "web":
-                self._load_fasttext()  # a file that is no model at all says so first
+                self._load(self.path)  # a file that is no model at all says so first
             raise ClassifierError(f"{self.path} was trained on text preprocessed by {self.preprocessing} version "
                                   f"{version}; this megamath preprocesses by version {current}: train it again")
-        self._folded: FoldedModel | None = None
-        self._fasttext = None
-        folded = f"{self.path}.folded.npz"  # a string: Path() would fold the // of a URL
+        folded = f"{self.path}.folded.bin"  # a string: Path() would fold the // of a URL
         if _folded_is_current(folded, self.path):
-            self._folded = FoldedModel.load(Path(storage.local_copy(folded)))
+            self._model = self._load(folded)
         else:
-            model = self._load_fasttext()
+            self._model = self._load(self.path, cache=False)  # folded in place: not the shared copy
             try:
-                self._folded = FoldedModel.from_fasttext(model)
-            except ClassifierError:
-                self._fasttext = model
+                fold(self._model)
+            except ClassifierError:  # a quantized model: scored as it is
+                pass
             else:
                 try:
-                    self._folded.save(folded_path(storage.local_copy(self.path)))
-                except OSError as exc:  # a read-only model folder: fold again next time
+                    self._model.save_model(str(folded_path(storage.local_copy(self.path))))
+                except (OSError, ValueError) as exc:  # a read-only model folder: fold again next time
                     log.info("could not cache the folded model next to %s: %s", self.path, exc)
-        self.labels: list[str] = self._folded.labels if self._folded else list(self._fasttext.get_labels())
+        self.labels: list[str] = list(self._model.get_labels())
 
-    def _load_fasttext(self):
+    @staticmethod
+    def _load(path: str, cache: bool = True):
         try:
-            return load_fasttext_model(storage.local_copy(self.path))
+            return load_fasttext_model(storage.local_copy(path), cache=cache)
         except FastTextModelError as exc:
             raise ClassifierError(str(exc)) from exc
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        lines = [self._to_line(text) for text in texts]
-        if self._folded is not None:
-            return self._folded.probabilities(lines)
-        return self.fasttext_probabilities_of_lines(lines, self._fasttext)
+        return self.probabilities_of_lines([self._to_line(text) for text in texts], self._model)
 
     def fasttext_probabilities(self, texts: list[str]) -> np.ndarray:
-        """The same probabilities through fastText's own ``predict`` (slower; checks the folded table)."""
-        return self.fasttext_probabilities_of_lines([self._to_line(t) for t in texts],
-                                                    self._fasttext or self._load_fasttext())
+        """The same probabilities through the model as trained, unfolded (slower; checks the fold)."""
+        return self.probabilities_of_lines([self._to_line(t) for t in texts], self._load(self.path))
 
-    def fasttext_probabilities_of_lines(self, lines: list[str], model) -> np.ndarray:
+    def probabilities_of_lines(self, lines: list[str], model) -> np.ndarray:
+        """(documents × labels) probabilities of preprocessed lines through a fastText ``model``, in
+        one call into fastText (a preprocessed line has no newline; a text with an unpaired surrogate,
+        which UTF-8 cannot hold, is read with it replaced)."""
+        try:
+            labels, probabilities = model.predict(lines, k=-1)
+        except TypeError:  # what fastText's binding raises for a string UTF-8 cannot encode
+            labels, probabilities = model.predict([line.encode("utf-8", "replace").decode() for line in lines], k=-1)
         out = np.zeros((len(lines), len(self.labels)))
         column = {label: j for j, label in enumerate(self.labels)}
-        for i, line in enumerate(lines):
-            for label, probability in zip(*model.predict(line, k=-1)):
+        for i, (names, values) in enumerate(zip(labels, probabilities)):
+            for label, probability in zip(names, values):
                 out[i, column[label]] = probability
         return out
 

@@ -51,12 +51,12 @@ def _fields(fields: str) -> tuple[str, ...]:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file (.bin).")
 @train_options
 def train(positives, negatives, text_field, output, **hyper):
-    """Train a math classifier from seed files (preprocessing version 2: formulas, prices, dates, tables and
+    """Train a math classifier from seed files (preprocessing version 3: formulas, prices, dates, tables and
     code as tokens of their own, NFKC, lower case, other numbers → 0, math symbols as tokens, long
     documents cut into lines; hyper-parameters: the recipe's).
 
     Writes the model, the preprocessing version it was trained with (MODEL.preprocess.json), its folded
-    scoring table (MODEL.folded.npz) and, with --quantize, MODEL.ftz.
+    copy for scoring (MODEL.folded.bin) and, with --quantize, MODEL.ftz.
 
     \b
     Examples:

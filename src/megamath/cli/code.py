@@ -29,28 +29,46 @@ from megamath.sources.code_files import LANGUAGES
 @click.option("--languages", default=",".join(LANGUAGES), show_default=True, help="Languages kept, comma-separated.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Larger files are dropped (too_large) before they are read.")
-def read(inputs, output_format, languages, max_bytes, **options):
-    """Source files of trees and archives (.tar.*, .zip, .whl, .jar, Debian .dsc) as shards: one record per
-    file with meta.code = {repo, path, language, bytes}; other languages counted, vendored, generated,
-    minified, binary and oversized files dropped with their reason.
+@click.option("--content-store", metavar="LOCATION",
+              help="Where rows with only a blob_id find their file, {blob_id} in it, e.g. "
+                   "s3://softwareheritage/content/{blob_id} (The Stack v2) or a local folder.")
+@click.option("--content-compression", type=click.Choice(["auto", "gzip", "none"]), default="auto", show_default=True,
+              help="How the content store's blobs are compressed (auto: gzip when they start like gzip).")
+@click.option("--fetch-concurrency", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Blobs fetched from the content store at once, per worker.")
+def read(inputs, output_format, languages, max_bytes, content_store, content_compression, fetch_concurrency,
+         **options):
+    """Source files as shards, one record per file with meta.code = {repo, path, language, bytes}: trees and
+    archives (.tar.*, .zip, .whl, .jar, Debian .dsc), or Parquet / JSON Lines rows in The Stack v2's layout
+    (a content column, or a blob_id fetched from --content-store; repo_name, path, language and licence
+    fields kept). Other languages are counted; vendored, generated, minified, binary and oversized files
+    and blobs the store lacks are dropped with their reason.
 
     \b
-    Example:
+    Examples:
       megamath code read src/ 'sdists/*.tar.gz' gsl_2.7.1+dfsg-5.dsc -o runs/code
+      megamath code read 'stack-v2/python/*.parquet' -o runs/stack \\
+        --content-store 's3://softwareheritage/content/{blob_id}'
     """
     from megamath.pipelines.code import read_code
     from megamath.sources.code_files import CodeReaderConfig
+    from megamath.sources.code_rows import ContentStoreConfig
 
     chosen = tuple(part.strip() for part in languages.split(",") if part.strip())
     unknown = [language for language in chosen if language not in LANGUAGES]
     if unknown or not chosen:
         raise click.BadParameter(f"unknown language(s) {', '.join(unknown) or '(none given)'}; known: "
                                  f"{', '.join(LANGUAGES)}", param_hint="'--languages'")
+    try:
+        store = ContentStoreConfig(content_store, content_compression, fetch_concurrency)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--content-store'") from None
+    config = CodeReaderConfig(languages=chosen, max_bytes=max_bytes, content_store=store)
     folder, sources = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
                                   folders=True)
     with executor_from(options) as executor:
-        summary = read_code(sources, folder.root, executor, CodeReaderConfig(languages=chosen, max_bytes=max_bytes),
-                            output_suffix=f".{output_format}", force=options["force"], show_progress=not options["quiet"])
+        summary = read_code(sources, folder.root, executor, config, output_suffix=f".{output_format}",
+                            force=options["force"], show_progress=not options["quiet"])
     report_run(summary, folder, what="files")
 
 

@@ -1,9 +1,10 @@
-"""Source files as records: local trees and archives of code in the 11 languages of MegaMath-Code.
+"""Source files as records: trees, archives and row files of code in the 11 languages of MegaMath-Code.
 
 A source is a directory or an archive: ``.tar`` (``.gz``, ``.tgz``, ``.bz2``, ``.xz``: Debian source
 tarballs, npm packs, sdists), ``.zip`` (``.whl``, ``.jar``), or a Debian ``.dsc`` (the tarballs it lists,
-beside it). Each source file becomes a record: ``text``, and ``meta.code`` = ``{repo, path, language,
-bytes}``. The language comes from the file name, else from a ``#!`` line. A file in another language is
+beside it); or a Parquet / JSON Lines file of rows, one file a row (:mod:`.code_rows`: The Stack v2's
+layout, contents inline or fetched from a content store). Each source file becomes a record: ``text``,
+and ``meta.code`` = ``{repo, path, language, bytes}`` (and a row's licence fields). The language comes from the file name, else from a ``#!`` line. A file in another language is
 counted (``other_language``), never logged one by one: most files of a tree are not code; binary,
 vendored, generated and minified files, and files over the size limit, are drops with their reason.
 """
@@ -19,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+from megamath.runtime import storage
 from megamath.runtime.pipeline import InputError
 from megamath.runtime.stage import Drop, Record
+from megamath.sources.code_rows import ContentStore, ContentStoreConfig, is_row_file, iter_rows, row_drop, row_meta
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +57,14 @@ _ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", 
 class CodeReaderConfig:
     """
     ``languages``: languages kept (files in others are counted as ``other_language``).
+    ``content_store``: where rows that carry only a ``blob_id`` find their content (:mod:`.code_rows`).
     ``max_bytes``: larger files are dropped as ``too_large`` before they are read.
     ``max_mean_line``: a file whose lines are longer than this on average is ``minified``.
     ``max_line``: a file with a line longer than this and fewer than ``minified_lines`` lines is ``minified``.
     """
 
     languages: tuple[str, ...] = LANGUAGES
+    content_store: ContentStoreConfig = ContentStoreConfig()
     max_bytes: int = 1_000_000
     max_mean_line: int = 200
     max_line: int = 5_000
@@ -117,6 +122,9 @@ class CodeFileReader:
         self.bytes_read = 0
 
     def __call__(self, source: str) -> Iterator[Record | Drop]:
+        if is_row_file(source):
+            yield from self._rows(source)
+            return
         path = Path(source)
         repo = _repo_name(path)
         if path.is_dir():
@@ -163,25 +171,45 @@ class CodeFileReader:
                 data = None
             stub = {"id": _record_id(repo, member), "source": f"{repo}:{member}",
                     "meta": {"code": {"repo": repo, "path": member, "language": language}}}
-            if language is None or language not in config.languages:
-                yield Drop(stub, "other_language")
-                continue
-            if size > config.max_bytes:
-                yield Drop(stub, "too_large")
-                continue
-            if data is None:
-                data = read()
+            if language is not None and language in config.languages and size <= config.max_bytes and data is None:
+                data = read()  # only files that will be kept are read at all
                 self.bytes_read += len(data)
-            reason = why_not_source(member, data, config)
-            text = decode_source(data) if reason is None else None
-            if reason is None and text is None:
-                reason = "binary"
+            yield self._checked(stub, data)
+
+    def _rows(self, source: str) -> Iterator[Record | Drop]:
+        name = storage.name_of(source)
+        for index, (row, data) in enumerate(ContentStore(self.config.content_store).contents(iter_rows(source))):
+            if type(row) is Drop:
+                yield row
+                continue
+            meta = row_meta(row, language_of)
+            stub = {"id": str(row.get("blob_id") or _record_id(name, f"{index}:{meta['path']}")),
+                    "source": f"{name}:{index}", "meta": {"code": meta}}
+            reason = row_drop(row) or (data if isinstance(data, str) else None)
             if reason is not None:
                 yield Drop(stub, reason)
                 continue
-            stub["text"] = text
-            stub["meta"]["code"]["bytes"] = len(data)
-            yield stub
+            self.bytes_read += len(data)
+            yield self._checked(stub, data)
+
+    def _checked(self, stub: Record, data: bytes | None) -> Record | Drop:
+        """The record of a file in a kept language with its text, or its drop (``data`` is None when
+        the file was not read: another language, or too large)."""
+        config = self.config
+        code = stub["meta"]["code"]
+        if code["language"] is None or code["language"] not in config.languages:
+            return Drop(stub, "other_language")
+        if data is None or len(data) > config.max_bytes:
+            return Drop(stub, "too_large")
+        reason = why_not_source(code["path"], data, config)
+        text = decode_source(data) if reason is None else None
+        if reason is None and text is None:
+            reason = "binary"
+        if reason is not None:
+            return Drop(stub, reason)
+        stub["text"] = text
+        code["bytes"] = len(data)
+        return stub
 
 
 def _repo_name(path: Path) -> str:
