@@ -71,3 +71,81 @@ def test_a_web_model_is_refused_for_code_and_unknown_languages_are_refused(tmp_p
     assert result.returncode == 0, result.stderr
     result = run_cli("code", "recall", shards, "-o", str(tmp_path / "recall"), "--model", str(web))
     assert result.returncode != 0 and "is not a code model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_score_sample_labels_files_per_language_with_two_rubrics_then_trains(tmp_path):
+    """The LLM path end to end against a scripted OpenAI-compatible server on 127.0.0.1: real stdlib files,
+    each carrying the score the scripted model gives it for both rubrics (5 for math modules, 4 and 2
+    for others), sampled per language, split by both scores, and the split trains a code model."""
+    from fixtures.scripted_server import ScriptedServerProcess
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    scores = {"statistics.py": 5, "fractions.py": 5, "random.py": 5, "csv.py": 2, "argparse.py": 4, "ftplib.py": 2}
+    for name, score in scores.items():
+        (tree / name).write_text(f"# [[script: score={score}]]\n" + (STDLIB / name).read_text(encoding="utf-8"))
+    (tree / "sum.js").write_text("// [[script: score=1]]\nmodule.exports = (a, b) => a + b;\n")
+    shards = read(tmp_path, "files", (str(tree),))
+    with ScriptedServerProcess() as server:
+        args = ["code", "score-sample", shards, "-o", str(tmp_path / "labels"), "--model", "scripted", "--base-url",
+                server.base_url, "--per-language", "5", "-q", "--executor", "serial"]
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert server.stats()["requests"] == 2 * 6  # 5 python files sampled of 6, 1 javascript file; two rubrics
+        again = run_cli(*args)
+        assert again.returncode == 0, again.stderr
+        assert server.stats()["requests"] == 12  # the sample and the answers are reused
+    labels = json.loads((tmp_path / "labels" / "labels.json").read_text())
+    python, javascript = labels["per_language"]["python"], labels["per_language"]["javascript"]
+    assert (python["survivors"], python["sampled"], python["labelled"]) == (6, 5, 5)
+    assert javascript == {"survivors": 1, "sampled": 1, "labelled": 1, "positive": 0, "negative": 1, "grid": {"1,1": 1}}
+    assert labels["config"]["math_prompt"] == "code_math.v1" and labels["config"]["edu_prompt"] == "code_education.v1"
+    positive = [json.loads(line) for line in (tmp_path / "labels" / "positive.jsonl").read_text().splitlines()]
+    negative = [json.loads(line) for line in (tmp_path / "labels" / "negative.jsonl").read_text().splitlines()]
+    assert len(positive) + len(negative) == 6
+    for side, records_ in (("positive", positive), ("negative", negative)):  # both rubrics at or above 4
+        assert all((r["meta"]["code"]["math"] == r["meta"]["code"]["edu"] == scores[r["meta"]["code"]["path"]] >= 4)
+                   == (side == "positive") for r in records_ if r["meta"]["code"]["language"] == "python")
+    assert all(r["meta"]["llm"]["code_math"]["prompt"] == "code_math.v1" for r in positive + negative)
+    trained = run_cli("code", "train", "--positive", str(tmp_path / "labels" / "positive.jsonl"), "--negative",
+                      str(tmp_path / "labels" / "negative.jsonl"), "-o", str(tmp_path / "model"), "--dim", "32",
+                      "--bucket", "100000", "--threads", "1", "-q", "--executor", "serial")
+    assert trained.returncode == 0, trained.stderr
+
+
+def test_files_are_deduplicated_and_decontaminated_with_the_web_commands(tmp_path):
+    """Code shards go through `megamath dedup run` and `megamath decontaminate` as web shards do: a
+    copied package is removed as exact duplicates, an edited copy of a file as a near duplicate, and a
+    file that carries a benchmark problem in a comment is removed with its match; meta.code survives."""
+    import shutil
+
+    first, second = tmp_path / "pkg-a", tmp_path / "pkg-b"
+    shutil.copytree(STDLIB / "json", first, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(first, second)
+    decoder = (second / "decoder.py").read_text()
+    (second / "decoder.py").write_text(decoder.replace("import re\n", "import re  # the regular expressions\n", 1))
+    problem = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips to her "
+               "friends in May. How many clips did Natalia sell altogether in April and May?")
+    (first / "homework.py").write_text(f'"""{problem}"""\n\nprint(48 + 48 // 2)\n')
+    shards = read(tmp_path, "files", (str(first), str(second)))
+    total = len(records(tmp_path / "files"))
+    result = run_cli("dedup", "run", shards, "-o", str(tmp_path / "dedup"), "-q", "--format", "jsonl",
+                     "--executor", "serial")
+    assert result.returncode == 0, result.stderr
+    kept = records(tmp_path / "dedup")
+    dropped = next(s for s in json.loads((tmp_path / "dedup" / "stats.json").read_text())["funnel"]
+                   if s["name"] == "dedup")["dropped"]
+    assert dropped == {"exact_duplicate": total // 2 - 1, "near_duplicate": 1}  # the copy: all exact but the edit
+    assert len(kept) == total - total // 2
+    assert all(r["meta"]["code"]["language"] == "python" for r in kept)
+    benchmarks = tmp_path / "bench"
+    benchmarks.mkdir()
+    (benchmarks / "gsm8k.jsonl").write_text(json.dumps({"question": problem, "answer": "72"}) + "\n")
+    result = run_cli("decontaminate", str(tmp_path / "dedup" / "data" / "*.jsonl"), "-o", str(tmp_path / "clean"),
+                     "--benchmark", f"gsm8k={benchmarks / 'gsm8k.jsonl'}", "-q", "--format", "jsonl",
+                     "--executor", "serial")
+    assert result.returncode == 0, result.stderr
+    clean = records(tmp_path / "clean")
+    assert len(clean) == len(kept) - 1 and "homework.py" not in {r["meta"]["code"]["path"] for r in clean}
+    matches = [json.loads(line) for line in (tmp_path / "clean" / "contamination.jsonl").read_text().splitlines()]
+    assert [m["benchmark"] for m in matches] == ["gsm8k"]

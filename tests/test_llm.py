@@ -86,6 +86,22 @@ def test_shipped_prompts_and_prompt_files(tmp_path):
         load_prompt("no_such_prompt")
 
 
+def test_code_rubrics_are_filled_with_the_file_language_and_a_record_without_it_is_dropped(server):
+    education = load_prompt("code_education")
+    messages = education.messages("fn main() {}", {"language": "rust", "path": "src/main.rs"})
+    assert "teacher of rust" in messages[0]["content"] and "rust file below (src/main.rs)" in messages[1]["content"]
+    assert "{language}" not in json.dumps(messages) and "fn main() {}" in messages[1]["content"]
+    with pytest.raises(PromptError, match="'language'"):
+        education.messages("x = 1", {"path": "a.py"})
+    stage = LLMScore(ScoreConfig(GenerationConfig("scripted", "code_math"), key="code_math"),
+                     EndpointConfig(base_url=server.base_url))
+    file = {"id": "f", "text": "import math\n[[script: score=5]]", "meta": {"code": {"language": "python", "path": "a.py"}}}
+    unnamed = {"id": "g", "text": "print(1)", "meta": {}}
+    scored, dropped = list(stage([file, unnamed]))
+    assert scored["meta"]["llm"]["code_math"] == {"score": 5, "prompt": "code_math.v1", "model": "scripted"}
+    assert isinstance(dropped, Drop) and dropped.reason == "llm_missing_field"
+
+
 def test_retries_on_rate_limits_server_errors_timeouts_and_broken_answers(server):
     stage = scorer(server)
     scripts = ["429x2, score=1", "500x1, 503x1, score=2", "timeoutx1, score=3", "hangupx1, score=4",

@@ -194,32 +194,48 @@ def write_seed_file(path: str | Path, seeds: list[Record]) -> None:
     storage.write_bytes(path, data)
 
 
-def sample_per_crawl(records: Iterable[Record], per_crawl: int, seed: int) -> tuple[list[Record], dict]:
-    """Up to ``per_crawl`` records of each crawl, uniformly (reservoir sampling, deterministic)."""
+def code_language_of(record: Record) -> str:
+    """A source file's language (``meta.code.language``, from ``megamath code read``)."""
+    return str(((record.get("meta") or {}).get("code") or {}).get("language") or "unknown")
+
+
+# What a labelling sample is stratified by: web pages by crawl, source files by language.
+SAMPLE_GROUPS = {"crawl": crawl_of, "language": code_language_of}
+
+
+def sample_per_group(records: Iterable[Record], per_group: int, seed: int, group: str = "crawl"
+                     ) -> tuple[list[Record], dict]:
+    """Up to ``per_group`` records of each group (:data:`SAMPLE_GROUPS`), uniformly (reservoir
+    sampling, deterministic)."""
+    group_of = SAMPLE_GROUPS[group]
     rng = random.Random(seed)
-    reservoirs: dict[str, _Reservoir] = defaultdict(lambda: _Reservoir(per_crawl, rng))
+    reservoirs: dict[str, _Reservoir] = defaultdict(lambda: _Reservoir(per_group, rng))
     for record in records:
-        reservoirs[crawl_of(record)].add(record)
-    sample = [r for crawl in sorted(reservoirs) for r in reservoirs[crawl].items]
-    return sample, {crawl: {"survivors": reservoirs[crawl].seen, "sampled": len(reservoirs[crawl].items)}
-                    for crawl in sorted(reservoirs)}
+        reservoirs[group_of(record)].add(record)
+    sample = [r for name in sorted(reservoirs) for r in reservoirs[name].items]
+    return sample, {name: {"survivors": reservoirs[name].seen, "sampled": len(reservoirs[name].items)}
+                    for name in sorted(reservoirs)}
 
 
 class SampleShards(Job):
-    """The global step of a labelling round: up to ``per_crawl`` records of each crawl from every shard
-    of a manifest (``{"shards": [...]}``), uniformly and deterministically, into one JSON Lines file."""
+    """The global step of a labelling round: up to ``per_group`` records of each group (crawl or
+    language) from every shard of a manifest (``{"shards": [...]}``), uniformly and deterministically,
+    into one JSON Lines file."""
 
-    name = "sample_per_crawl"
+    name = "sample_per_group"
 
-    def __init__(self, per_crawl: int, seed: int = 0):
-        self.per_crawl = per_crawl
+    def __init__(self, per_group: int, seed: int = 0, group: str = "crawl"):
+        if group not in SAMPLE_GROUPS:
+            raise ValueError(f"a sample is stratified by {' or '.join(SAMPLE_GROUPS)}, not {group!r}")
+        self.per_group = per_group
         self.seed = seed
+        self.group = group
 
     def config(self) -> dict:
-        return {"per_crawl": self.per_crawl, "seed": self.seed}
+        return {"per_group": self.per_group, "seed": self.seed, "group": self.group}
 
     def run(self, task, folder, progress, *, disposable: bool) -> dict:
         shards = json.loads(storage.read_bytes(task.source))["shards"]
-        sample, per_crawl = sample_per_crawl(read_records(shards), self.per_crawl, self.seed)
+        sample, per_group = sample_per_group(read_records(shards), self.per_group, self.seed, self.group)
         write_seed_file(task.output, sample)
-        return {"docs_written": len(sample), "funnel": [], "per_crawl": per_crawl}
+        return {"docs_written": len(sample), "funnel": [], "per_group": per_group}

@@ -11,9 +11,13 @@ import click
 from megamath.cli.app import code
 from megamath.cli.common import prepare_run, report_run
 from megamath.cli.options import (
+    cache_for,
+    endpoint_from,
+    endpoint_options,
     executor_from,
     executor_options,
     format_option,
+    generation_from,
     run_folder_options,
     train_config_from,
     train_options,
@@ -70,6 +74,70 @@ def read(inputs, output_format, languages, max_bytes, content_store, content_com
         summary = read_code(sources, folder.root, executor, config, output_suffix=f".{output_format}",
                             force=options["force"], show_progress=not options["quiet"])
     report_run(summary, folder, what="files")
+
+
+@code.command("score-sample")
+@click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
+@run_folder_options
+@executor_options
+@endpoint_options
+@click.option("--model", "llm_model", required=True, help="The LLM that scores the sample.")
+@click.option("--per-language", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Files sampled per language.")
+@click.option("--math-threshold", type=click.IntRange(0, 5), default=4, show_default=True,
+              help="A positive's math score is at least this.")
+@click.option("--edu-threshold", type=click.IntRange(0, 5), default=4, show_default=True,
+              help="A positive's programming-education score is at least this.")
+@click.option("--math-prompt", default="code_math", show_default=True, help="Math rubric: a shipped prompt or a TOML file.")
+@click.option("--edu-prompt", default="code_education", show_default=True,
+              help="Education rubric, filled with the file's language: a shipped prompt or a TOML file.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def score_sample(inputs, llm_model, per_language, math_threshold, edu_threshold, math_prompt, edu_prompt, seed,
+                 **options):
+    """LLM labels for training a code model: sample files evenly per language (shards from `megamath code
+    read`), score each with two additive 0-5 rubrics (math content; educational value for programming in
+    its language), and split them: positive when both reach their thresholds. Writes OUTPUT/positive.jsonl
+    and OUTPUT/negative.jsonl (for `megamath code train`) and OUTPUT/labels.json (counts and the score
+    grid per language). Rerunning resumes: the sample and the cached answers are reused.
+
+    \b
+    Example:
+      megamath code score-sample 'runs/code/data/*.parquet' -o runs/code-labels --per-language 2000 \\
+          --model Qwen2.5-72B-Instruct --base-url http://gpu-node:8000/v1
+      megamath code train --positive runs/code-labels/positive.jsonl \\
+          --negative runs/code-labels/negative.jsonl -o runs/code-model
+    """
+    from megamath.llm.prompts import PromptError
+    from megamath.llm.score import LLMScore, ScoreConfig
+    from megamath.pipelines.code import CodeLabelConfig, score_code_sample
+    from megamath.pipelines.labelling import LabellingError
+    from megamath.report.funnel import format_funnel
+    from megamath.report.llm_usage import format_llm_usage
+
+    folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
+                                 shards=True)
+    endpoint, cache = endpoint_from(options), cache_for(options, folder.root)
+    try:
+        stages = [LLMScore(ScoreConfig(generation_from(options, llm_model, prompt), key=key), endpoint, cache)
+                  for prompt, key in ((math_prompt, "code_math"), (edu_prompt, "code_education"))]
+    except (PromptError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="'--math-prompt' / '--edu-prompt'") from None
+    config = CodeLabelConfig(per_language, math_threshold, edu_threshold, seed)
+    try:
+        with executor_from(options) as executor:
+            labels = score_code_sample(shards, folder.root, config, *stages, executor, force=options["force"],
+                                       show_progress=not options["quiet"])
+    except LabellingError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{'language':12s} {'files':>9s} {'sampled':>8s} {'labelled':>9s} {'positive':>9s} {'negative':>9s}")
+    for language, row in labels.per_language.items():
+        click.echo(f"{language:12s} {row['survivors']:9,} {row['sampled']:8,} {row['labelled']:9,} {row['positive']:9,} "
+                   f"{row['negative']:9,}")
+    click.echo("\n" + format_funnel(labels.summary.funnel))
+    click.echo("\n" + format_llm_usage(labels.summary.funnel, labels.summary.seconds))
+    click.echo(f"\npositives (math >= {math_threshold} and education >= {edu_threshold}): {labels.positive}\n"
+               f"negatives: {labels.negative}")
 
 
 @code.command("train")

@@ -29,7 +29,7 @@ class LLMRefine(LLMStage):
 
     def payload_for(self, record: Record, text: str) -> dict:
         budget = int(len(text) / _CHARS_PER_TOKEN * self.config.max_length_ratio) + 64
-        return self.base_payload(self.prompt.messages(text), max_tokens=min(budget, self.generation.max_tokens))
+        return self.base_payload(self.messages(record, text), max_tokens=min(budget, self.generation.max_tokens))
 
     def accept(self, record: Record, completion: Completion) -> Record:
         original = self.document_text(record)

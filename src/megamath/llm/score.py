@@ -27,7 +27,7 @@ class LLMScore(LLMStage):
         return self.config.key or self.prompt.name
 
     def payload_for(self, record: Record, text: str) -> dict:
-        payload = self.base_payload(self.prompt.messages(text))
+        payload = self.base_payload(self.messages(record, text))
         if self.generation.response_format == "json_schema":
             payload["response_format"] = {"type": "json_schema",
                                           "json_schema": {"name": self.prompt.name, "schema": self.prompt.score_schema()}}

@@ -21,7 +21,7 @@ from typing import ClassVar, Iterable, Iterator
 from megamath.llm.cache import ResponseCache
 from megamath.llm.client import Completion, EndpointConfig, LLMClient, RequestRejected
 from megamath.llm.parsers import MalformedAnswer
-from megamath.llm.prompts import Prompt, load_prompt
+from megamath.llm.prompts import Prompt, PromptError, load_prompt
 from megamath.runtime import aio
 from megamath.runtime.stage import Drop, Record, Stage, resource
 
@@ -113,7 +113,11 @@ class LLMStage(Stage):
         text = self.document_text(record)
         if not text.strip():
             return Drop(record, "empty_text")
-        payload = self.payload_for(record, text)
+        try:
+            payload = self.payload_for(record, text)
+        except PromptError:  # the prompt needs a field this record lacks
+            self.counters["llm_missing_field"] += 1
+            return Drop(record, "llm_missing_field")
         if len(record.get("text") or "") > self.generation.max_input_chars:
             self.counters["llm_inputs_truncated"] += 1
         reason = ""
@@ -131,6 +135,11 @@ class LLMStage(Stage):
                 reason = exc.reason
                 self.counters[f"llm_malformed_{reason}"] += 1
         return Drop(record, f"llm_{reason}")
+
+    def messages(self, record: Record, text: str) -> list[dict]:
+        """The prompt for a record's text, its fields (:attr:`Prompt.fields`) from the record's
+        ``meta.code`` (a source file's language and path)."""
+        return self.prompt.messages(text, (record.get("meta") or {}).get("code"))
 
     def base_payload(self, messages: list[dict], max_tokens: int | None = None) -> dict:
         return {

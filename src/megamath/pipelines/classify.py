@@ -96,4 +96,4 @@ def round2(shards: list[str], out: str, round1_model: str, round1_seeds: list[Se
                                 labels.sample, config.threshold)
         report["labels"] = counts
         storage.write_bytes(storage.join(folder.root, "round2.json"), json.dumps(report, indent=2).encode())
-    return Round2Result(model, report, labels.per_crawl, labels.summary)
+    return Round2Result(model, report, labels.per_group, labels.summary)

@@ -1,18 +1,22 @@
-"""MegaMath-Code's phases: source trees and archives to shards of files, a code model trained on
-labelled files, recall of math code with it, and its evaluation per language."""
+"""MegaMath-Code's phases: source trees, archives and row files to shards of files, LLM labels on a
+sample of them, a code model trained on labelled files, recall of math code with it, and its
+evaluation per language."""
 
 from __future__ import annotations
 
+import json
 import random
-from collections import defaultdict
-from dataclasses import replace
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 
 from megamath.classify.evaluate import LabelledSet, evaluate
 from megamath.classify.model import NEGATIVE, POSITIVE, TextClassifier, TrainConfig
 from megamath.classify.seeds import write_seed_file
+from megamath.llm.score import LLMScore
 from megamath.code.normalize import classifier_text
 from megamath.code.stage import CodeClassifierConfig, CodeClassify, CountLanguages
 from megamath.pipelines.classify import TrainResult, train_classifier
+from megamath.pipelines.labelling import LabellingError, label_sample
 from megamath.runtime import storage
 from megamath.runtime.executor import Executor
 from megamath.runtime.pipeline import Pipeline
@@ -28,6 +32,69 @@ def read_code(sources: list[str], out: str, executor: Executor, config: CodeRead
     """A shard of source files per tree or archive (``meta.code``), with files per language counted."""
     pipeline = Pipeline(CodeFileReader(config), [CountLanguages()], output_suffix=output_suffix)
     return run_pipeline(pipeline, sources, out, executor, force=force, show_progress=show_progress, desc="code: read")
+
+
+@dataclass(frozen=True)
+class CodeLabelConfig:
+    """``per_language``: files sampled per language; a file is positive when its math score is at least
+    ``math_threshold`` and its education score at least ``edu_threshold`` (the recipe: both ≥ 4)."""
+
+    per_language: int = 1000
+    math_threshold: int = 4
+    edu_threshold: int = 4
+    seed: int = 0
+
+
+@dataclass
+class CodeLabels:
+    """``positive``/``negative``: the labelled files as JSON Lines shards for ``code train``;
+    ``per_language``: sampled, labelled, positive and negative files and the score grid per language."""
+
+    positive: str
+    negative: str
+    per_language: dict
+    summary: RunSummary
+
+
+def score_code_sample(shards: list[str], out: str, config: CodeLabelConfig, math: LLMScore, education: LLMScore,
+                      executor: Executor, *, force: bool = False, show_progress: bool = True) -> CodeLabels:
+    """LLM labels on a sample of files stratified by language: ``math`` and ``education`` scores
+    (``meta.code.math``, ``meta.code.edu``, each answer with its prompt version and model in
+    ``meta.llm``), split into ``OUT/positive.jsonl`` and ``OUT/negative.jsonl``; ``OUT/labels.json``
+    holds the counts. A rerun reuses the sample and the cached answers."""
+    check_shards(shards)
+    folder = RunFolder(out)
+    with folder.lock():
+        if force:
+            folder.reset()
+        labels = label_sample(shards, folder.sub("work"), config.per_language, [math, education], executor,
+                              group="language", seed=config.seed, show_progress=show_progress)
+        if labels.summary.failed:
+            raise LabellingError("labelling the sample failed: " + "; ".join(labels.summary.failed.values()))
+        sides: dict[str, list[dict]] = {"positive": [], "negative": []}
+        per_language = {language: {**counts, "labelled": 0, "positive": 0, "negative": 0, "grid": Counter()}
+                        for language, counts in labels.per_group.items()}
+        for record in labels.labelled:
+            code = record["meta"]["code"]
+            code["math"] = record["meta"]["llm"][math.key]["score"]
+            code["edu"] = record["meta"]["llm"][education.key]["score"]
+            side = "positive" if code["math"] >= config.math_threshold and code["edu"] >= config.edu_threshold \
+                else "negative"
+            sides[side].append(record)
+            row = per_language[code["language"]]
+            row["labelled"] += 1
+            row[side] += 1
+            row["grid"][f"{code['math']},{code['edu']}"] += 1
+        paths = {side: storage.join(folder.root, f"{side}.jsonl") for side in sides}
+        for side, records in sides.items():
+            write_seed_file(paths[side], records)
+        storage.write_bytes(storage.join(folder.root, "labels.json"), json.dumps(
+            {"config": {"per_language": config.per_language, "math_threshold": config.math_threshold,
+                        "edu_threshold": config.edu_threshold, "math_prompt": math.prompt.id,
+                        "edu_prompt": education.prompt.id, "model": math.generation.model},
+             "per_language": {language: {**row, "grid": dict(sorted(row["grid"].items()))}
+                              for language, row in per_language.items()}}, indent=2).encode() + b"\n")
+        return CodeLabels(paths["positive"], paths["negative"], per_language, labels.summary)
 
 
 def train_code_model(positive_shards: list[str], negative_shards: list[str], out: str, executor: Executor, *,

@@ -1,7 +1,9 @@
-"""One labelling round: sample stage-1 survivors per crawl, label the sample with an LLM, read it back.
+"""One labelling round: sample records per crawl (or per code language), label the sample with an
+LLM, read it back.
 
-Round 2 of the math classifier (labels from the ``math_relevance`` rubric) and Web-Pro's
-``--score-sample`` (labels from ``educational_value``) both train a fastText model on such a sample.
+Round 2 of the math classifier (labels from the ``math_relevance`` rubric), Web-Pro's
+``--score-sample`` (labels from ``educational_value``) and MegaMath-Code's ``score-sample`` (two
+rubrics, ``code_math`` and ``code_education``) all train a fastText model on such a sample.
 Each step is a phase of the runtime in a folder of its own, so a rerun reuses the sample (unless the
 shards changed) and the answers already received (the LLM cache).
 
@@ -32,31 +34,35 @@ class LabellingError(RuntimeError):
 
 @dataclass
 class LabelledSample:
-    """``sample``: the sampled records; ``labelled``: those the LLM scored (with ``meta.llm[key]``);
-    ``per_crawl``: survivors and sampled per crawl; ``summary``: the labelling phase."""
+    """``sample``: the sampled records; ``labelled``: those the LLM scored (with ``meta.llm[key]`` of
+    every stage); ``per_group``: survivors and sampled per crawl or language; ``summary``: the
+    labelling phase."""
 
     sample: list[Record]
     labelled: list[Record]
-    per_crawl: dict
+    per_group: dict
     summary: RunSummary
     sample_path: str = ""
     extra: dict = field(default_factory=dict)
 
 
-def label_sample(shards: list[str], folder: RunFolder, per_crawl: int, stage: LLMScore, executor: Executor, *,
-                 seed: int = 0, show_progress: bool = True) -> LabelledSample:
+def label_sample(shards: list[str], folder: RunFolder, per_group: int, stages: LLMScore | list[LLMScore],
+                 executor: Executor, *, group: str = "crawl", seed: int = 0, show_progress: bool = True
+                 ) -> LabelledSample:
     sample_folder = folder.sub("sample")
     manifest, fingerprint = write_manifest(sample_folder, "shards", {
         "shards": shards, "fingerprints": [input_fingerprint(shard)[0] for shard in shards]})
     task = Task("sample", manifest, storage.join(sample_folder.data, "sample.jsonl"), fingerprint)
-    drawn = run_phase(SampleShards(per_crawl, seed), [task], sample_folder, executor, show_progress=show_progress,
-                      desc="sample per crawl")
+    drawn = run_phase(SampleShards(per_group, seed, group), [task], sample_folder, executor,
+                      show_progress=show_progress, desc=f"sample per {group}")
     if drawn.failed:
         raise LabellingError(f"drawing the sample failed: {next(iter(drawn.failed.values()))}")
     sample = list(read_records([task.output]))
 
     labels_folder = folder.sub("labels")
-    summary = run_pipeline(Pipeline(ShardReader(), [stage], output_suffix=".jsonl"), [task.output], labels_folder,
-                           executor, show_progress=show_progress, desc=f"LLM labels ({stage.key})")
+    stages = stages if isinstance(stages, list) else [stages]
+    summary = run_pipeline(Pipeline(ShardReader(), stages, output_suffix=".jsonl"), [task.output], labels_folder,
+                           executor, show_progress=show_progress,
+                           desc=f"LLM labels ({', '.join(stage.key for stage in stages)})")
     labelled = list(read_records(summary.shards)) if not summary.failed else []
-    return LabelledSample(sample, labelled, drawn.results[0]["per_crawl"], summary, task.output)
+    return LabelledSample(sample, labelled, drawn.results[0]["per_group"], summary, task.output)

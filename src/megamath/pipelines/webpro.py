@@ -81,7 +81,7 @@ def train_score_classifier(shards: list[str], folder: RunFolder, score: ScoreCon
                               "score sample, or score with the LLM alone")
     model = train_classifier(examples, folder.sub("work", "score-train"), TrainConfig(), executor,
                              output=storage.join(folder.root, f"{stage.key}.bin"), show_progress=show_progress)
-    return ScoreModel(model.model, Counter({v: len(r) for v, r in by_score.items()}), labels.per_crawl)
+    return ScoreModel(model.model, Counter({v: len(r) for v, r in by_score.items()}), labels.per_group)
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """Versioned prompts. Each prompt is a TOML file (``<name>.v<version>.toml``): its system and user
 messages, the kind of answer it asks for and the answer's range; :meth:`Prompt.parse` applies the
 matching parser from :mod:`megamath.llm.parsers`. A user's own prompt is a TOML file of the same shape.
+Besides ``{text}``, a prompt may name ``fields`` of the record it is filled in with (a code file's
+``{language}`` and ``{path}``, from ``meta.code``).
 """
 
 from __future__ import annotations
@@ -26,15 +28,24 @@ class Prompt:
     answer: str  # "score" or "text"
     min_score: int = 0
     max_score: int = 5
+    fields: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.name}.v{self.version}"
 
-    def messages(self, text: str) -> list[dict]:
+    def messages(self, text: str, values: dict | None = None) -> list[dict]:
+        """The chat messages for ``text``; each of :attr:`fields` is filled from ``values`` (missing: an
+        error, so that no prompt goes out with a placeholder in it)."""
         # str.replace, not str.format: documents and LaTeX are full of braces
-        messages = [{"role": "user", "content": self.user.replace("{text}", text)}]
-        return [{"role": "system", "content": self.system}] + messages if self.system else messages
+        system, user = self.system, self.user
+        for name in self.fields:
+            value = (values or {}).get(name)
+            if value in (None, ""):
+                raise PromptError(f"prompt {self.id} needs the record's {name!r}, which it does not have")
+            system, user = system.replace(f"{{{name}}}", str(value)), user.replace(f"{{{name}}}", str(value))
+        messages = [{"role": "user", "content": user.replace("{text}", text)}]
+        return [{"role": "system", "content": system}] + messages if system else messages
 
     def score_schema(self) -> dict:
         """JSON schema of a score answer, for servers that constrain decoding to it."""
@@ -54,7 +65,7 @@ class Prompt:
         return parse_refinement(answer, original, min_ratio, max_ratio)
 
 
-SHIPPED = ("math_relevance", "educational_value", "refine")
+SHIPPED = ("math_relevance", "educational_value", "refine", "code_math", "code_education")
 
 
 def load_prompt(name_or_path: str) -> Prompt:
@@ -73,7 +84,7 @@ def load_prompt(name_or_path: str) -> Prompt:
         data = tomllib.loads(source)
         prompt = Prompt(name=data["name"], version=int(data["version"]), system=data.get("system", ""),
                         user=data["user"], answer=data["answer"], min_score=int(data.get("min_score", 0)),
-                        max_score=int(data.get("max_score", 5)))
+                        max_score=int(data.get("max_score", 5)), fields=tuple(data.get("fields", ())))
     except (tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
         raise PromptError(f"prompt {name_or_path}: {exc}") from exc
     if prompt.answer not in ("score", "text") or "{text}" not in prompt.user:
