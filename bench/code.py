@@ -2,25 +2,44 @@
 time (never committed), labelled by their purpose — a math library or not — as the stand-in for LLM
 labels that this machine cannot give. Trained on one set of packages, evaluated on others, per language.
 
-Packages (pinned; fetched into bench/.code-packages on first use, PyPI sdists with pip, npm tarballs
-with npm pack):
+Packages (pinned; fetched into bench/.code-packages on first use: PyPI sdists with pip, npm tarballs with
+npm pack, Debian bookworm source packages with apt-get through a private configuration):
 
-    python      math: sympy (train), mpmath (test)   other: requests, flask, django (train), click, rich (test)
-    javascript  math: mathjs (train), simple-statistics (test)   other: express, axios (train), commander, chalk (test)
+    python      math: sympy | mpmath                         other: requests, flask, django | click, rich
+    javascript  math: mathjs | simple-statistics             other: express, axios | commander, chalk
+    c           math: gsl | mpfr4, glpk                      other: curl | jansson, libevent
+    c++         math: eigen3 | armadillo                     other: yaml-cpp, fmtlib | nlohmann-json3, spdlog
+    go          math: math/big | math/cmplx, bits, rand      other: net/http | encoding/json, archive/tar (Go 1.19)
+    java        math: commons-math3 | jama, mtj              other: commons-io | jackson-core
+    r           math: polynom, DEoptim, contfrac | numDeriv, hypergeo, elliptic, orthopolynom
+                                                             other: httr, stringr | jsonlite, glue
+    rust        math: num-bigint, num-traits | libm          other: serde_json, clap | regex, url
+    sql         math: PostgreSQL's regression tests of numeric and geometric types | other: its JSON, DDL,
+                privilege, rule, PL/pgSQL tests (train and test on different files)
 
-Languages beyond these two are not fetched yet (Debian source packages: see issue 13).
-Recall throughput: CPU seconds of `megamath code recall -w 1` over every file read, as files/s.
+(train | test). C# and Shell are not evaluated: OpenTK is the one C# math package these registries carry,
+and none holds math shell scripts.
 
-    python bench/code.py
+Throughput, CPU seconds of the whole process tree (start-up included):
+- `megamath code recall -w 1` over every file read (all sizes), and over 20,000 files of the corpus's
+  median size (the files within 20% of it, repeated);
+- end to end, 100,000 median-size files in 10 tarballs: `megamath code read` then `code recall` with
+  the default workers (every core), wall and CPU seconds of each.
+
+    python bench/code.py [--skip-100k]
 """
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,32 +47,142 @@ from _corpus import ROOT  # noqa: E402
 from _measure import TreeSampler  # noqa: E402
 
 CACHE = ROOT / "bench" / ".code-packages"
+# language -> label -> split -> sources: "pypi:NAME==VERSION" (sdist), "npm:NAME@VERSION" (npm pack),
+# "debian:PACKAGE" (a Debian bookworm source package: its upstream tarball), "debian:PACKAGE/DIR,DIR"
+# (folders or files of it: the Go and PostgreSQL sources hold both kinds of code), "deb:PACKAGE" (a
+# binary package, unpacked: Debian's librust-*-dev packages carry their crate's source).
+_GO = "debian:golang-1.19/"
+
+
+def _regress(*names: str) -> str:
+    return "debian:postgresql-15/" + ",".join(f"src/test/regress/sql/{name}.sql" for name in names)
+
+
 PACKAGES = {
-    "python": {"math": {"train": ["sympy==1.12"], "test": ["mpmath==1.3.0"]},
-               "other": {"train": ["requests==2.31.0", "flask==3.0.0", "django==4.2.7"],
-                         "test": ["click==8.1.7", "rich==13.7.0"]}},
-    "javascript": {"math": {"train": ["mathjs@12.2.1"], "test": ["simple-statistics@7.8.3"]},
-                   "other": {"train": ["express@4.18.2", "axios@1.6.2"], "test": ["commander@11.1.0", "chalk@5.3.0"]}},
+    "python": {"math": {"train": ["pypi:sympy==1.12"], "test": ["pypi:mpmath==1.3.0"]},
+               "other": {"train": ["pypi:requests==2.31.0", "pypi:flask==3.0.0", "pypi:django==4.2.7"],
+                         "test": ["pypi:click==8.1.7", "pypi:rich==13.7.0"]}},
+    "javascript": {"math": {"train": ["npm:mathjs@12.2.1"], "test": ["npm:simple-statistics@7.8.3"]},
+                   "other": {"train": ["npm:express@4.18.2", "npm:axios@1.6.2"],
+                             "test": ["npm:commander@11.1.0", "npm:chalk@5.3.0"]}},
+    "c": {"math": {"train": ["debian:gsl"], "test": ["debian:mpfr4", "debian:glpk"]},
+          "other": {"train": ["debian:curl"], "test": ["debian:jansson", "debian:libevent"]}},
+    "c++": {"math": {"train": ["debian:eigen3"], "test": ["debian:armadillo"]},
+            "other": {"train": ["debian:yaml-cpp", "debian:fmtlib"], "test": ["debian:nlohmann-json3", "debian:spdlog"]}},
+    "go": {"math": {"train": [_GO + "src/math/big"], "test": [_GO + "src/math/cmplx,src/math/bits,src/math/rand"]},
+           "other": {"train": [_GO + "src/net/http"], "test": [_GO + "src/encoding/json,src/archive/tar"]}},
+    "java": {"math": {"train": ["debian:commons-math3"], "test": ["debian:jama", "debian:mtj"]},
+             "other": {"train": ["debian:commons-io"], "test": ["debian:jackson-core"]}},
+    "r": {"math": {"train": ["debian:r-cran-polynom", "debian:r-cran-deoptim", "debian:r-cran-contfrac"],
+                   "test": ["debian:r-cran-numderiv", "debian:r-cran-hypergeo", "debian:r-cran-elliptic",
+                            "debian:r-cran-orthopolynom"]},
+          "other": {"train": ["debian:r-cran-httr", "debian:r-cran-stringr"],
+                    "test": ["debian:r-cran-jsonlite", "debian:r-cran-glue"]}},
+    "rust": {"math": {"train": ["deb:librust-num-bigint-dev", "deb:librust-num-traits-dev"], "test": ["deb:librust-libm-dev"]},
+             "other": {"train": ["deb:librust-serde-json-dev", "deb:librust-clap-dev"],
+                       "test": ["deb:librust-regex-dev", "deb:librust-url-dev"]}},
+    # PostgreSQL's regression tests: the numeric types' against the others
+    "sql": {"math": {"train": [_regress("numeric", "float8", "int8", "numerology", "geometry", "point", "lseg")],
+                     "test": [_regress("float4", "int4", "int2", "numeric_big", "line", "box", "polygon", "circle")]},
+            "other": {"train": [_regress("json", "create_table", "privileges", "triggers", "create_index", "inherit",
+                                         "update", "copy2")],
+                      "test": [_regress("jsonb", "alter_table", "rules", "foreign_key", "create_view", "plpgsql", "xml",
+                                        "sequence")]}},
 }
+# Not evaluated: C# (OpenTK is the one math package of C# these registries carry: none is left for the
+# test) and Shell (no package of math shell scripts).
 
 
-def fetch(language: str, spec: str) -> Path:
-    """The package's source archive, downloaded once."""
+def fetch(spec: str) -> list[str]:
+    """What ``megamath code read`` reads for a source spec (see :data:`PACKAGES`), downloaded once."""
+    kind, _, name = spec.partition(":")
     CACHE.mkdir(parents=True, exist_ok=True)
-    if language == "python":
-        name, version = spec.split("==")
-        found = sorted(CACHE.glob(f"{name}-{version}.tar.gz")) + sorted(CACHE.glob(f"{name.capitalize()}-{version}.tar.gz"))
-        if not found:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", spec,
+    if kind == "pypi":
+        package, version = name.split("==")
+
+        def sdists() -> list[Path]:
+            return [p for stem in (package, package.capitalize()) for p in sorted(CACHE.glob(f"{stem}-{version}.tar.gz"))]
+
+        if not sdists():
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", name,
                             "-d", str(CACHE)], check=True)
-            found = sorted(CACHE.glob(f"{name}-{version}.tar.gz")) + sorted(CACHE.glob(f"{name.capitalize()}-{version}.tar.gz"))
-        return found[0]
-    name, version = spec.rsplit("@", 1)
-    target = CACHE / f"{name}-{version}.tgz"
-    if not target.exists():
-        subprocess.run(["npm", "pack", spec, "--silent", "--pack-destination", str(CACHE)], check=True,
-                       capture_output=True)
-    return target
+        return [str(sdists()[0])]
+    if kind == "npm":
+        package, version = name.rsplit("@", 1)
+        target = CACHE / f"{package}-{version}.tgz"
+        if not target.exists():
+            subprocess.run(["npm", "pack", name, "--silent", "--pack-destination", str(CACHE)], check=True,
+                           capture_output=True)
+        return [str(target)]
+    if kind == "deb":
+        return [str(debian_binary(name))]
+    package, _, parts = name.partition("/")
+    folder = debian_source(package)
+    if not parts:
+        return [str(upstream_tarball(folder))]
+    tree = upstream_tree(folder)
+    return [str(tree / part) for part in parts.split(",")]
+
+
+def apt_get(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """apt-get with a private configuration (bookworm's sources and binaries, lists in the cache): the
+    system's apt sources and lists are not touched."""
+    apt = CACHE / "apt"
+    (apt / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    sources = "deb-src http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm main\n"
+    if not (apt / "sources.list").is_file() or (apt / "sources.list").read_text() != sources:
+        (apt / "sources.list").write_text(sources)
+        for stale in (apt / "lists").glob("*_*"):
+            stale.unlink()
+    options = ["-o", f"Dir::Etc::SourceList={apt / 'sources.list'}", "-o", "Dir::Etc::SourceParts=/dev/null",
+               "-o", f"Dir::State::Lists={apt / 'lists'}", "-o", "Debug::NoLocking=1", "-q"]
+    if not list((apt / "lists").glob("*Packages*")):
+        subprocess.run(["apt-get", *options, "update"], check=True, capture_output=True)
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["apt-get", *options, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def debian_source(package: str) -> Path:
+    """A Debian bookworm source package in the cache. Only its upstream tarball is used — the packaging
+    is not the project's code — so a mirror that lacks the Debian tarball is fine."""
+    folder = CACHE / "debian" / package
+    if folder.is_dir() and any(".debian." not in p.name for p in folder.glob("*.tar.*")):
+        return folder
+    result = apt_get("source", "--download-only", package, cwd=folder)
+    upstream_tarball(folder, result.stderr)
+    return folder
+
+
+def debian_binary(package: str) -> Path:
+    """A Debian bookworm binary package, unpacked once (``dpkg-deb -x``)."""
+    folder = CACHE / "deb" / package
+    tree = folder / package  # the folder's name is the repository name of its files
+    if not tree.is_dir():
+        if not list(folder.glob("*.deb")):
+            result = apt_get("download", package, cwd=folder)
+            if not list(folder.glob("*.deb")):
+                sys.exit(f"{package} could not be fetched: {result.stderr[-500:]}")
+        subprocess.run(["dpkg-deb", "-x", str(next(folder.glob("*.deb"))), str(tree.with_suffix(".part"))], check=True)
+        tree.with_suffix(".part").rename(tree)
+    return tree
+
+
+def upstream_tarball(folder: Path, why: str = "") -> Path:
+    found = [p for p in sorted(folder.glob("*.tar.*")) if ".debian." not in p.name]
+    if not found:
+        sys.exit(f"no upstream tarball of {folder.name} could be fetched: {why[-500:]}")
+    return found[0]
+
+
+def upstream_tree(folder: Path) -> Path:
+    """The upstream tarball of a downloaded source package, unpacked once; its top folder."""
+    tree = folder / "tree"
+    if not tree.exists():
+        with tarfile.open(upstream_tarball(folder)) as archive:
+            archive.extractall(tree.with_suffix(".part"), filter="data")
+        tree.with_suffix(".part").rename(tree)
+    tops = [p for p in tree.iterdir() if p.is_dir()]
+    return tops[0] if len(tops) == 1 else tree
 
 
 def megamath(*args: str) -> str:
@@ -63,14 +192,57 @@ def megamath(*args: str) -> str:
     return result.stdout
 
 
+def median_files(shard_globs: list[str]) -> tuple[list[tuple[str, str]], float]:
+    """(path, text) of the files within 20% of the median size of all files read, and that median."""
+    import pyarrow.parquet as pq
+
+    files = []
+    for glob in shard_globs:
+        for shard in Path(glob).parent.glob("*.parquet"):
+            table = pq.read_table(shard, columns=["text", "meta"]).to_pylist()
+            files += [(json.loads(row["meta"])["code"]["path"], row["text"]) for row in table]
+    median = statistics.median(len(text.encode()) for _, text in files)
+    return [(path, text) for path, text in files if 0.8 * median <= len(text.encode()) <= 1.2 * median], median
+
+
+def write_tarballs(folder: Path, files: list[tuple[str, str]], total: int, per_tarball: int) -> list[str]:
+    """``total`` files cycled from ``files`` into tarballs of ``per_tarball``, each copy a distinct file
+    (its number in a first-line comment, so that no two are the same text)."""
+    folder.mkdir(parents=True)
+    paths = []
+    for start in range(0, total, per_tarball):
+        path = folder / f"corpus-{start // per_tarball:03d}.tar.gz"
+        with tarfile.open(path, "w:gz", compresslevel=1) as archive:
+            for i in range(start, min(start + per_tarball, total)):
+                name, text = files[i % len(files)]
+                comment = "//" if name.endswith(".js") else "#"
+                data = f"{comment} copy {i}\n{text}".encode()
+                info = tarfile.TarInfo(f"corpus/{i:06d}/{name}")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        paths.append(str(path))
+    return paths
+
+
+def timed(*args: str) -> tuple[float, float]:
+    """(wall, CPU) seconds of one megamath command and everything it starts."""
+    start = time.perf_counter()
+    with TreeSampler() as tree:
+        megamath(*args)
+    return time.perf_counter() - start, tree.cpu_seconds
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip-100k", action="store_true", help="skip the end-to-end run over 100,000 files")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="megamath-code-") as tmp:
         tmp = Path(tmp)
         shards: dict[tuple[str, str], list[str]] = {}
         for language, labels in PACKAGES.items():
             for label, splits in labels.items():
                 for split, specs in splits.items():
-                    archives = [str(fetch(language, spec)) for spec in specs]
+                    archives = [path for spec in specs for path in fetch(spec)]
                     out = tmp / f"{split}-{label}-{language}"
                     megamath("code", "read", *archives, "-o", str(out), "-q", "--languages", language, "--executor", "serial")
                     shards.setdefault((split, label), []).append(str(out / "data" / "*.parquet"))
@@ -85,17 +257,28 @@ def main() -> None:
                           *[a for g in shards["test", "other"] for a in ("--negative", f"other={g}")])
         print("\n== packages never seen in training ==\n" + report)
 
-        tests = [glob for globs in shards.values() for glob in globs]  # every file read, for the throughput
-        sizes = []
-        for glob in tests:
-            for shard in Path(glob).parent.glob("*.parquet"):
-                import pyarrow.parquet as pq
-
-                sizes += [len(text.encode()) for text in pq.read_table(shard, columns=["text"]).column("text").to_pylist()]
-        with TreeSampler() as tree:
-            megamath("code", "recall", *tests, "-o", str(tmp / "recall"), "--model", str(model), "-w", "1", "-q")
-        print(f"== recall, one worker: {len(sizes):,} files (median {statistics.median(sizes):,.0f} bytes) in "
-              f"{tree.cpu_seconds:.2f} CPU s (start-up included): {len(sizes) / tree.cpu_seconds:,.0f} files/s ==")
+        every = [glob for globs in shards.values() for glob in globs]  # every file read, for the throughput
+        _, cpu = timed("code", "recall", *every, "-o", str(tmp / "recall"), "--model", str(model), "-w", "1", "-q")
+        count = sum(json.loads((Path(g).parent.parent / "stats.json").read_text())["docs_written"] for g in every)
+        near, median = median_files(every)
+        print(f"== recall, one worker, CPU seconds with start-up ==\n  every file read: {count:,} files in {cpu:.1f} s: "
+              f"{count / cpu:,.0f} files/s")
+        sample = tmp / "median"
+        megamath("code", "read", *write_tarballs(sample, near, 20_000, 20_000), "-o", str(tmp / "median-read"), "-q",
+                 "--executor", "serial")
+        _, cpu = timed("code", "recall", str(tmp / "median-read" / "data" / "*.parquet"), "-o", str(tmp / "median-recall"),
+                       "--model", str(model), "-w", "1", "-q")
+        print(f"  20,000 files of the median size ({median:,.0f} bytes; {len(near):,} distinct files within 20% of it): "
+              f"{cpu:.1f} s: {20_000 / cpu:,.0f} files/s")
+        if not args.skip_100k:
+            tarballs = write_tarballs(tmp / "corpus", near, 100_000, 10_000)
+            read_wall, read_cpu = timed("code", "read", *tarballs, "-o", str(tmp / "corpus-read"), "-q")
+            recall_wall, recall_cpu = timed("code", "recall", str(tmp / "corpus-read" / "data" / "*.parquet"), "-o",
+                                            str(tmp / "corpus-recall"), "--model", str(model), "-q")
+            kept = json.loads((tmp / "corpus-recall" / "stats.json").read_text())["docs_written"]
+            print(f"== end to end, 100,000 median-size files in 10 tarballs, every core ==\n"
+                  f"  read: {read_wall:.1f} s wall, {read_cpu:.1f} CPU s;  recall: {recall_wall:.1f} s wall, "
+                  f"{recall_cpu:.1f} CPU s ({kept:,} kept);  total {read_wall + recall_wall:.1f} s wall")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,15 @@ import json.decoder
 import statistics
 from pathlib import Path
 
-from megamath.code.normalize import classifier_text, math_imports, normalize_code, split_identifier
+from megamath.code.normalize import classifier_text, math_imports, normalize_code
 
 
 def test_identifiers_split_numbers_fold_operators_stay():
-    assert split_identifier("getHTTPResponse2") == ["get", "http", "response", "2"]
-    assert split_identifier("MAX_ITER") == ["max", "iter"]
+    assert normalize_code("getHTTPResponse2 MAX_ITER log10 x_1 __init__ _") == \
+        "get http response2 max iter log10 x 0 init"
     assert normalize_code("x **= 2  # Newton's step\nif a->b != 0.5e-3: getValue(max_iter)") == \
         "x **= 0 # newton ' s step if a -> b != 0 : get value ( max iter )"
+    assert normalize_code("") == "" and normalize_code("1_000 + 3.14") == "0 + 0"
 
 
 def test_math_imports_by_language():
