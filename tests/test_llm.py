@@ -55,10 +55,21 @@ def test_score_parser_reads_text_and_json_and_never_defaults():
     assert parse_score('{"reason": "ok", "score": 5}', 0, 5) == 5
     for answer, reason in [("", "empty"), ("   ", "empty"), ("I'm sorry, but I can't help.", "refusal"),
                            ("It is very good.", "no_score"), ("Score: 9", "score_out_of_range"),
-                           ("Score: 2.5", "score_out_of_range"), ('{"score": "high"}', "no_score")]:
+                           ("Score: 2.5", "score_out_of_range"), ('{"score": "high"}', "no_score"),
+                           ("Score: -1", "signed_score"), ("Score:+3", "signed_score"),
+                           ('{"score": -1}', "score_out_of_range")]:
         with pytest.raises(MalformedAnswer) as caught:
             parse_score(answer, 0, 5)
         assert caught.value.reason == reason, answer
+
+
+def test_a_signed_score_from_the_server_is_a_malformed_answer_never_a_score(server):
+    """The scripted server on 127.0.0.1 answers "Score: -1": the record is dropped, not scored 1."""
+    stage = scorer(server)
+    out = list(stage([doc(0, "Text [[script: score=-1]]"), doc(1, "Text [[script: score=4]]")]))
+    assert isinstance(out[0], Drop) and out[0].reason == "llm_signed_score"
+    assert out[1]["meta"]["llm"]["educational_value"]["score"] == 4
+    assert stage.counters["llm_malformed_signed_score"] == 3  # the first answer and both retries
 
 
 def test_refinement_parser_checks_length():

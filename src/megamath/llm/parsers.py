@@ -14,7 +14,8 @@ class MalformedAnswer(ValueError):
         self.reason = reason
 
 
-_SCORE_LINE = re.compile(r"score\W{0,4}(\d+(?:\.\d+)?)\s*(?:/\s*\d+|out of \d+)?", re.IGNORECASE)
+# the sign is captured (not skipped as punctuation), so that "Score: -1" is a signed score, not a 1
+_SCORE_LINE = re.compile(r"score[^\w+-]{0,4}([-+]?\d+(?:\.\d+)?)\s*(?:/\s*\d+|out of \d+)?", re.IGNORECASE)
 _REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|i cannot|i can'?t|i won'?t|as an ai\b|sorry, (but )?i)",
                       re.IGNORECASE)
 _REFINED = re.compile(r"<refined>\s*(.*?)\s*(?:</refined>|$)", re.DOTALL | re.IGNORECASE)
@@ -42,6 +43,8 @@ def parse_score(answer: str, low: int, high: int) -> int:
         value = matches[-1] if matches else None
     if value is None:
         raise MalformedAnswer("no_score", text[-80:])
+    if isinstance(value, str) and value[:1] in "+-":
+        raise MalformedAnswer("signed_score", value)
     try:
         score = float(value)
     except (TypeError, ValueError):
