@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 from megamath.runtime import storage
 from megamath.runtime.stage import Drop
 
-ROW_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson")
+ROW_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".jsonl.zst")
 # The Stack v2's language names, lower-cased, for the languages MegaMath-Code keeps.
 STACK_LANGUAGES = {"c": "c", "c++": "c++", "c#": "c#", "go": "go", "java": "java", "javascript": "javascript",
                    "python": "python", "r": "r", "rust": "rust", "shell": "shell", "sql": "sql", "cpp": "c++",
