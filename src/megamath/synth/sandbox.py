@@ -166,7 +166,8 @@ def _bwrap_command(config: SandboxConfig, zygote: bytes) -> tuple[list[str], lis
                  "--setenv", "MEGAMATH_SANDBOX_UID", str(NOBODY)]
     else:
         argv.append("--unshare-user")
-    argv += ["--ro-bind", "/usr", "/usr"]
+    # the private /tmp first: an installation under /tmp (a venv, a CI checkout) is bound on top of it
+    argv += ["--perms", "1777", "--size", str(config.tmp_mb << 20), "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]
     for link in ("bin", "lib", "lib64", "sbin"):
         target = Path("/") / link
         if target.is_symlink():
@@ -178,7 +179,7 @@ def _bwrap_command(config: SandboxConfig, zygote: bytes) -> tuple[list[str], lis
         if prefix.startswith("/usr/"):
             continue
         for parent in reversed(Path(prefix).parents[:-1]):  # readable by nobody, whatever they are outside
-            if str(parent) not in made:
+            if str(parent) not in made and str(parent) != "/tmp":
                 made.add(str(parent))
                 argv += ["--perms", "0755", "--dir", str(parent)]
         argv += ["--ro-bind", prefix, prefix]
@@ -186,6 +187,6 @@ def _bwrap_command(config: SandboxConfig, zygote: bytes) -> tuple[list[str], lis
     os.write(write, zygote)  # the zygote is small: it fits in the pipe's buffer
     os.close(write)
     argv += ["--ro-bind-data", str(read), "/zygote.py", "--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(config.tmp_mb << 20), "--tmpfs", "/tmp", "--chdir", "/tmp",
+             "--chdir", "/tmp",
              sys.executable, "-I", "-B", "/zygote.py"]
     return argv, [read]
