@@ -149,3 +149,15 @@ def test_files_are_deduplicated_and_decontaminated_with_the_web_commands(tmp_pat
     assert len(clean) == len(kept) - 1 and "homework.py" not in {r["meta"]["code"]["path"] for r in clean}
     matches = [json.loads(line) for line in (tmp_path / "clean" / "contamination.jsonl").read_text().splitlines()]
     assert [m["benchmark"] for m in matches] == ["gsm8k"]
+
+
+def test_code_eval_refuses_a_web_model(tmp_path):
+    (tmp_path / "math.txt").write_text("".join(f"Let $x^2 = {i}$, so $x$ is a root of {i}.\n" for i in range(30)))
+    (tmp_path / "other.txt").write_text("".join(f"The council met on Tuesday {i} about the park.\n" for i in range(30)))
+    web = tmp_path / "web.bin"
+    trained = run_cli("classifier", "train", "--positive", str(tmp_path / "math.txt"), "--negative",
+                      str(tmp_path / "other.txt"), "-o", str(web), "--dim", "32", "--bucket", "100000", "--threads", "1")
+    assert trained.returncode == 0, trained.stderr
+    shards = read(tmp_path, "files", ("colorsys.py",))
+    result = run_cli("code", "eval", str(web), "--positive", f"math={shards}", "--negative", f"other={shards}")
+    assert result.returncode == 1 and "is not a code model" in result.stderr and "Traceback" not in result.stderr

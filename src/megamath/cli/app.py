@@ -89,7 +89,7 @@ def dedup() -> None:
 
 @cli.group()
 def code() -> None:
-    """MegaMath-Code: source trees and archives to math code (read, train, recall, eval)."""
+    """MegaMath-Code: source files to math code (read, score-sample, train, recall, eval)."""
 
 
 @cli.group()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -110,7 +109,6 @@ def score_sample(inputs, llm_model, per_language, math_threshold, edu_threshold,
     from megamath.llm.prompts import PromptError
     from megamath.llm.score import LLMScore, ScoreConfig
     from megamath.pipelines.code import CodeLabelConfig, score_code_sample
-    from megamath.pipelines.labelling import LabellingError
     from megamath.report.funnel import format_funnel
     from megamath.report.llm_usage import format_llm_usage
 
@@ -123,13 +121,9 @@ def score_sample(inputs, llm_model, per_language, math_threshold, edu_threshold,
     except (PromptError, ValueError) as exc:
         raise click.BadParameter(str(exc), param_hint="'--math-prompt' / '--edu-prompt'") from None
     config = CodeLabelConfig(per_language, math_threshold, edu_threshold, seed)
-    try:
-        with executor_from(options) as executor:
-            labels = score_code_sample(shards, folder.root, config, *stages, executor, force=options["force"],
-                                       show_progress=not options["quiet"])
-    except LabellingError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    with executor_from(options) as executor:
+        labels = score_code_sample(shards, folder.root, config, *stages, executor, force=options["force"],
+                                   show_progress=not options["quiet"])
     click.echo(f"{'language':12s} {'files':>9s} {'sampled':>8s} {'labelled':>9s} {'positive':>9s} {'negative':>9s}")
     for language, row in labels.per_language.items():
         click.echo(f"{language:12s} {row['survivors']:9,} {row['sampled']:8,} {row['labelled']:9,} {row['positive']:9,} "
@@ -154,19 +148,13 @@ def score_sample(inputs, llm_model, per_language, math_threshold, edu_threshold,
 def train(positives, negatives, output, no_rule_feature, max_ratio, **options):
     """Train a code model on labelled files: code-aware tokens (identifiers split, numbers folded, comments
     and strings as words, operators as tokens), the language, and a token per math library imported."""
-    from megamath.classify.model import ClassifierError
     from megamath.pipelines.code import train_code_model
     from megamath.sources.inputs import resolve_inputs
 
-    try:
-        with executor_from(options) as executor:
-            result = train_code_model(resolve_inputs(list(positives)), resolve_inputs(list(negatives)), output, executor,
-                                      rule_feature=not no_rule_feature, config=train_config_from(options),
-                                      max_ratio=max_ratio,
-                                      show_progress=not options["quiet"])
-    except ClassifierError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    with executor_from(options) as executor:
+        result = train_code_model(resolve_inputs(list(positives)), resolve_inputs(list(negatives)), output, executor,
+                                  rule_feature=not no_rule_feature, config=train_config_from(options),
+                                  max_ratio=max_ratio, show_progress=not options["quiet"])
     docs = result.training["docs"]
     click.echo(f"trained on {docs.get('__label__math', 0):,} math and {docs.get('__label__other', 0):,} other files: "
                f"{result.model}")
@@ -208,7 +196,6 @@ def recall(inputs, output_format, model, threshold, no_rule_feature, **options):
 def evaluate(model, positives, negatives, threshold, base_rate, no_rule_feature, output):
     """Precision, recall and F1 of a code model per language and over all languages."""
     from megamath.classify.evaluate import format_report
-    from megamath.classify.model import ClassifierError
     from megamath.pipelines.code import evaluate_code
     from megamath.sources.inputs import resolve_inputs
 
@@ -221,12 +208,8 @@ def evaluate(model, positives, negatives, threshold, base_rate, no_rule_feature,
             sets.setdefault(name, []).extend(resolve_inputs([glob]))  # a name given twice gathers both
         return sets
 
-    try:
-        report = evaluate_code(model, named(positives), named(negatives), threshold=threshold,
-                               rule_feature=not no_rule_feature, base_rate=base_rate)
-    except ClassifierError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    report = evaluate_code(model, named(positives), named(negatives), threshold=threshold,
+                           rule_feature=not no_rule_feature, base_rate=base_rate)
     click.echo(format_report(report))
     if output:
         Path(output).write_text(json.dumps(report, indent=2))

@@ -47,9 +47,7 @@ class CodeClassify(ClassifierStage):
         self.config = config
 
     def check(self, classifier: TextClassifier) -> None:
-        if classifier.preprocessing != "code" or POSITIVE not in classifier.labels:
-            raise StageConfigError(f"{self.config.model_path} is not a code model (trained on {classifier.preprocessing} "
-                                   f"text, labels {', '.join(classifier.labels)}): train one with `megamath code train`")
+        check_code_model(classifier)
 
     def process_batch(self, batch: list[Record]) -> Iterator[Record | Drop]:
         column = self.classifier.labels.index(POSITIVE)
@@ -62,3 +60,10 @@ class CodeClassify(ClassifierStage):
             code["model_score"] = round(float(score), 4)
             code["math_imports"] = found
             yield record if score >= self.config.threshold else Drop(record, "not_math_code")
+
+
+def check_code_model(classifier: TextClassifier) -> None:
+    """Refuse a model that was not trained by ``megamath code train`` (a web model reads other tokens)."""
+    if classifier.preprocessing != "code" or POSITIVE not in classifier.labels:
+        raise StageConfigError(f"{classifier.path} is not a code model (trained on {classifier.preprocessing} "
+                               f"text, labels {', '.join(classifier.labels)}): train one with `megamath code train`")

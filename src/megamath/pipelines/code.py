@@ -14,7 +14,7 @@ from megamath.classify.model import NEGATIVE, POSITIVE, TextClassifier, TrainCon
 from megamath.classify.seeds import write_seed_file
 from megamath.llm.score import LLMScore
 from megamath.code.normalize import classifier_text
-from megamath.code.stage import CodeClassifierConfig, CodeClassify, CountLanguages
+from megamath.code.stage import CodeClassifierConfig, CodeClassify, CountLanguages, check_code_model
 from megamath.pipelines.classify import TrainResult, train_classifier
 from megamath.pipelines.labelling import LabellingError, label_sample
 from megamath.runtime import storage
@@ -136,6 +136,7 @@ def evaluate_code(model: str, positives: dict[str, list[str]], negatives: dict[s
     """The classifier report (:func:`megamath.classify.evaluate.evaluate`) with one domain per language
     and ``all``: each named set of shards split by language."""
     classifier = TextClassifier(model)
+    check_code_model(classifier)
     column = classifier.labels.index(POSITIVE)
     sets = []
     for named, positive in ((positives, True), (negatives, False)):
