@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +13,14 @@ sys.path.insert(0, str(ROOT / "tests"))  # the test fixtures (WARC writer, scrip
 
 from fixtures.warc_writer import Fetch, write_warc  # noqa: E402
 SHARED = Path(os.environ.get("MEGAMATH_SHARED", ROOT.parent / "shared"))
+
+
+def megamath(*args: str) -> str:
+    """Run a megamath command in a subprocess (as a user would); its output, or exit with its error."""
+    result = subprocess.run([sys.executable, "-m", "megamath.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(f"megamath {' '.join(args[:2])} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return result.stdout
 
 
 def require_shared() -> Path:

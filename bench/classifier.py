@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import ROOT, require_shared  # noqa: E402
+from _corpus import ROOT, megamath, require_shared  # noqa: E402
 from _math_pages import nonmath_texts, write_crawl  # noqa: E402
 
 from megamath.classify.model import MathClassifier, TrainConfig, train  # noqa: E402
@@ -47,13 +47,6 @@ from megamath.classify.preprocess import preprocess  # noqa: E402
 from megamath.classify.seeds import read_texts  # noqa: E402
 from megamath.runtime.shards import read_shard  # noqa: E402
 from megamath.web.extract import extract_text  # noqa: E402
-
-
-def megamath(*args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "megamath.cli", *args], capture_output=True, text=True, cwd=ROOT)
-    if result.returncode != 0:
-        sys.exit(f"megamath {' '.join(args[:2])} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    return result.stdout
 
 
 def write_jsonl(path: Path, texts: list[str]) -> str:

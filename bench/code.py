@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import ROOT  # noqa: E402
+from _corpus import ROOT, megamath  # noqa: E402
 from _measure import TreeSampler  # noqa: E402
 
 CACHE = ROOT / "bench" / ".code-packages"
@@ -183,13 +183,6 @@ def upstream_tree(folder: Path) -> Path:
         tree.with_suffix(".part").rename(tree)
     tops = [p for p in tree.iterdir() if p.is_dir()]
     return tops[0] if len(tops) == 1 else tree
-
-
-def megamath(*args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "megamath.cli", *args], capture_output=True, text=True, cwd=ROOT)
-    if result.returncode != 0:
-        sys.exit(f"megamath {' '.join(args[:2])} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    return result.stdout
 
 
 def median_files(shard_globs: list[str]) -> tuple[list[tuple[str, str]], float]:

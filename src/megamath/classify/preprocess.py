@@ -93,14 +93,15 @@ _FORMULA = re.compile(r"\$\$(.{1,5000}?)\$\$|\$(?<![\\$]\$)(?=[^\s$])([^$\n]{1,1
 # A dotted call, found from its dot (".linear(" of torch.nn.Linear): a scan for a dot is fast.
 _CALL = re.compile(r"\.[a-z_]\w*\(")
 _QUANTITY = re.compile(r"\d+ [xX] (?=[A-Z])")  # before lower-casing: "2 x JCM800"
+# Line patterns start at the newline before the line (the text gets one in front), which the regex
+# engine finds by a fast scan; a multi-line ``^`` would be tried at every character.
+# A line that reads as code (the lookahead: the newline is all a match takes)
 _CODE_LINE = re.compile(
-    r"^[ \t]*(?:def |class \w|import \w|from [\w.]+ import|#include|public |private |static |function\b"
+    r"\n(?=[ \t]*(?:def |class \w|import \w|from [\w.]+ import|#include|public |private |static |function\b"
     r"|(?:var|let|const) \w+ ?=|return\b|if ?\(|for ?\(|while ?\(|[{}]|\w+(?:\.\w+)*\(.*\)\s*;?$|.*;$|.*\{$|//|/\*"
-    r"|<\?php|SELECT |\$ |>>> )", re.M)
+    r"|<\?php|SELECT |\$ |>>> ))", re.M)
 # a Markdown table line, or a line with a tab (extractors separate table cells by tabs)
-_TABLE_LINE = re.compile(r"^[ \t]*\|.*\|[ \t]*$|^[^\n]*\t[^\n]*$", re.M)
 _TABLE_ROW = re.compile(r"\n([ \t]*\|.*\|[ \t]*|[^\n]*\t[^\n]*)$", re.M)
-_CODE_LINE_AFTER_NEWLINE = re.compile(r"\n(?=" + _CODE_LINE.pattern.removeprefix("^") + ")", re.M)
 _TABLE_NUMBER = re.compile(_NUMBER)
 _PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:€|£|usd\b|eur\b)", re.I)
 
@@ -108,7 +109,8 @@ _PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:€|£|usd\b|eur\b)", re.I)
 def page_traits(text: str) -> dict[str, int]:
     """Code lines, table rows and currency amounts in a text: what makes a page without formulas a
     hard negative for a math classifier (``classifier bootstrap`` samples them apart)."""
-    return {"code": len(_CODE_LINE.findall(text)), "tables": len(_TABLE_LINE.findall(text)),
+    lines = "\n" + text
+    return {"code": len(_CODE_LINE.findall(lines)), "tables": len(_TABLE_ROW.findall(lines)),
             "prices": len(_PRICE.findall(text))}
 
 
@@ -151,12 +153,11 @@ def _table_row(match: re.Match) -> str:
 
 
 def _mark_lines(text: str) -> str:
-    """Table rows and code lines marked. The patterns start at a newline, which the regex engine finds
-    by a fast scan; a multi-line ``^`` would be tried at every character."""
+    """Table rows and code lines marked (the line patterns start at a newline)."""
     text = "\n" + text
     if "|" in text or "\t" in text:
         text = _TABLE_ROW.sub(_table_row, text)
-    return _CODE_LINE_AFTER_NEWLINE.sub("\n codeline ", text)[1:]
+    return _CODE_LINE.sub("\n codeline ", text)[1:]
 
 
 def _prose_tokens(text: str) -> list[str]:

@@ -119,13 +119,15 @@ class ContentStore:
                 chunk = list(islice(rows, self.config.concurrency * 4))
                 if not chunk:
                     return
-                fetched = pool.map(lambda row: None if type(row) is Drop or row.get("content") is not None
-                                   else self.fetch(str(row.get("blob_id") or "")), chunk)
-                for row, blob in zip(chunk, fetched):
-                    if type(row) is not Drop and row.get("content") is not None:
-                        content = row["content"]
-                        blob = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else bytes(content)
-                    yield row, blob
+                yield from zip(chunk, pool.map(self._content, chunk))
+
+    def _content(self, row: dict | Drop) -> bytes | str | None:
+        if type(row) is Drop:
+            return None
+        content = row.get("content")
+        if content is None:
+            return self.fetch(str(row.get("blob_id") or ""))
+        return content.encode("utf-8", "surrogatepass") if isinstance(content, str) else bytes(content)
 
 
 def row_drop(row: dict) -> str | None:
