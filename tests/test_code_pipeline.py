@@ -161,3 +161,25 @@ def test_code_eval_refuses_a_web_model(tmp_path):
     shards = read(tmp_path, "files", ("colorsys.py",))
     result = run_cli("code", "eval", str(web), "--positive", f"math={shards}", "--negative", f"other={shards}")
     assert result.returncode == 1 and "is not a code model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_recall_and_eval_take_a_scorer_of_another_kind(tmp_path):
+    """``--scorer package.module:factory``: the way a fine-tuned transformer would be brought in."""
+    math, other = read(tmp_path, "math", ("statistics.py",)), read(tmp_path, "other", ("csv.py",))
+    words = tmp_path / "words.txt"
+    words.write_text("mean median variance stdev pvariance mode quantiles sqrt fraction")
+    env = {"PYTHONPATH": str(Path(__file__).parent)}
+    scorer = ["--scorer", "fixtures.code_scorers:word_list_scorer", "--model", str(words)]
+    result = run_cli("code", "recall", math, other, "-o", str(tmp_path / "recall"), *scorer, "--threshold", "0.01",
+                     "-q", "--format", "jsonl", env=env)
+    assert result.returncode == 0, result.stderr
+    kept = {r["meta"]["code"]["path"]: r["meta"]["code"]["model_score"] for r in records(tmp_path / "recall")}
+    assert list(kept) == ["statistics.py"] and kept["statistics.py"] > 0.01
+    result = run_cli("code", "eval", str(words), "--positive", f"math={math}", "--negative", f"other={other}",
+                     "--scorer", "fixtures.code_scorers:word_list_scorer", "--threshold", "0.01", env=env)
+    assert result.returncode == 0, result.stderr and "python, threshold 0.01" in result.stdout
+    for name, message in (("fixtures.code_scorers:not_a_scorer", "has no math_scores"),
+                          ("fixtures.nowhere:factory", "cannot be loaded"), ("bert", "give 'fasttext' or")):
+        refused = run_cli("code", "recall", math, "-o", str(tmp_path / name.replace(":", "-")), "--scorer", name,
+                          "--model", str(words), env=env)
+        assert refused.returncode == 1 and message in refused.stderr and "Traceback" not in refused.stderr

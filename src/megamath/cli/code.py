@@ -129,7 +129,7 @@ def score_sample(inputs, llm_model, per_language, math_threshold, edu_threshold,
         click.echo(f"{language:12s} {row['survivors']:9,} {row['sampled']:8,} {row['labelled']:9,} {row['positive']:9,} "
                    f"{row['negative']:9,}")
     click.echo("\n" + format_funnel(labels.summary.funnel))
-    click.echo("\n" + format_llm_usage(labels.summary.funnel, labels.summary.seconds))
+    click.echo("\n" + format_llm_usage(labels.summary))
     click.echo(f"\npositives (math >= {math_threshold} and education >= {edu_threshold}): {labels.positive}\n"
                f"negatives: {labels.negative}")
 
@@ -168,7 +168,10 @@ def train(positives, negatives, output, no_rule_feature, max_ratio, **options):
 @click.option("--model", required=True, help="A model from `megamath code train` (its model.bin).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.option("--no-rule-feature", is_flag=True, help="The model was trained without math-import tokens.")
-def recall(inputs, output_format, model, threshold, no_rule_feature, **options):
+@click.option("--scorer", default="fasttext", show_default=True, metavar="NAME",
+              help="fasttext (a model from `code train`), or package.module:factory, whose factory(MODEL) returns "
+                   "an object with math_scores(texts, languages) (a fine-tuned transformer, say).")
+def recall(inputs, output_format, model, threshold, no_rule_feature, scorer, **options):
     """Score every file (meta.code.model_score, meta.code.math_imports) and keep those at or above the threshold."""
     from megamath.code.stage import CodeClassifierConfig
     from megamath.pipelines.code import recall_code
@@ -176,7 +179,7 @@ def recall(inputs, output_format, model, threshold, no_rule_feature, **options):
 
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
                                  shards=True)
-    config = CodeClassifierConfig(storage.normalize(model), threshold, rule_feature=not no_rule_feature)
+    config = CodeClassifierConfig(storage.normalize(model), threshold, rule_feature=not no_rule_feature, scorer=scorer)
     with executor_from(options) as executor:
         summary = recall_code(shards, folder.root, config, executor, output_suffix=f".{output_format}",
                               force=options["force"], show_progress=not options["quiet"])
@@ -184,7 +187,7 @@ def recall(inputs, output_format, model, threshold, no_rule_feature, **options):
 
 
 @code.command("eval")
-@click.argument("model", type=click.Path(dir_okay=False, exists=True))
+@click.argument("model", type=click.Path(exists=True))
 @click.option("--positive", "positives", multiple=True, required=True, metavar="NAME=SHARDS",
               help="Math code (a glob of shards); repeatable.")
 @click.option("--negative", "negatives", multiple=True, required=True, metavar="NAME=SHARDS", help="Other code.")
@@ -192,8 +195,10 @@ def recall(inputs, output_format, model, threshold, no_rule_feature, **options):
 @click.option("--base-rate", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="The share of math code among the files to classify: also report the precision they would see.")
 @click.option("--no-rule-feature", is_flag=True)
+@click.option("--scorer", default="fasttext", show_default=True, metavar="NAME",
+              help="fasttext, or package.module:factory (as for `code recall`).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report here as JSON.")
-def evaluate(model, positives, negatives, threshold, base_rate, no_rule_feature, output):
+def evaluate(model, positives, negatives, threshold, base_rate, no_rule_feature, scorer, output):
     """Precision, recall and F1 of a code model per language and over all languages."""
     from megamath.classify.evaluate import format_report
     from megamath.pipelines.code import evaluate_code
@@ -209,7 +214,7 @@ def evaluate(model, positives, negatives, threshold, base_rate, no_rule_feature,
         return sets
 
     report = evaluate_code(model, named(positives), named(negatives), threshold=threshold,
-                           rule_feature=not no_rule_feature, base_rate=base_rate)
+                           rule_feature=not no_rule_feature, base_rate=base_rate, scorer=scorer)
     click.echo(format_report(report))
     if output:
         Path(output).write_text(json.dumps(report, indent=2))

@@ -58,5 +58,5 @@ def score(inputs, output_format, model, prompt, key, max_tokens, **options):
     with executor_from(options) as executor:
         summary = run_pipeline(Pipeline(ShardReader(), [stage], output_suffix=f".{output_format}"), shards, folder,
                                executor, force=options["force"], show_progress=not options["quiet"], desc="llm score")
-    report_run(summary, folder, extra=["\n" + format_llm_usage(summary.funnel, summary.seconds)],
+    report_run(summary, folder, extra=["\n" + format_llm_usage(summary)],
                partial_work_note=LLM_RERUN_NOTE)

@@ -3,7 +3,7 @@
 Every command that runs tasks takes the same executor options (``--executor``, ``-w/--workers``,
 ``--max-attempts``, ``--ray-address``) and run-folder options (``-o``, ``--force``, ``-q``, ``-v``);
 commands that write shards take ``--format``; LLM commands take the endpoint options; commands that
-train a fastText model take its hyper-parameters.
+train a fastText model take its hyper-parameters; commands that run code take the sandbox's limits.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from megamath.classify.model import TrainConfig
 from megamath.llm.client import EndpointConfig
 from megamath.llm.stage import GenerationConfig
 from megamath.runtime.executor import EXECUTORS, Executor, ExecutorConfig, make_executor
+from megamath.synth.sandbox import ISOLATIONS, SandboxConfig
 
 _endpoint = EndpointConfig()
 _generation = GenerationConfig("", "")
@@ -24,13 +25,14 @@ _train = TrainConfig()
 FORMATS = ("parquet", "jsonl.zst", "jsonl")
 
 
-def _apply(options: list):
+def apply_options(options: list):
+    """One decorator applying several click options (or option sets) in order."""
     def decorate(command):
         return functools.reduce(lambda fn, option: option(fn), reversed(options), command)
     return decorate
 
 
-run_folder_options = _apply([
+run_folder_options = apply_options([
     click.option("-o", "--output", required=True, metavar="FOLDER",
                  help="Run folder (created): a local path or a URL such as s3://bucket/run."),
     click.option("--force", is_flag=True, help="Discard the results already in OUTPUT and start over."),
@@ -41,7 +43,7 @@ run_folder_options = _apply([
 format_option = click.option("--format", "output_format", type=click.Choice(FORMATS), default="parquet",
                              show_default=True, help="Output shard format.")
 
-executor_options = _apply([
+executor_options = apply_options([
     click.option("--executor", "executor_kind", type=click.Choice(EXECUTORS), default="local", show_default=True,
                  help="Where tasks run: local worker processes, a Ray cluster, or serially in this process."),
     click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
@@ -60,7 +62,7 @@ def executor_from(options: dict) -> Executor:
                                         max_attempts=options["max_attempts"], ray_address=options["ray_address"]))
 
 
-endpoint_options = _apply([
+endpoint_options = apply_options([
     click.option("--base-url", envvar="MEGAMATH_LLM_BASE_URL", default=_endpoint.base_url, show_default=True,
                  help="OpenAI-compatible API root (env MEGAMATH_LLM_BASE_URL)."),
     click.option("--api-key-env", default=_endpoint.api_key_env, show_default=True,
@@ -79,7 +81,9 @@ endpoint_options = _apply([
                  show_default=True, help="Constrain score answers to JSON: json_schema (OpenAI, vLLM, SGLang), "
                                          "json_object (llama.cpp server)."),
     click.option("--max-input-chars", type=click.IntRange(min=100), default=_generation.max_input_chars,
-                 show_default=True, help="Cut documents to this many characters before prompting."),
+                 show_default=True, help="The most characters of a document in one request: longer documents are sent "
+                                         "in pieces where answers can be joined (refinement, synthesis) and cut for "
+                                         "scores (counted)."),
     click.option("--cache", "cache_path", type=click.Path(dir_okay=False), default=None,
                  help="Answer cache (SQLite) [default: OUTPUT/.megamath/llm_cache.sqlite]; a rerun never sends a "
                       "request whose answer is in it."),
@@ -108,7 +112,7 @@ def cache_for(options: dict, output: str) -> str:
     return str(Path(options["cache_path"]).resolve()) if options["cache_path"] else default_cache_path(output)
 
 
-train_options = _apply([
+train_options = apply_options([
     click.option("--dim", type=click.IntRange(min=1), default=_train.dim, show_default=True),
     click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=_train.lr, show_default=True),
     click.option("--word-ngrams", type=click.IntRange(min=1), default=_train.word_ngrams, show_default=True),
@@ -134,7 +138,7 @@ def csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-benchmark_options = _apply([
+benchmark_options = apply_options([
     click.option("--benchmark-dir", type=click.Path(file_okay=False, exists=True), default=None,
                  help="Folder holding the recipe's 12 benchmarks (GSM8K, MATH, MMLU-STEM, AIME24/25, AMC, ASDiv, MathQA, "
                       "MAWPS, OCW, SAT, SVAMP) as jsonl; megamath/decontam/benchmarks.toml names the files."),
@@ -162,3 +166,22 @@ def benchmark_spec_from(options: dict, ngram: int = 13):
             raise click.BadParameter(f"expected NAME=FILE with an existing file, got {entry!r}", param_hint="--benchmark")
         files[name] = str(Path(path).resolve())
     return BenchmarkSpec(tuple(sorted(files.items())), ngram=ngram) if files else None
+
+
+_sandbox = SandboxConfig()
+
+sandbox_options = apply_options([
+    click.option("--isolation", type=click.Choice(ISOLATIONS), default=_sandbox.isolation, show_default=True,
+                 help="bwrap: snippets run under bubblewrap (no network, read-only root, private /tmp). "
+                      "rlimits-only: the same limits without namespaces, for machines where bubblewrap cannot run."),
+    click.option("--snippet-timeout", type=click.FloatRange(min=1), default=_sandbox.wall_seconds, show_default=True,
+                 help="Seconds of wall time per snippet (CPU time is limited to one second less)."),
+    click.option("--snippet-memory-mb", type=click.IntRange(min=64), default=_sandbox.memory_mb, show_default=True,
+                 help="Address space per snippet."),
+])
+
+
+def sandbox_from(options: dict) -> SandboxConfig:
+    wall = options["snippet_timeout"]
+    return SandboxConfig(wall_seconds=wall, cpu_seconds=max(1, int(wall) - 1), memory_mb=options["snippet_memory_mb"],
+                         isolation=options["isolation"])

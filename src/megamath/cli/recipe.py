@@ -77,7 +77,7 @@ def run(recipe_path, force, restart_from, quiet, verbose):
     outcomes = run_recipe(recipe, force=force, restart_from=restart_from, show_progress=not quiet, on_phase=announce)
     click.echo("\n" + format_phase_funnel(phase_funnel(outcomes)))
     for outcome in outcomes:
-        if outcome.summary is not None and (usage := format_llm_usage(outcome.summary.funnel, outcome.summary.seconds)):
+        if outcome.summary is not None and (usage := format_llm_usage(outcome.summary)):
             click.echo(f"\n{outcome.name}: {usage}")
     last = outcomes[-1]
     if last.failed:

@@ -247,7 +247,7 @@ def pro(inputs, output_format, model, refine_model, thresholds, no_refine, score
     with executor_from(options) as executor:
         result = run_webpro(shards, folder.root, config, endpoint_from(options), cache_for(options, folder.root),
                             executor, force=options["force"], show_progress=not options["quiet"])
-    extra = ["\n" + format_llm_usage(result.summary.funnel, result.summary.seconds)]
+    extra = ["\n" + format_llm_usage(result.summary)]
     if result.score_model is not None:
         per_score = ", ".join(f"{s}: {n}" for s, n in sorted(result.score_model.per_score.items()))
         extra.insert(0, f"\nscore classifier {result.score_model.model}: trained on the LLM's scores of the sample "

@@ -1,4 +1,5 @@
-"""Code stages: the languages of what was read, counted; and the code classifier, ``meta.code.model_score``."""
+"""Code stages: the languages of what was read, counted; and the code classifier, ``meta.code.model_score``
+(its scorer pluggable: :mod:`megamath.code.scorer`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
-from megamath.classify.model import POSITIVE, TextClassifier
-from megamath.classify.stage import ClassifierStage
-from megamath.code.normalize import classifier_text, math_imports
-from megamath.runtime.stage import Drop, Record, RecordStage, StageConfigError
+from megamath.code.normalize import math_imports
+from megamath.code.scorer import CodeScorer, load_scorer
+from megamath.runtime.stage import BatchStage, Drop, Record, RecordStage, resource
 
 
 class CountLanguages(RecordStage):
@@ -27,17 +27,19 @@ class CountLanguages(RecordStage):
 
 @dataclass(frozen=True)
 class CodeClassifierConfig:
-    """``model_path``: a model from ``megamath code train``; ``threshold``: keep files whose P(math)
-    reaches it; ``rule_feature``: the ``mathimport`` tokens the model was trained with;
-    ``batch_size``: files scored together."""
+    """``model_path``: a model from ``megamath code train`` (or what ``scorer`` loads); ``threshold``:
+    keep files whose P(math) reaches it; ``rule_feature``: the ``mathimport`` tokens the fastText model
+    was trained with; ``scorer``: ``fasttext`` or ``package.module:factory`` (see
+    :mod:`megamath.code.scorer`); ``batch_size``: files scored together."""
 
     model_path: str
     threshold: float = 0.5
     rule_feature: bool = True
+    scorer: str = "fasttext"
     batch_size: int = 512
 
 
-class CodeClassify(ClassifierStage):
+class CodeClassify(BatchStage):
     """Writes ``meta.code.model_score`` and ``meta.code.math_imports``; drops files under the threshold
     (``not_math_code``)."""
 
@@ -46,24 +48,22 @@ class CodeClassify(ClassifierStage):
     def __init__(self, config: CodeClassifierConfig):
         self.config = config
 
-    def check(self, classifier: TextClassifier) -> None:
-        check_code_model(classifier)
+    @resource
+    def scorer(self) -> CodeScorer:
+        return load_scorer(self.config.scorer, self.config.model_path, self.config.rule_feature)
+
+    def dependencies(self) -> tuple[str, ...]:
+        return (self.config.model_path,)
+
+    def prepare(self) -> None:
+        self.scorer  # a model that cannot load ends the run before any file is read
 
     def process_batch(self, batch: list[Record]) -> Iterator[Record | Drop]:
-        column = self.classifier.labels.index(POSITIVE)
-        imports = [math_imports(record.get("text") or "", record["meta"]["code"]["language"]) for record in batch]
-        lines = [classifier_text(record.get("text") or "", record["meta"]["code"]["language"], self.config.rule_feature,
-                                 found) for record, found in zip(batch, imports)]
-        scores = self.classifier.probabilities(lines)[:, column]
-        for record, score, found in zip(batch, scores, imports):
+        languages = [record["meta"]["code"]["language"] for record in batch]
+        texts = [record.get("text") or "" for record in batch]
+        scores = self.scorer.math_scores(texts, languages)
+        for record, text, language, score in zip(batch, texts, languages, scores):
             code = record["meta"]["code"]
             code["model_score"] = round(float(score), 4)
-            code["math_imports"] = found
+            code["math_imports"] = math_imports(text, language)
             yield record if score >= self.config.threshold else Drop(record, "not_math_code")
-
-
-def check_code_model(classifier: TextClassifier) -> None:
-    """Refuse a model that was not trained by ``megamath code train`` (a web model reads other tokens)."""
-    if classifier.preprocessing != "code" or POSITIVE not in classifier.labels:
-        raise StageConfigError(f"{classifier.path} is not a code model (trained on {classifier.preprocessing} "
-                               f"text, labels {', '.join(classifier.labels)}): train one with `megamath code train`")

@@ -8,7 +8,7 @@ flight from one process; :class:`megamath.llm.stage.LLMStage` drives it from ord
 Failures are sorted by what a rerun could change:
 
 * 429, 5xx, timeouts, dropped connections and unreadable bodies are retried with exponential backoff
-  (``Retry-After`` is honoured); when retries run out the endpoint is considered down and
+  (``Retry-After`` is honoured); when retries (or ``max_retry_s``) run out the endpoint is considered down and
   :class:`EndpointUnavailable` fails the task, so a later run resumes it (finished answers are cached).
 * other 4xx (a prompt longer than the context, say) raise :class:`RequestRejected`: the document is
   dropped and counted, the run goes on.
@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ import orjson
 from megamath.llm.cache import ResponseCache, request_key
 
 log = logging.getLogger(__name__)
+
+_MALFORMED_KEPT_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class EndpointConfig:
     ``max_concurrency``: requests in flight per worker process to this endpoint, shared by every stage
         of the process that sends to it with this configuration.
     ``timeout_s``: seconds for one request, connection to last byte.
-    ``max_retries``: retries of one request on 429/5xx/timeouts/connection errors.
+    ``max_retries``: retries of one request on 429/5xx/timeouts/connection errors; ``max_retry_s``: the
+        most seconds one request spends on attempts and waits before the endpoint counts as down.
     ``backoff_s``, ``max_backoff_s``: first and largest wait between retries (doubling, with jitter).
     ``input_price_per_mtok``, ``output_price_per_mtok``: dollars per million tokens, for the cost line.
     """
@@ -49,6 +53,7 @@ class EndpointConfig:
     max_concurrency: int = 32
     timeout_s: float = 300.0
     max_retries: int = 8
+    max_retry_s: float = 600.0
     backoff_s: float = 1.0
     max_backoff_s: float = 60.0
     input_price_per_mtok: float = 0.0
@@ -70,6 +75,7 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     cached: bool = False
+    malformed: str = ""  # a cached answer's parser verdict (its text is then only the beginning)
 
 
 class _Retry(Exception):
@@ -110,13 +116,16 @@ class LLMClient:
         return self._session
 
     async def complete(self, payload: dict) -> Completion:
+        """The answer to ``payload``, from the cache or the endpoint; pass it to :meth:`remember` once
+        it is judged, so that a rerun finds it."""
         key = request_key(payload)
         if self.cache is not None and (answer := self.cache.get(key)) is not None:
             self.counters["llm_cache_hits"] += 1
             return Completion(answer["text"], answer["finish_reason"], answer["prompt_tokens"],
-                              answer["completion_tokens"], cached=True)
+                              answer["completion_tokens"], cached=True, malformed=answer.get("malformed", ""))
         body = orjson.dumps(payload)
         last_error = ""
+        started = time.monotonic()
         for attempt in range(self.endpoint.max_retries + 1):
             try:
                 async with self._slots:
@@ -124,17 +133,25 @@ class LLMClient:
             except _Retry as retry:
                 self.counters[f"llm_retries_{retry.kind}"] += 1
                 last_error = f"{retry.kind}: {retry}"
-                if attempt == self.endpoint.max_retries:
+                wait = self._backoff(attempt, retry.wait_s)
+                if attempt == self.endpoint.max_retries or time.monotonic() - started + wait > self.endpoint.max_retry_s:
                     break
-                await asyncio.sleep(self._backoff(attempt, retry.wait_s))
+                await asyncio.sleep(wait)
                 continue
             self._count_usage(completion)
-            if self.cache is not None:
-                self.cache.put(key, {"text": completion.text, "finish_reason": completion.finish_reason,
-                                     "prompt_tokens": completion.prompt_tokens,
-                                     "completion_tokens": completion.completion_tokens})
             return completion
-        raise EndpointUnavailable(f"{self._url}: gave up after {self.endpoint.max_retries + 1} attempts ({last_error})")
+        raise EndpointUnavailable(f"{self._url}: gave up after {attempt + 1} attempt(s) in "
+                                  f"{time.monotonic() - started:.0f}s ({last_error})")
+
+    def remember(self, payload: dict, completion: Completion, malformed: str = "") -> None:
+        """Cache an answer that came over the network; of a ``malformed`` one (the parser's reason)
+        only the verdict and the answer's first characters, so that junk does not fill the cache."""
+        if self.cache is None or completion.cached:
+            return
+        text = completion.text[:_MALFORMED_KEPT_CHARS] if malformed else completion.text
+        answer = {"text": text, "finish_reason": completion.finish_reason, "prompt_tokens": completion.prompt_tokens,
+                  "completion_tokens": completion.completion_tokens}
+        self.cache.put(request_key(payload), {**answer, "malformed": malformed} if malformed else answer)
 
     async def _send(self, body: bytes) -> Completion:
         import aiohttp

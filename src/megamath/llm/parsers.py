@@ -21,7 +21,16 @@ _REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|i cannot|i can'?t|i won'?t|as
 _REFINED = re.compile(r"<refined>\s*(.*?)\s*(?:</refined>|$)", re.DOTALL | re.IGNORECASE)
 
 
-def _check_content(answer: str) -> str:
+_FENCED = re.compile(r"^```[\w+-]*[ \t]*\n?(.*?)\n?```$", re.DOTALL)
+
+
+def unfenced(text: str) -> str:
+    """``text`` without one code fence around all of it (small models fence a one-word verdict)."""
+    match = _FENCED.match(text.strip())
+    return match.group(1).strip() if match else text
+
+
+def check_content(answer: str) -> str:
     text = answer.strip()
     if not text:
         raise MalformedAnswer("empty")
@@ -32,7 +41,7 @@ def _check_content(answer: str) -> str:
 
 def parse_score(answer: str, low: int, high: int) -> int:
     """The score in ``{"score": N}`` or the last ``Score: N`` of the answer, within [low, high]."""
-    text = _check_content(answer)
+    text = check_content(answer)
     if text.startswith("{"):
         try:
             value = orjson.loads(text).get("score")
@@ -56,7 +65,7 @@ def parse_score(answer: str, low: int, high: int) -> int:
 
 def parse_refinement(answer: str, original: str, min_ratio: float, max_ratio: float) -> str:
     """The text inside ``<refined>`` (or the whole answer), if its length is within the ratios of the original's."""
-    text = _check_content(answer)
+    text = check_content(answer)
     match = _REFINED.search(text)
     refined = (match.group(1) if match else text).strip()
     if not refined:

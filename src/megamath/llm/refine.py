@@ -1,5 +1,6 @@
 """Refining documents with a model: the rewritten text replaces ``text``; ``meta.refined_from`` links
-it to the record it came from."""
+it to the record it came from. A document longer than ``max_input_chars`` is refined piece by piece
+and the pieces joined (``meta.refined_from.pieces``), so no part of it is lost."""
 
 from __future__ import annotations
 
@@ -26,17 +27,19 @@ class RefineConfig:
 class LLMRefine(LLMStage):
     name = "llm_refine"
     answer = "text"
+    long_inputs = "chunk"
 
     def payload_for(self, record: Record, text: str) -> dict:
         budget = int(len(text) / _CHARS_PER_TOKEN * self.config.max_length_ratio) + 64
         return self.base_payload(self.messages(record, text), max_tokens=min(budget, self.generation.max_tokens))
 
-    def accept(self, record: Record, completion: Completion) -> Record:
-        original = self.document_text(record)
-        refined = self.prompt.parse_text(completion.text, original, self.config.min_length_ratio,
-                                         self.config.max_length_ratio)
+    def parse(self, record: Record, text: str, completion: Completion) -> str:
+        return self.prompt.parse_text(completion.text, text, self.config.min_length_ratio,
+                                      self.config.max_length_ratio)
+
+    def finish(self, record: Record, values: list[str]) -> Record:
         meta = record.setdefault("meta", {})
         meta["refined_from"] = {"id": record.get("id"), "source": record.get("source"), "chars": len(record["text"]),
-                                **self.provenance()}
-        record["text"] = refined
+                                "pieces": len(values), **self.provenance()}
+        record["text"] = "\n\n".join(values)
         return record

@@ -35,8 +35,10 @@ class LLMScore(LLMStage):
             payload["response_format"] = {"type": "json_object", "schema": self.prompt.score_schema()}
         return payload
 
-    def accept(self, record: Record, completion: Completion) -> Record:
-        score = self.prompt.parse_score(completion.text)
+    def parse(self, record: Record, text: str, completion: Completion) -> int:
+        return self.prompt.parse_score(completion.text)
+
+    def finish(self, record: Record, values: list[int]) -> Record:
         scores = record.setdefault("meta", {}).setdefault("llm", {})
-        scores[self.key] = {"score": score, **self.provenance()}
+        scores[self.key] = {"score": values[0], **self.provenance()}
         return record

@@ -7,23 +7,32 @@ order, so memory stays flat however long the input, and the executor above sees 
 
 A malformed answer (no parsable score, empty, a refusal, a rewrite of the wrong length) is asked
 again with sampling on (``retry_temperature``, a new seed) up to ``malformed_retries`` times, then
-the record is dropped as ``llm_<reason>``; it never gets a default value.
+the record is dropped as ``llm_<reason>``; it never gets a default value. Only the verdict on a
+malformed answer is cached (with its first characters), so junk answers do not fill the cache, and
+the ids of dropped records are listed with their reason in the run folder's ``dropped/``.
+
+Before a run the driver probes the endpoint once (``prepare``): one that does not answer at all
+ends the command at once with the reason, instead of failing every task after its retries.
 """
 
 from __future__ import annotations
 
+import asyncio
+import urllib.error
+import urllib.request
 from collections import Counter, deque
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar, Iterable, Iterator
+from typing import ClassVar, Iterable, Iterator, NamedTuple
 
 from megamath.llm.cache import ResponseCache
+from megamath.llm.chunks import split_text
 from megamath.llm.client import Completion, EndpointConfig, LLMClient, RequestRejected
 from megamath.llm.parsers import MalformedAnswer
 from megamath.llm.prompts import Prompt, PromptError, load_prompt
 from megamath.runtime import aio
-from megamath.runtime.stage import Drop, Record, Stage, resource
+from megamath.runtime.stage import Drop, Record, Stage, StageConfigError, resource
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,9 @@ class GenerationConfig:
 
     ``model``: the model name the endpoint serves.
     ``prompt``: a shipped prompt name (see :mod:`megamath.llm.prompts`) or a path to a prompt TOML file.
-    ``max_input_chars``: documents are cut to this many characters (at a word boundary) before prompting.
+    ``max_input_chars``: the most characters of a document sent in one request: longer documents are
+    sent in pieces by stages that can join their answers (refinement, synthesis) and cut at a word
+    boundary, counted, by the others (scores).
     ``response_format``: ``none``; ``json_schema`` (OpenAI, vLLM, SGLang) or ``json_object`` (llama.cpp's
     server) to constrain score answers to ``{"reason": ..., "score": N}``.
     """
@@ -49,10 +60,24 @@ class GenerationConfig:
 
 class LLMStage(Stage):
     """Subclasses set ``answer`` (the kind of answer their prompt must ask for) and write
-    ``payload_for(record, text)`` (the request for the record's non-empty, length-capped text) and
-    ``accept(record, completion)`` (the updated record, or :class:`MalformedAnswer`)."""
+    ``payload_for(record, text)`` where the request is more than the prompt filled in with a non-empty
+    piece of the record's text,
+    ``parse(record, text, completion)`` (the answer's value, or :class:`MalformedAnswer`) and
+    ``finish(record, values)`` (the record, a :class:`Drop`, or a list of new records, from the values
+    of every piece; it runs in the stage's thread, so it may do blocking work such as running code).
+
+    ``long_inputs``: what happens to a text longer than ``max_input_chars``: ``chunk``, asked about piece
+    by piece (:func:`~megamath.llm.chunks.split_text`, all pieces in flight at once); ``truncate``, cut
+    to that length and counted (``llm_inputs_truncated``), which suits a score of the page's beginning;
+    ``drop``, dropped as ``too_long`` (a source file cut in the middle is no program).
+    ``malformed_prefix``: the drop reason of a record whose answers stayed malformed is this prefix
+    and the parser's reason.
+    """
 
     answer: ClassVar[str] = ""
+    long_inputs: ClassVar[str] = "truncate"
+    malformed_prefix: ClassVar[str] = "llm_"
+    lists_dropped = True
 
     def __init__(self, config, endpoint: EndpointConfig, cache_path: str | None = None):
         self.config = config  # a dataclass with a ``generation`` field, plus the subclass's own settings
@@ -76,20 +101,35 @@ class LLMStage(Stage):
         cache = ResponseCache(self.cache_path) if self.cache_path else None
         return LLMClient(self.endpoint, cache, self.counters)
 
+    def prepare(self) -> None:
+        probe_endpoint(self.endpoint)
+
     def payload_for(self, record: Record, text: str) -> dict:
+        """The request: the prompt filled in with ``text``, the generation settings."""
+        return self.base_payload(self.messages(record, text))
+
+    def parse(self, record: Record, text: str, completion: Completion):
         raise NotImplementedError
 
-    def accept(self, record: Record, completion: Completion) -> Record:
+    def finish(self, record: Record, values: list) -> Record | Drop | list[Record]:
         raise NotImplementedError
 
-    def document_text(self, record: Record) -> str:
-        """The record's text, cut at a word boundary to ``max_input_chars``."""
-        text = record.get("text") or ""
+    def pieces(self, text: str) -> list[str]:
+        """What is sent of a text (see ``long_inputs``): itself, its pieces, its beginning cut at a word
+        boundary, or nothing."""
         limit = self.generation.max_input_chars
         if len(text) <= limit:
-            return text
+            return [text]
+        if self.long_inputs == "drop":
+            return []
+        if self.long_inputs == "chunk":
+            pieces = split_text(text, limit)
+            self.counters["llm_inputs_chunked"] += 1
+            self.counters["llm_chunks"] += len(pieces)
+            return pieces
+        self.counters["llm_inputs_truncated"] += 1
         cut = text.rfind(" ", 0, limit)
-        return text[: cut if cut > limit // 2 else limit]
+        return [text[: cut if cut > limit // 2 else limit]]
 
     def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
         client = self.client
@@ -99,27 +139,46 @@ class LLMStage(Stage):
         size = max(256, 8 * self.endpoint.max_concurrency)
         try:
             for record in records:
-                window.append(aio.submit(self._process(record)))
+                window.append((record, aio.submit(self._answers(record))))
                 if len(window) >= size:
-                    yield window.popleft().result()
+                    yield from self._finished(*window.popleft())
             while window:
-                yield window.popleft().result()
+                yield from self._finished(*window.popleft())
         finally:
-            for future in window:
+            for _, future in window:
                 future.cancel()
             aio.submit(client.close()).result()
 
-    async def _process(self, record: Record) -> Record | Drop:
-        text = self.document_text(record)
-        if not text.strip():
+    def _finished(self, record: Record, future) -> Iterator[Record | Drop]:
+        answers = future.result()
+        if type(answers) is Drop:
+            yield answers
+            return
+        result = self.finish(record, answers)
+        if isinstance(result, list):
+            yield from result
+        else:
+            yield result
+
+    async def _answers(self, record: Record) -> list | Drop:
+        """The parsed answer for each piece of the record's text, or the record dropped with the reason."""
+        text = (record.get("text") or "").strip()
+        if not text:
             return Drop(record, "empty_text")
         try:
-            payload = self.payload_for(record, text)
+            payloads = [(piece, self.payload_for(record, piece)) for piece in self.pieces(text)]
         except PromptError:  # the prompt needs a field this record lacks
             self.counters["llm_missing_field"] += 1
             return Drop(record, "llm_missing_field")
-        if len(record.get("text") or "") > self.generation.max_input_chars:
-            self.counters["llm_inputs_truncated"] += 1
+        if not payloads:
+            return Drop(record, "too_long")
+        answers = await asyncio.gather(*(self._ask(record, piece, payload) for piece, payload in payloads))
+        for answer in answers:
+            if type(answer) is _Failed:
+                return Drop(record, answer.reason)
+        return answers
+
+    async def _ask(self, record: Record, text: str, payload: dict):
         reason = ""
         for attempt in range(self.generation.malformed_retries + 1):
             if attempt:
@@ -128,13 +187,19 @@ class LLMStage(Stage):
                 completion = await self.client.complete(payload)
             except RequestRejected:
                 self.counters["llm_rejected"] += 1
-                return Drop(record, "llm_rejected")
+                return _Failed("llm_rejected")  # a 4xx: the server's verdict, not a parse failure
             try:
-                return self.accept(record, completion)
+                if completion.malformed:  # this answer was read before: only its verdict was kept
+                    raise MalformedAnswer(completion.malformed)
+                value = self.parse(record, text, completion)
             except MalformedAnswer as exc:
                 reason = exc.reason
                 self.counters[f"llm_malformed_{reason}"] += 1
-        return Drop(record, f"llm_{reason}")
+                self.client.remember(payload, completion, malformed=reason)
+                continue
+            self.client.remember(payload, completion)
+            return value
+        return _Failed(f"{self.malformed_prefix}{reason}")
 
     def messages(self, record: Record, text: str) -> list[dict]:
         """The prompt for a record's text, its fields (:attr:`Prompt.fields`) from the record's
@@ -161,3 +226,22 @@ def default_cache_path(run_dir: str | Path) -> str:
     from megamath.runtime.resume import RunFolder
 
     return str(RunFolder(run_dir).scratch.resolve() / "llm_cache.sqlite")
+
+
+class _Failed(NamedTuple):
+    reason: str
+
+
+def probe_endpoint(endpoint: EndpointConfig, timeout_s: float = 10.0) -> None:
+    """Refuse an endpoint that does not answer HTTP at all (any status means a server is there:
+    some serve no ``/models``); raises :class:`StageConfigError` with the reason."""
+    url = endpoint.base_url.rstrip("/") + "/models"
+    try:
+        with urllib.request.urlopen(url, timeout=min(timeout_s, endpoint.timeout_s)):
+            return
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        why = getattr(exc, "reason", exc)
+        raise StageConfigError(f"the LLM endpoint {endpoint.base_url} does not answer ({why}): is the server "
+                               "running, and is --base-url its API root?") from None

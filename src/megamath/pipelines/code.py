@@ -9,12 +9,15 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from megamath.classify.evaluate import LabelledSet, evaluate
-from megamath.classify.model import NEGATIVE, POSITIVE, TextClassifier, TrainConfig
+from megamath.classify.model import NEGATIVE, POSITIVE, TrainConfig
 from megamath.classify.seeds import write_seed_file
 from megamath.llm.score import LLMScore
 from megamath.code.normalize import classifier_text
-from megamath.code.stage import CodeClassifierConfig, CodeClassify, CountLanguages, check_code_model
+from megamath.code.scorer import load_scorer
+from megamath.code.stage import CodeClassifierConfig, CodeClassify, CountLanguages
 from megamath.pipelines.classify import TrainResult, train_classifier
 from megamath.pipelines.labelling import LabellingError, label_sample
 from megamath.runtime import storage
@@ -132,21 +135,20 @@ def recall_code(shards: list[str], out: str, config: CodeClassifierConfig, execu
 
 
 def evaluate_code(model: str, positives: dict[str, list[str]], negatives: dict[str, list[str]], *,
-                  threshold: float = 0.5, rule_feature: bool = True, base_rate: float | None = None) -> dict:
+                  threshold: float = 0.5, rule_feature: bool = True, base_rate: float | None = None,
+                  scorer: str = "fasttext") -> dict:
     """The classifier report (:func:`megamath.classify.evaluate.evaluate`) with one domain per language
-    and ``all``: each named set of shards split by language."""
-    classifier = TextClassifier(model)
-    check_code_model(classifier)
-    column = classifier.labels.index(POSITIVE)
+    and ``all``: each named set of shards split by language, scored by ``scorer`` over ``model``
+    (see :mod:`megamath.code.scorer`)."""
+    score = load_scorer(scorer, model, rule_feature)
     sets = []
     for named, positive in ((positives, True), (negatives, False)):
         for name, shards in named.items():
             by_language: dict[str, list[str]] = defaultdict(list)
             for record in read_records(shards):
-                language = record["meta"]["code"]["language"]
-                by_language[language].append(classifier_text(record.get("text") or "", language, rule_feature))
-            for language, lines in sorted(by_language.items()):
-                scores = classifier.probabilities(lines)[:, column]
+                by_language[record["meta"]["code"]["language"]].append(record.get("text") or "")
+            for language, texts in sorted(by_language.items()):
+                scores = np.asarray(score.math_scores(texts, [language] * len(texts)), dtype=float)
                 sets.append(LabelledSet(f"{name} ({language})", positive, scores, language))
                 sets.append(LabelledSet(f"{name} ({language})", positive, scores, "all"))
     return evaluate(sets, threshold, base_rate=base_rate)

@@ -1,13 +1,17 @@
-"""The LLM lines of a run report: requests, cache hits, retries, malformed answers, tokens and cost per stage."""
+"""The LLM lines of a run report: requests, cache hits, retries, malformed answers, tokens and cost per
+stage, of the tasks this run finished (a resumed run's earlier tasks sent their requests before)."""
 
 from __future__ import annotations
 
-from megamath.runtime.stats import StageStats
+from megamath.runtime.runner import RunSummary
 
 
-def format_llm_usage(funnel: list[StageStats], seconds: float) -> str:
+def format_llm_usage(summary: RunSummary) -> str:
     lines = []
-    for stage in funnel:
+    seconds = summary.seconds
+    if summary.tasks_skipped and any(key.startswith("llm_") for stage in summary.funnel for key in stage.counters):
+        lines.append(f"LLM use of this run ({summary.tasks_skipped} task(s) finished by earlier runs are not counted):")
+    for stage in summary.funnel_this_run:
         c = stage.counters
         if not any(key.startswith("llm_") for key in c):
             continue
@@ -26,6 +30,8 @@ def format_llm_usage(funnel: list[StageStats], seconds: float) -> str:
             details.append("malformed answers: " + ", ".join(f"{k} {n:,}" for k, n in sorted(malformed.items())))
         if c["llm_rejected"]:
             details.append(f"rejected by the server: {c['llm_rejected']:,}")
+        if c["llm_inputs_chunked"]:
+            details.append(f"long inputs sent in pieces: {c['llm_inputs_chunked']:,} ({c['llm_chunks']:,} pieces)")
         if c["llm_inputs_truncated"]:
             details.append(f"inputs cut to the length limit: {c['llm_inputs_truncated']:,}")
         if details:

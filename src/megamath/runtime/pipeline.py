@@ -99,13 +99,12 @@ class Pipeline(Job):
         guard = DocumentGuard(self.guard, slot, may_end_process=disposable)
         with ExitStack() as outputs:  # published together when the task ends well, discarded otherwise
             tmp = outputs.enter_context(storage.atomic_output(task.output))
-            excluded = _ExclusionWriter(folder, task, outputs)
+            drops = _DropWriter(folder, task, outputs, self.drop_fields)
             with guarding(guard), ShardWriter(tmp, fmt=shard_format(task.output), drop_fields=self.drop_fields) as writer:
                 items = _reporting(self.reader(task.source), self.reader, progress)
                 stream: Iterable[Record] = counted(_skip_poisoned(items, poison), read_stats)
                 for stage, stats in zip(self.stages, stage_stats):
-                    on_drop = excluded.keeper(stage.keeps_dropped, self.drop_fields)
-                    stream = counted(stage(stream), stats, on_drop)
+                    stream = counted(stage(stream), stats, drops.callback(stage))
                 try:
                     for record in stream:
                         writer.write(record)
@@ -113,8 +112,9 @@ class Pipeline(Job):
                     input_error = str(exc)
                     log.error("%s: %s (kept the %d records read before it)", task.source, exc, read_stats.docs_out)
             slot.close()
-        for stage, stats, before in zip(self.stages, stage_stats, counters_before):
+        for stage, stats, before, upstream in zip(self.stages, stage_stats, counters_before, [read_stats, *stage_stats]):
             stats.counters = Counter(getattr(stage, "counters", ())) - before
+            stats.records_in = upstream.docs_out
         return {
             "docs_written": writer.count,
             "input_error": input_error,
@@ -127,29 +127,41 @@ def _config_of(component: object) -> dict:
     return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
 
 
-class _ExclusionWriter:
-    """Writes the dropped records that stages keep (``Stage.keeps_dropped``), with their reason, to
-    ``excluded/<task>.jsonl.zst``, published with the task's shard (``outputs`` closes both)."""
+class _DropWriter:
+    """Where stages' drops are written, published with the task's shard (``outputs`` closes them):
+    whole records that stages keep (``Stage.keeps_dropped``), with their reason, in
+    ``excluded/<task>.jsonl.zst``; the id, source, stage and reason of each drop of a stage that
+    ``lists_dropped`` in ``dropped/<task>.jsonl.zst``."""
 
-    def __init__(self, folder: RunFolder, task: Task, outputs: ExitStack):
-        self.location = storage.join(folder.excluded, f"{task.task_id}.jsonl.zst")
+    def __init__(self, folder: RunFolder, task: Task, outputs: ExitStack, drop_fields: tuple[str, ...]):
+        self._locations = {"excluded": storage.join(folder.excluded, f"{task.task_id}.jsonl.zst"),
+                           "dropped": storage.join(folder.dropped, f"{task.task_id}.jsonl.zst")}
         self._outputs = outputs
-        self._writer: ShardWriter | None = None
+        self._drop_fields = drop_fields
+        self._writers: dict[str, ShardWriter] = {}
 
-    def keeper(self, reasons: tuple[str, ...], drop_fields: tuple[str, ...]):
-        """The drop callback for a stage that keeps ``reasons`` (None when it keeps none)."""
-        if not reasons:
+    def _write(self, kind: str, row: dict) -> None:
+        if kind not in self._writers:
+            tmp = self._outputs.enter_context(storage.atomic_output(self._locations[kind]))
+            fields = self._drop_fields if kind == "excluded" else ()
+            self._writers[kind] = self._outputs.enter_context(ShardWriter(tmp, fmt=".jsonl.zst", drop_fields=fields))
+        self._writers[kind].write(row)
+
+    def callback(self, stage: Stage):
+        """The drop callback for ``stage`` (None when it keeps and lists nothing)."""
+        kept, listed = stage.keeps_dropped, stage.lists_dropped
+        if not kept and not listed:
             return None
 
-        def keep(drop: Drop) -> None:
-            if not drop.reason.startswith(reasons):
-                return
-            if self._writer is None:
-                tmp = self._outputs.enter_context(storage.atomic_output(self.location))
-                self._writer = self._outputs.enter_context(ShardWriter(tmp, fmt=".jsonl.zst", drop_fields=drop_fields))
-            self._writer.write({**drop.record, "drop_reason": drop.reason})
+        def on_drop(drop: Drop) -> None:
+            if kept and drop.reason.startswith(kept):
+                self._write("excluded", {**drop.record, "drop_reason": drop.reason})
+            if listed:
+                record = drop.record
+                self._write("dropped", {"id": record.get("id"), "source": record.get("source"), "stage": stage.name,
+                                        "reason": drop.reason})
 
-        return keep
+        return on_drop
 
 
 def _skip_poisoned(items: Iterable[Record | Drop], poison: set[str]) -> Iterator[Record | Drop]:

@@ -4,6 +4,8 @@ Layout of ``OUT/`` (a local path or any fsspec URL, see :mod:`megamath.runtime.s
 
     data/<task>.<suffix>        output shards (published atomically when complete)
     excluded/<task>.jsonl.zst   dropped records a stage keeps for the report (decontamination)
+    dropped/<task>.jsonl.zst    id, source, stage and reason of each record dropped by a stage that
+                                lists its drops (the LLM stages: a malformed answer, a rejected request)
     work/                       intermediate phases of a workflow (dedup passes, the benchmark index)
     stats.json                  the funnel over all finished tasks
     .megamath/config.json       the configuration the run was started with
@@ -52,6 +54,7 @@ class RunFolder:
         self.state = storage.join(self.root, ".megamath")
         self.data = storage.join(self.root, "data")
         self.excluded = storage.join(self.root, "excluded")
+        self.dropped = storage.join(self.root, "dropped")
         self.work = storage.join(self.root, "work")
         self.done = storage.join(self.state, "done")
         self.poison = storage.join(self.state, "poison")
@@ -103,7 +106,7 @@ class RunFolder:
         storage.write_bytes(self.config_path, json.dumps(new, indent=2, sort_keys=True).encode())
 
     def clear_results(self) -> None:
-        for folder in (self.data, self.excluded, self.work, self.done, self.poison):
+        for folder in (self.data, self.excluded, self.dropped, self.work, self.done, self.poison):
             storage.remove_tree(folder)
         storage.remove(self.stats_path)
         for slot in self.inflight.glob("*"):
@@ -122,7 +125,7 @@ class RunFolder:
         for slot in self.inflight.glob("*"):
             slot.unlink(missing_ok=True)
         removed = 0
-        for folder in (self.data, self.excluded):
+        for folder in (self.data, self.excluded, self.dropped):
             for tmp in storage.list_files(folder):
                 if storage.TMP_MARKER in storage.name_of(tmp):
                     storage.remove(tmp)
@@ -151,7 +154,8 @@ class RunFolder:
         storage.remove(self.done_path(task_id))
         if output:
             storage.remove(output)
-        storage.remove(storage.join(self.excluded, f"{task_id}.jsonl.zst"))
+        for folder in (self.excluded, self.dropped):
+            storage.remove(storage.join(folder, f"{task_id}.jsonl.zst"))
 
     def finished_results(self) -> Iterator[dict]:
         for path in storage.list_files(self.done, ".json"):

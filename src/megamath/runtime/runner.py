@@ -71,6 +71,7 @@ class RunSummary:
     seconds: float = 0.0
     tasks_changed: int = 0
     results: list[dict] = field(default_factory=list)
+    funnel_this_run: list[StageStats] = field(default_factory=list)  # the tasks this run finished
 
     def to_dict(self) -> dict:
         return {
@@ -140,6 +141,7 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
         if len(pending) < len(tasks):
             log.info("resuming: %d of %d task(s) already finished", len(tasks) - len(pending), len(tasks))
         failed: dict[str, str] = {}
+        finished_now: list[dict] = []
         if pending:
             for line in job.describe():
                 log.info("%s", line)
@@ -150,8 +152,11 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
                     if result.get("failed"):
                         failed[result["source"]] = result["failed"]
                         log.info("task %s failed: %s", result["task_id"], result["failed"])
+                    else:
+                        finished_now.append(result)
         summary = summarize(folder, len(tasks), len(tasks) - len(pending), failed)
         summary.tasks_changed = changed
+        summary.funnel_this_run = merge_funnels(result["funnel"] for result in finished_now)
         summary.seconds = time.monotonic() - started
         storage.write_bytes(folder.stats_path, orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
     return summary

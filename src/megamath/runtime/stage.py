@@ -18,7 +18,8 @@ What the base class owns, so that no stage writes it again:
 * **checks before a run** (``prepare()``): the driver calls it once, so a model that cannot load or an
   option that cannot work is refused up front instead of turning every document into a drop.
 * **kept drops** (``keeps_dropped``): records dropped for these reasons (prefixes) are written to the
-  run folder's ``excluded/`` for the report.
+  run folder's ``excluded/`` for the report; a stage that ``lists_dropped`` has the id, source and
+  reason of every record it drops written to ``dropped/`` (drops worth looking up one by one).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class Stage:
 
     name: ClassVar[str] = "stage"
     keeps_dropped: ClassVar[tuple[str, ...]] = ()
+    lists_dropped: ClassVar[bool] = False
 
     def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
         raise NotImplementedError

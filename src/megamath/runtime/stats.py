@@ -17,6 +17,9 @@ class StageStats:
     chars_out: int = 0
     dropped: Counter = field(default_factory=Counter)
     counters: Counter = field(default_factory=Counter)
+    # records the stage received, where it may write more than one record per input (Q&A pairs of a
+    # page); otherwise what it wrote and dropped
+    records_in: int | None = None
 
     @property
     def docs_dropped(self) -> int:
@@ -24,9 +27,10 @@ class StageStats:
 
     @property
     def docs_in(self) -> int:
-        return self.docs_out + self.docs_dropped
+        return self.docs_out + self.docs_dropped if self.records_in is None else self.records_in
 
     def merge(self, other: "StageStats") -> None:
+        self.records_in = self.docs_in + other.docs_in
         self.docs_out += other.docs_out
         self.chars_out += other.chars_out
         self.dropped.update(other.dropped)
@@ -45,7 +49,7 @@ class StageStats:
     @classmethod
     def from_dict(cls, data: dict) -> "StageStats":
         return cls(data["name"], data["docs_out"], data.get("chars_out", 0), Counter(data.get("dropped", {})),
-                   Counter(data.get("counters", {})))
+                   Counter(data.get("counters", {})), data.get("docs_in"))
 
 
 def counted(items: Iterable[Record | Drop], stats: StageStats,

@@ -17,8 +17,9 @@ _CALLS = frozenset({"open", "eval", "exec", "compile", "__import__", "input", "b
                     "vars", "getattr", "setattr", "delattr"})
 
 
-def prefilter(code: str, max_chars: int = 20_000) -> str | None:
-    """``syntax_error``, ``too_long``, ``import:<module>``, ``call:<name>``, ``dunder:<name>``, or None."""
+def prefilter(code: str, max_chars: int = 20_000, allowed_imports: frozenset[str] = ALLOWED_IMPORTS) -> str | None:
+    """``syntax_error``, ``too_long``, ``import:<module>`` (a module outside ``allowed_imports``),
+    ``call:<name>``, ``dunder:<name>``, or None."""
     if len(code) > max_chars:
         return "too_long"
     try:
@@ -29,7 +30,7 @@ def prefilter(code: str, max_chars: int = 20_000) -> str | None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or "."]
             for name in names:
-                if name.split(".")[0] not in ALLOWED_IMPORTS:
+                if name.split(".")[0] not in allowed_imports:
                     return f"import:{name}"
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _CALLS:
             return f"call:{node.func.id}"

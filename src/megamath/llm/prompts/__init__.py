@@ -25,7 +25,7 @@ class Prompt:
     version: int
     system: str
     user: str
-    answer: str  # "score" or "text"
+    answer: str  # one of ANSWERS
     min_score: int = 0
     max_score: int = 5
     fields: tuple[str, ...] = ()
@@ -65,7 +65,10 @@ class Prompt:
         return parse_refinement(answer, original, min_ratio, max_ratio)
 
 
-SHIPPED = ("math_relevance", "educational_value", "refine", "code_math", "code_education")
+SHIPPED = ("math_relevance", "educational_value", "refine", "code_math", "code_education", "qa_extract", "qa_refine",
+           "code_to_python", "math_blocks")
+# what a prompt asks for; the stage that uses it parses that kind of answer
+ANSWERS = ("score", "text", "qa", "solution", "python", "blocks")
 
 
 def load_prompt(name_or_path: str) -> Prompt:
@@ -87,6 +90,7 @@ def load_prompt(name_or_path: str) -> Prompt:
                         max_score=int(data.get("max_score", 5)), fields=tuple(data.get("fields", ())))
     except (tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
         raise PromptError(f"prompt {name_or_path}: {exc}") from exc
-    if prompt.answer not in ("score", "text") or "{text}" not in prompt.user:
-        raise PromptError(f"prompt {name_or_path}: answer must be 'score' or 'text' and the user message needs {{text}}")
+    if prompt.answer not in ANSWERS or "{text}" not in prompt.user:
+        raise PromptError(f"prompt {name_or_path}: answer must be one of {', '.join(ANSWERS)} and the user message "
+                          "needs {text}")
     return prompt
