@@ -170,7 +170,7 @@ def train(positives, negatives, output, no_rule_feature, max_ratio, **options):
 @click.option("--no-rule-feature", is_flag=True, help="The model was trained without math-import tokens.")
 @click.option("--scorer", default="fasttext", show_default=True, metavar="NAME",
               help="fasttext (a model from `code train`), or package.module:factory, whose factory(MODEL) returns "
-                   "an object with math_scores(texts, languages) (a fine-tuned transformer, say).")
+                   "an object with math_scores(texts, languages, imports) (a fine-tuned transformer, say).")
 def recall(inputs, output_format, model, threshold, no_rule_feature, scorer, **options):
     """Score every file (meta.code.model_score, meta.code.math_imports) and keep those at or above the threshold."""
     from megamath.code.stage import CodeClassifierConfig

@@ -1,7 +1,8 @@
 """What gives a code file its math score: the pluggable part of recall and evaluation.
 
-A scorer is any object with ``math_scores(texts, languages) -> sequence of P(math)`` for a batch of
-files. The default, ``fasttext``, is the model ``megamath code train`` writes, reading the code-aware
+A scorer is any object with ``math_scores(texts, languages, imports) -> sequence of P(math)`` for a
+batch of files (``imports``: the math libraries each file imports, found once by the caller with
+:func:`~megamath.code.normalize.math_imports`; a scorer may ignore them). The default, ``fasttext``, is the model ``megamath code train`` writes, reading the code-aware
 normalization (:mod:`megamath.code.normalize`). Another scorer — a fine-tuned transformer on a GPU,
 say — is named ``package.module:factory``: ``factory(model_path)`` returns the scorer, loaded once
 per worker. ``megamath code recall --scorer`` and ``code eval --scorer`` take the same names.
@@ -18,8 +19,9 @@ from megamath.runtime.stage import StageConfigError
 
 
 class CodeScorer(Protocol):
-    def math_scores(self, texts: Sequence[str], languages: Sequence[str]) -> Sequence[float]:
-        """P(math) of each file, given its text and language (one of :data:`megamath.code.normalize.LANGUAGES`)."""
+    def math_scores(self, texts: Sequence[str], languages: Sequence[str], imports: Sequence[list[str]]
+                    ) -> Sequence[float]:
+        """P(math) of each file, given its text, language and math imports."""
 
 
 class FastTextCodeScorer:
@@ -34,8 +36,10 @@ class FastTextCodeScorer:
         self.rule_feature = rule_feature
         self._column = self.classifier.labels.index(POSITIVE)
 
-    def math_scores(self, texts: Sequence[str], languages: Sequence[str]) -> Sequence[float]:
-        lines = [classifier_text(text, language, self.rule_feature) for text, language in zip(texts, languages)]
+    def math_scores(self, texts: Sequence[str], languages: Sequence[str], imports: Sequence[list[str]]
+                    ) -> Sequence[float]:
+        lines = [classifier_text(text, language, self.rule_feature, found)
+                 for text, language, found in zip(texts, languages, imports)]
         return self.classifier.probabilities(lines)[:, self._column]
 
 
@@ -59,5 +63,5 @@ def load_scorer(name: str, model_path: str, rule_feature: bool = True) -> CodeSc
         raise StageConfigError(f"scorer {name!r} cannot be loaded: {exc}") from exc
     scorer = factory(model_path)
     if not callable(getattr(scorer, "math_scores", None)):
-        raise StageConfigError(f"scorer {name!r}: {type(scorer).__name__} has no math_scores(texts, languages)")
+        raise StageConfigError(f"scorer {name!r}: {type(scorer).__name__} has no math_scores(texts, languages, imports)")
     return scorer

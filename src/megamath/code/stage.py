@@ -61,9 +61,10 @@ class CodeClassify(BatchStage):
     def process_batch(self, batch: list[Record]) -> Iterator[Record | Drop]:
         languages = [record["meta"]["code"]["language"] for record in batch]
         texts = [record.get("text") or "" for record in batch]
-        scores = self.scorer.math_scores(texts, languages)
-        for record, text, language, score in zip(batch, texts, languages, scores):
+        imports = [math_imports(text, language) for text, language in zip(texts, languages)]
+        scores = self.scorer.math_scores(texts, languages, imports)
+        for record, found, score in zip(batch, imports, scores):
             code = record["meta"]["code"]
             code["model_score"] = round(float(score), 4)
-            code["math_imports"] = math_imports(text, language)
+            code["math_imports"] = found
             yield record if score >= self.config.threshold else Drop(record, "not_math_code")

@@ -15,7 +15,7 @@ from megamath.classify.evaluate import LabelledSet, evaluate
 from megamath.classify.model import NEGATIVE, POSITIVE, TrainConfig
 from megamath.classify.seeds import write_seed_file
 from megamath.llm.score import LLMScore
-from megamath.code.normalize import classifier_text
+from megamath.code.normalize import classifier_text, math_imports
 from megamath.code.scorer import load_scorer
 from megamath.code.stage import CodeClassifierConfig, CodeClassify, CountLanguages
 from megamath.pipelines.classify import TrainResult, train_classifier
@@ -148,7 +148,8 @@ def evaluate_code(model: str, positives: dict[str, list[str]], negatives: dict[s
             for record in read_records(shards):
                 by_language[record["meta"]["code"]["language"]].append(record.get("text") or "")
             for language, texts in sorted(by_language.items()):
-                scores = np.asarray(score.math_scores(texts, [language] * len(texts)), dtype=float)
+                imports = [math_imports(text, language) for text in texts]
+                scores = np.asarray(score.math_scores(texts, [language] * len(texts), imports), dtype=float)
                 sets.append(LabelledSet(f"{name} ({language})", positive, scores, language))
                 sets.append(LabelledSet(f"{name} ({language})", positive, scores, "all"))
     return evaluate(sets, threshold, base_rate=base_rate)
