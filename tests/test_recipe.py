@@ -7,6 +7,8 @@ import pytest
 
 from fixtures.scripted_server import ScriptedServerProcess
 from megamath.pipelines.recipe import SECTIONS, RecipeError, check_recipe, load_recipe, recipe_template
+from megamath.report.collect import collect
+from megamath.runtime.shards import read_shard
 
 from conftest import ROOT, run_cli
 
@@ -104,6 +106,18 @@ def test_the_llm_phase_runs_against_an_endpoint_and_resumes_without_new_requests
         assert "webpro/llm_score" in first.stdout and "webpro/llm_refine" in first.stdout
         assert "webpro: llm_score: 3 request(s) sent" in first.stdout
         assert "corpus: 3 documents under" in first.stdout and "6-webpro" in first.stdout
+        # the report of the whole recipe: every phase; tokens counted where the text is final (stage 2,
+        # then the refined text), not in stage 1 whose text stage 2 replaces
+        report = run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "report.html"))
+        assert report.returncode == 0 and "6 phase(s)" in report.stdout, report.stderr
+        page = (tmp_path / "report.html").read_text()
+        assert all(f"<h3>{n}-{phase}</h3>" in page for n, phase in enumerate(
+            ("extract", "classify", "dedup", "decontaminate", "reextract", "webpro"), start=1))
+        assert "6-webpro / llm_refine" in page
+        phases = {p.name: p for p in collect([str(tmp_path / "run")]).phases}
+        final = [r for f in (tmp_path / "run" / "6-webpro" / "data").glob("*.parquet") for r in read_shard(str(f))]
+        assert phases["6-webpro"].profile["tokens"] == sum(r["meta"]["tokens"] for r in final) > 0
+        assert phases["1-extract"].profile["tokens"] == 0 and phases["5-reextract"].profile["tokens"] > 0
         again = run_cli("run", recipe, "-q")
         assert again.returncode == 0 and server.stats()["requests"] == requests
         assert again.stdout.count("(1 of 1 task(s) resumed") == 6

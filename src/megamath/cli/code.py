@@ -18,6 +18,8 @@ from megamath.cli.options import (
     format_option,
     generation_from,
     run_folder_options,
+    token_options,
+    profile_from,
     train_config_from,
     train_options,
 )
@@ -28,6 +30,7 @@ from megamath.sources.code_files import LANGUAGES
 @click.argument("inputs", nargs=-1, required=True, metavar="SOURCE...")
 @run_folder_options
 @format_option
+@token_options
 @executor_options
 @click.option("--languages", default=",".join(LANGUAGES), show_default=True, help="Languages kept, comma-separated.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True,
@@ -71,6 +74,7 @@ def read(inputs, output_format, languages, max_bytes, content_store, content_com
                                   folders=True)
     with executor_from(options) as executor:
         summary = read_code(sources, folder.root, executor, config, output_suffix=f".{output_format}",
+                            profile=profile_from(options),
                             force=options["force"], show_progress=not options["quiet"])
     report_run(summary, folder, what="files")
 

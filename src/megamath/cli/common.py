@@ -43,8 +43,9 @@ def report_run(summary: RunSummary, folder: RunFolder, *, what: str = "documents
     resumed = f"{summary.tasks_skipped} of {summary.tasks_total} input(s) resumed"
     if summary.tasks_changed:
         resumed += f", {summary.tasks_changed} redone because their input changed"
+    tokens = next((stage.counters["tokens"] for stage in reversed(summary.funnel) if stage.name == "profile"), 0)
     click.echo(f"\n{summary.docs_written:,} {what} in {len(summary.shards)} shard(s) under {folder.data} "
-               f"({resumed}, {summary.seconds:.1f}s). Funnel: {folder.stats_path}")
+               f"({resumed}, {summary.seconds:.1f}s){f', {tokens:,} tokens' if tokens else ''}. Funnel: {folder.stats_path}")
     for source, error in summary.input_errors.items():
         click.echo(f"warning: damaged input, kept what was readable: {source}: {error}", err=True)
     exit_if_failed(summary, partial_work_note)

@@ -3,7 +3,7 @@
 Every command that runs tasks takes the same executor options (``--executor``, ``-w/--workers``,
 ``--max-attempts``, ``--ray-address``) and run-folder options (``-o``, ``--force``, ``-q``, ``-v``);
 commands that write shards take ``--format``; LLM commands take the endpoint options; commands that
-train a fastText model take its hyper-parameters; commands that run code take the sandbox's limits.
+train a fastText model take its hyper-parameters; commands that run code take the sandbox's limits; commands whose text is final count its tokens.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from megamath.llm.client import EndpointConfig
 from megamath.llm.stage import GenerationConfig
 from megamath.runtime.executor import EXECUTORS, Executor, ExecutorConfig, make_executor
 from megamath.synth.sandbox import ISOLATIONS, SandboxConfig
+from megamath.profile.stage import ProfileConfig
 
 _endpoint = EndpointConfig()
 _generation = GenerationConfig("", "")
@@ -185,3 +186,15 @@ def sandbox_from(options: dict) -> SandboxConfig:
     wall = options["snippet_timeout"]
     return SandboxConfig(wall_seconds=wall, cpu_seconds=max(1, int(wall) - 1), memory_mb=options["snippet_memory_mb"],
                          isolation=options["isolation"])
+
+
+token_options = apply_options([
+    click.option("--tokenizer", default=ProfileConfig().tokenizer, show_default=True, metavar="NAME|FILE",
+                 help="Count each output record's tokens (meta.tokens, summed per crawl year and code language) "
+                      "with qwen2.5, cl100k_base, or a tokenizer.json / .tiktoken file."),
+    click.option("--no-token-count", is_flag=True, help="Count no tokens (the report's distributions are still kept)."),
+])
+
+
+def profile_from(options: dict) -> ProfileConfig:
+    return ProfileConfig(None if options["no_token_count"] else options["tokenizer"])

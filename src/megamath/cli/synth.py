@@ -18,9 +18,11 @@ from megamath.cli.options import (
     run_folder_options,
     sandbox_from,
     sandbox_options,
+    token_options,
+    profile_from,
 )
-_code_running_options = apply_options([run_folder_options, format_option, executor_options, endpoint_options,
-                                       sandbox_options])
+_code_running_options = apply_options([run_folder_options, format_option, token_options, executor_options,
+                                       endpoint_options, sandbox_options])
 
 
 def _run(kind: str, inputs, output_format, config, options) -> None:
@@ -32,7 +34,8 @@ def _run(kind: str, inputs, output_format, config, options) -> None:
                                  shards=True)
     with executor_from(options) as executor:
         summary = run_synth(kind, shards, folder.root, config, endpoint_from(options), cache_for(options, folder.root),
-                            executor, output_suffix=f".{output_format}", force=options["force"],
+                            executor, output_suffix=f".{output_format}", profile=profile_from(options),
+                            force=options["force"],
                             show_progress=not options["quiet"])
     report_run(summary, folder, what="records", extra=["\n" + format_synth_outcomes(summary.funnel),
                                                        "\n" + format_llm_usage(summary)],
@@ -43,6 +46,7 @@ def _run(kind: str, inputs, output_format, config, options) -> None:
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
 @run_folder_options
 @format_option
+@token_options
 @executor_options
 @endpoint_options
 @click.option("--model", required=True, help="Model that extracts the problems.")

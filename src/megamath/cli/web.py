@@ -20,6 +20,8 @@ from megamath.cli.options import (
     format_option,
     generation_from,
     run_folder_options,
+    token_options,
+    profile_from,
 )
 from megamath.pipelines.web import WebExtractConfig
 from megamath.report.contamination import format_index_counts, format_removals
@@ -36,6 +38,7 @@ _reextract_defaults = ReextractConfig()
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @run_folder_options
 @format_option
+@token_options
 @executor_options
 @click.option("--keep-html", is_flag=True, help="Keep each page's decoded HTML in an `html` field.")
 @click.option("--languages", default=",".join(_defaults.language.languages), show_default=True,
@@ -123,6 +126,7 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unma
         language=LanguageIdConfig(languages=csv(languages), threshold=lid_threshold, mask_formulas=not lid_unmasked,
                                   model_path=str(Path(lid_model).resolve()) if lid_model else None),
         guard=GuardConfig(doc_timeout_s=doc_timeout, hard_timeout_s=hard_timeout),
+        profile=profile_from(options),
         output_suffix=f".{output_format}",
         keep_html=keep_html,
         classifier=ClassifierConfig(_location(classifier_model), threshold=math_threshold) if classifier_model else None,
@@ -155,6 +159,7 @@ def _location(path: str) -> str:
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
 @run_folder_options
 @format_option
+@token_options
 @executor_options
 @click.option("--no-math", is_flag=True, help="Do not rewrite formulas to LaTeX first.")
 @click.option("--recall", is_flag=True, help="trafilatura's default balance instead of its precision mode.")
@@ -186,8 +191,9 @@ def reextract(inputs, output_format, no_math, recall, no_tables, no_posts, min_k
                              keep_posts=not no_posts, min_kept=min_kept)
     with executor_from(options) as executor:
         summary = run_reextract(shards, folder.root, config, executor, output_suffix=f".{output_format}",
+                                profile=profile_from(options),
                                 force=options["force"], show_progress=not options["quiet"])
-    read, stage_stats = summary.funnel
+    read, stage_stats = summary.funnel[:2]
     removed = 100 * (1 - stage_stats.chars_out / max(read.chars_out, 1))
     report_run(summary, folder, extra=[
         f"\nstage 1 text {read.chars_out:,} characters -> stage 2 {stage_stats.chars_out:,}: {removed:.1f}% removed "
@@ -198,6 +204,7 @@ def reextract(inputs, output_format, no_math, recall, no_tables, no_posts, min_k
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
 @run_folder_options
 @format_option
+@token_options
 @executor_options
 @endpoint_options
 @click.option("--model", required=True, help="Model for scoring and refinement.")
@@ -243,7 +250,7 @@ def pro(inputs, output_format, model, refine_model, thresholds, no_refine, score
         min_length_ratio=min_length_ratio, max_length_ratio=max_length_ratio)
     config = WebProConfig(score=ScoreConfig(generation_from(options, model, "educational_value")),
                           score_sample=score_sample or 0, threshold=ScoreThresholdConfig(year_thresholds=steps),
-                          refine=refine, output_suffix=f".{output_format}")
+                          refine=refine, output_suffix=f".{output_format}", profile=profile_from(options))
     with executor_from(options) as executor:
         result = run_webpro(shards, folder.root, config, endpoint_from(options), cache_for(options, folder.root),
                             executor, force=options["force"], show_progress=not options["quiet"])

@@ -20,6 +20,7 @@ from megamath.runtime.resume import RunFolder
 from megamath.runtime.runner import RunSummary, input_fingerprint, run_phase, run_pipeline, write_manifest
 from megamath.runtime.shards import check_shards
 from megamath.runtime.task import Task
+from megamath.profile.stage import CARRY, Profile
 from megamath.sources.shards import ShardReader
 
 SeedFile = tuple[str, str, tuple[str, ...]]
@@ -49,7 +50,7 @@ def train_classifier(examples: list[SeedFile], folder: RunFolder, config: TrainC
 
 
 def classifier_pipeline(config: ClassifierConfig, output_suffix: str = ".parquet") -> Pipeline:
-    return Pipeline(ShardReader(), [MathClassify(config)], output_suffix=output_suffix)
+    return Pipeline(ShardReader(), [MathClassify(config), Profile(CARRY)], output_suffix=output_suffix)
 
 
 def run_classifier(shards: list[str], out: str, config: ClassifierConfig, executor: Executor, *,

@@ -28,12 +28,15 @@ from megamath.runtime.runner import RunSummary, run_pipeline
 from megamath.runtime.shards import check_shards, read_records
 from megamath.sources.code_files import CodeFileReader, CodeReaderConfig
 from megamath.sources.shards import ShardReader
+from megamath.profile.stage import CARRY, Profile, ProfileConfig
 
 
 def read_code(sources: list[str], out: str, executor: Executor, config: CodeReaderConfig | None = None, *,
-              output_suffix: str = ".parquet", force: bool = False, show_progress: bool = True) -> RunSummary:
-    """A shard of source files per tree or archive (``meta.code``), with files per language counted."""
-    pipeline = Pipeline(CodeFileReader(config), [CountLanguages()], output_suffix=output_suffix)
+              output_suffix: str = ".parquet", profile: ProfileConfig = ProfileConfig(),
+              force: bool = False, show_progress: bool = True) -> RunSummary:
+    """A shard of source files per tree or archive (``meta.code``), with files and tokens per language counted."""
+    stages = [CountLanguages(), Profile(profile)]
+    pipeline = Pipeline(CodeFileReader(config), stages, output_suffix=output_suffix)
     return run_pipeline(pipeline, sources, out, executor, force=force, show_progress=show_progress, desc="code: read")
 
 
@@ -130,7 +133,7 @@ def recall_code(shards: list[str], out: str, config: CodeClassifierConfig, execu
                 output_suffix: str = ".parquet", force: bool = False, show_progress: bool = True) -> RunSummary:
     """Every file scored (``meta.code.model_score``); those at or above the threshold kept."""
     check_shards(shards)
-    pipeline = Pipeline(ShardReader(), [CodeClassify(config)], output_suffix=output_suffix)
+    pipeline = Pipeline(ShardReader(), [CodeClassify(config), Profile(CARRY)], output_suffix=output_suffix)
     return run_pipeline(pipeline, shards, out, executor, force=force, show_progress=show_progress, desc="code: recall")
 
 

@@ -14,6 +14,7 @@ from megamath.runtime.pipeline import Pipeline
 from megamath.runtime.resume import RunFolder
 from megamath.runtime.runner import RunSummary, run_phase, run_pipeline
 from megamath.runtime.shards import check_shards
+from megamath.profile.stage import CARRY, Profile
 from megamath.sources.shards import ShardReader
 
 
@@ -56,7 +57,7 @@ def run_decontaminate(shards: list[str], out: str, spec: BenchmarkSpec, executor
         if force:
             folder.reset()
         index = build_index(spec, folder.sub("work", "index"), executor, show_progress=show_progress)
-        pipeline = Pipeline(ShardReader(), [Decontaminate(DecontaminateConfig(index.location))],
+        pipeline = Pipeline(ShardReader(), [Decontaminate(DecontaminateConfig(index.location)), Profile(CARRY)],
                             output_suffix=output_suffix)
         summary = run_pipeline(pipeline, shards, folder, executor, show_progress=show_progress, desc="decontaminate")
         report, removed = write_contamination_report(folder)

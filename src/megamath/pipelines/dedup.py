@@ -24,6 +24,7 @@ from megamath.runtime.resume import RunFolder
 from megamath.runtime.runner import RunSummary, plan_tasks, run_phase, run_pipeline, write_manifest
 from megamath.runtime.shards import check_shards
 from megamath.runtime.task import Task
+from megamath.profile.stage import CARRY, Profile
 from megamath.sources.shards import ShardReader
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ def deduplicate(shards: list[str], out: str, config: LshConfig, executor: Execut
             return DedupResult(components, {})
         counts = components.results[0]["counts"]
 
-        pipeline = Pipeline(ShardReader(), [DedupFilter(DedupFilterConfig(task.output))], output_suffix=output_suffix)
+        pipeline = Pipeline(ShardReader(), [DedupFilter(DedupFilterConfig(task.output)), Profile(CARRY)],
+                            output_suffix=output_suffix)
         summary = run_pipeline(pipeline, shards, folder, executor, show_progress=show_progress, desc="dedup: filter",
                                prune=True)
     return DedupResult(summary, counts)

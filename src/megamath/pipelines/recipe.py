@@ -30,6 +30,8 @@ from megamath.pipelines.classify import run_classifier, train_classifier
 from megamath.pipelines.decontam import run_decontaminate
 from megamath.pipelines.dedup import deduplicate
 from megamath.pipelines.web import WebExtractConfig, run_reextract, run_stage1
+from megamath.profile.stage import ProfileConfig
+from megamath.profile.tokenizer import NAMES
 from megamath.pipelines.webpro import WebProConfig, run_webpro
 from megamath.runtime import storage
 from megamath.runtime.executor import EXECUTORS, ExecutorConfig, make_executor
@@ -70,6 +72,8 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
                "(.paths.gz); local or on any fsspec filesystem (s3://...)"),
         Option("output", "runs/recipe", "a folder or URL; each phase writes OUTPUT/<n>-<phase>/"),
         Option("format", "parquet", "shard format of every phase", FORMATS),
+        Option("tokenizer", "qwen2.5", "tokens of every document counted into meta.tokens where its text is final: "
+               "qwen2.5, cl100k_base, a tokenizer.json or a .tiktoken file; empty: not counted"),
     ]),
     "executor": ("Where tasks run (the same for every phase).", [
         Option("kind", "local", "worker processes on this machine, a Ray cluster, or this process alone", EXECUTORS),
@@ -281,6 +285,13 @@ def executor_config(recipe: Recipe) -> ExecutorConfig:
                           ray_address=e["ray_address"] or None)
 
 
+def _profile(recipe: Recipe) -> ProfileConfig:
+    tokenizer = recipe["run"]["tokenizer"]
+    if not tokenizer:
+        return ProfileConfig(None)
+    return ProfileConfig(tokenizer if tokenizer in NAMES else recipe.location(tokenizer))
+
+
 def _stage1_config(recipe: Recipe) -> WebExtractConfig:
     x = recipe["extract"]
     return WebExtractConfig(
@@ -293,6 +304,8 @@ def _stage1_config(recipe: Recipe) -> WebExtractConfig:
                                   model_path=recipe.location(x["lid_model"]) or None),
         guard=GuardConfig(doc_timeout_s=x["doc_timeout"], hard_timeout_s=x["hard_timeout"]),
         output_suffix=_suffix(recipe),
+        # where stage 2 replaces this text, tokens are counted there, once
+        profile=ProfileConfig(None) if recipe["reextract"]["enabled"] else _profile(recipe),
     )
 
 
@@ -321,7 +334,8 @@ def _webpro_config(recipe: Recipe) -> WebProConfig:
                           min_length_ratio=pro["min_length_ratio"], max_length_ratio=pro["max_length_ratio"])
     return WebProConfig(score=ScoreConfig(generation(llm["model"], "educational_value")),
                         score_sample=pro["score_sample"], threshold=ScoreThresholdConfig(year_thresholds=steps),
-                        refine=refine if pro["refine"] else None, output_suffix=_suffix(recipe))
+                        refine=refine if pro["refine"] else None, output_suffix=_suffix(recipe),
+                        profile=_profile(recipe))
 
 
 def check_recipe(recipe: Recipe) -> None:
@@ -450,7 +464,7 @@ def _phase_reextract(recipe, shards, folder, executor, show_progress) -> PhaseOu
         return PhaseOutcome("reextract", folder.root, skipped="[reextract] enabled = false")
     config = ReextractConfig(math=r["math"], favor_precision=r["favor_precision"], include_tables=r["include_tables"],
                              keep_posts=r["keep_posts"], min_kept=r["min_kept"])
-    summary = run_reextract(shards, folder.root, config, executor, output_suffix=_suffix(recipe),
+    summary = run_reextract(shards, folder.root, config, executor, output_suffix=_suffix(recipe), profile=_profile(recipe),
                             show_progress=show_progress)
     return PhaseOutcome("reextract", folder.root, summary)
 

@@ -17,6 +17,7 @@ from megamath.sources.shards import ShardReader
 from megamath.synth.blocks import MathBlocks
 from megamath.synth.qa import QAExtract, QAExtractConfig, QARefine, QARefineConfig
 from megamath.synth.translate import CodeTranslate, NeedsTranslation
+from megamath.profile.stage import Profile, ProfileConfig
 
 KINDS = ("qa", "translate", "blocks")
 
@@ -29,8 +30,8 @@ class QAConfig:
     refine: QARefineConfig | None = field(default_factory=QARefineConfig)
 
 
-def synth_pipeline(kind: str, config, endpoint: EndpointConfig, cache_path: str, output_suffix: str = ".parquet"
-                   ) -> Pipeline:
+def synth_pipeline(kind: str, config, endpoint: EndpointConfig, cache_path: str, output_suffix: str = ".parquet",
+                   profile: ProfileConfig = ProfileConfig()) -> Pipeline:
     """The pipeline of one kind: ``qa`` (a :class:`QAConfig`), ``translate`` (a
     :class:`~megamath.synth.translate.TranslateConfig`) or ``blocks`` (a
     :class:`~megamath.synth.blocks.BlocksConfig`)."""
@@ -44,14 +45,15 @@ def synth_pipeline(kind: str, config, endpoint: EndpointConfig, cache_path: str,
         stages = [MathBlocks(config, endpoint, cache_path)]
     else:
         raise ValueError(f"no synthesis kind {kind!r}: one of {', '.join(KINDS)}")
+    stages.append(Profile(profile))
     return Pipeline(ShardReader(), stages, output_suffix=output_suffix)
 
 
 def run_synth(kind: str, shards: list[str], out: str, config, endpoint: EndpointConfig, cache_path: str,
-              executor: Executor, *, output_suffix: str = ".parquet", force: bool = False,
-              show_progress: bool = True) -> RunSummary:
+              executor: Executor, *, output_suffix: str = ".parquet", profile: ProfileConfig = ProfileConfig(),
+              force: bool = False, show_progress: bool = True) -> RunSummary:
     """Run one kind over ``shards`` into the run folder ``out`` (resumable like every phase)."""
     check_shards(shards)
-    pipeline = synth_pipeline(kind, config, endpoint, cache_path, output_suffix)
+    pipeline = synth_pipeline(kind, config, endpoint, cache_path, output_suffix, profile)
     return run_pipeline(pipeline, shards, RunFolder(out), executor, force=force, show_progress=show_progress,
                         desc=f"synth {kind}")

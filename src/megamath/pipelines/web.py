@@ -22,6 +22,7 @@ from megamath.runtime.runner import RunSummary, run_pipeline
 from megamath.runtime.shards import check_shards
 from megamath.sources.shards import ShardReader
 from megamath.sources.warc import WarcReader, WarcReaderConfig
+from megamath.profile.stage import Profile, ProfileConfig
 from megamath.web.extract import ExtractConfig, ExtractText
 from megamath.web.langid import LanguageId, LanguageIdConfig
 from megamath.web.reextract import Reextract, ReextractConfig
@@ -38,6 +39,7 @@ class WebExtractConfig:
     output_suffix: str = ".parquet"
     keep_html: bool = False
     classifier: ClassifierConfig | None = None
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
 
 
 def stage1_pipeline(config: WebExtractConfig, *, download_dir: str | None = None,
@@ -48,6 +50,7 @@ def stage1_pipeline(config: WebExtractConfig, *, download_dir: str | None = None
         stages.append(MathClassify(config.classifier))
     if decontaminate is not None:
         stages.append(Decontaminate(decontaminate))
+    stages.append(Profile(config.profile))
     return Pipeline(
         reader=WarcReader(reader_config),
         stages=stages,
@@ -91,13 +94,16 @@ def run_stage1(config: WebExtractConfig, sources: list[str], out: str, executor:
     return result
 
 
-def reextract_pipeline(config: ReextractConfig, output_suffix: str = ".parquet") -> Pipeline:
-    return Pipeline(ShardReader(), [Reextract(config)], output_suffix=output_suffix, drop_fields=("html",))
+def reextract_pipeline(config: ReextractConfig, output_suffix: str = ".parquet",
+                       profile: ProfileConfig = ProfileConfig()) -> Pipeline:
+    stages = [Reextract(config), Profile(profile)]
+    return Pipeline(ShardReader(), stages, output_suffix=output_suffix, drop_fields=("html",))
 
 
 def run_reextract(shards: list[str], out: str, config: ReextractConfig, executor: Executor, *,
-                  output_suffix: str = ".parquet", force: bool = False, show_progress: bool = True) -> RunSummary:
+                  output_suffix: str = ".parquet", profile: ProfileConfig = ProfileConfig(),
+                  force: bool = False, show_progress: bool = True) -> RunSummary:
     """Stage 2 over stage-1 shards into ``out``."""
     check_shards(shards)
-    return run_pipeline(reextract_pipeline(config, output_suffix), shards, out, executor, force=force,
+    return run_pipeline(reextract_pipeline(config, output_suffix, profile), shards, out, executor, force=force,
                         show_progress=show_progress, desc="web reextract")

@@ -22,6 +22,7 @@ from megamath.runtime.resume import RunFolder
 from megamath.runtime.runner import RunSummary, run_pipeline
 from megamath.runtime.shards import check_shards
 from megamath.sources.shards import ShardReader
+from megamath.profile.stage import CARRY, Profile, ProfileConfig
 from megamath.web.pro import ClassifierScore, ClassifierScoreConfig, ScoreThreshold, ScoreThresholdConfig
 
 
@@ -35,6 +36,7 @@ class WebProConfig:
     threshold: ScoreThresholdConfig = field(default_factory=ScoreThresholdConfig)
     refine: RefineConfig | None = field(default_factory=RefineConfig)
     output_suffix: str = ".parquet"
+    profile: ProfileConfig = field(default_factory=ProfileConfig)  # counts the refined text's tokens
 
 
 def webpro_pipeline(config: WebProConfig, endpoint: EndpointConfig, cache_path: str,
@@ -47,6 +49,7 @@ def webpro_pipeline(config: WebProConfig, endpoint: EndpointConfig, cache_path: 
     stages = [score, ScoreThreshold(config.threshold)]
     if config.refine is not None:
         stages.append(LLMRefine(config.refine, endpoint, cache_path))
+    stages.append(Profile(config.profile if config.refine is not None else CARRY))
     return Pipeline(ShardReader(), stages, output_suffix=config.output_suffix)
 
 

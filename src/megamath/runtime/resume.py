@@ -7,7 +7,7 @@ Layout of ``OUT/`` (a local path or any fsspec URL, see :mod:`megamath.runtime.s
     dropped/<task>.jsonl.zst    id, source, stage and reason of each record dropped by a stage that
                                 lists its drops (the LLM stages: a malformed answer, a rejected request)
     work/                       intermediate phases of a workflow (dedup passes, the benchmark index)
-    stats.json                  the funnel over all finished tasks
+    stats.json                  the funnel over all finished tasks ("state": "running" while a phase runs)
     .megamath/config.json       the configuration the run was started with
     .megamath/done/<task>.json  one per finished task: its funnel, counts, input fingerprint and errors
     .megamath/poison/<task>.txt the document each dead attempt was processing; skipped after two

@@ -73,8 +73,9 @@ class RunSummary:
     results: list[dict] = field(default_factory=list)
     funnel_this_run: list[StageStats] = field(default_factory=list)  # the tasks this run finished
 
-    def to_dict(self) -> dict:
+    def to_dict(self, state: str = "finished") -> dict:
         return {
+            "state": state,
             "run_dir": self.run_dir,
             "tasks_total": self.tasks_total,
             "tasks_resumed": self.tasks_skipped,
@@ -146,6 +147,7 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
             for line in job.describe():
                 log.info("%s", line)
             log.info("running %d task(s) with %s", len(pending), type(executor).__name__)
+            live = _LiveStats(folder, len(tasks), started)
             with _ProgressBar(pending, desc or job.name, enabled=show_progress) as bar:
                 for result in executor.run(pending, job, folder.root, on_progress=bar.update):
                     bar.task_finished(result["task_id"])
@@ -154,12 +156,36 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
                         log.info("task %s failed: %s", result["task_id"], result["failed"])
                     else:
                         finished_now.append(result)
+                        live.task_finished(result)
         summary = summarize(folder, len(tasks), len(tasks) - len(pending), failed)
         summary.tasks_changed = changed
         summary.funnel_this_run = merge_funnels(result["funnel"] for result in finished_now)
         summary.seconds = time.monotonic() - started
         storage.write_bytes(folder.stats_path, orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
     return summary
+
+
+class _LiveStats:
+    """``stats.json`` while a phase runs (``"state": "running"``), rewritten at most every few seconds as
+    tasks finish, so that ``megamath report`` on a running run shows where it is."""
+
+    INTERVAL_S = 5.0
+
+    def __init__(self, folder: RunFolder, total: int, started: float):
+        self.folder, self.total, self.started = folder, total, started
+        self.results = list(folder.finished_results())
+        self.written = 0.0
+
+    def task_finished(self, result: dict) -> None:
+        self.results.append(result)
+        now = time.monotonic()
+        if now - self.written < self.INTERVAL_S:
+            return
+        self.written = now
+        summary = RunSummary(self.folder.root, merge_funnels(r["funnel"] for r in self.results), self.total,
+                             0, sum(r["docs_written"] for r in self.results),
+                             sorted(r["output"] for r in self.results), seconds=now - self.started)
+        storage.write_bytes(self.folder.stats_path, orjson.dumps(summary.to_dict("running"), option=orjson.OPT_INDENT_2))
 
 
 def _pending(folder: RunFolder, tasks: list[Task]) -> tuple[list[Task], int]:

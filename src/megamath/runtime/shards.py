@@ -162,7 +162,9 @@ def read_records(paths: Iterable[str | Path]) -> Iterator[Record]:
 def _read_parquet(raw) -> Iterator[Record]:
     parquet = pq.ParquetFile(raw)
     for group in range(parquet.num_row_groups):
-        for row in parquet.read_row_group(group).to_pylist():
+        # one thread: a worker is one core (the executor owns parallelism), and a process that reads a
+        # few shards and exits must not leave Arrow's pool threads starting up behind it
+        for row in parquet.read_row_group(group, use_threads=False).to_pylist():
             record: Record = {name: row.get(name) for name in CORE_FIELDS}
             record["meta"] = orjson.loads(row["meta"]) if row.get("meta") else {}
             if row.get("extra"):

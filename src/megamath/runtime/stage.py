@@ -127,7 +127,16 @@ class BatchStage(Stage):
 
     def __call__(self, records: Iterable[Record]) -> Iterator[Record | Drop]:
         records = iter(records)
-        while batch := list(islice(records, self.config.batch_size)):
+        while True:
+            batch: list[Record] = []
+            try:
+                batch.extend(islice(records, self.config.batch_size))
+            except Exception:
+                # the input broke off (a damaged file): what was read before it still goes through
+                yield from self.process_batch(batch)
+                raise
+            if not batch:
+                return
             yield from self.process_batch(batch)
 
 

@@ -1,5 +1,6 @@
-"""Counters per stage: documents in and out, characters out, documents dropped per reason, and the
-stage's own counters (requests, tokens and cost of an LLM stage)."""
+"""Counters per stage: documents in and out, characters out, documents dropped per reason (with the
+first few of each reason as examples for the report), and the stage's own counters (requests, tokens
+and cost of an LLM stage)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class StageStats:
     # records the stage received, where it may write more than one record per input (Q&A pairs of a
     # page); otherwise what it wrote and dropped
     records_in: int | None = None
+    examples: dict[str, list[dict]] = field(default_factory=dict)  # reason -> the first EXAMPLES drops
 
     @property
     def docs_dropped(self) -> int:
@@ -35,6 +37,9 @@ class StageStats:
         self.chars_out += other.chars_out
         self.dropped.update(other.dropped)
         self.counters.update(other.counters)
+        for reason, examples in other.examples.items():
+            kept = self.examples.setdefault(reason, [])
+            kept.extend(examples[: EXAMPLES - len(kept)])
 
     def to_dict(self) -> dict:
         return {
@@ -44,12 +49,14 @@ class StageStats:
             "chars_out": self.chars_out,
             "dropped": dict(sorted(self.dropped.items(), key=lambda kv: -kv[1])),
             **({"counters": dict(sorted(self.counters.items()))} if self.counters else {}),
+            **({"examples": self.examples} if self.examples else {}),
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> "StageStats":
         return cls(data["name"], data["docs_out"], data.get("chars_out", 0), Counter(data.get("dropped", {})),
-                   Counter(data.get("counters", {})), data.get("docs_in"))
+                   Counter(data.get("counters", {})), data.get("docs_in"),
+                   {reason: list(examples) for reason, examples in data.get("examples", {}).items()})
 
 
 def counted(items: Iterable[Record | Drop], stats: StageStats,
@@ -58,6 +65,8 @@ def counted(items: Iterable[Record | Drop], stats: StageStats,
     for item in items:
         if type(item) is Drop:
             stats.dropped[item.reason] += 1
+            if stats.dropped[item.reason] <= EXAMPLES:
+                stats.examples.setdefault(item.reason, []).append(_example(item.record))
             if on_drop is not None:
                 on_drop(item)
             continue
@@ -66,6 +75,16 @@ def counted(items: Iterable[Record | Drop], stats: StageStats,
         if text:
             stats.chars_out += len(text)
         yield item
+
+
+EXAMPLES = 3
+_EXAMPLE_CHARS = 300
+
+
+def _example(record: Record) -> dict:
+    text = record.get("text") or ""
+    return {"id": record.get("id"), "source": record.get("source"), "url": record.get("url"),
+            "text": text[:_EXAMPLE_CHARS] + ("…" if len(text) > _EXAMPLE_CHARS else "")}
 
 
 def merge_funnels(funnels: Iterable[list[dict]]) -> list[StageStats]:

@@ -179,14 +179,23 @@ def size(location: str) -> int | None:
 
 def list_files(folder: str, suffix: str = "") -> list[str]:
     """The files directly inside ``folder`` whose names end with ``suffix``, sorted; [] when it is absent."""
+    return _entries(folder, "file", suffix)
+
+
+def list_dirs(folder: str) -> list[str]:
+    """The folders directly inside ``folder``, sorted; [] when it is absent."""
+    return _entries(folder, "directory")
+
+
+def _entries(folder: str, kind: str, suffix: str = "") -> list[str]:
     if is_local(folder):
         folder = local_path(folder)
         try:
             names = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(os.path.join(folder, n) for n in names
-                      if n.endswith(suffix) and os.path.isfile(os.path.join(folder, n)))
+        test = os.path.isfile if kind == "file" else os.path.isdir
+        return sorted(os.path.join(folder, n) for n in names if n.endswith(suffix) and test(os.path.join(folder, n)))
     fs, path = filesystem(folder)
     fs.invalidate_cache(path)
     try:
@@ -194,7 +203,7 @@ def list_files(folder: str, suffix: str = "") -> list[str]:
     except FileNotFoundError:
         return []
     return sorted(fs.unstrip_protocol(e["name"]) for e in entries
-                  if e.get("type") == "file" and e["name"].endswith(suffix))
+                  if e.get("type") == kind and e["name"].rstrip("/").endswith(suffix))
 
 
 def glob(pattern: str) -> list[str]:

@@ -1,0 +1,172 @@
+"""The dataset card a corpus is published with: ``README.md`` with Hugging Face YAML front matter, made
+with ``huggingface_hub``'s card classes (offline).
+
+One ``configs`` entry per subset (a run folder's ``data/*.parquet``, paths relative to the card), its
+``dataset_info`` (features from the Parquet schema, rows and bytes from the run's statistics),
+``size_categories`` from the rows; the body documents every field, the thresholds and models the runs
+used, the tokenizer and token counts, the decontamination benchmarks with their n-gram size and hits,
+and the licences the data inherits: Common Crawl's terms of use for web text, each code file's own
+licence (counted from ``meta.code``), and the terms of every LLM whose outputs are included.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from megamath.report.collect import PhaseReport, collect_phase
+from megamath.runtime import storage
+
+FIELDS = {
+    "id": "the record's id: the WARC record ID of a page, a hash of a code file, `<source id>/qaN`, `/python` or "
+          "`/blocks` for synthetic records",
+    "text": "the text: extracted page text with formulas as LaTeX (`$…$`, `$$…$$`), a source file, or a synthetic sample",
+    "url": "the page's URL (`WARC-Target-URI`), when there is one",
+    "source": "where the record was read: `path@offset` of its WARC record, `repo:path` of a code file",
+    "meta": "a JSON object; its keys are listed below",
+    "extra": "a JSON object of any other fields the input carried",
+}
+META_FIELDS = {
+    "tokens": "tokens of `text` with the card's tokenizer",
+    "crawl": "the Common Crawl crawl (`CC-MAIN-YYYY-WW`)", "warc_date": "the WARC record's date",
+    "lang": "language (fastText lid.176)", "lang_score": "its probability",
+    "math": "formulas kept per markup family", "math_score": "P(math) of the fastText math classifier",
+    "dedup_cluster": "the duplicate cluster's representative", "dedup_cluster_size": "the cluster's size",
+    "stage1_chars": "the length of the stage-1 text before precise re-extraction",
+    "stage2": "how the precise re-extraction found the text",
+    "llm": "LLM scores, each `{score, prompt, model}`", "refined_from": "the record an LLM refinement rewrote",
+    "code": "a code file's `repo`, `path`, `language`, `bytes`, licence fields, `math`/`edu` LLM scores, "
+            "`model_score`, `math_imports`",
+    "synth": "a synthetic record's `kind`, the record it came `from`, the prompt and model of each step, "
+             "and its checks (`blocks` outcomes, `ran`)",
+}
+CC_TERMS = "https://commoncrawl.org/terms-of-use"
+
+
+def size_category(rows: int) -> str:
+    """The Hub's ``size_categories`` value for a number of rows."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+              (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
+              (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"), (1_000_000_000_000, "100B<n<1T")]
+    return next((label for bound, label in bounds if rows < bound), "n>1T")
+
+
+def _features(shard: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    with storage.open_input(shard) as handle:
+        schema = pq.read_schema(handle)
+    return [{"name": column.name, "dtype": "string" if str(column.type) in ("string", "large_string") else str(column.type)}
+            for column in schema]
+
+
+def _walk(config, path: str = ""):
+    if isinstance(config, dict):
+        for key, value in config.items():
+            yield from _walk(value, f"{path}.{key}" if path else key)
+    else:
+        yield path, config
+
+
+def _used(phases: list[PhaseReport]) -> tuple[list[str], list[str], set[str], dict[str, int]]:
+    """(thresholds and models used, LLM models, tokenizers, benchmark hits) from the runs' configurations."""
+    settings, models, tokenizers, hits = [], set(), set(), Counter()
+    for phase in phases:
+        for path, value in _walk(phase.config.get("stages", {})):
+            leaf = path.rsplit(".", 1)[-1]
+            if leaf in ("threshold", "model_path", "year_thresholds", "math_threshold", "edu_threshold", "index",
+                        "min_number_share", "rel_tol") and value not in (None, ""):
+                settings.append(f"`{phase.name}` {path} = `{value}`")
+            if path.endswith("generation.model") and value:
+                models.add(str(value))
+            if path.endswith("profile.tokenizer") and value:
+                tokenizers.add(str(value))
+        for stage in phase.funnel:
+            hits.update({reason.removeprefix("benchmark_"): n for reason, n in stage.dropped.items()
+                         if reason.startswith("benchmark_")})
+    return settings, sorted(models), tokenizers, dict(hits)
+
+
+def _benchmark_sizes(phases: list[PhaseReport]) -> dict[str, int]:
+    """The n-gram size of each decontamination index the runs used."""
+    from megamath.decontam.index import BenchmarkIndex
+
+    sizes = {}
+    for phase in phases:
+        for path, value in _walk(phase.config.get("stages", {})):
+            if path.endswith("decontaminate.index") and value and storage.exists(value):
+                index = BenchmarkIndex.load(value)
+                sizes.update({benchmark: index.n for benchmark in index.counts})
+    return sizes
+
+
+def build_card(subsets: dict[str, str], card_dir: str, *, title: str = "A math corpus built with megamath"):
+    """The card (a ``huggingface_hub.DatasetCard``) of ``subsets`` (name → run folder) for ``card_dir``."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    phases = {name: collect_phase(location, name) for name, location in subsets.items()}
+    configs, infos, rows = [], [], 0
+    for name, phase in phases.items():
+        shards = sorted(r for r in storage.list_files(storage.join(phase.root, "data"), ".parquet"))
+        if not shards:
+            raise ValueError(f"subset {name}: {phase.root} has no Parquet shards (the card describes Parquet output)")
+        relative = os.path.relpath(storage.local_path(storage.join(phase.root, "data")), card_dir)
+        configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{relative}/*.parquet"}]})
+        nbytes = sum(storage.size(shard) or 0 for shard in shards)
+        infos.append({"config_name": name, "features": _features(shards[0]),
+                      "splits": [{"name": "train", "num_bytes": nbytes, "num_examples": phase.docs_written}],
+                      "download_size": nbytes, "dataset_size": nbytes})
+        rows += phase.docs_written
+    settings, models, tokenizers, hits = _used(list(phases.values()))
+    sizes = _benchmark_sizes(list(phases.values()))
+    data = DatasetCardData(license="other", language=["en"], pretty_name=title, size_categories=[size_category(rows)],
+                           task_categories=["text-generation"], configs=configs, dataset_info=infos,
+                           tags=["math", "megamath"])
+    folders = {name: os.path.relpath(storage.local_path(phase.root), card_dir) for name, phase in phases.items()}
+    body = _body(phases, folders, settings, models, tokenizers, hits, sizes)
+    card = DatasetCard.from_template(data, template_str=_TEMPLATE, title=title, body=body)
+    return card
+
+
+def write_card(subsets: dict[str, str], card_dir: str, **kwargs) -> Path:
+    Path(card_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(card_dir) / "README.md"
+    build_card(subsets, str(Path(card_dir).resolve()), **kwargs).save(path)
+    return path
+
+
+_TEMPLATE = "---\n{{ card_data }}\n---\n\n# {{ title }}\n\n{{ body }}\n"
+
+
+def _body(phases: dict[str, PhaseReport], folders: dict[str, str], settings, models, tokenizers, hits, sizes) -> str:
+    lines = ["Built with megamath, following the MegaMath recipe.", "", "## Subsets", "",
+             "| subset | rows | tokens | folder |", "| --- | --- | --- | --- |"]
+    for name, phase in phases.items():
+        lines.append(f"| `{name}` | {phase.docs_written:,} | {phase.profile['tokens']:,} | `{folders[name]}` |")
+    lines += ["", "## Fields", "", "| field | content |", "| --- | --- |"]
+    lines += [f"| `{k}` | {v} |" for k, v in FIELDS.items()]
+    lines += ["", "Keys of `meta` (each present where it applies):", "", "| key | content |", "| --- | --- |"]
+    lines += [f"| `{k}` | {v} |" for k, v in META_FIELDS.items()]
+    lines += ["", "## Tokens", "", f"Counted with {', '.join(f'`{t}`' for t in sorted(tokenizers)) or 'no tokenizer'} "
+              "(special tokens excluded), once per record where its text became final."]
+    lines += ["", "## Thresholds and models", ""] + ([f"- {s}" for s in settings] or ["- none recorded"])
+    lines += ["", "## Decontamination", ""]
+    if sizes or hits:
+        lines += ["| benchmark | n-gram size | documents removed |", "| --- | --- | --- |"]
+        lines += [f"| {b} | {sizes.get(b, '?')} | {hits.get(b, 0):,} |" for b in sorted(set(sizes) | set(hits))]
+    else:
+        lines.append("No decontamination was run on these subsets.")
+    code_licences = Counter()
+    for phase in phases.values():
+        code_licences.update(phase.counters_with("license_"))
+    lines += ["", "## Licences", "",
+              f"- Web text comes from Common Crawl and is subject to its terms of use ({CC_TERMS}); the pages "
+              "themselves remain under their authors' rights.",
+              "- Code files keep their own licences" + (": " + ", ".join(f"{k} ({n:,} files)" for k, n in
+                                                          code_licences.most_common()) if code_licences else
+                                                          " (none recorded in these subsets)") + "."]
+    if models:
+        lines.append("- Records written or scored by LLMs are subject to the terms of those models: "
+                     + ", ".join(f"`{m}`" for m in models) + ".")
+    return "\n".join(lines)

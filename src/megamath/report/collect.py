@@ -1,0 +1,157 @@
+"""What the HTML report and the dataset card show, gathered from run folders.
+
+Every number comes from the per-task statistics of the runs (``.megamath/done/<task>.json``: the funnel
+of each task, its stages' counters — among them the profile stage's tokens and distributions, see
+:mod:`megamath.profile.stage` — and the first drops of each reason), summed here; nothing is counted
+from the corpus again. What the report shows of the corpus itself is a few sample records per score
+bucket, read from the first shards, and the contamination matches the decontamination stage kept.
+
+A recipe's folder holds one run folder per phase (``1-extract``, ``2-classify`` ...); a workflow keeps
+its own phases inside (``dedup/``); :func:`find_runs` finds them all, in order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+from megamath import __version__
+from megamath.runtime import storage
+from megamath.runtime.resume import RunFolder
+from megamath.runtime.shards import read_shard
+from megamath.runtime.stats import StageStats, merge_funnels
+
+SAMPLES_PER_BUCKET = 3
+
+
+@dataclass
+class PhaseReport:
+    """One run folder: its funnel (summed over its finished tasks) and what the report draws of it."""
+
+    name: str
+    root: str
+    state: str  # finished, running, or empty (no task finished yet)
+    tasks_done: int
+    tasks_total: int | None
+    docs_written: int
+    funnel: list[StageStats]
+    task_seconds: float  # the sum over tasks: CPU-bound work, so about core-seconds
+    wall_seconds: float  # the last run of the phase, start to end
+    inputs: list[str]
+    config: dict
+    fingerprint: str
+    contamination: list[dict] = field(default_factory=list)
+    samples: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def profile(self) -> Counter:
+        """The counters of the phase's profile stage (its output's tokens and distributions)."""
+        return next((stage.counters for stage in reversed(self.funnel) if stage.name == "profile"), Counter())
+
+    def counters_with(self, prefix: str) -> dict[str, int]:
+        return {key[len(prefix):]: n for key, n in self.profile.items() if key.startswith(prefix)}
+
+    @property
+    def llm(self) -> dict[str, Counter]:
+        return {stage.name: Counter({k: n for k, n in stage.counters.items() if k.startswith("llm_")})
+                for stage in self.funnel if any(k.startswith("llm_") for k in stage.counters)}
+
+
+def is_run(location: str) -> bool:
+    return storage.exists(RunFolder(location).config_path)
+
+
+def find_runs(location: str) -> list[str]:
+    """``location`` if it is a run folder, and the run folders inside it, depth first in name order
+    (a workflow's intermediate passes under ``work/`` are not outputs, and are left out)."""
+    found = [location] if is_run(location) else []
+    for child in sorted(storage.list_dirs(location)):
+        name = storage.name_of(child)
+        if name in ("work", "data", "excluded", "dropped", "logs", ".megamath"):
+            continue
+        found += find_runs(child)
+    return found
+
+
+def collect_phase(location: str, name: str | None = None) -> PhaseReport:
+    folder = RunFolder(location)
+    results = list(folder.finished_results())
+    stats = json.loads(storage.read_bytes(folder.stats_path)) if storage.exists(folder.stats_path) else {}
+    config = json.loads(storage.read_bytes(folder.config_path)) if storage.exists(folder.config_path) else {}
+    state = stats.get("state", "finished") if results else "empty"
+    phase = PhaseReport(
+        name=name or storage.name_of(folder.root), root=folder.root, state=state, tasks_done=len(results),
+        tasks_total=stats.get("tasks_total"), docs_written=sum(r["docs_written"] for r in results),
+        funnel=merge_funnels(r["funnel"] for r in results), task_seconds=sum(r.get("seconds", 0.0) for r in results),
+        wall_seconds=stats.get("seconds", 0.0),
+        inputs=sorted(r["source"] for r in results), config=config.get("config", {}),
+        fingerprint=config.get("fingerprint", ""))
+    phase.contamination = _contamination(folder)
+    phase.samples = _samples(sorted(r["output"] for r in results if r.get("output")))
+    return phase
+
+
+def _contamination(folder: RunFolder) -> list[dict]:
+    matches = []
+    for shard in storage.list_files(folder.excluded, ".jsonl.zst"):
+        for record in read_shard(shard):
+            found = (record.get("meta") or {}).get("contamination")
+            if found:
+                matches.append({"id": record.get("id"), "url": record.get("url"), **found})
+    return matches
+
+
+def score_bucket(record: dict) -> str | None:
+    """The bucket a sample record is shown under: its educational score, else its math score's tenth,
+    else its code math score."""
+    meta = record.get("meta") or {}
+    edu = ((meta.get("llm") or {}).get("educational_value") or {}).get("score")
+    if isinstance(edu, (int, float)):
+        return f"educational score {round(edu)}"
+    if isinstance(meta.get("math_score"), (int, float)):
+        from megamath.profile.stage import tenth
+
+        return f"math score {tenth(meta['math_score'])}"
+    code = meta.get("code") or {}
+    if "math" in code:
+        return f"code math score {code['math']}"
+    return None
+
+
+def _samples(shards: list[str], max_records: int = 5_000) -> dict[str, list[dict]]:
+    """Up to :data:`SAMPLES_PER_BUCKET` records per score bucket from the first records of ``shards``."""
+    buckets: dict[str, list[dict]] = {}
+    seen = 0
+    for shard in shards:
+        for record in read_shard(shard):
+            seen += 1
+            bucket = score_bucket(record) or "all"
+            chosen = buckets.setdefault(bucket, [])
+            if len(chosen) < SAMPLES_PER_BUCKET:
+                chosen.append({"id": record.get("id"), "url": record.get("url"), "text": (record.get("text") or "")[:1500],
+                               "tokens": (record.get("meta") or {}).get("tokens")})
+            if seen >= max_records:
+                return dict(sorted(buckets.items()))
+    return dict(sorted(buckets.items()))
+
+
+@dataclass
+class RunReport:
+    phases: list[PhaseReport]
+    version: str = __version__
+
+    @property
+    def core_hours(self) -> float:
+        return sum(p.task_seconds for p in self.phases) / 3600
+
+
+def collect(locations: list[str]) -> RunReport:
+    """The report of every run folder found under ``locations``, named by their path below each location."""
+    phases = []
+    for location in locations:
+        root = storage.normalize(location)
+        for run in find_runs(root):
+            relative = run[len(root):].strip("/") or storage.name_of(root)
+            phases.append(collect_phase(run, relative))
+    return RunReport(phases)

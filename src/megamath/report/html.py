@@ -1,0 +1,243 @@
+"""The run report as one self-contained HTML file: inline SVG charts and CSS, no script, no network.
+
+Sections, in the order a data engineer reads them: the run (version, phases and their configuration
+fingerprints, inputs, seeds, time and core-hours); the funnel across every phase (documents, tokens,
+characters, drop reasons, three example records per reason); tokens and documents per crawl year and per
+code language; the distributions (language score, math score, educational score, the code math ×
+education grid); formulas per markup family; duplicate cluster sizes; decontamination matches per
+benchmark with the n-gram that matched; synthesis outcomes; LLM use; sample records per score bucket.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+
+from megamath.report.collect import PhaseReport, RunReport
+
+BAR_COLOR = "#3b6fd4"
+_CSS = f"""
+body {{ font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1180px; color: #1d2330; }}
+h1 {{ font-size: 22px; }} h2 {{ font-size: 18px; border-bottom: 1px solid #d8dde8; padding-bottom: 4px; margin-top: 32px; }}
+h3 {{ font-size: 15px; margin-bottom: 4px; }}
+table {{ border-collapse: collapse; margin: 8px 0 16px; }}
+td, th {{ border: 1px solid #d8dde8; padding: 3px 8px; text-align: right; vertical-align: top; }}
+td:first-child, th:first-child {{ text-align: left; }}
+th {{ background: #f1f4f9; }}
+.running {{ background: #fff4d6; border: 1px solid #e6c35c; padding: 8px 12px; }}
+.charts {{ display: flex; flex-wrap: wrap; gap: 16px; }}
+.chart text {{ font: 11px system-ui, sans-serif; fill: #1d2330; }}
+pre {{ white-space: pre-wrap; background: #f7f8fb; border: 1px solid #e1e5ee; padding: 8px; max-height: 240px;
+       overflow: auto; font: 12.5px/1.4 ui-monospace, monospace; }}
+.math {{ color: #7a2e8e; }}
+details {{ margin: 2px 0; text-align: left; }} summary {{ cursor: pointer; }}
+.muted {{ color: #6b7385; }}
+.bar {{ fill: {BAR_COLOR}; }}
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _n(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"
+
+
+def bar_chart(title: str, items: list[tuple[str, float]], unit: str = "") -> str:
+    """A horizontal bar chart as inline SVG ('' when there is nothing to draw)."""
+    items = [(label, value) for label, value in items if value]
+    if not items:
+        return ""
+    top = max(value for _, value in items)
+    row, label_w, bar_w = 20, 150, 260
+    height = row * len(items) + 28
+    parts = [f'<svg class="chart" role="img" width="{label_w + bar_w + 90}" height="{height}">',
+             f'<title>{_e(title)}</title><text x="0" y="14" font-weight="bold">{_e(title)}</text>']
+    for i, (label, value) in enumerate(items):
+        y = 24 + i * row
+        width = max(1.0, bar_w * value / top)
+        parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end">{_e(str(label)[:24])}</text>'
+                     f'<rect class="bar" x="{label_w}" y="{y + 2}" width="{width:.1f}" height="{row - 6}"/>'
+                     f'<text x="{label_w + width + 4:.1f}" y="{y + 13}">{_n(value)}{_e(unit)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def grid_chart(title: str, cells: dict[tuple[int, int], int], size: int = 6) -> str:
+    """The code math × education grid as an SVG heat map (rows: math score, columns: education)."""
+    if not cells:
+        return ""
+    top = max(cells.values())
+    cell, left, head = 34, 60, 40
+    parts = [f'<svg class="chart" role="img" width="{left + cell * size + 10}" height="{head + cell * size + 24}">',
+             f'<title>{_e(title)}</title><text x="0" y="14" font-weight="bold">{_e(title)}</text>',
+             f'<text x="{left}" y="32">education 0–{size - 1} →</text>']
+    for math in range(size):
+        parts.append(f'<text x="{left - 8}" y="{head + math * cell + 21}" text-anchor="end">math {math}</text>')
+        for edu in range(size):
+            n = cells.get((math, edu), 0)
+            shade = 0.08 + 0.92 * n / top if n else 0.0
+            parts.append(f'<rect x="{left + edu * cell}" y="{head + math * cell}" width="{cell - 2}" height="{cell - 2}" '
+                         f'fill="{BAR_COLOR}" fill-opacity="{shade:.2f}" stroke="#d8dde8"/>')
+            if n:
+                parts.append(f'<text x="{left + edu * cell + 4}" y="{head + math * cell + 20}">{n}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _charts(charts: list[str], empty: str) -> str:
+    drawn = "".join(charts)
+    return f"<div class='charts'>{drawn}</div>" if drawn else f"<p class='muted'>{_e(empty)}</p>"
+
+
+def _ordered(counts: dict[str, int]) -> list[tuple[str, int]]:
+    def key(item):
+        label = item[0]
+        first = label.split("-")[0]
+        try:
+            return (0, float(first), label)
+        except ValueError:
+            return (1, 0.0, label)
+    return sorted(counts.items(), key=key)
+
+
+def _with_formulas(text: str) -> str:
+    """Escaped text with ``$…$`` and ``$$…$$`` spans marked, so formulas stand out as LaTeX."""
+    out, rest = [], text
+    while "$" in rest:
+        start = rest.index("$")
+        double = rest.startswith("$$", start)
+        end = rest.find("$$" if double else "$", start + (2 if double else 1))
+        if end < 0:
+            break
+        end += 2 if double else 1
+        out += [_e(rest[:start]), f'<span class="math">{_e(rest[start:end])}</span>']
+        rest = rest[end:]
+    return "".join(out) + _e(rest)
+
+
+def _funnel(phase: PhaseReport) -> str:
+    rows = ["<table><tr><th>stage</th><th>in</th><th>out</th><th>kept</th><th>characters out</th>"
+            "<th>dropped, by reason (click for examples)</th></tr>"]
+    for stage in phase.funnel:
+        kept = f"{100 * stage.docs_out / stage.docs_in:.1f}%" if stage.docs_in else "–"
+        reasons = []
+        for reason, n in stage.dropped.most_common():
+            examples = "".join(f"<pre>{_e(x.get('id'))} {_e(x.get('url') or x.get('source') or '')}\n"
+                               f"{_with_formulas(x.get('text') or '')}</pre>" for x in stage.examples.get(reason, []))
+            reasons.append(f"<details><summary>{_e(reason)} {_n(n)}</summary>{examples}</details>")
+        rows.append(f"<tr><td>{_e(stage.name)}</td><td>{_n(stage.docs_in)}</td><td>{_n(stage.docs_out)}</td>"
+                    f"<td>{kept}</td><td>{_n(stage.chars_out)}</td><td>{''.join(reasons) or '–'}</td></tr>")
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _llm(report: RunReport) -> str:
+    rows = []
+    for phase in report.phases:
+        for stage, c in phase.llm.items():
+            malformed = sum(n for k, n in c.items() if k.startswith("llm_malformed_"))
+            retries = sum(n for k, n in c.items() if k.startswith("llm_retries_"))
+            rows.append(f"<tr><td>{_e(phase.name)} / {_e(stage)}</td><td>{_n(c['llm_requests'])}</td>"
+                        f"<td>{_n(c['llm_cache_hits'])}</td><td>{_n(c['llm_prompt_tokens'])}</td>"
+                        f"<td>{_n(c['llm_completion_tokens'])}</td><td>{_n(malformed)}</td><td>{_n(retries)}</td>"
+                        f"<td>{_n(c['llm_rejected'])}</td><td>${c['llm_cost_usd']:.4f}</td>"
+                        f"<td>{phase.wall_seconds:,.1f} s</td></tr>")
+    if not rows:
+        return "<p class='muted'>No LLM stage ran.</p>"
+    return ("<table><tr><th>phase / stage</th><th>requests</th><th>cache hits</th><th>prompt tokens</th>"
+            "<th>completion tokens</th><th>parse failures</th><th>retries</th><th>rejected</th><th>cost</th>"
+            "<th>phase wall time</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def _synthesis(report: RunReport) -> str:
+    charts = []
+    for phase in report.phases:
+        for stage in phase.funnel:
+            blocks = {k.removeprefix("blocks_"): n for k, n in stage.counters.items() if k.startswith("blocks_")}
+            if stage.name in ("qa_extract", "qa_refine", "code_translate", "math_blocks"):
+                outcomes = {"kept": stage.docs_out, **stage.dropped}
+                charts.append(bar_chart(f"{phase.name}: {stage.name}", list(outcomes.items())))
+            if blocks:
+                charts.append(bar_chart(f"{phase.name}: blocks", sorted(blocks.items(), key=lambda kv: -kv[1])))
+    return "<div class='charts'>" + "".join(charts) + "</div>" if charts else "<p class='muted'>No synthesis ran.</p>"
+
+
+def render(report: RunReport) -> str:
+    phases = report.phases
+    body = ["<h1>megamath run report</h1>"]
+    running = [p for p in phases if p.state == "running"]
+    for phase in running:
+        body.append(f"<p class='running'>{_e(phase.name)} is running: {phase.tasks_done} of "
+                    f"{phase.tasks_total if phase.tasks_total is not None else '?'} task(s) finished.</p>")
+    body.append("<h2 id='run'>Run</h2><table><tr><th>phase</th><th>state</th><th>tasks</th><th>records out</th>"
+                "<th>tokens out</th><th>configuration</th><th>task time</th><th>wall time</th></tr>")
+    for p in phases:
+        body.append(f"<tr><td>{_e(p.name)}</td><td>{_e(p.state)}</td><td>{p.tasks_done}</td><td>{_n(p.docs_written)}</td>"
+                    f"<td>{_n(p.profile['tokens'])}</td><td><code>{_e(p.fingerprint)}</code></td>"
+                    f"<td>{p.task_seconds:,.1f} s</td><td>{p.wall_seconds:,.1f} s</td></tr>")
+    inputs = sorted({i for p in phases for i in p.inputs})
+    seeds = sorted({f"{k}={v}" for p in phases for k, v in _flat(p.config) if k.endswith("seed")})
+    body.append(f"</table><p>megamath {_e(report.version)}; {len(phases)} phase(s); {report.core_hours:.3f} core-hours "
+                f"of task time; seeds: {_e(', '.join(seeds) or 'none')}.</p>"
+                f"<details><summary>{len(inputs)} input(s)</summary><pre>{_e(chr(10).join(inputs))}</pre></details>")
+
+    body.append("<h2 id='funnel'>Funnel</h2>")
+    body.append("<div class='charts'>" + bar_chart("records out per phase", [(p.name, p.docs_written) for p in phases])
+                + bar_chart("tokens out per phase", [(p.name, p.profile["tokens"]) for p in phases]) + "</div>")
+    for p in phases:
+        body.append(f"<h3>{_e(p.name)}</h3>{_funnel(p)}")
+
+    tokens = []
+    for p in phases:
+        tokens += [bar_chart(f"{p.name}: tokens per crawl year", _ordered(p.counters_with("tokens_year_"))),
+                   bar_chart(f"{p.name}: documents per crawl year", _ordered(p.counters_with("docs_year_"))),
+                   bar_chart(f"{p.name}: tokens per code language", sorted(p.counters_with("tokens_lang_").items())),
+                   bar_chart(f"{p.name}: files per code language", sorted(p.counters_with("docs_lang_").items()))]
+    body.append("<h2 id='tokens'>Tokens and documents</h2>" + _charts(tokens, "No tokens were counted."))
+    scores = []
+    for p in phases:
+        for key, title in (("hist_lang_score_", "language score"), ("hist_math_score_", "math classifier score"),
+                           ("hist_edu_", "educational score (0–5)")):
+            scores.append(bar_chart(f"{p.name}: {title}", _ordered(p.counters_with(key))))
+        grid = {tuple(int(x) for x in k.split("_")): n for k, n in p.counters_with("grid_code_").items()}
+        scores.append(grid_chart(f"{p.name}: code math × education", grid))
+    body.append("<h2 id='scores'>Scores</h2>" + _charts(scores, "No scores in these runs."))
+    body.append("<h2 id='formulas'>Formulas per markup family</h2>" + _charts(
+        [bar_chart(p.name, sorted(p.counters_with("formulas_").items(), key=lambda kv: -kv[1])) for p in phases],
+        "No formulas counted."))
+    body.append("<h2 id='dedup'>Duplicate cluster sizes (kept documents)</h2>" + _charts(
+        [bar_chart(p.name, _ordered(p.counters_with("dedup_size_"))) for p in phases], "No deduplication ran."))
+
+    body.append("<h2 id='contamination'>Decontamination</h2>")
+    hits = [(p.name, m) for p in phases for m in p.contamination]
+    if hits:
+        per = Counter(m["benchmark"] for _, m in hits)
+        body.append(bar_chart("documents removed per benchmark", per.most_common()))
+        body.append("<table><tr><th>phase</th><th>benchmark</th><th>item</th><th>matching n-gram</th><th>document</th></tr>"
+                    + "".join(f"<tr><td>{_e(name)}</td><td>{_e(m.get('benchmark'))}</td><td>{_e(m.get('item'))}</td>"
+                              f"<td style='text-align:left'>{_e(m.get('ngram'))}</td><td>{_e(m.get('url') or m.get('id'))}</td></tr>"
+                              for name, m in hits[:200]) + "</table>")
+    else:
+        body.append("<p class='muted'>No document was removed for a benchmark (or no decontamination ran).</p>")
+
+    body.append(f"<h2 id='synthesis'>Synthesis</h2>{_synthesis(report)}")
+    body.append(f"<h2 id='llm'>LLM use</h2>{_llm(report)}")
+    body.append("<h2 id='samples'>Samples per score bucket</h2>")
+    for p in phases:
+        for bucket, records in p.samples.items():
+            body.append(f"<h3>{_e(p.name)}: {_e(bucket)}</h3>")
+            body += [f"<pre>{_e(r.get('id'))} {_e(r.get('url') or '')} ({_n(r.get('tokens') or 0)} tokens)\n"
+                     f"{_with_formulas(r.get('text') or '')}</pre>" for r in records]
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>megamath report</title>"
+            f"<style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>")
+
+
+def _flat(config: dict, prefix: str = ""):
+    for key, value in config.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
