@@ -17,8 +17,11 @@ npm pack, Debian bookworm source packages with apt-get through a private configu
     sql         math: PostgreSQL's regression tests of numeric and geometric types | other: its JSON, DDL,
                 privilege, rule, PL/pgSQL tests (train and test on different files)
 
-(train | test). C# and Shell are not evaluated: OpenTK is the one C# math package these registries carry,
-and none holds math shell scripts.
+    c#          math: OpenTK's Math | Mono's System.Numerics and .NET's System.Numerics.Vectors
+                                                             other: OpenTK's Platform and Input, Json.NET, NUnit |
+                                                             Mono's System.Net.Http and System.Json
+
+(train | test). Shell is not evaluated: no package of these registries holds math shell scripts.
 
 Throughput, CPU seconds of the whole process tree (start-up included):
 - `megamath code recall -w 1` over every file read (all sizes), and over 20,000 files of the corpus's
@@ -32,6 +35,7 @@ Throughput, CPU seconds of the whole process tree (start-up included):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import statistics
@@ -81,6 +85,14 @@ PACKAGES = {
     "rust": {"math": {"train": ["deb:librust-num-bigint-dev", "deb:librust-num-traits-dev"], "test": ["deb:librust-libm-dev"]},
              "other": {"train": ["deb:librust-serde-json-dev", "deb:librust-clap-dev"],
                        "test": ["deb:librust-regex-dev", "deb:librust-url-dev"]}},
+    # C#: OpenTK's math types against its platform layer, Json.NET and NUnit; tested on Mono's numerics
+    # (BigInteger and Complex, .NET's vectors and matrices) against its HTTP client and JSON
+    "c#": {"math": {"train": ["debian:opentk/Source/OpenTK/Math,Source/Compatibility/Math"],
+                    "test": ["debian:mono/mcs/class/referencesource/System.Numerics,"
+                             "external/corefx/src/System.Numerics.Vectors/src"]},
+           "other": {"train": ["debian:opentk/Source/OpenTK/Platform,Source/OpenTK/Input", "debian:newtonsoft-json",
+                               "debian:nunit"],
+                     "test": ["debian:mono/mcs/class/System.Net.Http,mcs/class/System.Json.Microsoft"]}},
     # PostgreSQL's regression tests: the numeric types' against the others
     "sql": {"math": {"train": [_regress("numeric", "float8", "int8", "numerology", "geometry", "point", "lseg")],
                      "test": [_regress("float4", "int4", "int2", "numeric_big", "line", "box", "polygon", "circle")]},
@@ -89,8 +101,7 @@ PACKAGES = {
                       "test": [_regress("jsonb", "alter_table", "rules", "foreign_key", "create_view", "plpgsql", "xml",
                                         "sequence")]}},
 }
-# Not evaluated: C# (OpenTK is the one math package of C# these registries carry: none is left for the
-# test) and Shell (no package of math shell scripts).
+# Not evaluated: Shell (no package of these registries holds math shell scripts).
 
 
 def fetch(spec: str) -> list[str]:
@@ -120,7 +131,7 @@ def fetch(spec: str) -> list[str]:
     folder = debian_source(package)
     if not parts:
         return [str(upstream_tarball(folder))]
-    tree = upstream_tree(folder)
+    tree = upstream_tree(folder, parts.split(","))
     return [str(tree / part) for part in parts.split(",")]
 
 
@@ -174,12 +185,15 @@ def upstream_tarball(folder: Path, why: str = "") -> Path:
     return found[0]
 
 
-def upstream_tree(folder: Path) -> Path:
-    """The upstream tarball of a downloaded source package, unpacked once; its top folder."""
-    tree = folder / "tree"
+def upstream_tree(folder: Path, parts: list[str]) -> Path:
+    """The ``parts`` (folders or files below the top folder) of a downloaded source package's upstream
+    tarball, unpacked once per set of parts (Mono's sources are 1.5 GB; a few folders are wanted); the
+    top folder."""
+    tree = folder / ("tree-" + hashlib.sha1(",".join(sorted(parts)).encode()).hexdigest()[:10])
     if not tree.exists():
         with tarfile.open(upstream_tarball(folder)) as archive:
-            archive.extractall(tree.with_suffix(".part"), filter="data")
+            wanted = [m for m in archive if any(m.name.split("/", 1)[-1].startswith(part) for part in parts)]
+            archive.extractall(tree.with_suffix(".part"), members=wanted, filter="data")
         tree.with_suffix(".part").rename(tree)
     tops = [p for p in tree.iterdir() if p.is_dir()]
     return tops[0] if len(tops) == 1 else tree

@@ -1,4 +1,5 @@
-"""The funnel table: how many documents each stage received, kept and dropped, and why."""
+"""The funnel table: how many documents each stage received, kept and dropped, and why. The profile
+stage (:mod:`megamath.profile.stage`) drops nothing and is left out; its tokens are printed with the output."""
 
 from __future__ import annotations
 
@@ -37,8 +38,12 @@ def _table(rows: list[tuple[str, ...]], notes: dict[int, str] | None = None) -> 
     return "\n".join(lines)
 
 
+def _shown(funnel: list[StageStats]) -> list[StageStats]:
+    return [stage for stage in funnel if stage.name != "profile"]
+
+
 def format_funnel(funnel: list[StageStats], top_reasons: int = 4) -> str:
-    return _table([_row(stage, top_reasons) for stage in funnel])
+    return _table([_row(stage, top_reasons) for stage in _shown(funnel)])
 
 
 def format_phase_funnel(phases: list[tuple[str, list[StageStats] | str]], top_reasons: int = 4) -> str:
@@ -52,8 +57,13 @@ def format_phase_funnel(phases: list[tuple[str, list[StageStats] | str]], top_re
             notes[len(rows)] = funnel
             rows.append((phase,) + ("",) * (len(_HEADER) - 1))
             continue
-        for stage in funnel:
+        for stage in _shown(funnel):
             if number and stage.name == "read":
                 continue
             rows.append(_row(stage, top_reasons, f"{phase}/{stage.name}"))
     return _table(rows, notes)
+
+
+def output_tokens(funnel: list[StageStats]) -> int:
+    """The tokens of a phase's output, as its profile stage counted them (0 without one)."""
+    return next((stage.counters["tokens"] for stage in reversed(funnel) if stage.name == "profile"), 0)

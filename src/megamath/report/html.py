@@ -121,6 +121,8 @@ def _funnel(phase: PhaseReport) -> str:
     rows = ["<table><tr><th>stage</th><th>in</th><th>out</th><th>kept</th><th>characters out</th>"
             "<th>dropped, by reason (click for examples)</th></tr>"]
     for stage in phase.funnel:
+        if stage.name == "profile":  # drops nothing: its tokens head the phase's table
+            continue
         kept = f"{100 * stage.docs_out / stage.docs_in:.1f}%" if stage.docs_in else "–"
         reasons = []
         for reason, n in stage.dropped.most_common():
@@ -188,7 +190,8 @@ def render(report: RunReport) -> str:
     body.append("<div class='charts'>" + bar_chart("records out per phase", [(p.name, p.docs_written) for p in phases])
                 + bar_chart("tokens out per phase", [(p.name, p.profile["tokens"]) for p in phases]) + "</div>")
     for p in phases:
-        body.append(f"<h3>{_e(p.name)}</h3>{_funnel(p)}")
+        body.append(f"<h3>{_e(p.name)}</h3><p>{_n(p.docs_written)} records out, {_n(p.profile['tokens'])} tokens, "
+                    f"{p.tasks_done} task(s)</p>{_funnel(p)}")
 
     tokens = []
     for p in phases:
