@@ -167,24 +167,33 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
 
 class _LiveStats:
     """``stats.json`` while a phase runs (``"state": "running"``), rewritten at most every few seconds as
-    tasks finish, so that ``megamath report`` on a running run shows where it is."""
+    tasks finish, so that ``megamath report`` on a running run shows where it is. The funnel is merged
+    as tasks finish, not summed again for every write."""
 
     INTERVAL_S = 5.0
 
     def __init__(self, folder: RunFolder, total: int, started: float):
         self.folder, self.total, self.started = folder, total, started
-        self.results = list(folder.finished_results())
+        finished = list(folder.finished_results())
+        self.funnel = {stage.name: stage for stage in merge_funnels(r["funnel"] for r in finished)}
+        self.docs = sum(r["docs_written"] for r in finished)
+        self.shards = [r["output"] for r in finished]
         self.written = 0.0
 
     def task_finished(self, result: dict) -> None:
-        self.results.append(result)
+        for stage in merge_funnels([result["funnel"]]):
+            if stage.name in self.funnel:
+                self.funnel[stage.name].merge(stage)
+            else:
+                self.funnel[stage.name] = stage
+        self.docs += result["docs_written"]
+        self.shards.append(result["output"])
         now = time.monotonic()
         if now - self.written < self.INTERVAL_S:
             return
         self.written = now
-        summary = RunSummary(self.folder.root, merge_funnels(r["funnel"] for r in self.results), self.total,
-                             0, sum(r["docs_written"] for r in self.results),
-                             sorted(r["output"] for r in self.results), seconds=now - self.started)
+        summary = RunSummary(self.folder.root, list(self.funnel.values()), self.total, 0, self.docs,
+                             sorted(self.shards), seconds=now - self.started)
         storage.write_bytes(self.folder.stats_path, orjson.dumps(summary.to_dict("running"), option=orjson.OPT_INDENT_2))
 
 
