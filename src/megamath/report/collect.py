@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from megamath import __version__
+from megamath.profile.stage import tenth
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
 from megamath.runtime.shards import read_shard
@@ -110,8 +111,6 @@ def score_bucket(record: dict) -> str | None:
     if isinstance(edu, (int, float)):
         return f"educational score {round(edu)}"
     if isinstance(meta.get("math_score"), (int, float)):
-        from megamath.profile.stage import tenth
-
         return f"math score {tenth(meta['math_score'])}"
     code = meta.get("code") or {}
     if "math" in code:
