@@ -7,7 +7,7 @@ import sys
 import click
 
 from megamath.cli.app import configure_logging
-from megamath.report.funnel import format_funnel, output_tokens
+from megamath.report.funnel import format_funnel, profile_counters
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
 from megamath.runtime.runner import RunSummary
@@ -43,7 +43,7 @@ def report_run(summary: RunSummary, folder: RunFolder, *, what: str = "documents
     resumed = f"{summary.tasks_skipped} of {summary.tasks_total} input(s) resumed"
     if summary.tasks_changed:
         resumed += f", {summary.tasks_changed} redone because their input changed"
-    tokens = output_tokens(summary.funnel)
+    tokens = profile_counters(summary.funnel)["tokens"]
     click.echo(f"\n{summary.docs_written:,} {what} in {len(summary.shards)} shard(s) under {folder.data} "
                f"({resumed}, {summary.seconds:.1f}s){f', {tokens:,} tokens' if tokens else ''}. Funnel: {folder.stats_path}")
     for source, error in summary.input_errors.items():

@@ -198,3 +198,8 @@ token_options = apply_options([
 
 def profile_from(options: dict) -> ProfileConfig:
     return ProfileConfig(None if options["no_token_count"] else options["tokenizer"])
+
+
+# a phase that asks a model about corpus shards and writes corpus records (Web-Pro, the synthesis kinds)
+llm_corpus_options = apply_options([run_folder_options, format_option, token_options, executor_options,
+                                    endpoint_options])

@@ -54,7 +54,7 @@ def run(recipe_path, force, restart_from, quiet, verbose):
       megamath run recipe.toml --from webpro       # after changing [webpro] thresholds
     """
     from megamath.pipelines.recipe import final_output, load_recipe, phase_funnel, run_recipe
-    from megamath.report.funnel import format_phase_funnel, output_tokens
+    from megamath.report.funnel import format_phase_funnel, profile_counters
     from megamath.report.llm_usage import format_llm_usage
     from megamath.runtime import storage
     from megamath.runtime.resume import RunFolder
@@ -90,6 +90,6 @@ def run(recipe_path, force, restart_from, quiet, verbose):
     if final is None or final.summary.docs_written == 0:
         click.echo("error: the output is empty: no document survived (see the funnel above)", err=True)
         sys.exit(1)
-    tokens = output_tokens(final.summary.funnel)
+    tokens = profile_counters(final.summary.funnel)["tokens"]
     click.echo(f"\ncorpus: {final.summary.docs_written:,} documents under {final.folder}/data"
                f"{f', {tokens:,} tokens' if tokens else ''} (phases: {root.root}/recipe.json)")

@@ -7,22 +7,15 @@ import click
 from megamath.cli.app import synth
 from megamath.cli.common import LLM_RERUN_NOTE, prepare_run, report_run
 from megamath.cli.options import (
-    apply_options,
     cache_for,
     endpoint_from,
-    endpoint_options,
     executor_from,
-    executor_options,
-    format_option,
     generation_from,
-    run_folder_options,
+    llm_corpus_options,
+    profile_from,
     sandbox_from,
     sandbox_options,
-    token_options,
-    profile_from,
 )
-_code_running_options = apply_options([run_folder_options, format_option, token_options, executor_options,
-                                       endpoint_options, sandbox_options])
 
 
 def _run(kind: str, inputs, output_format, config, options) -> None:
@@ -44,11 +37,7 @@ def _run(kind: str, inputs, output_format, config, options) -> None:
 
 @synth.command("qa")
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
-@run_folder_options
-@format_option
-@token_options
-@executor_options
-@endpoint_options
+@llm_corpus_options
 @click.option("--model", required=True, help="Model that extracts the problems.")
 @click.option("--refine-model", default=None, help="Model that writes the solutions [default: --model].")
 @click.option("--no-refine", is_flag=True, help="Keep the problems and answers as the pages give them.")
@@ -81,7 +70,8 @@ def qa(inputs, output_format, model, refine_model, no_refine, min_number_share, 
 
 @synth.command("translate")
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
-@_code_running_options
+@llm_corpus_options
+@sandbox_options
 @click.option("--model", required=True, help="Model that translates.")
 @click.option("--max-tokens", type=click.IntRange(min=16), default=4096, show_default=True)
 def translate(inputs, output_format, model, max_tokens, **options):
@@ -106,7 +96,8 @@ def translate(inputs, output_format, model, max_tokens, **options):
 
 @synth.command("blocks")
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
-@_code_running_options
+@llm_corpus_options
+@sandbox_options
 @click.option("--model", required=True, help="Model that writes the blocks.")
 @click.option("--max-tokens", type=click.IntRange(min=16), default=2048, show_default=True)
 @click.option("--rel-tol", type=click.FloatRange(min=0), default=1e-6, show_default=True,

@@ -14,14 +14,14 @@ from megamath.cli.options import (
     cache_for,
     csv,
     endpoint_from,
-    endpoint_options,
     executor_from,
     executor_options,
     format_option,
     generation_from,
+    llm_corpus_options,
+    profile_from,
     run_folder_options,
     token_options,
-    profile_from,
 )
 from megamath.pipelines.web import WebExtractConfig
 from megamath.report.contamination import format_index_counts, format_removals
@@ -202,11 +202,7 @@ def reextract(inputs, output_format, no_math, recall, no_tables, no_posts, min_k
 
 @web.command("pro")
 @click.argument("inputs", nargs=-1, required=True, metavar="SHARD...")
-@run_folder_options
-@format_option
-@token_options
-@executor_options
-@endpoint_options
+@llm_corpus_options
 @click.option("--model", required=True, help="Model for scoring and refinement.")
 @click.option("--refine-model", default=None, help="Another model for refinement [default: --model].")
 @click.option("--thresholds", default="0:4,2023:3", show_default=True,

@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from megamath.report.collect import PhaseReport, collect_phase
+from megamath.report.collect import PhaseReport, collect_phase, config_items
 from megamath.runtime import storage
 
 FIELDS = {
@@ -61,19 +61,11 @@ def _features(shard: str) -> list[dict]:
             for column in schema]
 
 
-def _walk(config, path: str = ""):
-    if isinstance(config, dict):
-        for key, value in config.items():
-            yield from _walk(value, f"{path}.{key}" if path else key)
-    else:
-        yield path, config
-
-
 def _used(phases: list[PhaseReport]) -> tuple[list[str], list[str], set[str], dict[str, int]]:
     """(thresholds and models used, LLM models, tokenizers, benchmark hits) from the runs' configurations."""
     settings, models, tokenizers, hits = [], set(), set(), Counter()
     for phase in phases:
-        for path, value in _walk(phase.config.get("stages", {})):
+        for path, value in config_items(phase.config.get("stages", {})):
             leaf = path.rsplit(".", 1)[-1]
             if leaf in ("threshold", "model_path", "year_thresholds", "math_threshold", "edu_threshold", "index",
                         "min_number_share", "rel_tol") and value not in (None, ""):
@@ -94,7 +86,7 @@ def _benchmark_sizes(phases: list[PhaseReport]) -> dict[str, int]:
 
     sizes = {}
     for phase in phases:
-        for path, value in _walk(phase.config.get("stages", {})):
+        for path, value in config_items(phase.config.get("stages", {})):
             if path.endswith("decontaminate.index") and value and storage.exists(value):
                 index = BenchmarkIndex.load(value)
                 sizes.update({benchmark: index.n for benchmark in index.counts})

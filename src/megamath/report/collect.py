@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from megamath import __version__
 from megamath.profile.stage import tenth
+from megamath.report.funnel import profile_counters
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
 from megamath.runtime.shards import read_shard
@@ -48,7 +49,7 @@ class PhaseReport:
     @property
     def profile(self) -> Counter:
         """The counters of the phase's profile stage (its output's tokens and distributions)."""
-        return next((stage.counters for stage in reversed(self.funnel) if stage.name == "profile"), Counter())
+        return profile_counters(self.funnel)
 
     def counters_with(self, prefix: str) -> dict[str, int]:
         return {key[len(prefix):]: n for key, n in self.profile.items() if key.startswith(prefix)}
@@ -57,6 +58,15 @@ class PhaseReport:
     def llm(self) -> dict[str, Counter]:
         return {stage.name: Counter({k: n for k, n in stage.counters.items() if k.startswith("llm_")})
                 for stage in self.funnel if any(k.startswith("llm_") for k in stage.counters)}
+
+
+def config_items(config: dict, prefix: str = ""):
+    """(dotted path, value) of every leaf of a run's configuration (``stages.profile.tokenizer``)."""
+    for key, value in config.items():
+        if isinstance(value, dict):
+            yield from config_items(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def is_run(location: str) -> bool:

@@ -3,6 +3,9 @@ stage (:mod:`megamath.profile.stage`) drops nothing and is left out; its tokens 
 
 from __future__ import annotations
 
+from collections import Counter
+
+from megamath.profile.stage import Profile
 from megamath.runtime.stats import StageStats
 
 _HEADER = ("stage", "in", "out", "kept", "chars out", "dropped (top reasons)")
@@ -39,7 +42,7 @@ def _table(rows: list[tuple[str, ...]], notes: dict[int, str] | None = None) -> 
 
 
 def _shown(funnel: list[StageStats]) -> list[StageStats]:
-    return [stage for stage in funnel if stage.name != "profile"]
+    return [stage for stage in funnel if stage.name != Profile.name]
 
 
 def format_funnel(funnel: list[StageStats], top_reasons: int = 4) -> str:
@@ -64,6 +67,6 @@ def format_phase_funnel(phases: list[tuple[str, list[StageStats] | str]], top_re
     return _table(rows, notes)
 
 
-def output_tokens(funnel: list[StageStats]) -> int:
-    """The tokens of a phase's output, as its profile stage counted them (0 without one)."""
-    return next((stage.counters["tokens"] for stage in reversed(funnel) if stage.name == "profile"), 0)
+def profile_counters(funnel: list[StageStats]) -> Counter:
+    """The counters of a phase's profile stage: its output's tokens and distributions (empty without one)."""
+    return next((stage.counters for stage in reversed(funnel) if stage.name == Profile.name), Counter())

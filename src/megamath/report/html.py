@@ -13,7 +13,9 @@ from __future__ import annotations
 import html
 from collections import Counter
 
-from megamath.report.collect import PhaseReport, RunReport
+from megamath.profile.stage import Profile
+from megamath.report.collect import PhaseReport, RunReport, config_items
+from megamath.report.synth import SYNTH_STAGES, block_outcomes, record_outcomes
 
 BAR_COLOR = "#3b6fd4"
 _CSS = f"""
@@ -121,7 +123,7 @@ def _funnel(phase: PhaseReport) -> str:
     rows = ["<table><tr><th>stage</th><th>in</th><th>out</th><th>kept</th><th>characters out</th>"
             "<th>dropped, by reason (click for examples)</th></tr>"]
     for stage in phase.funnel:
-        if stage.name == "profile":  # drops nothing: its tokens head the phase's table
+        if stage.name == Profile.name:  # drops nothing: its tokens head the phase's table
             continue
         kept = f"{100 * stage.docs_out / stage.docs_in:.1f}%" if stage.docs_in else "–"
         reasons = []
@@ -158,12 +160,10 @@ def _synthesis(report: RunReport) -> str:
     charts = []
     for phase in report.phases:
         for stage in phase.funnel:
-            blocks = {k.removeprefix("blocks_"): n for k, n in stage.counters.items() if k.startswith("blocks_")}
-            if stage.name in ("qa_extract", "qa_refine", "code_translate", "math_blocks"):
-                outcomes = {"kept": stage.docs_out, **stage.dropped}
-                charts.append(bar_chart(f"{phase.name}: {stage.name}", list(outcomes.items())))
-            if blocks:
-                charts.append(bar_chart(f"{phase.name}: blocks", sorted(blocks.items(), key=lambda kv: -kv[1])))
+            if stage.name in SYNTH_STAGES:
+                charts.append(bar_chart(f"{phase.name}: {stage.name}", list(record_outcomes(stage).items())))
+            if blocks := block_outcomes(stage):
+                charts.append(bar_chart(f"{phase.name}: blocks", blocks))
     return "<div class='charts'>" + "".join(charts) + "</div>" if charts else "<p class='muted'>No synthesis ran.</p>"
 
 
@@ -181,7 +181,7 @@ def render(report: RunReport) -> str:
                     f"<td>{_n(p.profile['tokens'])}</td><td><code>{_e(p.fingerprint)}</code></td>"
                     f"<td>{p.task_seconds:,.1f} s</td><td>{p.wall_seconds:,.1f} s</td></tr>")
     inputs = sorted({i for p in phases for i in p.inputs})
-    seeds = sorted({f"{k}={v}" for p in phases for k, v in _flat(p.config) if k.endswith("seed")})
+    seeds = sorted({f"{k}={v}" for p in phases for k, v in config_items(p.config) if k.endswith("seed")})
     body.append(f"</table><p>megamath {_e(report.version)}; {len(phases)} phase(s); {report.core_hours:.3f} core-hours "
                 f"of task time; seeds: {_e(', '.join(seeds) or 'none')}.</p>"
                 f"<details><summary>{len(inputs)} input(s)</summary><pre>{_e(chr(10).join(inputs))}</pre></details>")
@@ -237,10 +237,3 @@ def render(report: RunReport) -> str:
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>megamath report</title>"
             f"<style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>")
 
-
-def _flat(config: dict, prefix: str = ""):
-    for key, value in config.items():
-        if isinstance(value, dict):
-            yield from _flat(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}", value

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from megamath.runtime.stats import StageStats
 
-_SYNTH_STAGES = ("qa_extract", "qa_refine", "code_translate", "math_blocks")
+SYNTH_STAGES = ("qa_extract", "qa_refine", "code_translate", "math_blocks")
+
+
+def record_outcomes(stage: StageStats) -> dict[str, int]:
+    """Records written and dropped per reason (records out, not in: Q&A extraction writes a record per
+    problem of a page)."""
+    return {"written": stage.docs_out, **stage.dropped}
+
+
+def block_outcomes(stage: StageStats) -> list[tuple[str, int]]:
+    """The text+code blocks' outcomes (``blocks_<outcome>`` counters), verified first, then by count."""
+    blocks = {k.removeprefix("blocks_"): n for k, n in stage.counters.items() if k.startswith("blocks_")}
+    return sorted(blocks.items(), key=lambda kv: (kv[0] != "verified", -kv[1]))
 
 
 def format_synth_outcomes(funnel: list[StageStats]) -> str:
     lines = []
     for stage in funnel:
-        if stage.name not in _SYNTH_STAGES:
+        if stage.name not in SYNTH_STAGES:
             continue
-        # records out, not in: Q&A extraction writes a record per problem of a page
-        outcomes = {"written": stage.docs_out, **stage.dropped}
-        lines.append(f"{stage.name}: " + ", ".join(f"{k} {n:,}" for k, n in outcomes.items()))
-        blocks = {k.removeprefix("blocks_"): n for k, n in stage.counters.items() if k.startswith("blocks_")}
-        if blocks:
-            order = sorted(blocks.items(), key=lambda kv: (kv[0] != "verified", -kv[1]))
-            lines.append(f"  blocks: {sum(blocks.values()):,} written; " + ", ".join(f"{k} {n:,}" for k, n in order))
+        lines.append(f"{stage.name}: " + ", ".join(f"{k} {n:,}" for k, n in record_outcomes(stage).items()))
+        if blocks := block_outcomes(stage):
+            lines.append(f"  blocks: {sum(n for _, n in blocks):,} written; " + ", ".join(f"{k} {n:,}" for k, n in blocks))
         blocked = {k.removeprefix("ast_blocked:"): n for k, n in stage.counters.items() if k.startswith("ast_blocked:")}
         if blocked:
             lines.append("  prefilter: " + ", ".join(f"{k} {n:,}" for k, n in sorted(blocked.items(), key=lambda kv: -kv[1])))
