@@ -20,8 +20,15 @@ npm pack, Debian bookworm source packages with apt-get through a private configu
     c#          math: OpenTK's Math | Mono's System.Numerics and .NET's System.Numerics.Vectors
                                                              other: OpenTK's Platform and Input, Json.NET, NUnit |
                                                              Mono's System.Net.Http and System.Json
+    shell       math: the Advanced Bash-Scripting Guide's examples that compute (primes, factoring, GCD, bc,
+                mortgage payments, standard deviation, ...) | Bash's shellmath library and bcalc
+                                                             other: the guide's other examples (files, text,
+                                                             system, network) | Bash's other examples and
+                                                             its build and support scripts
 
-(train | test). Shell is not evaluated: no package of these registries holds math shell scripts.
+(train | test). The guide's examples are labelled by their titles in the book: :data:`_ABS_MATH` are math,
+:data:`_ABS_UNCLEAR` (games, random numbers, sorting, ciphers, text statistics) are left out, the rest
+are not math.
 
 Throughput, CPU seconds of the whole process tree (start-up included):
 - `megamath code recall -w 1` over every file read (all sizes), and over 20,000 files of the corpus's
@@ -29,7 +36,7 @@ Throughput, CPU seconds of the whole process tree (start-up included):
 - end to end, 100,000 median-size files in 10 tarballs: `megamath code read` then `code recall` with
   the default workers (every core), wall and CPU seconds of each.
 
-    python bench/code.py [--skip-100k]
+    python bench/code.py [--skip-100k] [--work DIR]
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ import argparse
 import hashlib
 import io
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,8 +62,24 @@ CACHE = ROOT / "bench" / ".code-packages"
 # language -> label -> split -> sources: "pypi:NAME==VERSION" (sdist), "npm:NAME@VERSION" (npm pack),
 # "debian:PACKAGE" (a Debian bookworm source package: its upstream tarball), "debian:PACKAGE/DIR,DIR"
 # (folders or files of it: the Go and PostgreSQL sources hold both kinds of code), "deb:PACKAGE" (a
-# binary package, unpacked: Debian's librust-*-dev packages carry their crate's source).
+# binary package, unpacked: Debian's librust-*-dev packages carry their crate's source), "deb:PACKAGE/DIR,..."
+# (folders or files of it). A part "-PATH" leaves PATH out of the folders named before it.
 _GO = "debian:golang-1.19/"
+_ABS = "usr/share/doc/abs-guide/examples/"
+_ABS_MATH = ("gcd.sh", "arith-ops.sh", "numbers.sh", "arith-tests.sh", "ex46.sh", "primes2.sh", "monthlypmt.sh",
+             "base.sh", "alt-bc.sh", "cannon.sh", "hexconvert.sh", "factr.sh", "hypotenuse.sh", "unit-conversion.sh",
+             "date-calc.sh", "days-between.sh", "ex61.sh", "max.sh", "max2.sh", "fibo.sh", "hanoi.bash", "ex63.sh",
+             "ex68.sh", "ex68a.sh", "q-function.sh", "collatz.sh", "primes.sh", "sd.sh", "msquare.sh",
+             "multiplication.sh", "sum-product.sh", "hanoi2.bash", "hanoi2a.bash")
+_ABS_UNCLEAR = ("c-vars.sh", "ex45.sh", "ex13.sh", "bad-op.sh", "col-totaler.sh", "col-totaler2.sh",
+                "col-totaler3.sh", "ex53.sh", "ex21.sh", "pick-card.sh", "brownian.sh", "random-between.sh",
+                "random-test.sh", "seeding-random.sh", "random2.sh", "rnd.sh", "rand-string.sh", "pw.sh", "cards.sh",
+                "bingo.sh", "petals.sh", "nim.sh", "ktour.sh", "fifteen.sh", "life.sh", "bubble.sh",
+                "insertion-sort.bash", "twodim.sh", "stack.sh", "Hash.lib", "hash-example.sh", "ha.sh",
+                "gronsfeld.bash", "base64.sh", "rot13.sh", "rot13a.sh", "rot14.sh", "crypto-quote.sh", "soundex.sh",
+                "ascii.sh", "ascii2.sh", "ascii3.sh", "letter-count.sh", "letter-count2.sh", "wf.sh", "wf2.sh",
+                "agram.sh", "agram2.sh", "cw-solver.sh", "qky.sh", "recursion-demo.sh", "recursion-def.sh",
+                "return-test.sh", "test-execution-time.sh", "assoc-arr-test.sh", "horserace.sh", "int-or-string.sh")
 
 
 def _regress(*names: str) -> str:
@@ -93,6 +117,10 @@ PACKAGES = {
            "other": {"train": ["debian:opentk/Source/OpenTK/Platform,Source/OpenTK/Input", "debian:newtonsoft-json",
                                "debian:nunit"],
                      "test": ["debian:mono/mcs/class/System.Net.Http,mcs/class/System.Json.Microsoft"]}},
+    "shell": {"math": {"train": ["deb:abs-guide/" + ",".join(_ABS + name for name in _ABS_MATH)],
+                       "test": ["debian:bash/examples/shellmath,examples/scripts/bcalc"]},
+              "other": {"train": ["deb:abs-guide/" + ",".join([_ABS, *("-" + _ABS + name for name in _ABS_MATH + _ABS_UNCLEAR)])],
+                        "test": ["debian:bash/examples,support,doc,CWRU,-examples/shellmath,-examples/scripts/bcalc"]}},
     # PostgreSQL's regression tests: the numeric types' against the others
     "sql": {"math": {"train": [_regress("numeric", "float8", "int8", "numerology", "geometry", "point", "lseg")],
                      "test": [_regress("float4", "int4", "int2", "numeric_big", "line", "box", "polygon", "circle")]},
@@ -101,7 +129,6 @@ PACKAGES = {
                       "test": [_regress("jsonb", "alter_table", "rules", "foreign_key", "create_view", "plpgsql", "xml",
                                         "sequence")]}},
 }
-# Not evaluated: Shell (no package of these registries holds math shell scripts).
 
 
 def fetch(spec: str) -> list[str]:
@@ -125,14 +152,31 @@ def fetch(spec: str) -> list[str]:
             subprocess.run(["npm", "pack", name, "--silent", "--pack-destination", str(CACHE)], check=True,
                            capture_output=True)
         return [str(target)]
-    if kind == "deb":
-        return [str(debian_binary(name))]
     package, _, parts = name.partition("/")
+    if kind == "deb":
+        return [str(debian_binary(package))] if not parts else selected(debian_binary(package), parts.split(","))
     folder = debian_source(package)
     if not parts:
         return [str(upstream_tarball(folder))]
-    tree = upstream_tree(folder, parts.split(","))
-    return [str(tree / part) for part in parts.split(",")]
+    return selected(upstream_tree(folder, [p for p in parts.split(",") if not p.startswith("-")]), parts.split(","))
+
+
+def selected(top: Path, parts: list[str]) -> list[str]:
+    """The paths of ``parts`` below ``top``; with "-PATH" parts, one folder holding the files of the
+    other parts but those (copied once: a folder is one input, whatever names its files have)."""
+    kept = [top / part for part in parts if not part.startswith("-")]
+    left_out = {top / part[1:] for part in parts if part.startswith("-")}
+    if not left_out:
+        return [str(path) for path in kept]
+    folder = CACHE / "selected" / hashlib.sha1("\n".join([str(top), *parts]).encode()).hexdigest()[:10] / top.name
+    if not folder.is_dir():
+        files = [f for path in kept for f in ([path] if path.is_file() else sorted(path.rglob("*"))) if f.is_file()]
+        for f in files:
+            if not any(f == out or out in f.parents for out in left_out):
+                (folder.with_suffix(".part") / f.relative_to(top)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, folder.with_suffix(".part") / f.relative_to(top))
+        folder.with_suffix(".part").rename(folder)
+    return [str(folder)]
 
 
 def apt_get(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -242,9 +286,13 @@ def timed(*args: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-100k", action="store_true", help="skip the end-to-end run over 100,000 files")
+    parser.add_argument("--work", type=Path, help="keep the files read, the model and the recall runs in this (new) "
+                                                  "folder instead of a temporary one")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="megamath-code-") as tmp:
-        tmp = Path(tmp)
+    if args.work:
+        args.work.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="megamath-code-") as tmp_name:
+        tmp = args.work or Path(tmp_name)
         shards: dict[tuple[str, str], list[str]] = {}
         for language, labels in PACKAGES.items():
             for label, splits in labels.items():

@@ -75,6 +75,11 @@ def test_preprocess_tells_prices_code_and_tables_from_math():
     assert preprocess("x = torch.nn.Linear(in_features, 3);") == "codeline x = torch nn apicall in_features 0"
     assert preprocess("Let $x_1 = 2$ and x_1 in prose") == "let mathspan x 0 = 0 mathend and x 0 in prose"
     assert preprocess("LaTeX: \\[|x|\\le 7\\] and \\(a\\)") == "latex mathspan | x | \\le 0 mathend and mathspan a mathend"
+    # where a token starts decides what follows: a model number's digits are not an amount's, a TeX
+    # command takes letters only, a variable takes what follows its sign; letters of other scripts
+    assert preprocess("H100 USD and x2 % and \\alpha12 usd, $ 20 or $ab_1 usd") == \
+        "model usd and x percent and \\alpha price price or codevar usd"
+    assert preprocess("Größe 12:30 pm, ۳ € and 😀 n_1 ², α2 usd") == "größe clock ۳ € and 😀 n 0 2 α price"
 
 
 def test_a_model_trained_with_another_preprocessing_is_refused(model, tmp_path):
