@@ -5,7 +5,7 @@ import json.decoder
 import statistics
 from pathlib import Path
 
-from megamath.code.normalize import classifier_text, math_imports, normalize_code
+from megamath.code.normalize import as_classifier_line, classifier_text, math_imports, normalize_code
 
 
 def test_identifiers_split_numbers_fold_operators_stay():
@@ -34,3 +34,11 @@ def test_the_rule_feature_can_be_switched_off():
     source = Path(fractions.__file__).read_text()
     assert classifier_text(source, "python").startswith("lang_python mathimport")
     assert not classifier_text(source, "python", rule_feature=False).startswith("lang_python mathimport")
+
+
+def test_a_classifier_line_is_what_the_model_preprocessing_reads():
+    """The scorer hands classifier_text's lines to the model as they are: they must be one line of
+    the tokens that ``as_classifier_line`` (the model's recorded preprocessing) reads."""
+    for text in (Path(fractions.__file__).read_text(), "", " \n\t", "a\r\nb\u2028c\x0bd"):
+        line = classifier_text(text, "python")
+        assert "\n" not in line and as_classifier_line(line).split() == line.split()

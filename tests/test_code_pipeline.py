@@ -30,8 +30,8 @@ def test_read_train_recall_and_eval_per_language(tmp_path):
     shards = {name: read(tmp_path, name, modules) for name, modules in
               (("math", TRAIN_MATH), ("other", TRAIN_OTHER), ("test-math", TEST_MATH), ("test-other", TEST_OTHER))}
     stats = json.loads((tmp_path / "other" / "stats.json").read_text())
-    counts = next(s for s in stats["funnel"] if s["name"] == "code_languages")["counters"]
-    assert counts["files_python"] == len(records(tmp_path / "other")) >= 3
+    counts = next(s for s in stats["funnel"] if s["name"] == "profile")["counters"]
+    assert counts["docs_lang_python"] == len(records(tmp_path / "other")) >= 3
 
     result = run_cli("code", "train", "--positive", shards["math"], "--negative", shards["other"], "-o",
                      str(tmp_path / "model"), "--dim", "32", "--bucket", "100000", "--threads", "1", "--epoch", "5", "-q",

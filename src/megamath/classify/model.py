@@ -272,10 +272,11 @@ class TextClassifier:
         """The same probabilities through the model as trained, unfolded (slower; checks the fold)."""
         return self.probabilities_of_lines([self._to_line(t) for t in texts], self._load(self.path))
 
-    def probabilities_of_lines(self, lines: list[str], model) -> np.ndarray:
-        """(documents × labels) probabilities of preprocessed lines through a fastText ``model``, in
-        one call into fastText (a preprocessed line has no newline; a text with an unpaired surrogate,
-        which UTF-8 cannot hold, is read with it replaced)."""
+    def probabilities_of_lines(self, lines: list[str], model=None) -> np.ndarray:
+        """(documents × labels) probabilities of preprocessed lines through a fastText ``model`` (the
+        classifier's own by default), in one call into fastText (a preprocessed line has no newline; a
+        text with an unpaired surrogate, which UTF-8 cannot hold, is read with it replaced)."""
+        model = model or self._model
         try:
             labels, probabilities = model.predict(lines, k=-1)
         except TypeError:  # what fastText's binding raises for a string UTF-8 cannot encode

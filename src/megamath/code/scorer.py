@@ -38,9 +38,10 @@ class FastTextCodeScorer:
 
     def math_scores(self, texts: Sequence[str], languages: Sequence[str], imports: Sequence[list[str]]
                     ) -> Sequence[float]:
+        # classifier_text's lines are what the model's preprocessing (as_classifier_line) makes of them
         lines = [classifier_text(text, language, self.rule_feature, found)
                  for text, language, found in zip(texts, languages, imports)]
-        return self.classifier.probabilities(lines)[:, self._column]
+        return self.classifier.probabilities_of_lines(lines)[:, self._column]
 
 
 def check_code_model(classifier: TextClassifier) -> None:

@@ -1,28 +1,14 @@
-"""Code stages: the languages of what was read, counted; and the code classifier, ``meta.code.model_score``
-(its scorer pluggable: :mod:`megamath.code.scorer`)."""
+"""The code stage: the code classifier, ``meta.code.model_score`` (its scorer pluggable:
+:mod:`megamath.code.scorer`). Files and tokens per language are the profile stage's counts."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
 from megamath.code.normalize import math_imports
 from megamath.code.scorer import CodeScorer, load_scorer
-from megamath.runtime.stage import BatchStage, Drop, Record, RecordStage, resource
-
-
-class CountLanguages(RecordStage):
-    """Counts the files of each language (``files_<language>`` in the stage's counters)."""
-
-    name = "code_languages"
-
-    def __init__(self):
-        self.counters: Counter = Counter()
-
-    def process(self, record: Record) -> Record:
-        self.counters[f"files_{record['meta']['code']['language']}"] += 1
-        return record
+from megamath.runtime.stage import BatchStage, Drop, Record, resource
 
 
 @dataclass(frozen=True)

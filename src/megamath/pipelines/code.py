@@ -17,7 +17,7 @@ from megamath.classify.seeds import write_seed_file
 from megamath.llm.score import LLMScore
 from megamath.code.normalize import classifier_text, math_imports
 from megamath.code.scorer import load_scorer
-from megamath.code.stage import CodeClassifierConfig, CodeClassify, CountLanguages
+from megamath.code.stage import CodeClassifierConfig, CodeClassify
 from megamath.pipelines.classify import TrainResult, train_classifier
 from megamath.pipelines.labelling import LabellingError, label_sample
 from megamath.runtime import storage
@@ -35,8 +35,7 @@ def read_code(sources: list[str], out: str, executor: Executor, config: CodeRead
               output_suffix: str = ".parquet", profile: ProfileConfig = ProfileConfig(),
               force: bool = False, show_progress: bool = True) -> RunSummary:
     """A shard of source files per tree or archive (``meta.code``), with files and tokens per language counted."""
-    stages = [CountLanguages(), Profile(profile)]
-    pipeline = Pipeline(CodeFileReader(config), stages, output_suffix=output_suffix)
+    pipeline = Pipeline(CodeFileReader(config), [Profile(profile)], output_suffix=output_suffix)
     return run_pipeline(pipeline, sources, out, executor, force=force, show_progress=show_progress, desc="code: read")
 
 
