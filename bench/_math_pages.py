@@ -200,8 +200,9 @@ def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]
     for start in range(0, len(items) - per_page + 1, per_page):
         blocks = []
         for item in items[start:start + per_page]:
-            blocks.append(("p", "Problem. " + item["question"]))
-            solution = _CALCULATION.sub(_calculation_tex, item["answer"].split("####")[0])
+            # an amount's dollar is escaped, as a page with TeX formulas writes it
+            blocks.append(("p", "Problem. " + item["question"].replace("$", "\\$")))
+            solution = _CALCULATION.sub(_calculation_tex, item["answer"].split("####")[0].replace("$", "\\$"))
             blocks += [("p", line) for line in solution.splitlines() if line.strip()]
             blocks.append(("p", f"Answer: ${item['answer'].split('####')[-1].strip()}$"))
         pages.append(("Practice problems", blocks))
@@ -377,11 +378,12 @@ def _nonmath_texts() -> list[tuple[str, str]]:
 
 def _render_math(title: str, blocks: list[tuple[str, str]], style: int) -> str:
     def inline(text: str) -> str:
-        parts = re.split(r"(\$\$.+?\$\$|\$[^$]+\$)", text)
+        # formulas between unescaped dollars; an escaped one (\$5) is a dollar the page shows
+        parts = re.split(r"(\$\$.+?\$\$|(?<!\\)\$[^$]+?(?<!\\)\$)", text)
         out = []
         for part in parts:
             if part.startswith("$$") or not part.startswith("$") or len(part) < 2:
-                out.append(html.escape(part))
+                out.append(html.escape(part.replace("\\$", "$")))
                 continue
             tex = part[1:-1]
             if style == 0:

@@ -68,6 +68,9 @@ def test_preprocess_tells_prices_code_and_tables_from_math():
     assert preprocess("It costs $169.99, and $0$ is a formula.") == "it costs shopprice and mathspan 0 mathend is a formula"
     assert preprocess("Tiers $$ · Italian · Open $$ and $NVDA/$AMD") == "tiers dollar dollar · italian · open dollar dollar and codevar / codevar"
     assert preprocess("Stage 1 wrote \\$5 and $x$.") == "stage 0 wrote price and mathspan x mathend"
+    # a prose dollar right before a formula (inline or display), and a display formula at the start
+    assert preprocess("It costs \\$$x$ and \\$$$y$$.") == "it costs \\ dollar mathspan x mathend and \\ dollar mathspan y mathend"
+    assert preprocess("$$z$$ and $$") == "mathspan z mathend and dollar dollar"
     assert preprocess("20 USD or 15 € or 7% off on 2024-05-01 at 12:30, 5 pm") == \
         "price or price or percent off on date at clock clock"
     assert preprocess("Selling 2 x JCM800 heads") == "selling qty model heads"
@@ -90,7 +93,7 @@ def test_a_model_trained_with_another_preprocessing_is_refused(model, tmp_path):
     with pytest.raises(ClassifierError, match="version 1.*train it again"):
         MathClassifier(old)
     (tmp_path / "old.bin.preprocess.json").write_text('{"preprocess_version": 2}')
-    with pytest.raises(ClassifierError, match="version 2; this megamath preprocesses by version 3"):
+    with pytest.raises(ClassifierError, match=f"version 2; this megamath preprocesses by version {PREPROCESS_VERSION}"):
         MathClassifier(old)
     (tmp_path / "old.bin.preprocess.json").write_text(f'{{"preprocess_version": {PREPROCESS_VERSION}}}')
     assert MathClassifier(old).scores(["x"]).shape == (1,)

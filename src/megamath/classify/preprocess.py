@@ -30,7 +30,7 @@ import unicodedata
 
 from megamath.web.math.tex import not_a_formula
 
-PREPROCESS_VERSION = 3
+PREPROCESS_VERSION = 4
 
 def _bmp_letter() -> str:
     """``[^\\W\\d_]`` (a letter of any script) for text without characters beyond the Basic Multilingual
@@ -91,8 +91,11 @@ _SPECIAL_FIRST = _DIGITS | _CURRENCY | {"\\"}
 _CHARM_CENTS = (".99", ".95", ".49", ".98", ".97")
 
 # Display formulas, then inline ones by Pandoc's rule (no space inside the delimiters, no digit after
-# the closing one), never from an escaped \$; bounded, so that a lone $$ costs no scan to the end.
-_FORMULA = re.compile(r"\$\$(.{1,5000}?)\$\$|\$(?<![\\$]\$)(?=[^\s$])([^$\n]{1,1000}?)(?<=[^\s\\])\$(?!\d)"
+# the closing one), never from an escaped \$ nor from the second dollar of $$, but right after an escaped
+# one (stage 1 writes "costs \$$x$" for a prose dollar before a formula); bounded, so that a lone $$
+# costs no scan to the end.
+_FORMULA = re.compile(r"(?<!\\)\$\$(.{1,5000}?)\$\$"
+                      r"|\$(?<!\\\$)(?<![^\\]\$\$)(?<!^\$\$)(?=[^\s$])([^$\n]{1,1000}?)(?<=[^\s\\])\$(?!\d)"
                       r"|\\\[(.{1,5000}?)\\\]|\\\((.{1,1000}?)\\\)", re.S)  # and LaTeX's \[…\] and \(…\)
 # A dotted call, found from its dot (".linear(" of torch.nn.Linear): a scan for a dot is fast.
 _CALL = re.compile(r"\.[a-z_]\w*\(")
