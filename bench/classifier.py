@@ -124,7 +124,8 @@ def speed(model_path: Path, web_sets: list[Path]) -> None:
     for path in web_sets:
         for text in read_texts(path):
             if len(text) >= 5000:
-                docs.append(text[:text.rfind(" ", 0, 5500)] if " " in text[:5500] else text[:5500])
+                cut = text.rfind(" ", 0, 5500)
+                docs.append(text[:cut if cut > 0 else 5500])
     distinct, sizes = len(docs), sorted(len(d.encode()) for d in docs)
     docs = (docs * (2000 // max(len(docs), 1) + 1))[:2000]
     scorer = MathClassifier(model_path)

@@ -153,13 +153,15 @@ def fetch(spec: str) -> list[str]:
             subprocess.run(["npm", "pack", name, "--silent", "--pack-destination", str(CACHE)], check=True,
                            capture_output=True)
         return [str(target)]
-    package, _, parts = name.partition("/")
+    package, _, named = name.partition("/")
+    parts = named.split(",") if named else []
     if kind == "deb":
-        return [str(debian_binary(package))] if not parts else selected(debian_binary(package), parts.split(","))
+        tree = debian_binary(package)
+        return selected(tree, parts) if parts else [str(tree)]
     folder = debian_source(package)
     if not parts:
         return [str(upstream_tarball(folder))]
-    return selected(upstream_tree(folder, [p for p in parts.split(",") if not p.startswith("-")]), parts.split(","))
+    return selected(upstream_tree(folder, [p for p in parts if not p.startswith("-")]), parts)
 
 
 def selected(top: Path, parts: list[str]) -> list[str]:
@@ -171,12 +173,13 @@ def selected(top: Path, parts: list[str]) -> list[str]:
         return [str(path) for path in kept]
     folder = CACHE / "selected" / hashlib.sha1("\n".join([str(top), *parts]).encode()).hexdigest()[:10] / top.name
     if not folder.is_dir():
+        staging = folder.with_suffix(".part")
         files = [f for path in kept for f in ([path] if path.is_file() else sorted(path.rglob("*"))) if f.is_file()]
         for f in files:
             if not any(f == out or out in f.parents for out in left_out):
-                (folder.with_suffix(".part") / f.relative_to(top)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(f, folder.with_suffix(".part") / f.relative_to(top))
-        folder.with_suffix(".part").rename(folder)
+                (staging / f.relative_to(top)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, staging / f.relative_to(top))
+        staging.rename(folder)
     return [str(folder)]
 
 

@@ -266,7 +266,7 @@ class TextClassifier:
             raise ClassifierError(str(exc)) from exc
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        return self.probabilities_of_lines([self._to_line(text) for text in texts], self._model)
+        return self.probabilities_of_lines([self._to_line(text) for text in texts])
 
     def fasttext_probabilities(self, texts: list[str]) -> np.ndarray:
         """The same probabilities through the model as trained, unfolded (slower; checks the fold)."""
@@ -276,7 +276,7 @@ class TextClassifier:
         """(documents × labels) probabilities of preprocessed lines through a fastText ``model`` (the
         classifier's own by default), in one call into fastText (a preprocessed line has no newline; a
         text with an unpaired surrogate, which UTF-8 cannot hold, is read with it replaced)."""
-        model = model or self._model
+        model = self._model if model is None else model
         try:
             labels, probabilities = model.predict(lines, k=-1)
         except TypeError:  # what fastText's binding raises for a string UTF-8 cannot encode
