@@ -33,7 +33,8 @@ are not math.
 Throughput, CPU seconds of the whole process tree (start-up included):
 - `megamath code recall -w 1` over every file read (all sizes), and over 20,000 files of the corpus's
   median size (the files within 20% of it, repeated), also without the command's start-up (the CPU
-  seconds of the same command over ten files);
+  seconds of the same command over ten files); and, in one process, the scorer beside fastText's own
+  `predict` on the files with only their whitespace folded;
 - end to end, 100,000 median-size files in 10 tarballs: `megamath code read` then `code recall` with
   the default workers (every core), wall and CPU seconds of each.
 
@@ -279,6 +280,33 @@ def write_tarballs(folder: Path, files: list[tuple[str, str]], total: int, per_t
     return paths
 
 
+def scoring_beside_fasttext(model: Path, files: list[tuple[str, str]]) -> None:
+    """In one process, CPU seconds, best of 5 interleaved: megamath's scorer over the files (math imports,
+    the code normalization, the folded model) beside fastText's own ``predict`` on the model as trained,
+    given each file's text with only its whitespace folded (no normalization: the least it could read)."""
+    import fasttext
+
+    from megamath.code.normalize import math_imports
+    from megamath.code.scorer import FastTextCodeScorer
+    from megamath.sources.code_files import language_of
+
+    texts = [text for _, text in files]
+    languages = [language_of(path, text.split("\n", 1)[0].encode()) for path, text in files]  # as they were read
+    scorer, plain = FastTextCodeScorer(str(model)), fasttext.load_model(str(model))
+    runs = {"megamath scorer (imports, normalization, folded model)":
+            lambda: scorer.math_scores(texts, languages, [math_imports(t, lang) for t, lang in zip(texts, languages)]),
+            "fastText predict on the model as trained, whitespace folded only":
+            lambda: plain.predict([" ".join(t.split()) for t in texts], k=-1)}
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(5):
+        for name, run in runs.items():
+            start = time.process_time()
+            run()
+            best[name] = min(best[name], time.process_time() - start)
+    for name, seconds in best.items():
+        print(f"  in process, {name}: {len(texts) / seconds:,.0f} files/s")
+
+
 def timed(*args: str) -> tuple[float, float]:
     """(wall, CPU) seconds of one megamath command and everything it starts."""
     start = time.perf_counter()
@@ -335,6 +363,7 @@ def main() -> None:
         print(f"  20,000 files of the median size ({median:,.0f} bytes; {len(near):,} distinct files within 20% of it): "
               f"{cpu:.1f} s: {20_000 / cpu:,.0f} files/s; without the {start_up:.1f} s the command takes to start "
               f"(its run over ten files): {20_000 / (cpu - start_up):,.0f} files/s")
+        scoring_beside_fasttext(model, near)
         if not args.skip_100k:
             tarballs = write_tarballs(tmp / "corpus", near, 100_000, 10_000)
             read_wall, read_cpu = timed("code", "read", *tarballs, "-o", str(tmp / "corpus-read"), "-q")
