@@ -20,6 +20,11 @@ Then: NFKC (full-width and styled letters become plain ones), lower case, every 
 (the value says nothing about the topic, its presence does), math symbols and TeX commands as tokens
 of their own (``x^2`` → ``x ^ 0``), sentence punctuation dropped. A document is one line of tokens.
 
+The regular expressions here mark formulas, lines and calls; the prose after them is read by a compiled
+tokenizer (``_prose.c``, whose header gives its grammar; ``tests/test_prose_tokenizer.py`` holds the
+regular expression it must equal): a regex engine and a Python test per token were three quarters of
+the cost of scoring a page.
+
 A model records the :data:`PREPROCESS_VERSION` it was trained with; scoring with another is refused.
 """
 
@@ -30,65 +35,21 @@ import unicodedata
 
 from megamath.web.math.tex import not_a_formula
 
+try:
+    from megamath.classify._prose import prose_line
+except ImportError as exc:  # a checkout on the path without an install
+    raise ImportError("megamath's compiled tokenizer (megamath/classify/_prose.c) is not built: install megamath "
+                      "with pip (`pip install -e .` in a checkout; it needs a C compiler)") from exc
+
 PREPROCESS_VERSION = 4
 
-def _bmp_letter() -> str:
-    """``[^\\W\\d_]`` (a letter of any script) for text without characters beyond the Basic Multilingual
-    Plane, as an explicit set the regex engine compiles to a bitmap: one table lookup a character instead
-    of a Unicode category test (a quarter less time on pages with a few curly quotes)."""
-    probe = re.compile(r"[^\W\d_]")
-    ranges, start = [], None
-    for code in range(0x80, 0x10001):
-        letter = code < 0x10000 and probe.match(chr(code)) is not None
-        if letter and start is None:
-            start = code
-        elif not letter and start is not None:
-            ranges.append(f"\\u{start:04x}-\\u{code - 1:04x}" if code - 1 > start else f"\\u{start:04x}")
-            start = None
-    return f"[a-zA-Z{''.join(ranges)}]"
-
-
-def _compile(pattern: str) -> dict[str, re.Pattern]:
-    """A token pattern whose ``{L}`` stands for letters (``{L1}`` for one letter), in the three forms
-    that match the same tokens: for ASCII text (``[a-z]+`` under ``re.ASCII``, the fastest), for text
-    within the Basic Multilingual Plane, and for any text (emoji and styled math letters lie beyond it)."""
-    forms = {"ascii": ("[a-z]", re.ASCII), "bmp": (_BMP_LETTER, 0), "any": (r"[^\W\d_]", 0)}
-    return {form: re.compile(pattern.replace("{L1}", letter).replace("{L}", letter + "+"), flags)
-            for form, (letter, flags) in forms.items()}
-
-
-def _form(text: str) -> str:
-    """Which form of a token pattern (:func:`_compile`) reads ``text``."""
-    if text.isascii():
-        return "ascii"
-    # a character beyond the plane takes two UTF-16 code units: a test without a scan in Python
-    return "bmp" if len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text) else "any"
-
-
-_BMP_LETTER = _bmp_letter()
 # Inside formulas: TeX commands, words (any script, no digits), a number (digits with inner . or ,),
-# one math symbol.
-_MATH_TOKEN = _compile(r"\\[a-z]+|{L}|\d+(?:[.,]\d+)*|[^\w\s.,;:!?\"'()\[\]]")
-_NUMBER = r"\d[\d,]*(?:\.\d+)?"
-# In prose, also: amounts, dates, clock times and percentages (tokens that start with a digit or a
-# currency sign, classified by _special), shell and PHP variables ($HOME, ${dir}), identifiers with
-# underscores (one word, not a subscript), model numbers (letters then two or more digits: JCM800,
-# H100; the only word tokens that end in a digit). Words come first: most tokens are words, and each
-# alternative tried before the one that matches costs a test at every token. A token's first
-# character is read by one character set, which the regex engine skips to fast (it cannot for a
-# choice of sets), and each alternative tests that character by a look-behind: the same tokens as
-# the alternatives on their own, a sixth less time.
-_PROSE_TOKEN = _compile(
-    r"[^\s_.,;:!?\"'()\[\]]"  # a character that starts some token (none starts at space or punctuation)
-    r"(?:(?<={L1}){L1}*(?:_{L})*(?:\d{2,}(?!\w))?"  # a word (most tokens: tried first)
-    r"|(?<=\d)\d*(?:[.,]\d+)*(?:\s?(?:%|€|£|(?:usd|eur|gbp|dollars?|euros?)\b|[ap]\.?m\b\.?)"
-    r"|(?::\d{2}){1,2}(?:\s?[ap]\.?m\b\.?)?|(?:[-/]\d{1,4}){2})?"  # a number, a percentage, an amount, a time, a date
-    r"|(?<=[$€£¥₹])(?:\s?" + _NUMBER + r"|[a-z_{][\w}]*)?|(?<=\\)\$\s?" + _NUMBER + r"|(?<=\\)[a-z]+"
-    r"|(?<=[^\w\s.,;:!?\"'()\[\]]))")  # a symbol
+# one math symbol; under re.ASCII for ASCII text (the faster form, the same tokens there).
+_MATH_TOKEN_PATTERN = r"\\[a-z]+|{L}|\d+(?:[.,]\d+)*|[^\w\s.,;:!?\"'()\[\]]"
+_MATH_TOKEN = {"ascii": re.compile(_MATH_TOKEN_PATTERN.replace("{L}", "[a-z]+"), re.ASCII),
+               "any": re.compile(_MATH_TOKEN_PATTERN.replace("{L}", r"[^\W\d_]+"))}
 _DIGITS = frozenset("0123456789")
-_CURRENCY = frozenset("$€£¥₹")
-_SPECIAL_FIRST = _DIGITS | _CURRENCY | {"\\"}
-_CHARM_CENTS = (".99", ".95", ".49", ".98", ".97")
+_NUMBER = r"\d[\d,]*(?:\.\d+)?"
 
 # Display formulas, then inline ones by Pandoc's rule (no space inside the delimiters, no digit after
 # the closing one), never from an escaped \$ nor from the second dollar of $$, but right after an escaped
@@ -121,40 +82,6 @@ def page_traits(text: str) -> dict[str, int]:
             "prices": len(_PRICE.findall(text))}
 
 
-def _special(token: str) -> str:
-    """The token a prose token that starts with a digit, a currency sign or a backslash stands for
-    (see the module docstring)."""
-    first, last = token[0], token[-1]
-    if first == "\\":
-        return "price" if token[1:2] == "$" else token  # an escaped dollar amount; a TeX command or a backslash
-    if first in _CURRENCY:
-        if token[1:2].isalpha() or token[1:2] in ("_", "{"):
-            return "codevar"  # $HOME, ${dir}
-        if len(token) == 1:
-            return "dollar"  # a sign with no amount: price tiers ($$$), prompts, tickers
-        # a shop's price ends in .99, .95 or .49; a word problem's amount rarely does
-        return "shopprice" if token.endswith(_CHARM_CENTS) else "price"
-    if last in _DIGITS:
-        if ":" in token:
-            return "clock"
-        return "date" if "-" in token or "/" in token else "0"
-    if last == "%":
-        return "percent"
-    if last == "m" or last == ".":  # 5pm, 5 p.m.
-        return "clock"
-    return "price"  # 20 USD, 100 euros, 15 €
-
-
-def _final(token: str) -> str:
-    """A prose token that is not a plain ASCII word as the model sees it: a special token, ``model``
-    for letters followed by digits, a non-ASCII token in NFKC."""
-    if token[0] in _SPECIAL_FIRST:
-        return _special(token)
-    if token[-1] in _DIGITS:
-        return "model"
-    return token if token.isascii() else _compatible(token)
-
-
 def _table_row(match: re.Match) -> str:
     return "\n tablerow " + _TABLE_NUMBER.sub(" tnum ", match.group(1))
 
@@ -167,15 +94,14 @@ def _mark_lines(text: str) -> str:
     return _CODE_LINE.sub("\n codeline ", text)[1:]
 
 
-def _prose_tokens(text: str) -> list[str]:
+def _prose(text: str) -> str:
+    """The prose tokens (see :mod:`megamath.classify._prose` for the grammar) as one line."""
     if " x " in text or " X " in text:
         text = _QUANTITY.sub(" qty ", text)
     text = _mark_lines(text).lower()
     if "(" in text:
         text = _CALL.sub(" apicall ", text)
-    tokens = _PROSE_TOKEN[_form(text)].findall(text)
-    # most tokens are ASCII words, kept as they are after two tests in C
-    return [t if t.isalpha() and t.isascii() else _final(t) for t in tokens]
+    return prose_line(text, _compatible)
 
 
 def _formula(match: re.Match) -> str:
@@ -186,7 +112,7 @@ def _formula(match: re.Match) -> str:
     if not_a_formula(tex, match.string[match.end():match.end() + 1]):
         return match.group(0)
     tex = tex.lower()
-    tokens = _MATH_TOKEN[_form(tex)].findall(tex)
+    tokens = _MATH_TOKEN["ascii" if tex.isascii() else "any"].findall(tex)
     return " mathspan " + " ".join(["0" if t[0] in _DIGITS else t for t in tokens]) + " mathend "
 
 
@@ -199,7 +125,7 @@ def preprocess(text: str) -> str:
     """One line of tokens separated by single spaces; see the module docstring."""
     if "$" in text or "\\[" in text or "\\(" in text:
         text = _FORMULA.sub(_formula, text)
-    return " ".join(_prose_tokens(text))
+    return _prose(text)
 
 
 def chunk_words(line: str, max_words: int) -> list[str]:
