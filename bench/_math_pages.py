@@ -1,5 +1,6 @@
 """Pages we render ourselves for the classifier benchmark: a small multi-crawl "web" of math pages
-(worked examples generated here, GSM8K train worksheets, numpy's math docstrings) written with the
+(worked examples generated here, GSM8K train worksheets, other benchmarks' problems and word problems,
+numpy's math docstrings) written with the
 markup families stage 1 reads (MathJax 2 scripts, TeX delimiters, MathML with TeX annotations), and
 non-math pages made from the non-math seed texts in ../shared (news, reviews, Wikipedia, Common Crawl).
 Nothing here is from the evaluation sources (html-math, MATH, GSM8K test, HoTT, data/warc, trafilatura).
@@ -212,8 +213,8 @@ def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]
 # Test sets of other benchmarks as pages of problems (with their worked solutions where they have one):
 # competition and exam problems in the styles the evaluation's MATH test holds. Never MATH itself,
 # MATH-500 (math_oai), GSM8K or GSM-hard (GSM8K's questions): those are evaluated. Only sets written
-# with TeX formulas: the bootstrap takes a page without formulas for a negative, and word problems
-# in plain text (ASDiv, SVAMP, MathQA, AQuA) would teach the model that they are not math.
+# with TeX formulas: the bootstrap takes a page without formulas for a negative (word problems in
+# plain text are on worksheets with their equations, below).
 PROBLEM_SETS = {"QwenLM__Qwen2.5-Math/evaluation/data": ("carp_en", "gaokao2023en", "amc23", "aime24"),
                 "ZubinGou__math-evaluation-harness/data": ("ocw", "sat_math", "hungarian_exam")}
 
@@ -240,6 +241,37 @@ def problem_sheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]
                     if solution:
                         blocks.append(("p", f"Solution. {solution}"))
                 pages.append(("Problems", blocks))
+    return pages
+
+
+# Word problems in plain prose, from other benchmarks' test sets, on worksheets that give each answer's
+# equation as a formula (the bootstrap takes a page without formulas for a negative): the prose of real
+# word problems, which the generated pages lack. Never GSM8K's test set or MATH (evaluated).
+def _word_problems() -> list[tuple[str, str]]:
+    data = require_shared() / "benchmarks" / "ZubinGou__math-evaluation-harness" / "data"
+
+    def rows(name: str) -> list[dict]:
+        return [json.loads(line) for line in (data / name / "test.jsonl").read_text().split("\n") if line.strip()]
+
+    def number(value: float | str) -> str:
+        return re.sub(r"(\d)\.0\b", r"\1", str(value))
+
+    problems = [(f"{r['body']} {r['question']}", r["formula"]) for r in rows("asdiv")]
+    problems += [(f"{r['Body']} {r['Question']}", f"{number(r['Equation'].strip()[1:-1].strip())} = {number(r['Answer'])}")
+                 for r in rows("svamp")]
+    problems += [(r["input"], f"x = {number(r['target'])}") for r in rows("mawps")]
+    return problems
+
+
+def word_problem_worksheets(per_page: int = 6) -> list[tuple[str, list[tuple[str, str]]]]:
+    problems = _word_problems()
+    pages = []
+    for start in range(0, len(problems), per_page):
+        blocks = []
+        for number, (problem, equation) in enumerate(problems[start:start + per_page], 1):
+            blocks.append(("p", f"{number}. " + problem.replace("$", "\\$")))  # an amount's dollar, escaped
+            blocks.append(("p", "Answer: $" + equation.replace("*", " \\times ") + "$"))
+        pages.append(("Word problems with answers", blocks))
     return pages
 
 
@@ -426,7 +458,7 @@ def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0, hard_negati
     rng = random.Random(seed)
     math_pages = ([worked_example(rng) for _ in range(generated)] + [proof_page(rng) for _ in range(generated // 3)]
                   + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets() + problem_sheets()
-                  + numpy_docstrings())
+                  + word_problem_worksheets() + numpy_docstrings())
     pages = [(f"math/{i}", _render_math(title, blocks, rng.randrange(3))) for i, (title, blocks) in enumerate(math_pages)]
     pages += [(f"text/{i}", _page(title, "\n".join(f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", text))))
               for i, (title, text) in enumerate(nonmath_texts())]

@@ -3,7 +3,8 @@ with the recipe's hyper-parameters, and evaluate on labelled sources it never sa
 
 1. ``_math_pages.write_crawl``: three WARC files (CC-MAIN-2016/2020/2024 in their names) of pages we
    render ourselves (generated worked examples, some with tables, GSM8K *train* worksheets, pages of
-   problems from other benchmarks' test sets — never MATH's or GSM8K's —, numpy's math docstrings, with
+   problems from other benchmarks' test sets — never MATH's or GSM8K's —, worksheets of word problems
+   in plain prose (ASDiv, SVAMP, MAWPS) with each answer's equation, numpy's math docstrings, with
    MathJax 2 / TeX-delimiter / MathML markup), non-math pages from three fourths of ../shared's
    non-math seeds, API pages of standard-library modules and pages of numbers without math (shops,
    classifieds, league tables, recipes) for the bootstrap's hard negatives;
@@ -183,7 +184,8 @@ def main() -> None:
                        "--negatives-per-positive", "1"))
         held_out = {}
         for label in ("positive", "negative"):  # a tenth of the seeds is kept back for the in-domain numbers
-            lines = (tmp / "seeds" / f"{label}.jsonl").read_text().splitlines()
+            # JSON lines end at "\n" only: splitlines() also cuts at the U+2028 and \x85 a text may hold
+            lines = [line for line in (tmp / "seeds" / f"{label}.jsonl").read_text().split("\n") if line]
             (tmp / f"train-{label}.jsonl").write_text("".join(f"{line}\n" for i, line in enumerate(lines) if i % 10))
             held_out[label] = tmp / f"held-{label}.jsonl"
             held_out[label].write_text("".join(f"{line}\n" for i, line in enumerate(lines) if i % 10 == 0))
