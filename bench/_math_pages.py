@@ -246,7 +246,8 @@ def problem_sheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]
 
 # Word problems in plain prose, from other benchmarks' test sets, on worksheets that give each answer's
 # equation as a formula (the bootstrap takes a page without formulas for a negative): the prose of real
-# word problems, which the generated pages lack. Never GSM8K's test set or MATH (evaluated).
+# word problems, which the generated pages lack (ASDiv, SVAMP, MAWPS; MathQA's and AQuA's GRE-style problems
+# with the correct option). Never GSM8K's test set or MATH (evaluated).
 def _word_problems() -> list[tuple[str, str]]:
     data = require_shared() / "benchmarks" / "ZubinGou__math-evaluation-harness" / "data"
 
@@ -260,7 +261,17 @@ def _word_problems() -> list[tuple[str, str]]:
     problems += [(f"{r['Body']} {r['Question']}", f"{number(r['Equation'].strip()[1:-1].strip())} = {number(r['Answer'])}")
                  for r in rows("svamp")]
     problems += [(r["input"], f"x = {number(r['target'])}") for r in rows("mawps")]
-    return problems
+    for r in rows("mathqa"):  # GRE-style problems: "a ) 12 , b ) 16 , …" and the correct letter
+        options = dict(re.findall(r"([a-e]) \) (.*?)(?= , [a-e] \) |$)", r["options"]))
+        if r["correct"] in options:
+            problems.append((r["problem"], options[r["correct"]]))
+    aqua = require_shared() / "benchmarks" / "QwenLM__Qwen2.5-Math" / "evaluation" / "data" / "aqua" / "test.jsonl"
+    for line in aqua.read_text().split("\n"):
+        if line.strip():
+            r = json.loads(line)
+            options = {option[0]: option[2:] for option in r["options"]}
+            problems.append((r["question"], options.get(r["correct"], "")))
+    return [(problem, equation) for problem, equation in problems if equation]
 
 
 def word_problem_worksheets(per_page: int = 6) -> list[tuple[str, list[tuple[str, str]]]]:

@@ -4,7 +4,7 @@ with the recipe's hyper-parameters, and evaluate on labelled sources it never sa
 1. ``_math_pages.write_crawl``: three WARC files (CC-MAIN-2016/2020/2024 in their names) of pages we
    render ourselves (generated worked examples, some with tables, GSM8K *train* worksheets, pages of
    problems from other benchmarks' test sets — never MATH's or GSM8K's —, worksheets of word problems
-   in plain prose (ASDiv, SVAMP, MAWPS) with each answer's equation, numpy's math docstrings, with
+   in plain prose (ASDiv, SVAMP, MAWPS, MathQA, AQuA) with each answer, numpy's math docstrings, with
    MathJax 2 / TeX-delimiter / MathML markup), non-math pages from three fourths of ../shared's
    non-math seeds, API pages of standard-library modules and pages of numbers without math (shops,
    classifieds, league tables, recipes) for the bootstrap's hard negatives;
