@@ -191,11 +191,9 @@ static Py_ssize_t token_end(const Text *t, Py_ssize_t i) {
         if ((end = spaced_end(t, p, number_end)) >= 0)
             return end;
         Py_UCS4 c = at(t, p);
-        if (is_ascii_lower(c) || c == '_' || c == '{') {
+        if (is_ascii_lower(c) || c == '_' || c == '{')  /* $HOME, ${dir} */
             for (p++; is_word(at(t, p)) || at(t, p) == '}'; p++)
                 ;
-            return p;
-        }
         return p;
     }
     if (first == '\\') {
