@@ -194,9 +194,14 @@ def proof_page(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
     return "Lecture notes", blocks
 
 
+def _jsonl(path: Path) -> list[dict]:
+    """A benchmark's JSON Lines (lines end at "\n" only: a text may hold U+2028)."""
+    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
+
+
 def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
-    path = require_shared() / "benchmarks" / "openai__grade-school-math" / "grade_school_math" / "data" / "train.jsonl"
-    items = [json.loads(line) for line in path.read_text().splitlines()]
+    items = _jsonl(require_shared() / "benchmarks" / "openai__grade-school-math" / "grade_school_math" / "data"
+                   / "train.jsonl")
     pages = []
     for start in range(0, len(items) - per_page + 1, per_page):
         blocks = []
@@ -232,7 +237,7 @@ def problem_sheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]
     for folder, names in PROBLEM_SETS.items():
         for name in names:
             path = require_shared() / "benchmarks" / folder / name / "test.jsonl"
-            items = [_problem(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+            items = [_problem(item) for item in _jsonl(path)]
             items = [(problem, solution) for problem, solution in items if problem]
             for start in range(0, len(items), per_page):
                 blocks = []
@@ -249,10 +254,10 @@ def problem_sheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]
 # word problems, which the generated pages lack (ASDiv, SVAMP, MAWPS; MathQA's and AQuA's GRE-style problems
 # with the correct option). Never GSM8K's test set or MATH (evaluated).
 def _word_problems() -> list[tuple[str, str]]:
-    data = require_shared() / "benchmarks" / "ZubinGou__math-evaluation-harness" / "data"
+    benchmarks = require_shared() / "benchmarks"
 
-    def rows(name: str) -> list[dict]:
-        return [json.loads(line) for line in (data / name / "test.jsonl").read_text().split("\n") if line.strip()]
+    def rows(name: str, folder: str = "ZubinGou__math-evaluation-harness/data") -> list[dict]:
+        return _jsonl(benchmarks / folder / name / "test.jsonl")
 
     def number(value: float | str) -> str:
         return re.sub(r"(\d)\.0\b", r"\1", str(value))
@@ -265,12 +270,9 @@ def _word_problems() -> list[tuple[str, str]]:
         options = dict(re.findall(r"([a-e]) \) (.*?)(?= , [a-e] \) |$)", r["options"]))
         if r["correct"] in options:
             problems.append((r["problem"], options[r["correct"]]))
-    aqua = require_shared() / "benchmarks" / "QwenLM__Qwen2.5-Math" / "evaluation" / "data" / "aqua" / "test.jsonl"
-    for line in aqua.read_text().split("\n"):
-        if line.strip():
-            r = json.loads(line)
-            options = {option[0]: option[2:] for option in r["options"]}
-            problems.append((r["question"], options.get(r["correct"], "")))
+    for r in rows("aqua", "QwenLM__Qwen2.5-Math/evaluation/data"):  # options "A)5(√3 + 1)", …
+        options = {option[0]: option[2:] for option in r["options"]}
+        problems.append((r["question"], options.get(r["correct"], "")))
     return [(problem, equation) for problem, equation in problems if equation]
 
 

@@ -39,6 +39,10 @@ static inline Py_UCS4 at(const Text *t, Py_ssize_t i) {
     return i < t->length ? PyUnicode_READ(t->kind, t->data, i) : 0;
 }
 
+static inline int is_ascii_lower(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
+
+static inline int is_ascii_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
+
 static inline int is_space(const Text *t, Py_UCS4 c) {
     if (c < 128 && t->ascii)
         return c == ' ' || (c >= '\t' && c <= '\r');
@@ -46,7 +50,7 @@ static inline int is_space(const Text *t, Py_UCS4 c) {
 }
 
 static inline int is_digit(Py_UCS4 c) {
-    return c < 128 ? (c >= '0' && c <= '9') : Py_UNICODE_ISDECIMAL(c);
+    return c < 128 ? is_ascii_digit(c) : Py_UNICODE_ISDECIMAL(c);
 }
 
 static inline int is_word(Py_UCS4 c) {
@@ -74,8 +78,6 @@ static inline int is_dropped(Py_UCS4 c) {
 static inline int is_currency(Py_UCS4 c) {
     return c == '$' || c == 0x20AC || c == 0xA3 || c == 0xA5 || c == 0x20B9;  /* $ € £ ¥ ₹ */
 }
-
-static inline int is_ascii_lower(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
 
 static inline Py_ssize_t skip_digits(const Text *t, Py_ssize_t p) {
     while (is_digit(at(t, p)))
@@ -286,7 +288,7 @@ static const char *special(const Text *t, Py_ssize_t start, Py_ssize_t end) {
                 return "shopprice";  /* a shop's price ends in .99, .95 or .49; a word problem's rarely */
         return "price";
     }
-    if (last >= '0' && last <= '9') {
+    if (is_ascii_digit(last)) {
         if (contains(t, start, end, ':'))
             return "clock";
         return contains(t, start, end, '-') || contains(t, start, end, '/') ? "date" : "0";
@@ -300,12 +302,12 @@ static const char *special(const Text *t, Py_ssize_t start, Py_ssize_t end) {
 
 static int append_token(Line *line, const Text *t, Py_ssize_t start, Py_ssize_t end, PyObject *compatible) {
     Py_UCS4 first = at(t, start), last = at(t, end - 1);
-    if ((first >= '0' && first <= '9') || is_currency(first) || first == '\\') {
+    if (is_ascii_digit(first) || is_currency(first) || first == '\\') {
         const char *word = special(t, start, end);
         if (word)
             return append_ascii(line, word);
     }
-    else if (last >= '0' && last <= '9')
+    else if (is_ascii_digit(last))
         return append_ascii(line, "model");
     int ascii = 1;
     for (Py_ssize_t i = start; i < end && ascii; i++)

@@ -46,8 +46,8 @@ PREPROCESS_VERSION = 4
 # Inside formulas: TeX commands, words (any script, no digits), a number (digits with inner . or ,),
 # one math symbol; under re.ASCII for ASCII text (the faster form, the same tokens there).
 _MATH_TOKEN_PATTERN = r"\\[a-z]+|{L}|\d+(?:[.,]\d+)*|[^\w\s.,;:!?\"'()\[\]]"
-_MATH_TOKEN = {"ascii": re.compile(_MATH_TOKEN_PATTERN.replace("{L}", "[a-z]+"), re.ASCII),
-               "any": re.compile(_MATH_TOKEN_PATTERN.replace("{L}", r"[^\W\d_]+"))}
+_MATH_TOKEN = re.compile(_MATH_TOKEN_PATTERN.replace("{L}", r"[^\W\d_]+"))
+_ASCII_MATH_TOKEN = re.compile(_MATH_TOKEN_PATTERN.replace("{L}", "[a-z]+"), re.ASCII)
 _DIGITS = frozenset("0123456789")
 _NUMBER = r"\d[\d,]*(?:\.\d+)?"
 
@@ -112,7 +112,7 @@ def _formula(match: re.Match) -> str:
     if not_a_formula(tex, match.string[match.end():match.end() + 1]):
         return match.group(0)
     tex = tex.lower()
-    tokens = _MATH_TOKEN["ascii" if tex.isascii() else "any"].findall(tex)
+    tokens = (_ASCII_MATH_TOKEN if tex.isascii() else _MATH_TOKEN).findall(tex)
     return " mathspan " + " ".join(["0" if t[0] in _DIGITS else t for t in tokens]) + " mathend "
 
 
