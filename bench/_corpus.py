@@ -29,6 +29,11 @@ def require_shared() -> Path:
     return SHARED / "data"
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON Lines file (lines end at "\n" only: a text may hold U+2028)."""
+    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
+
+
 def real_pages() -> list[tuple[str, bytes]]:
     """(name, raw HTML bytes) of every real page in html-nonmath, html-math and math-zoo-dev."""
     data = require_shared()

@@ -18,7 +18,7 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
-from _corpus import require_shared
+from _corpus import read_jsonl, require_shared
 
 from fixtures.warc_writer import Fetch, write_warc
 
@@ -194,13 +194,8 @@ def proof_page(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
     return "Lecture notes", blocks
 
 
-def _jsonl(path: Path) -> list[dict]:
-    """A benchmark's JSON Lines (lines end at "\n" only: a text may hold U+2028)."""
-    return [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
-
-
 def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
-    items = _jsonl(require_shared() / "benchmarks" / "openai__grade-school-math" / "grade_school_math" / "data"
+    items = read_jsonl(require_shared() / "benchmarks" / "openai__grade-school-math" / "grade_school_math" / "data"
                    / "train.jsonl")
     pages = []
     for start in range(0, len(items) - per_page + 1, per_page):
@@ -237,7 +232,7 @@ def problem_sheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]
     for folder, names in PROBLEM_SETS.items():
         for name in names:
             path = require_shared() / "benchmarks" / folder / name / "test.jsonl"
-            items = [_problem(item) for item in _jsonl(path)]
+            items = [_problem(item) for item in read_jsonl(path)]
             items = [(problem, solution) for problem, solution in items if problem]
             for start in range(0, len(items), per_page):
                 blocks = []
@@ -257,7 +252,7 @@ def _word_problems() -> list[tuple[str, str]]:
     benchmarks = require_shared() / "benchmarks"
 
     def rows(name: str, folder: str = "ZubinGou__math-evaluation-harness/data") -> list[dict]:
-        return _jsonl(benchmarks / folder / name / "test.jsonl")
+        return read_jsonl(benchmarks / folder / name / "test.jsonl")
 
     def number(value: float | str) -> str:
         return re.sub(r"(\d)\.0\b", r"\1", str(value))

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import ROOT, megamath, require_shared  # noqa: E402
+from _corpus import ROOT, megamath, read_jsonl, require_shared  # noqa: E402
 from _math_pages import nonmath_texts, write_crawl  # noqa: E402
 
 from megamath.classify.model import MathClassifier, TrainConfig, train  # noqa: E402
@@ -64,10 +64,9 @@ def evaluation_sets(tmp: Path) -> tuple[list[str], list[str]]:
     sets = tmp / "eval"
     sets.mkdir()
     html_math = [extract_text(p.read_bytes()) for p in sorted((data / "html-math").rglob("*.htm*"))]
-    math_test = [json.loads(line)["problem"] for line in
-                 (data / "benchmarks/ZubinGou__math-evaluation-harness/data/math/test.jsonl").read_text().splitlines()]
-    gsm_test = [json.loads(line)["question"] for line in
-                (data / "benchmarks/openai__grade-school-math/grade_school_math/data/test.jsonl").read_text().splitlines()]
+    math_test = [r["problem"] for r in read_jsonl(data / "benchmarks/ZubinGou__math-evaluation-harness/data/math/test.jsonl")]
+    gsm_test = [r["question"] for r in
+                read_jsonl(data / "benchmarks/openai__grade-school-math/grade_school_math/data/test.jsonl")]
     hott = []
     for tex in sorted((data / "seeds/math/HoTT__book").glob("*.tex")):
         hott += [s for s in re.split(r"\\(?:section|subsection)\*?\{", tex.read_text(errors="replace")) if len(s) > 300]
