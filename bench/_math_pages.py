@@ -3,7 +3,8 @@
 numpy's math docstrings) written with the
 markup families stage 1 reads (MathJax 2 scripts, TeX delimiters, MathML with TeX annotations), and
 non-math pages made from the non-math seed texts in ../shared (news, reviews, Wikipedia, Common Crawl).
-Nothing here is from the evaluation sources (html-math, MATH, GSM8K test, HoTT, data/warc, trafilatura).
+No page is from the evaluation sources (html-math, MATH, GSM8K test, data/warc, trafilatura); the HoTT
+book's chapters are dealt here between training and evaluation (``hott_sections``).
 """
 
 from __future__ import annotations
@@ -390,30 +391,53 @@ def hard_negative_pages(rng: random.Random, count: int) -> list[tuple[str, str]]
 def nonmath_texts(held_out: bool = False) -> list[tuple[str, str]]:
     """The real non-math texts of ../shared's seeds: Common Crawl documents (dolma's test data), news
     and Wikipedia (gensim's). Every fourth is held out of the crawl (``held_out=True``: those alone) as
-    real non-math pages for the evaluation."""
-    return [text for i, text in enumerate(_nonmath_texts()) if (i % 4 == 0) == held_out]
+    real non-math pages for the evaluation; a long Wikipedia article is several pages, all on one side."""
+    return [(title, page) for i, (title, pages) in enumerate(_nonmath_texts()) if (i % 4 == 0) == held_out
+            for page in pages]
 
 
-def _nonmath_texts() -> list[tuple[str, str]]:
+def hott_sections(held_out: bool) -> list[str]:
+    """The sections of the HoTT book's LaTeX source (../shared's textbook seed), from every other chapter
+    file: the first, third, … train (``held_out=False``), the others are the textbook evaluation."""
+    chapters = sorted((require_shared() / "seeds/math/HoTT__book").glob("*.tex"))
+    return [section for tex in chapters[held_out::2]
+            for section in re.split(r"\\(?:section|subsection)\*?\{", tex.read_text(errors="replace"))
+            if len(section) > 300]
+
+
+def _nonmath_texts() -> list[tuple[str, list[str]]]:
     seeds = require_shared() / "seeds" / "nonmath"
     texts = []
     for path in sorted((seeds / "allenai__dolma").rglob("*.json*")):
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as lines:
-            texts += [("Article", json.loads(line)["text"]) for line in lines if line.strip()]
+            texts += [("Article", [json.loads(line)["text"]]) for line in lines if line.strip()]
     data = seeds / "pypi__gensim" / "gensim" / "test" / "test_data"
     for name in ("lee_background.cor", "lee.cor", "pang_lee_polarity.cor"):
-        texts += [("News", line) for line in (data / name).read_text(encoding="utf-8", errors="replace").splitlines()
+        texts += [("News", [line]) for line in (data / name).read_text(encoding="utf-8", errors="replace").splitlines()
                   if len(line) > 200]
     wiki = bz2.open(data / "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2", "rt",
                     encoding="utf-8").read()
     for title, body in re.findall(r"<title>(.*?)</title>.*?<text[^>]*>(.*?)</text>", wiki, re.DOTALL):
         body = html.unescape(body)
+        if "<math" in body:  # Arithmetic mean, Analysis of variance and the like: not non-math text
+            continue
         body = re.sub(r"\{\{.*?\}\}|<ref.*?</ref>|<.*?>|'''|''|==+", " ", body, flags=re.DOTALL)
         body = re.sub(r"\[\[(?:[^|\]]*\|)?([^\]]*)\]\]", r"\1", body)
         if len(body) > 300:
-            texts.append((title, body[:6000]))
+            texts.append((title, _pages_of(body, 6000)))
     return texts
+
+
+def _pages_of(text: str, size: int) -> list[str]:
+    """A long article as pages of at most ``size`` characters, cut at paragraphs (a last page of 300 characters or fewer is dropped)."""
+    pages, page = [], ""
+    for paragraph in re.split(r"\n\s*\n", text):
+        if page and len(page) + len(paragraph) > size:
+            pages.append(page)
+            page = ""
+        page += paragraph[:size] + "\n\n"
+    return pages + [page] if len(page) > 300 or not pages else pages
 
 
 def _render_math(title: str, blocks: list[tuple[str, str]], style: int) -> str:

@@ -6,12 +6,14 @@ with the recipe's hyper-parameters, and evaluate on labelled sources it never sa
    problems from other benchmarks' test sets — never MATH's or GSM8K's —, worksheets of word problems
    in plain prose (ASDiv, SVAMP, MAWPS, MathQA, AQuA) with each answer, numpy's math docstrings, with
    MathJax 2 / TeX-delimiter / MathML markup), non-math pages from three fourths of ../shared's
-   non-math seeds, API pages of standard-library modules and pages of numbers without math (shops,
+   non-math seeds (Wikipedia articles whole, cut into pages, those with formula markup left out), API pages of standard-library modules and pages of numbers without math (shops,
    classifieds, league tables, recipes) for the bootstrap's hard negatives;
 2. ``megamath web extract`` → ``megamath classifier bootstrap`` → ``megamath classifier train`` on nine
-   tenths of the seeds (the other tenth is the in-domain evaluation);
+   tenths of the seeds (the other tenth is the in-domain evaluation) and, as ../shared offers it for
+   seeding, half the chapters of the HoTT book's LaTeX source (a textbook's prose, which no page of the
+   crawl has);
 3. ``megamath classifier eval`` on sources never seen in training: positives html-math pages (stage-1
-   text), MATH test problems, GSM8K test problems, the HoTT book (LaTeX source, in sections);
+   text), MATH test problems, GSM8K test problems, the HoTT book's other chapters (LaTeX source, in sections);
    negatives (the web pages among them as stage 1 keeps them: English by its language ID) the real
    Common Crawl pages of ../shared/data/warc (stage-1 text; the dolma "science"
    WARCs with a test math page left out), trafilatura's pages (its t-SNE Wikipedia page, which is
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import ROOT, megamath, read_jsonl, require_shared  # noqa: E402
-from _math_pages import nonmath_texts, write_crawl  # noqa: E402
+from _math_pages import hott_sections, nonmath_texts, write_crawl  # noqa: E402
 
 from megamath.classify.model import MathClassifier, TrainConfig, train  # noqa: E402
 from megamath.classify.preprocess import preprocess  # noqa: E402
@@ -67,9 +68,7 @@ def evaluation_sets(tmp: Path) -> tuple[list[str], list[str]]:
     math_test = [r["problem"] for r in read_jsonl(data / "benchmarks/ZubinGou__math-evaluation-harness/data/math/test.jsonl")]
     gsm_test = [r["question"] for r in
                 read_jsonl(data / "benchmarks/openai__grade-school-math/grade_school_math/data/test.jsonl")]
-    hott = []
-    for tex in sorted((data / "seeds/math/HoTT__book").glob("*.tex")):
-        hott += [s for s in re.split(r"\\(?:section|subsection)\*?\{", tex.read_text(errors="replace")) if len(s) > 300]
+    hott = hott_sections(held_out=True)
     warcs = [p for p in (data / "warc").rglob("*.warc.gz") if "science" not in p.parts]
     cc_run = tmp / "cc"
     subprocess.run([sys.executable, "-m", "megamath.cli", "web", "extract", *map(str, warcs), "-o", str(cc_run), "-q",
@@ -188,8 +187,10 @@ def main() -> None:
             (tmp / f"train-{label}.jsonl").write_text("".join(f"{line}\n" for i, line in enumerate(lines) if i % 10))
             held_out[label] = tmp / f"held-{label}.jsonl"
             held_out[label].write_text("".join(f"{line}\n" for i, line in enumerate(lines) if i % 10 == 0))
+        textbook = write_jsonl(tmp / "train-textbook.jsonl", hott_sections(held_out=False))
         start = time.perf_counter()
-        print(megamath("classifier", "train", "--positive", str(tmp / "train-positive.jsonl"), "--negative",
+        print(megamath("classifier", "train", "--positive", str(tmp / "train-positive.jsonl"), "--positive", textbook,
+                       "--negative",
                        str(tmp / "train-negative.jsonl"), "-o", str(tmp / "round1.bin")).strip())
         print(f"(train wall time {time.perf_counter() - start:.1f}s)\n")
         positives, negatives = evaluation_sets(tmp)

@@ -51,7 +51,7 @@ def _fields(fields: str) -> tuple[str, ...]:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file (.bin).")
 @train_options
 def train(positives, negatives, text_field, output, **hyper):
-    """Train a math classifier from seed files (preprocessing version 3: formulas, prices, dates, tables and
+    """Train a math classifier from seed files (preprocessing, versioned: formulas, prices, dates, tables and
     code as tokens of their own, NFKC, lower case, other numbers → 0, math symbols as tokens, long
     documents cut into lines; hyper-parameters: the recipe's).
 
