@@ -430,14 +430,17 @@ def _nonmath_texts() -> list[tuple[str, list[str]]]:
 
 
 def _pages_of(text: str, size: int) -> list[str]:
-    """A long article as pages of at most ``size`` characters, cut at paragraphs (a last page of 300 characters or fewer is dropped)."""
+    """A long article as pages of about ``size`` characters, cut at paragraphs (a longer paragraph is cut
+    to ``size``); a last page of 300 characters or fewer is dropped, unless it is the only one."""
     pages, page = [], ""
     for paragraph in re.split(r"\n\s*\n", text):
         if page and len(page) + len(paragraph) > size:
             pages.append(page)
             page = ""
         page += paragraph[:size] + "\n\n"
-    return pages + [page] if len(page) > 300 or not pages else pages
+    if len(page) > 300 or not pages:
+        pages.append(page)
+    return pages
 
 
 def _render_math(title: str, blocks: list[tuple[str, str]], style: int) -> str:

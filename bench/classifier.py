@@ -6,14 +6,16 @@ with the recipe's hyper-parameters, and evaluate on labelled sources it never sa
    problems from other benchmarks' test sets — never MATH's or GSM8K's —, worksheets of word problems
    in plain prose (ASDiv, SVAMP, MAWPS, MathQA, AQuA) with each answer, numpy's math docstrings, with
    MathJax 2 / TeX-delimiter / MathML markup), non-math pages from three fourths of ../shared's
-   non-math seeds (Wikipedia articles whole, cut into pages, those with formula markup left out), API pages of standard-library modules and pages of numbers without math (shops,
-   classifieds, league tables, recipes) for the bootstrap's hard negatives;
+   non-math seeds (Wikipedia articles whole, cut into pages, those with formula markup left out), API
+   pages of standard-library modules and pages of numbers without math (shops, classifieds, league
+   tables, recipes) for the bootstrap's hard negatives;
 2. ``megamath web extract`` → ``megamath classifier bootstrap`` → ``megamath classifier train`` on nine
    tenths of the seeds (the other tenth is the in-domain evaluation) and, as ../shared offers it for
    seeding, half the chapters of the HoTT book's LaTeX source (a textbook's prose, which no page of the
    crawl has);
 3. ``megamath classifier eval`` on sources never seen in training: positives html-math pages (stage-1
-   text), MATH test problems, GSM8K test problems, the HoTT book's other chapters (LaTeX source, in sections);
+   text), MATH test problems, GSM8K test problems, the HoTT book's other chapters (LaTeX source, in
+   sections);
    negatives (the web pages among them as stage 1 keeps them: English by its language ID) the real
    Common Crawl pages of ../shared/data/warc (stage-1 text; the dolma "science"
    WARCs with a test math page left out), trafilatura's pages (its t-SNE Wikipedia page, which is
@@ -65,7 +67,8 @@ def evaluation_sets(tmp: Path) -> tuple[list[str], list[str]]:
     sets = tmp / "eval"
     sets.mkdir()
     html_math = [extract_text(p.read_bytes()) for p in sorted((data / "html-math").rglob("*.htm*"))]
-    math_test = [r["problem"] for r in read_jsonl(data / "benchmarks/ZubinGou__math-evaluation-harness/data/math/test.jsonl")]
+    math_test = [r["problem"] for r in
+                 read_jsonl(data / "benchmarks/ZubinGou__math-evaluation-harness/data/math/test.jsonl")]
     gsm_test = [r["question"] for r in
                 read_jsonl(data / "benchmarks/openai__grade-school-math/grade_school_math/data/test.jsonl")]
     hott = hott_sections(held_out=True)
@@ -190,8 +193,7 @@ def main() -> None:
         textbook = write_jsonl(tmp / "train-textbook.jsonl", hott_sections(held_out=False))
         start = time.perf_counter()
         print(megamath("classifier", "train", "--positive", str(tmp / "train-positive.jsonl"), "--positive", textbook,
-                       "--negative",
-                       str(tmp / "train-negative.jsonl"), "-o", str(tmp / "round1.bin")).strip())
+                       "--negative", str(tmp / "train-negative.jsonl"), "-o", str(tmp / "round1.bin")).strip())
         print(f"(train wall time {time.perf_counter() - start:.1f}s)\n")
         positives, negatives = evaluation_sets(tmp)
         eval_args = [a for p in positives for a in ("--positive", p)] + [a for n in negatives for a in ("--negative", n)]
