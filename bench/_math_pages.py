@@ -1,10 +1,12 @@
 """Pages we render ourselves for the classifier benchmark: a small multi-crawl "web" of math pages
-(worked examples generated here, GSM8K train worksheets, other benchmarks' problems and word problems,
-numpy's math docstrings) written with the
+(worked examples generated here, GSM8K train worksheets with worked solutions and with answers only,
+numpy's and scipy's math docstrings) written with the
 markup families stage 1 reads (MathJax 2 scripts, TeX delimiters, MathML with TeX annotations), and
 non-math pages made from the non-math seed texts in ../shared (news, reviews, Wikipedia, Common Crawl).
-No page is from the evaluation sources (html-math, MATH, GSM8K test, data/warc, trafilatura); the HoTT
-book's chapters are dealt here between training and evaluation (``hott_sections``).
+No page is from the evaluation sources (html-math, MATH, GSM8K test, data/warc, trafilatura) nor from
+any benchmark's test split (../shared's README: test splits are no fair seeds; a classifier trained on
+them favours pages like the benchmarks' problems); the HoTT book's chapters are dealt here between
+training and evaluation (``hott_sections``).
 """
 
 from __future__ import annotations
@@ -195,9 +197,14 @@ def proof_page(rng: random.Random) -> tuple[str, list[tuple[str, str]]]:
     return "Lecture notes", blocks
 
 
+def _gsm8k_train() -> list[dict]:
+    return read_jsonl(require_shared() / "benchmarks" / "openai__grade-school-math" / "grade_school_math" / "data"
+                      / "train.jsonl")
+
+
 def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
-    items = read_jsonl(require_shared() / "benchmarks" / "openai__grade-school-math" / "grade_school_math" / "data"
-                   / "train.jsonl")
+    """GSM8K train problems with their worked solutions (the calculator notes as formulas)."""
+    items = _gsm8k_train()
     pages = []
     for start in range(0, len(items) - per_page + 1, per_page):
         blocks = []
@@ -211,99 +218,44 @@ def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]
     return pages
 
 
-# Test sets of other benchmarks as pages of problems (with their worked solutions where they have one):
-# competition and exam problems in the styles the evaluation's MATH test holds. Never MATH itself,
-# MATH-500 (math_oai), GSM8K or GSM-hard (GSM8K's questions): those are evaluated. Only sets written
-# with TeX formulas: the bootstrap takes a page without formulas for a negative (word problems in
-# plain text are on worksheets with their equations, below).
-PROBLEM_SETS = {"QwenLM__Qwen2.5-Math/evaluation/data": ("carp_en", "gaokao2023en", "amc23", "aime24"),
-                "ZubinGou__math-evaluation-harness/data": ("ocw", "sat_math", "hungarian_exam")}
-
-
-def _problem(item: dict) -> tuple[str, str]:
-    """(problem, solution) of a benchmark item, whatever its fields are called."""
-    question = item.get("problem") or item.get("question") or item.get("content") or item.get("Question") or ""
-    body = item.get("body") or item.get("Body") or ""
-    solution = item.get("solution") or item.get("steps") or item.get("rationale") or ""
-    return " ".join(part for part in (body, question) if part).strip(), str(solution).strip().strip('"')
-
-
-def problem_sheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
+def gsm8k_answer_sheets(per_page: int = 6) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The same problems on sheets that give only each final answer: word problems in plain prose, as
+    many pages hold them, so that a problem's prose reads as math and not only a solution's formulas."""
+    items = _gsm8k_train()
     pages = []
-    for folder, names in PROBLEM_SETS.items():
-        for name in names:
-            path = require_shared() / "benchmarks" / folder / name / "test.jsonl"
-            items = [_problem(item) for item in read_jsonl(path)]
-            items = [(problem, solution) for problem, solution in items if problem]
-            for start in range(0, len(items), per_page):
-                blocks = []
-                for number, (problem, solution) in enumerate(items[start:start + per_page], 1):
-                    blocks.append(("p", f"Problem {number}. {problem}"))
-                    if solution:
-                        blocks.append(("p", f"Solution. {solution}"))
-                pages.append(("Problems", blocks))
-    return pages
-
-
-# Word problems in plain prose, from other benchmarks' test sets, on worksheets that give each answer's
-# equation as a formula (the bootstrap takes a page without formulas for a negative): the prose of real
-# word problems, which the generated pages lack (ASDiv, SVAMP, MAWPS; MathQA's and AQuA's GRE-style problems
-# with the correct option). Never GSM8K's test set or MATH (evaluated).
-def _word_problems() -> list[tuple[str, str]]:
-    benchmarks = require_shared() / "benchmarks"
-
-    def rows(name: str, folder: str = "ZubinGou__math-evaluation-harness/data") -> list[dict]:
-        return read_jsonl(benchmarks / folder / name / "test.jsonl")
-
-    def number(value: float | str) -> str:
-        return re.sub(r"(\d)\.0\b", r"\1", str(value))
-
-    problems = [(f"{r['body']} {r['question']}", r["formula"]) for r in rows("asdiv")]
-    problems += [(f"{r['Body']} {r['Question']}", f"{number(r['Equation'].strip()[1:-1].strip())} = {number(r['Answer'])}")
-                 for r in rows("svamp")]
-    problems += [(r["input"], f"x = {number(r['target'])}") for r in rows("mawps")]
-    for r in rows("mathqa"):  # GRE-style problems: "a ) 12 , b ) 16 , …" and the correct letter
-        options = dict(re.findall(r"([a-e]) \) (.*?)(?= , [a-e] \) |$)", r["options"]))
-        if r["correct"] in options:
-            problems.append((r["problem"], options[r["correct"]]))
-    for r in rows("aqua", "QwenLM__Qwen2.5-Math/evaluation/data"):  # options "A)5(√3 + 1)", …
-        options = {option[0]: option[2:] for option in r["options"]}
-        problems.append((r["question"], options.get(r["correct"], "")))
-    return [(problem, equation) for problem, equation in problems if equation]
-
-
-def word_problem_worksheets(per_page: int = 6) -> list[tuple[str, list[tuple[str, str]]]]:
-    problems = _word_problems()
-    pages = []
-    for start in range(0, len(problems), per_page):
+    for start in range(0, len(items) - per_page + 1, per_page):
         blocks = []
-        for number, (problem, equation) in enumerate(problems[start:start + per_page], 1):
-            blocks.append(("p", f"{number}. " + problem.replace("$", "\\$")))  # an amount's dollar, escaped
-            blocks.append(("p", "Answer: $" + equation.replace("*", " \\times ") + "$"))
+        for number, item in enumerate(items[start:start + per_page], 1):
+            blocks.append(("p", f"{number}. " + item["question"].replace("$", "\\$")))
+            blocks.append(("p", f"Answer: ${item['answer'].split('####')[-1].strip()}$"))
         pages.append(("Word problems with answers", blocks))
     return pages
 
 
-def numpy_docstrings() -> list[tuple[str, list[tuple[str, str]]]]:
-    import numpy
-    import numpy.fft
-    import numpy.linalg
-    import numpy.polynomial
-    import numpy.random
+# Real math prose that ships in packages: the docstrings of numpy's and scipy's modules that write
+# formulas (``:math:`` roles, ``.. math::`` blocks), without their examples' code.
+DOCSTRING_MODULES = ("numpy", "numpy.linalg", "numpy.random", "numpy.polynomial.polynomial", "numpy.polynomial.chebyshev",
+                     "numpy.polynomial.legendre", "numpy.polynomial.hermite", "numpy.polynomial.laguerre", "scipy.special",
+                     "scipy.stats", "scipy.linalg", "scipy.integrate", "scipy.optimize", "scipy.signal", "scipy.interpolate",
+                     "scipy.spatial")
+
+
+def math_docstrings() -> list[tuple[str, list[tuple[str, str]]]]:
+    import importlib
 
     pages, seen = [], set()
-    for module in (numpy, numpy.linalg, numpy.fft, numpy.random, numpy.polynomial.polynomial, numpy.polynomial.chebyshev,
-                   numpy.polynomial.legendre, numpy.polynomial.hermite, numpy.polynomial.laguerre):
+    for module_name in DOCSTRING_MODULES:
+        module = importlib.import_module(module_name)
         for name, obj in inspect.getmembers(module):
             doc = getattr(obj, "__doc__", None)
-            if not doc or id(obj) in seen or (":math:" not in doc and "math::" not in doc):
+            if not isinstance(doc, str) or id(obj) in seen or (":math:" not in doc and "math::" not in doc):
                 continue
             seen.add(id(obj))
             doc = re.sub(r":math:`([^`]+)`", r"$\1$", inspect.cleandoc(doc))
             doc = re.sub(r"\.\. math::\s*\n((?:\s+.+\n?)+)", lambda m: "\n$$" + " ".join(m.group(1).split()) + "$$\n", doc)
             blocks = [("p", " ".join(block.split())) for block in re.split(r"\n\s*\n", doc)
                       if block.strip() and ">>>" not in block and not set(block.strip()) <= set("-=")]
-            pages.append((f"numpy {name}", blocks))
+            pages.append((f"{module_name.split('.')[0]} {name}", blocks))
     return pages
 
 
@@ -351,7 +303,9 @@ _INGREDIENTS = ("flour", "sugar", "butter", "eggs", "milk", "salt", "baking powd
 
 def hard_negative_pages(rng: random.Random, count: int) -> list[tuple[str, str]]:
     """(title, HTML body) pages that are numbers without math: shop listings and deals with prices,
-    classifieds, league tables and stock quotes, recipes with quantities, in turn."""
+    classifieds, league tables and stock quotes, recipes with quantities, in turn. Lists sit in a
+    ``<div>`` as shops and recipe sites lay them out: stage 1's main-content pass (Resiliparse) drops a
+    list that stands beside the paragraphs of an article, which left these pages without their prices."""
     pages = []
     for i in range(count):
         kind = i % 4
@@ -363,7 +317,7 @@ def hard_negative_pages(rng: random.Random, count: int) -> list[tuple[str, str]]
                             f"{rng.randint(1, 9)} x in stock, ships {rng.randint(1, 12)}/{rng.randint(1, 28)}/2024 "
                             f"if ordered by {rng.randint(1, 11)}pm. Rated {rng.randint(30, 50) / 10}/5 by {rng.randint(3, 900)} buyers.</li>")
             pages.append(("Deals of the day", f"<p>Today's best prices, updated at {rng.randint(1, 12)}:{rng.randint(10, 59)}.</p>"
-                          f"<ul>{''.join(rows)}</ul><p>Free shipping over $50. Prices include VAT.</p>"))
+                          f"<div class='products'><ul>{''.join(rows)}</ul></div><p>Free shipping over $50. Prices include VAT.</p>"))
         elif kind == 1:
             items = "".join(f"<p>FOR SALE: {rng.randint(1, 3)} x {rng.choice(_PRODUCTS)}, {rng.choice(('mint', 'good', 'used'))}"
                             f" condition, ${rng.randint(40, 1800)} OBO. Call 555-{rng.randint(1000, 9999)} after "
@@ -383,7 +337,7 @@ def hard_negative_pages(rng: random.Random, count: int) -> list[tuple[str, str]]
             lines = "".join(f"<li>{rng.randint(1, 4)} {rng.choice(('cups', 'tbsp', 'tsp', 'g', 'oz'))} {ing}</li>"
                             for ing in rng.sample(_INGREDIENTS, 7))
             pages.append(("Grandma's chocolate cake", f"<p>Serves {rng.randint(4, 12)}. Prep {rng.randint(10, 40)} min.</p>"
-                          f"<ul>{lines}</ul><p>Bake at {rng.choice((325, 350, 375))}°F for {rng.randint(20, 45)} minutes, "
+                          f"<div class='ingredients'><ul>{lines}</ul></div><p>Bake at {rng.choice((325, 350, 375))}°F for {rng.randint(20, 45)} minutes, "
                           f"then cool for {rng.randint(10, 30)} minutes. Costs about ${rng.randint(5, 15)} to make.</p>"))
     return pages
 
@@ -492,8 +446,8 @@ def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0, hard_negati
     numbers without math (shops, classifieds, league tables, recipes)."""
     rng = random.Random(seed)
     math_pages = ([worked_example(rng) for _ in range(generated)] + [proof_page(rng) for _ in range(generated // 3)]
-                  + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets() + problem_sheets()
-                  + word_problem_worksheets() + numpy_docstrings())
+                  + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets() + gsm8k_answer_sheets()
+                  + math_docstrings())
     pages = [(f"math/{i}", _render_math(title, blocks, rng.randrange(3))) for i, (title, blocks) in enumerate(math_pages)]
     pages += [(f"text/{i}", _page(title, "\n".join(f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", text))))
               for i, (title, text) in enumerate(nonmath_texts())]

@@ -2,10 +2,9 @@
 with the recipe's hyper-parameters, and evaluate on labelled sources it never saw.
 
 1. ``_math_pages.write_crawl``: three WARC files (CC-MAIN-2016/2020/2024 in their names) of pages we
-   render ourselves (generated worked examples, some with tables, GSM8K *train* worksheets, pages of
-   problems from other benchmarks' test sets — never MATH's or GSM8K's —, worksheets of word problems
-   in plain prose (ASDiv, SVAMP, MAWPS, MathQA, AQuA) with each answer, numpy's math docstrings, with
-   MathJax 2 / TeX-delimiter / MathML markup), non-math pages from three fourths of ../shared's
+   render ourselves (generated worked examples, some with tables, GSM8K *train* worksheets, numpy's and
+   scipy's math docstrings — no benchmark's test split —, with MathJax 2 / TeX-delimiter / MathML
+   markup), non-math pages from three fourths of ../shared's
    non-math seeds (Wikipedia articles whole, cut into pages, those with formula markup left out), API
    pages of standard-library modules and pages of numbers without math (shops, classifieds, league
    tables, recipes) for the bootstrap's hard negatives;
@@ -14,7 +13,7 @@ with the recipe's hyper-parameters, and evaluate on labelled sources it never sa
    seeding, half the chapters of the HoTT book's LaTeX source (a textbook's prose, which no page of the
    crawl has);
 3. ``megamath classifier eval`` on sources never seen in training: positives html-math pages (stage-1
-   text), MATH test problems, GSM8K test problems, the HoTT book's other chapters (LaTeX source, in
+   text; the few that are not about math, ``OFF_TOPIC``, are negatives), MATH test problems, GSM8K test problems, the HoTT book's other chapters (LaTeX source, in
    sections);
    negatives (the web pages among them as stage 1 keeps them: English by its language ID) the real
    Common Crawl pages of ../shared/data/warc (stage-1 text; the dolma "science"
@@ -59,14 +58,29 @@ def write_jsonl(path: Path, texts: list[str]) -> str:
 
 
 # the evaluation's web documents as stage 1 writes them (the speed is measured on those of 5–6 KB)
-WEB_SETS = ("html-math", "common-crawl", "trafilatura-pages", "seeds-held-out")
+WEB_SETS = ("html-math", "html-math-off-topic", "common-crawl", "trafilatura-pages", "seeds-held-out")
+
+# Pages of html-math that are not about math, read one by one: its magic-html pages come from a general
+# extraction benchmark whose sites load MathJax. A classifier is right to reject them.
+OFF_TOPIC = {
+    "8a5d9673b0c29ddbbf294f1b851c5739e186ad9d2417604d620ed4656e4a942a": "physicsworld news on a defence agency",
+    "f6d0929419b4ce71ce70630a8fac43dcee3735f62f87d22a62f74c45b8103d76": "an arXiv abstract on linguistics in NLP",
+    "d4654175c7dfe1fd7a599c880cad070fc3f861945fea77cece948599ba2bd548": "a DIY question on sound between floors",
+    "539e02538322863397072cdcde81556a05cf5aae1864d41e4dca9fc119df6241": "a physics forum thread on photon absorption",
+    "44996889451f80a931c07eeb3501b64901c806abc4922f25940fe2c78a4408c6":
+        "a forum puzzle thread whose puzzle is an image and whose answers are hidden: no math in its text",
+    "71bfee3a89353841d8b1f6f483b856afafd5347e880732214e8dad523dcdb592": "a Chinese blog post on an ecosystem model",
+    "d231b17088855d546e63d626119f38fcb324a015767a0a3f002e068fd584c393": "a Chinese blog post on ChatGPT",
+}
 
 
 def evaluation_sets(tmp: Path) -> tuple[list[str], list[str]]:
     data = require_shared()
     sets = tmp / "eval"
     sets.mkdir()
-    html_math = [extract_text(p.read_bytes()) for p in sorted((data / "html-math").rglob("*.htm*"))]
+    pages = sorted((data / "html-math").rglob("*.htm*"))
+    html_math = [extract_text(p.read_bytes()) for p in pages if p.stem not in OFF_TOPIC]
+    off_topic = [extract_text(p.read_bytes()) for p in pages if p.stem in OFF_TOPIC]
     math_test = [r["problem"] for r in
                  read_jsonl(data / "benchmarks/ZubinGou__math-evaluation-harness/data/math/test.jsonl")]
     gsm_test = [r["question"] for r in
@@ -81,11 +95,12 @@ def evaluation_sets(tmp: Path) -> tuple[list[str], list[str]]:
     news = [extract_text(p.read_bytes()) for p in sorted(cache.glob("*.htm*")) if p.name != "en.wikipedia.org.tsne.html"]
     held_out = [text for _, text in nonmath_texts(held_out=True)]  # real CC documents, news, Wikipedia
     news, html_math, held_out = english(news), english(html_math), english(held_out)  # what stage 1 keeps
+    off_topic = english(off_topic)
     hard = hard_sets(news + cc + held_out)
     positives = [f"{name}={write_jsonl(sets / f'{name}.jsonl', texts)}" for name, texts in
                  (("html-math", html_math), ("MATH-test", math_test), ("GSM8K-test", gsm_test), ("HoTT-book", hott))]
     negatives = [f"{name}={write_jsonl(sets / f'{name}.jsonl', texts)}" for name, texts in
-                 (("common-crawl", cc), ("trafilatura-pages", news), ("seeds-held-out", held_out), *hard.items())]
+                 (("html-math-off-topic", off_topic), ("common-crawl", cc), ("trafilatura-pages", news), ("seeds-held-out", held_out), *hard.items())]
     return positives, negatives
 
 

@@ -22,6 +22,7 @@ from megamath.classify.model import (
     preprocessing_path,
     train,
     train_labelled,
+    write_training_file,
 )
 from megamath.classify.preprocess import PREPROCESS_VERSION, chunk_words, preprocess
 from megamath.classify.seeds import BootstrapConfig, bootstrap_seeds, read_texts
@@ -66,11 +67,15 @@ def test_preprocess_normalizes_numbers_symbols_and_unicode():
 def test_preprocess_tells_prices_code_and_tables_from_math():
     """A price is not the formula $0$, a table of numbers is not a run of 0, code is not TeX."""
     assert preprocess("It costs $169.99, and $0$ is a formula.") == "it costs shopprice and mathspan 0 mathend is a formula"
-    assert preprocess("Tiers $$ · Italian · Open $$ and $NVDA/$AMD") == "tiers dollar dollar · italian · open dollar dollar and codevar / codevar"
+    assert preprocess("Tiers $$ · Italian · Open $$ and $NVDA/$AMD") == \
+        "tiers pricetier · italian · open pricetier and codevar / codevar"
+    assert preprocess("Tiers: $ or ($$$), then $ 20 and US$") == "tiers pricetier or pricetier then price and us dollar"
+    # a shell's parameter expansion is no formula, though its dollars pair by Pandoc's rule (version 5)
+    assert preprocess('HOME="${APP_HOME:-$HOME}" n=${#name} $x$') == "home = codevar - codevar n = codevar # name } mathspan x mathend"
     assert preprocess("Stage 1 wrote \\$5 and $x$.") == "stage 0 wrote price and mathspan x mathend"
     # a prose dollar right before a formula (inline or display), and a display formula at the start
     assert preprocess("It costs \\$$x$ and \\$$$y$$.") == "it costs \\ dollar mathspan x mathend and \\ dollar mathspan y mathend"
-    assert preprocess("$$z$$ and $$") == "mathspan z mathend and dollar dollar"
+    assert preprocess("$$z$$ and $$") == "mathspan z mathend and pricetier"
     assert preprocess("20 USD or 15 € or 7% off on 2024-05-01 at 12:30, 5 pm") == \
         "price or price or percent off on date at clock clock"
     assert preprocess("Selling 2 x JCM800 heads") == "selling qty model heads"
@@ -188,6 +193,22 @@ def test_bootstrap_is_balanced_across_crawls_and_keeps_ambiguous_pages_out():
 def write_jsonl(path, records):
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
+
+
+def test_balanced_lines_repeat_the_smaller_labels_to_the_largest(tmp_path):
+    examples = [("__label__math", f"m{i}") for i in range(10)] + [("__label__other", f"o{c}") for c in "abcd"] + \
+        [("__label__code", "code")]
+    plain = write_training_file(examples, tmp_path / "plain.txt", SMALL)
+    assert plain["lines"] == {"__label__math": 10, "__label__other": 4, "__label__code": 1}
+    config = dataclasses.replace(SMALL, balance_lines=True)
+    balanced = write_training_file(examples, tmp_path / "balanced.txt", config)
+    assert balanced["lines"] == {"__label__math": 10, "__label__other": 10, "__label__code": 10}
+    lines = (tmp_path / "balanced.txt").read_text().splitlines()
+    others = [line for line in lines if line.startswith("__label__other")]
+    assert sorted(others.count(f"__label__other o{c}") for c in "abcd") == [2, 2, 3, 3]  # 2 copies + 2 drawn
+    assert balanced["docs"] == plain["docs"]
+    write_training_file(examples, tmp_path / "again.txt", config)
+    assert (tmp_path / "again.txt").read_text() == (tmp_path / "balanced.txt").read_text()  # seeded
 
 
 def test_cli_train_eval_apply_and_web_extract_stage(model, tmp_path):

@@ -1,6 +1,6 @@
 """The classifier's compiled prose tokenizer (``megamath.classify._prose``) against the regular expression
-it replaced: preprocessing version 4 is defined by these tokens, so a model trained before the
-tokenizer was compiled scores the same; a change here is a new ``PREPROCESS_VERSION``."""
+it replaced: the prose tokens of preprocessing version 4 (and 5, which changed formulas only) are
+these, so a model trained before the tokenizer was compiled scores the same; a change here is a new ``PREPROCESS_VERSION``."""
 
 from __future__ import annotations
 

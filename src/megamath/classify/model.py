@@ -71,6 +71,10 @@ class TrainConfig:
     ``threads``: fastText training threads (0: every core); 1 gives a bit-identical model per seed.
     ``quantize``: also write a compressed ``.ftz`` (slow to make; scored through fastText itself).
     ``preprocessing``: what turns a text into tokens (:data:`PREPROCESSORS`), recorded with the model.
+    ``balance_lines``: repeat each smaller label's lines (whole copies, then a seeded sample) until every
+    label has as many as the largest. fastText's softmax has no bias term, so a label with more lines
+    pulls every common word toward itself, and a page with little evidence toward it; off is fastText's
+    plain training (the math classifier's commands turn it on: ``bench/classifier.py``).
     """
 
     dim: int = 256
@@ -84,19 +88,30 @@ class TrainConfig:
     seed: int = 0
     quantize: bool = False
     preprocessing: str = "web"
+    balance_lines: bool = False
 
 
 def write_training_file(examples: Iterable[tuple[str, str]], path: Path, config: TrainConfig) -> dict:
-    """Preprocess and chunk (label, text) examples, shuffle the lines, and write fastText's training file.
+    """Preprocess and chunk (label, text) examples, balance the labels' lines if the config asks, shuffle
+    them, and write fastText's training file.
 
-    Returns documents and lines per label."""
-    lines: list[str] = []
+    Returns documents and lines (as written, repeats included) per label."""
+    by_label: dict[str, list[str]] = {}
     docs: Counter = Counter()
     to_line, _ = preprocessor(config.preprocessing)
     for label, text in examples:
         docs[label] += 1
-        lines += [f"{label} {chunk}" for chunk in chunk_words(to_line(text), config.max_words_per_line) if chunk]
-    random.Random(config.seed).shuffle(lines)
+        by_label.setdefault(label, []).extend(
+            f"{label} {chunk}" for chunk in chunk_words(to_line(text), config.max_words_per_line) if chunk)
+    rng = random.Random(config.seed)
+    if config.balance_lines and by_label:
+        most = max(len(group) for group in by_label.values())
+        for label, group in by_label.items():
+            if group:
+                copies, rest = divmod(most, len(group))
+                by_label[label] = group * copies + rng.sample(group, rest)
+    lines = [line for group in by_label.values() for line in group]
+    rng.shuffle(lines)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"docs": dict(docs), "lines": dict(Counter(line.split(" ", 1)[0] for line in lines))}
 

@@ -7,7 +7,8 @@ math to a bag of tokens but are not get tokens of their own, before anything els
   are ``mathspan … mathend``; a dollar sign outside them (stage 1 writes a prose dollar ``\\$`` on
   pages with formulas) is never a formula;
 - currency amounts (``$20``, ``€20``, ``20 USD``) → ``price``, a shop's ``$169.99`` → ``shopprice``, a
-  dollar sign without an amount (price tiers ``$$``) → ``dollar``; percentages → ``percent``; dates
+  dollar sign without an amount → ``dollar``, one standing alone as a word (a price tier ``$$``) →
+  ``pricetier``; percentages → ``percent``; dates
   (``2024-05-01``, ``05/01/2024``) → ``date``; clock times (``12:30``, ``5pm``) → ``clock``; counts of
   goods (``2 x JCM800``) → ``qty``; model numbers (``JCM800``, ``RTX4090``) → ``model``;
 - a table row (a Markdown table line, or a line with a tab: extractors separate cells by tabs) starts
@@ -41,7 +42,7 @@ except ImportError as exc:  # a checkout on the path without an install
     raise ImportError("megamath's compiled tokenizer (megamath/classify/_prose.c) is not built: install megamath "
                       "with pip (`pip install -e .` in a checkout; it needs a C compiler)") from exc
 
-PREPROCESS_VERSION = 4
+PREPROCESS_VERSION = 5
 
 # Inside formulas: TeX commands, words (any script, no digits), a number (digits with inner . or ,),
 # one math symbol; under re.ASCII for ASCII text (the faster form, the same tokens there).
@@ -72,6 +73,8 @@ _CODE_LINE = re.compile(
 _TABLE_ROW = re.compile(r"\n([ \t]*\|.*\|[ \t]*|[^\n]*\t[^\n]*)$", re.M)
 _TABLE_NUMBER = re.compile(_NUMBER)
 _PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:€|£|usd\b|eur\b)", re.I)
+# dollar signs that stand alone as a word ("$$ · Italian", "$$$"): a restaurant's or hotel's price tier
+_PRICE_TIER = re.compile(r"(?<![^\s(])\${1,4}(?![^\s.,;:!?)])(?!\s\d)")
 
 
 def page_traits(text: str) -> dict[str, int]:
@@ -98,6 +101,8 @@ def _prose(text: str) -> str:
     """The prose tokens (see :mod:`megamath.classify._prose` for the grammar) as one line."""
     if " x " in text or " X " in text:
         text = _QUANTITY.sub(" qty ", text)
+    if "$" in text:
+        text = _PRICE_TIER.sub(" pricetier ", text)
     text = _mark_lines(text).lower()
     if "(" in text:
         text = _CALL.sub(" apicall ", text)

@@ -141,10 +141,13 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
 
 # What comes between two dollar signs that are not formula delimiters: amounts ("5 billion$ … 3
 # billion$", "$1 billion$"), JSON ('"$12","b":"$'), code ("$AAPL/$", "$a; $"), template
-# placeholders ("${a}${b}"), price tiers ("$$ · Italian · $$").
+# placeholders ("${a}${b}"), shell parameter expansions ("${APP_HOME:-$HOME}", "${#name}", "${f%.txt}"),
+# price tiers ("$$ · Italian · $$").
 _AMOUNT = re.compile(r"^\s*\d[\d,.]*\s*(?:(?i:thousand|million|billion|trillion|bn|mln)|[A-Z]{3})\b")
 # a quote, a method call on a result ($(x).ready), an arrow function, a call or path left open
 _CODE_LIKE = re.compile(r'"|\)\.[A-Za-z_]|=>|[/(]\s*$')
+# TeX never has an identifier followed by ":-", "#" or "%" (a comment) right after a group's brace
+_SHELL_EXPANSION = re.compile(r"^\{(?:#[A-Za-z_]\w*\}|[A-Za-z_]\w*(?::[-=+?]|#|%))")
 _TEX_TABLE = re.compile(r"\\begin\{|\\\\")  # && is JavaScript's "and", or empty cells of a TeX array
 _TEX_MARKS = re.compile(r"[\\^_{}]")
 _OPERATORS = re.compile(r"[=+\-*/<>]")
@@ -153,7 +156,7 @@ _WORDS = re.compile(r"[^\W\d_]{3,}")
 
 def not_a_formula(body: str, after: str) -> bool:
     """Whether a ``$…$`` or ``$$…$$`` span is prose, an amount, code or a template rather than math."""
-    if after == "{" or _AMOUNT.match(body) or _CODE_LIKE.search(body):
+    if after == "{" or _AMOUNT.match(body) or _CODE_LIKE.search(body) or _SHELL_EXPANSION.match(body):
         return True
     if "&&" in body and not _TEX_TABLE.search(body):
         return True
