@@ -69,6 +69,8 @@ OFF_TOPIC = {
     "539e02538322863397072cdcde81556a05cf5aae1864d41e4dca9fc119df6241": "a physics forum thread on photon absorption",
     "44996889451f80a931c07eeb3501b64901c806abc4922f25940fe2c78a4408c6":
         "a forum puzzle thread whose puzzle is an image and whose answers are hidden: no math in its text",
+    "3bea25afda1671509d82cee7e6529ae362a60b7c1f5817d4627a455cc9b23ab3":
+        "a Puzzling.SE question on telling a Duplo 9 from a 6 in a photo of a brick structure: no math in its text",
     "71bfee3a89353841d8b1f6f483b856afafd5347e880732214e8dad523dcdb592": "a Chinese blog post on an ecosystem model",
     "d231b17088855d546e63d626119f38fcb324a015767a0a3f002e068fd584c393": "a Chinese blog post on ChatGPT",
 }

@@ -24,7 +24,7 @@ from megamath.classify.model import (
     train_labelled,
     write_training_file,
 )
-from megamath.classify.preprocess import PREPROCESS_VERSION, chunk_words, preprocess
+from megamath.classify.preprocess import PREPROCESS_VERSION, chunk_words, preprocess, without_formulas
 from megamath.classify.seeds import BootstrapConfig, bootstrap_seeds, read_texts
 from fixtures.scripted_server import ScriptedServerProcess
 from megamath.runtime.shards import read_shard
@@ -58,7 +58,7 @@ def model(tmp_path_factory):
 
 def test_preprocess_normalizes_numbers_symbols_and_unicode():
     assert preprocess("Let $f(x) = 3x^2 + 2.5x$; then \\frac{a}{b}, 1,000 people!") == \
-        "let mathspan f x = 0 x ^ 0 + 0 x mathend then \\frac { a } { b } 0 people"
+        "let mathspan f x = 0 x ^ 0 + 0 x mathend then \\frac a b 0 people"
     assert preprocess("ＡＢＣ Ünïcode ﬁ") == "abc ünïcode fi"
     assert preprocess("") == ""
     assert chunk_words("a b c d e", 2) == ["a b", "c d", "e"] and chunk_words("a b", 0) == ["a b"]
@@ -72,10 +72,24 @@ def test_preprocess_tells_prices_code_and_tables_from_math():
     assert preprocess("Tiers: $ or ($$$), then $ 20 and US$") == "tiers pricetier or pricetier then price and us dollar"
     # a shell's parameter expansion is no formula, though its dollars pair by Pandoc's rule (version 5)
     assert preprocess('HOME="${APP_HOME:-$HOME}" n=${#name} $x$') == "home = codevar - codevar n = codevar # name } mathspan x mathend"
-    assert preprocess("Stage 1 wrote \\$5 and $x$.") == "stage 0 wrote price and mathspan x mathend"
+    # stage 1 escapes a prose dollar only on a page with formulas: that amount is no shop's (version 6)
+    assert preprocess("Stage 1 wrote \\$5 and $x$, a shop $5.") == \
+        "stage 0 wrote escapedprice and mathspan x mathend a shop price"
     # a prose dollar right before a formula (inline or display), and a display formula at the start
     assert preprocess("It costs \\$$x$ and \\$$$y$$.") == "it costs \\ dollar mathspan x mathend and \\ dollar mathspan y mathend"
     assert preprocess("$$z$$ and $$") == "mathspan z mathend and pricetier"
+    # a formula's grouping braces are no content; a brace in prose is code's (version 6)
+    assert preprocess("$x^{10} = \\frac{a}{b}$ and {code}, \\emph{Proof}") == \
+        "mathspan x ^ 0 = \\frac a b mathend and { code } \\emph proof"
+    # who speaks is no topic: I, you, we are dropped, but not inside a formula (version 6)
+    assert preprocess("I think you and we know $i^2 = -1$ for us.") == "think and know mathspan i ^ 0 = - 0 mathend for us"
+    # a math symbol typed as a character is its TeX command; an arrow, a degree sign, a Greek word are not (version 6)
+    assert preprocess("For all ε > 0, ∀ x ∈ ℝ: ¬p → q at 350°F, λόγος") == \
+        "for all \\varepsilon > 0 \\forall x \\in \\mathbb { r } \\neg p → q at 0 ° f λόγος"
+    # markup that is no formula: a StackExchange post's group markers, an Asymptote figure's code (version 6)
+    assert preprocess("0\n$\\begingroup$\n\nHow loud is $x$?\n\n$\\endgroup$") == "0 how loud is mathspan x mathend"
+    assert preprocess("Find $x$. [asy]\ndraw((0,0)--(3,0));\nlabel(\"$A$\", (0,0));\n[/asy]") == \
+        "find mathspan x mathend asyfigure"
     assert preprocess("20 USD or 15 € or 7% off on 2024-05-01 at 12:30, 5 pm") == \
         "price or price or percent off on date at clock clock"
     assert preprocess("Selling 2 x JCM800 heads") == "selling qty model heads"
@@ -87,7 +101,7 @@ def test_preprocess_tells_prices_code_and_tables_from_math():
     # command takes letters only, a variable takes what follows its sign; letters of other scripts
     assert preprocess("H100 USD and x2 % and \\alpha12 usd, $ 20 or $ab_1 usd") == \
         "model usd and x percent and \\alpha price price or codevar usd"
-    assert preprocess("Größe 12:30 pm, ۳ € and 😀 n_1 ², α2 usd") == "größe clock ۳ € and 😀 n 0 2 α price"
+    assert preprocess("Größe 12:30 pm, ۳ € and 😀 n_1 ², α2 usd") == "größe clock ۳ € and 😀 n 0 2 \\alpha price"
 
 
 def test_a_model_trained_with_another_preprocessing_is_refused(model, tmp_path):
@@ -211,6 +225,18 @@ def test_balanced_lines_repeat_the_smaller_labels_to_the_largest(tmp_path):
     assert (tmp_path / "again.txt").read_text() == (tmp_path / "balanced.txt").read_text()  # seeded
 
 
+def test_a_math_document_with_formulas_is_also_trained_on_without_them(tmp_path):
+    examples = [("__label__math", "Solve $x^2 = 4$ for the root."), ("__label__math", "How many ways are there?"),
+                ("__label__other", "A shop sells $x$ and costs \\$5.")]
+    summary = write_training_file(examples, tmp_path / "train.txt", dataclasses.replace(SMALL, formula_free_copies=True))
+    lines = sorted((tmp_path / "train.txt").read_text().splitlines())
+    assert lines == ["__label__math how many ways are there", "__label__math solve for the root",
+                     "__label__math solve mathspan x ^ 0 = 0 mathend for the root",
+                     "__label__other a shop sells mathspan x mathend and costs escapedprice"]  # math only
+    assert summary["docs"] == {"__label__math": 2, "__label__other": 1}
+    assert without_formulas("mathspan x mathend") == "" and without_formulas("no formula") == "no formula"
+
+
 def test_cli_train_eval_apply_and_web_extract_stage(model, tmp_path):
     rng = random.Random(2)
     pos = write_jsonl(tmp_path / "pos.jsonl", [{"text": math_doc(rng)} for _ in range(200)])
@@ -290,7 +316,9 @@ def test_webpro_scores_with_a_classifier_trained_on_a_sample_of_llm_scores(tmp_p
     with ScriptedServerProcess() as server:
         result = run_cli("web", "pro", str(shard), "-o", str(tmp_path / "pro"), "--model", "scripted", "--refine-model",
                          "scripted-echo", "--base-url", server.base_url, "--score-sample", "100", "-q", "--format",
-                         "jsonl", "--thresholds", "0:3")  # 100 documents a crawl train a model of modest confidence
+                         "jsonl", "--thresholds", "0:2.6")
+        # 100 documents a crawl train a model of modest confidence: expected scores sit near the midpoint of
+        # 0 and 5 (math 2.7–2.9, prose 2.5 here), on the right sides of it
         assert result.returncode == 0, result.stderr
         out = [r for p in (tmp_path / "pro" / "data").glob("*.jsonl") for r in read_shard(str(p))]
         # the LLM scored only the sample; everything else was scored by the classifier, then the kept refined

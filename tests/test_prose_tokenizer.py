@@ -1,6 +1,7 @@
 """The classifier's compiled prose tokenizer (``megamath.classify._prose``) against the regular expression
-it replaced: the prose tokens of preprocessing version 4 (and 5, which changed formulas only) are
-these, so a model trained before the tokenizer was compiled scores the same; a change here is a new ``PREPROCESS_VERSION``."""
+it replaced: the prose tokens of preprocessing version 4 (5 changed formulas only; 6 writes stage 1's escaped
+amount as ``escapedprice`` and drops the pronouns of the first and second person outside formulas) are
+these, so the compiled pass reads what the pattern read; a change here is a new ``PREPROCESS_VERSION``."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ _REFERENCE = {True: re.compile(_TOKEN, re.ASCII), False: re.compile(_TOKEN)}
 def _reference_token(token: str) -> str:
     first, last = token[0], token[-1]
     if first == "\\":
-        return "price" if token[1:2] == "$" else token
+        return "escapedprice" if token[1:2] == "$" else token
     if first in "$€£¥₹":
         if len(token) == 1:
             return "dollar"
@@ -44,15 +45,26 @@ def _reference_token(token: str) -> str:
     return token if token.isascii() else _compatible(token)
 
 
+_PRONOUNS = {"i", "me", "my", "mine", "myself", "you", "your", "yours", "yourself", "we", "our", "ours", "ourselves"}
+
+
 def reference_line(text: str) -> str:
-    return " ".join(_reference_token(t) for t in _REFERENCE[text.isascii()].findall(text))
+    tokens, in_formula = [], False
+    for token in _REFERENCE[text.isascii()].findall(text):
+        if token == ("mathend" if in_formula else "mathspan"):
+            in_formula = not in_formula
+        elif not in_formula and token in _PRONOUNS:  # who speaks is no topic (version 6)
+            continue
+        tokens.append(_reference_token(token))
+    return " ".join(tokens)
 
 
 PIECES = ["20", "5", "1.5", "3,000", "12:30", "12:345", "2024-05-01", "05/01/2024", "1-2", "/3", "-12345", "x", "ab",
           "_", "usd", "eur", "gbp", "euros", "dollar", "dollars", "pm", "p.m.", "am", "a.m", "a.", "m", "%", "€", "£",
           "¥", "₹", "$", "\\$", "\\", "{", "}", " ", "  ", "\n", "\t", "\x1c", "\x00", "\u2009", "\xa0", ".", ",", "'",
           "(", ")", "-", "/", ":", "α", "٣", "𝟐", "😀", "\\alpha", "é", "²", "½", "ℝ", "ﬁ", "x_1", "_a", "jcm800",
-          "h100", "a12b", "1,", "9.", "1.99", "ǅ"]
+          "h100", "a12b", "1,", "9.", "1.99", "ǅ", "i", "you", "yours", "mathspan", "mathend", "mathspany", "us", "me", "my", "mine", "we",
+          "our", "ourselves", "yourself", "myself"]
 
 
 def test_the_tokens_of_the_regular_expression_on_generated_text():

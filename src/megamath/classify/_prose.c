@@ -17,9 +17,12 @@
  * digits are decimal digits of any script, and words, spaces and digits follow Python's `re` (for
  * pure-ASCII text its ASCII flag, under which \x1c–\x1f are not whitespace).
  *
+ * Dropped: a personal pronoun of the first or second person (i, me, my, …, you, …, we, our, …; not us)
+ * outside a formula (between the tokens mathspan and mathend).
+ *
  * Written as: a token of ASCII letters as it is; one starting with an ASCII digit, a currency sign or a
  * backslash as the special token it stands for (price, shopprice, dollar, codevar, percent, date,
- * clock, 0; an escaped amount is price, a TeX command itself); one ending in an ASCII digit as `model`;
+ * clock, 0; an escaped amount is escapedprice, a TeX command itself); one ending in an ASCII digit as `model`;
  * another ASCII token as it is; any other through the caller's function (NFKC). */
 
 #define PY_SSIZE_T_CLEAN
@@ -276,7 +279,7 @@ static const char *special(const Text *t, Py_ssize_t start, Py_ssize_t end) {
     static const char *const charm_cents[] = {".99", ".95", ".49", ".98", ".97"};
     Py_UCS4 first = at(t, start), last = at(t, end - 1);
     if (first == '\\')
-        return end - start > 1 && at(t, start + 1) == '$' ? "price" : NULL;
+        return end - start > 1 && at(t, start + 1) == '$' ? "escapedprice" : NULL;  /* on a page with formulas */
     if (is_currency(first)) {
         if (end - start == 1)
             return "dollar";  /* a sign with no amount: price tiers ($$$), prompts, tickers */
@@ -298,6 +301,40 @@ static const char *special(const Text *t, Py_ssize_t start, Py_ssize_t end) {
     if (last == 'm' || last == '.')
         return "clock";  /* 5pm, 5 p.m. */
     return "price";  /* 20 USD, 100 euros, 15 € */
+}
+
+static int is_token(const Text *t, Py_ssize_t start, Py_ssize_t end, const char *word) {
+    Py_ssize_t n = (Py_ssize_t)strlen(word);
+    if (end - start != n)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (at(t, start + i) != (Py_UCS4)(unsigned char)word[i])
+            return 0;
+    return 1;
+}
+
+/* Who speaks (I, you, we) is a page's register, not its topic: the seeds' math is mostly written
+ * impersonally, and a model would learn the register. Inside a formula, i stays. By first letter and
+ * length first: this runs for every token. */
+static int is_person_pronoun(const Text *t, Py_ssize_t start, Py_ssize_t end) {
+    Py_ssize_t n = end - start;
+    switch (at(t, start)) {
+    case 'i':
+        return n == 1;
+    case 'm':
+        return n <= 6 && (is_token(t, start, end, "me") || is_token(t, start, end, "my")
+                          || is_token(t, start, end, "mine") || is_token(t, start, end, "myself"));
+    case 'y':
+        return n >= 3 && n <= 8 && (is_token(t, start, end, "you") || is_token(t, start, end, "your")
+                                    || is_token(t, start, end, "yours") || is_token(t, start, end, "yourself"));
+    case 'w':
+        return n == 2 && at(t, start + 1) == 'e';
+    case 'o':
+        return n >= 3 && n <= 9 && (is_token(t, start, end, "our") || is_token(t, start, end, "ours")
+                                    || is_token(t, start, end, "ourselves"));  /* not us: the US */
+    default:
+        return 0;
+    }
 }
 
 static int append_token(Line *line, const Text *t, Py_ssize_t start, Py_ssize_t end, PyObject *compatible) {
@@ -333,6 +370,7 @@ static PyObject *prose_line(PyObject *module, PyObject *const *args, Py_ssize_t 
     Line line = {NULL, 0, 0};
     if (reserve(&line, t.length + 16))
         return NULL;
+    int in_formula = 0;  /* between the mathspan and mathend that preprocess wrote */
     for (Py_ssize_t i = 0; i < t.length;) {
         Py_UCS4 c = at(&t, i);
         if (is_space(&t, c) || is_dropped(c)) {
@@ -340,6 +378,12 @@ static PyObject *prose_line(PyObject *module, PyObject *const *args, Py_ssize_t 
             continue;
         }
         Py_ssize_t end = token_end(&t, i);
+        if (c == 'm' && is_token(&t, i, end, in_formula ? "mathend" : "mathspan"))
+            in_formula = !in_formula;
+        else if (!in_formula && is_person_pronoun(&t, i, end)) {
+            i = end;
+            continue;
+        }
         if (line.length) {
             if (reserve(&line, 1))
                 goto failed;

@@ -29,7 +29,7 @@ from typing import Iterable
 import numpy as np
 
 from megamath.classify.fasttext_model import FastTextModelError, load_fasttext_model
-from megamath.classify.preprocess import chunk_words
+from megamath.classify.preprocess import chunk_words, without_formulas
 from megamath.runtime import storage
 from megamath.runtime.task import Job
 
@@ -75,6 +75,11 @@ class TrainConfig:
     label has as many as the largest. fastText's softmax has no bias term, so a label with more lines
     pulls every common word toward itself, and a page with little evidence toward it; off is fastText's
     plain training (the math classifier's commands turn it on: ``bench/classifier.py``).
+    ``formula_free_copies``: also train on each math document that has formulas with its formulas taken
+    out. Its formulas decide almost every line of a math page, so the model would learn little from the
+    prose between them and take a page whose math is mostly words (a counting problem, a textbook
+    chapter, a proof assistant's book) for other; the copy teaches the prose (the math classifier's
+    commands turn it on: ``bench/classifier.py``).
     """
 
     dim: int = 256
@@ -89,11 +94,12 @@ class TrainConfig:
     quantize: bool = False
     preprocessing: str = "web"
     balance_lines: bool = False
+    formula_free_copies: bool = False
 
 
 def write_training_file(examples: Iterable[tuple[str, str]], path: Path, config: TrainConfig) -> dict:
-    """Preprocess and chunk (label, text) examples, balance the labels' lines if the config asks, shuffle
-    them, and write fastText's training file.
+    """Preprocess and chunk (label, text) examples (and a math document's formula-free copy, if the config
+    asks), balance the labels' lines if it asks, shuffle them, and write fastText's training file.
 
     Returns documents and lines (as written, repeats included) per label."""
     by_label: dict[str, list[str]] = {}
@@ -101,8 +107,12 @@ def write_training_file(examples: Iterable[tuple[str, str]], path: Path, config:
     to_line, _ = preprocessor(config.preprocessing)
     for label, text in examples:
         docs[label] += 1
+        versions = [to_line(text)]
+        if config.formula_free_copies and label == POSITIVE and (prose := without_formulas(versions[0])) != versions[0]:
+            versions.append(prose)
         by_label.setdefault(label, []).extend(
-            f"{label} {chunk}" for chunk in chunk_words(to_line(text), config.max_words_per_line) if chunk)
+            f"{label} {chunk}" for version in versions for chunk in chunk_words(version, config.max_words_per_line)
+            if chunk)
     rng = random.Random(config.seed)
     if config.balance_lines and by_label:
         most = max(len(group) for group in by_label.values())

@@ -4,22 +4,30 @@ What a page's numbers and symbols *are* decides whether it is math, so the thing
 math to a bag of tokens but are not get tokens of their own, before anything else is folded:
 
 - formulas the extractor delimited (``$…$``, ``$$…$$``; LaTeX sources' ``\\[…\\]`` and ``\\(…\\)``)
-  are ``mathspan … mathend``; a dollar sign outside them (stage 1 writes a prose dollar ``\\$`` on
-  pages with formulas) is never a formula;
-- currency amounts (``$20``, ``€20``, ``20 USD``) → ``price``, a shop's ``$169.99`` → ``shopprice``, a
-  dollar sign without an amount → ``dollar``, one standing alone as a word (a price tier ``$$``) →
-  ``pricetier``; percentages → ``percent``; dates
-  (``2024-05-01``, ``05/01/2024``) → ``date``; clock times (``12:30``, ``5pm``) → ``clock``; counts of
-  goods (``2 x JCM800``) → ``qty``; model numbers (``JCM800``, ``RTX4090``) → ``model``;
+  are ``mathspan … mathend``, without their grouping braces (nor those of a TeX command's argument in
+  a LaTeX source's prose, ``\\emph{…}``); a dollar sign outside them (stage 1 writes a prose dollar
+  ``\\$`` on pages with formulas) is never a formula;
+- currency amounts (``$20``, ``€20``, ``20 USD``) → ``price``, a shop's ``$169.99`` → ``shopprice``, an
+  amount stage 1 escaped (``\\$20``; it escapes prose dollars only on pages where it found formulas, so
+  this is a word problem's amount, not a shop's) → ``escapedprice``, a dollar sign without an amount →
+  ``dollar``, one standing alone as a word (a price tier ``$$``) → ``pricetier``; percentages →
+  ``percent``; dates (``2024-05-01``, ``05/01/2024``) → ``date``; clock times (``12:30``, ``5pm``) →
+  ``clock``; counts of goods (``2 x JCM800``) → ``qty``; model numbers (``JCM800``, ``RTX4090``) → ``model``;
 - a table row (a Markdown table line, or a line with a tab: extractors separate cells by tabs) starts
   with ``tablerow`` and its numbers are ``tnum``, not the ``0`` of a formula;
+- what is markup, not a formula: StackExchange's ``$\\begingroup$``/``$\\endgroup$`` around every post
+  (on non-math sites too) are dropped; an Asymptote figure (``[asy]…[/asy]``, a competition problem's
+  drawing) is ``asyfigure``, not lines of code;
 - code: a line that reads as code starts with ``codeline``; a dotted call (``torch.nn.Linear(``) is
   ``apicall``; a variable (``$HOME``, ``${dir}``) is ``codevar``; an identifier with underscores
   (``in_features``) is one word, not a subscript.
 
-Then: NFKC (full-width and styled letters become plain ones), lower case, every other number → ``0``
-(the value says nothing about the topic, its presence does), math symbols and TeX commands as tokens
-of their own (``x^2`` → ``x ^ 0``), sentence punctuation dropped. A document is one line of tokens.
+Then: a math symbol typed as a character (``∀``, ``≤``, a lone ``α``) is the TeX command stage 1 writes
+for it (``\\forall``); the pronouns of the first and second person (I, you, we, …) are dropped outside
+formulas (who speaks is a page's register, not its topic, and the seeds' math is mostly impersonal);
+NFKC (full-width and styled letters become plain ones), lower case, every other number → ``0`` (the
+value says nothing about the topic, its presence does), math symbols and TeX commands as tokens of
+their own (``x^2`` → ``x ^ 0``), sentence punctuation dropped. A document is one line of tokens.
 
 The regular expressions here mark formulas, lines and calls; the prose after them is read by a compiled
 tokenizer (``_prose.c``, whose header gives its grammar; ``tests/test_prose_tokenizer.py`` holds the
@@ -34,6 +42,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from megamath.web.math.symbols import SYMBOLS
 from megamath.web.math.tex import not_a_formula
 
 try:
@@ -42,7 +51,7 @@ except ImportError as exc:  # a checkout on the path without an install
     raise ImportError("megamath's compiled tokenizer (megamath/classify/_prose.c) is not built: install megamath "
                       "with pip (`pip install -e .` in a checkout; it needs a C compiler)") from exc
 
-PREPROCESS_VERSION = 5
+PREPROCESS_VERSION = 6
 
 # Inside formulas: TeX commands, words (any script, no digits), a number (digits with inner . or ,),
 # one math symbol; under re.ASCII for ASCII text (the faster form, the same tokens there).
@@ -59,6 +68,14 @@ _NUMBER = r"\d[\d,]*(?:\.\d+)?"
 _FORMULA = re.compile(r"(?<!\\)\$\$(.{1,5000}?)\$\$"
                       r"|\$(?<!\\\$)(?<![^\\]\$\$)(?<!^\$\$)(?=[^\s$])([^$\n]{1,1000}?)(?<=[^\s\\])\$(?!\d)"
                       r"|\\\[(.{1,5000}?)\\\]|\\\((.{1,1000}?)\\\)", re.S)  # and LaTeX's \[…\] and \(…\)
+# TeX's grouping braces (x^{10}, \\frac{a}{b}) are no content of a formula; left in, they would make a
+# brace in prose (code's) a math token
+_GROUPING = frozenset("{}")
+# and so are a TeX command's argument braces in the prose of a LaTeX source (\\emph{…}, \\begin{proof})
+_COMMAND_ARGUMENTS = re.compile(r"\\[a-zA-Z]+\*?(?:\{[^{}\n]*\})+")
+# StackExchange wraps every post in these (MathJax groups), whatever the site's topic
+_POST_MARKERS = frozenset(("\\begingroup", "\\endgroup"))
+_ASYMPTOTE = re.compile(r"\[asy\].*?\[/asy\]", re.S)
 # A dotted call, found from its dot (".linear(" of torch.nn.Linear): a scan for a dot is fast.
 _CALL = re.compile(r"\.[a-z_]\w*\(")
 _QUANTITY = re.compile(r"\d+ [xX] (?=[A-Z])")  # before lower-casing: "2 x JCM800"
@@ -97,12 +114,18 @@ def _mark_lines(text: str) -> str:
     return _CODE_LINE.sub("\n codeline ", text)[1:]
 
 
+def _without_braces(match: re.Match) -> str:
+    return match.group(0).replace("{", " ").replace("}", " ")
+
+
 def _prose(text: str) -> str:
     """The prose tokens (see :mod:`megamath.classify._prose` for the grammar) as one line."""
     if " x " in text or " X " in text:
         text = _QUANTITY.sub(" qty ", text)
     if "$" in text:
         text = _PRICE_TIER.sub(" pricetier ", text)
+    if "\\" in text and "{" in text:
+        text = _COMMAND_ARGUMENTS.sub(_without_braces, text)
     text = _mark_lines(text).lower()
     if "(" in text:
         text = _CALL.sub(" apicall ", text)
@@ -116,21 +139,44 @@ def _formula(match: re.Match) -> str:
     tex = match.group(match.lastindex)
     if not_a_formula(tex, match.string[match.end():match.end() + 1]):
         return match.group(0)
+    if tex in _POST_MARKERS:
+        return " "
     tex = tex.lower()
     tokens = (_ASCII_MATH_TOKEN if tex.isascii() else _MATH_TOKEN).findall(tex)
-    return " mathspan " + " ".join(["0" if t[0] in _DIGITS else t for t in tokens]) + " mathend "
+    tokens = ["0" if t[0] in _DIGITS else t for t in tokens if t not in _GROUPING]
+    return " mathspan " + " ".join(tokens) + " mathend "
+
+
+# A math symbol typed as a character (a forum's "∀ε > 0", a proof assistant's "¬", "α") is the TeX command
+# stage 1 writes for it in a formula; not those that pages without math use as ornaments, arrows or units.
+_ORNAMENTS = frozenset("·…′″°†★⋆□◻→←↔↑↓×÷±∓−∗‖△∼⋯⋮⋱")
+_SYMBOL_TOKENS = {char: " ".join(_ASCII_MATH_TOKEN.findall(tex.lower())) for char, tex in SYMBOLS.items()
+                  if not char.isascii() and char not in _ORNAMENTS and tex.startswith("\\")}
 
 
 def _compatible(token: str) -> str:
-    """NFKC of a non-ASCII token (full-width and styled letters become plain ones), lower case."""
+    """A non-ASCII token: a math symbol as its TeX command's tokens, any other in NFKC (full-width and
+    styled letters become plain ones), lower case."""
+    if token in _SYMBOL_TOKENS:
+        return _SYMBOL_TOKENS[token]
     return unicodedata.normalize("NFKC", token).lower() if not unicodedata.is_normalized("NFKC", token) else token
 
 
 def preprocess(text: str) -> str:
     """One line of tokens separated by single spaces; see the module docstring."""
+    if "[asy]" in text:
+        text = _ASYMPTOTE.sub(" asyfigure ", text)
     if "$" in text or "\\[" in text or "\\(" in text:
         text = _FORMULA.sub(_formula, text)
     return _prose(text)
+
+
+_MARKED_FORMULA = re.compile(r"(?:^| )mathspan .*? ?mathend(?= |$)")
+
+
+def without_formulas(line: str) -> str:
+    """A preprocessed line with its formulas (``mathspan … mathend``) taken out: the prose of a math page."""
+    return " ".join(_MARKED_FORMULA.sub(" ", line).split()) if "mathspan" in line else line
 
 
 def chunk_words(line: str, max_words: int) -> list[str]:

@@ -12,7 +12,7 @@ import click
 from megamath.cli.app import classifier, configure_logging
 from megamath.cli.common import prepare_run, report_run
 from megamath.cli.options import (
-    balance_option,
+    math_train_options,
     cache_for,
     endpoint_from,
     endpoint_options,
@@ -51,7 +51,7 @@ def _fields(fields: str) -> tuple[str, ...]:
               help="Field(s) holding the text in jsonl/parquet, comma-separated (joined), e.g. question,answer.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file (.bin).")
 @train_options
-@balance_option
+@math_train_options
 def train(positives, negatives, text_field, output, **hyper):
     """Train a math classifier from seed files (preprocessing, versioned: formulas, prices, dates, tables and
     code as tokens of their own, NFKC, lower case, other numbers → 0, math symbols as tokens, long
@@ -218,7 +218,7 @@ def apply(inputs, output_format, model, threshold, **options):
               help="Classifier threshold for the round-over-round comparison.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @train_options
-@balance_option
+@math_train_options
 def round2(inputs, round1_model, seed_dir, extra_positives, text_field, llm_model, per_crawl, positive_min_score,
            negative_max_score, threshold, seed, **options):
     """Round 2: sample stage-1 survivors evenly per crawl, label them with the LLM math-relevance rubric,

@@ -128,18 +128,24 @@ train_options = apply_options([
 ])
 
 
-# on the math classifier's commands only: the code classifier's figures were measured without it
-balance_option = click.option(
-    "--balance-lines/--no-balance-lines", default=True, show_default=True,
-    help="Repeat the smaller label's training lines to the larger's count (bench/classifier.py: fewer false "
-         "positives at the same recall).")
+# on the math classifier's commands only: the code classifier's figures were measured without them
+math_train_options = apply_options([
+    click.option("--balance-lines/--no-balance-lines", default=True, show_default=True,
+                 help="Repeat the smaller label's training lines to the larger's count (bench/classifier.py: "
+                      "fewer false positives at the same recall)."),
+    click.option("--formula-free-copies/--no-formula-free-copies", default=True, show_default=True,
+                 help="Also train on each math document with its formulas taken out, so that a math page's "
+                      "prose reads as math on its own (bench/classifier.py: higher recall on word problems "
+                      "and textbooks)."),
+])
 
 
 def train_config_from(options: dict) -> TrainConfig:
     return TrainConfig(dim=options["dim"], lr=options["lr"], word_ngrams=options["word_ngrams"],
                        min_count=options["min_count"], epoch=options["epoch"], bucket=options["bucket"],
                        max_words_per_line=options["max_words"], threads=options["threads"],
-                       quantize=options["quantize"], balance_lines=options.get("balance_lines", False))
+                       quantize=options["quantize"], balance_lines=options.get("balance_lines", False),
+                       formula_free_copies=options.get("formula_free_copies", False))
 
 
 def csv(value: str) -> tuple[str, ...]:

@@ -113,6 +113,7 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("bucket", _train.bucket, "fastText hash buckets for word n-grams (memory: bucket x dim x 4 bytes)"),
         Option("max_words", _train.max_words_per_line, "training lines of at most this many words"),
         Option("balance_lines", True, "repeat the smaller label's training lines to the larger's count"),
+        Option("formula_free_copies", True, "also train on each math document with its formulas taken out"),
         Option("threads", 1, "training threads (1: the same model on every run; 0: every core)"),
     ]),
     "dedup": ("Exact, then MinHash-LSH near-duplicate removal.", [
@@ -419,7 +420,7 @@ def _phase_classify(recipe, shards, folder, executor, show_progress) -> PhaseOut
                     + [(NEGATIVE, recipe.location(n), fields) for n in c["negative"]])
         train = TrainConfig(dim=c["dim"], epoch=c["epoch"], word_ngrams=c["word_ngrams"], min_count=c["min_count"],
                             bucket=c["bucket"], max_words_per_line=c["max_words"], threads=c["threads"],
-                            balance_lines=c["balance_lines"])
+                            balance_lines=c["balance_lines"], formula_free_copies=c["formula_free_copies"])
         with folder.lock():
             trained = train_classifier(examples, folder.sub("work", "train"), train, executor,
                                        output=storage.join(folder.root, "model.bin"), show_progress=show_progress)
