@@ -204,6 +204,14 @@ def _gsm8k_train() -> list[dict]:
                       / "train.jsonl")
 
 
+def _question(item: dict) -> str:
+    return item["question"].replace("$", "\\$")  # an amount's dollar escaped, as a page with TeX formulas writes it
+
+
+def _final_answer(item: dict) -> tuple[str, str]:
+    return "p", f"Answer: ${item['answer'].split('####')[-1].strip()}$"
+
+
 def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
     """GSM8K train problems with their worked solutions (the calculator notes as formulas)."""
     items = _gsm8k_train()
@@ -211,11 +219,10 @@ def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]
     for start in range(0, len(items) - per_page + 1, per_page):
         blocks = []
         for item in items[start:start + per_page]:
-            # an amount's dollar is escaped, as a page with TeX formulas writes it
-            blocks.append(("p", "Problem. " + item["question"].replace("$", "\\$")))
+            blocks.append(("p", "Problem. " + _question(item)))
             solution = _CALCULATION.sub(_calculation_tex, item["answer"].split("####")[0].replace("$", "\\$"))
             blocks += [("p", line) for line in solution.splitlines() if line.strip()]
-            blocks.append(("p", f"Answer: ${item['answer'].split('####')[-1].strip()}$"))
+            blocks.append(_final_answer(item))
         pages.append(("Practice problems", blocks))
     return pages
 
@@ -228,8 +235,7 @@ def gsm8k_answer_sheets(per_page: int = 6) -> list[tuple[str, list[tuple[str, st
     for start in range(0, len(items) - per_page + 1, per_page):
         blocks = []
         for number, item in enumerate(items[start:start + per_page], 1):
-            blocks.append(("p", f"{number}. " + item["question"].replace("$", "\\$")))
-            blocks.append(("p", f"Answer: ${item['answer'].split('####')[-1].strip()}$"))
+            blocks += [("p", f"{number}. " + _question(item)), _final_answer(item)]
         pages.append(("Word problems with answers", blocks))
     return pages
 
