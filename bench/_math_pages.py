@@ -208,11 +208,22 @@ def _question(item: dict) -> str:
     return item["question"].replace("$", "\\$")  # an amount's dollar escaped, as a page with TeX formulas writes it
 
 
-def _final_answer(item: dict) -> tuple[str, str]:
-    return "p", f"Answer: ${item['answer'].split('####')[-1].strip()}$"
+# The words pages give a final answer and a sheet of problems in, varied as pages vary them: one wording
+# on every GSM8K page (nearly half the math pages) is a template a classifier learns; "Answer:" on all of
+# them had put a StackExchange help page on its Great Answer badge at 0.90.
+_ANSWER_WORDINGS = ("Answer: {}", "The answer is {}.", "Result: {}", "Solution: {}", "So the result is {}.", "{}",
+                    "Therefore {}.", "We get {}.")
+_WORKSHEET_TITLES = ("Practice problems", "Solved problems", "Worked solutions", "Examples with solutions",
+                     "Step-by-step solutions")
+_ANSWER_SHEET_TITLES = ("Word problems with answers", "Word problems", "Practice set", "Exercises", "Problem set",
+                        "Homework help")
 
 
-def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
+def _final_answer(item: dict, rng: random.Random) -> tuple[str, str]:
+    return "p", rng.choice(_ANSWER_WORDINGS).format(f"${item['answer'].split('####')[-1].strip()}$")
+
+
+def gsm8k_worksheets(rng: random.Random, per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]]]:
     """GSM8K train problems with their worked solutions (the calculator notes as formulas)."""
     items = _gsm8k_train()
     pages = []
@@ -222,12 +233,12 @@ def gsm8k_worksheets(per_page: int = 3) -> list[tuple[str, list[tuple[str, str]]
             blocks.append(("p", "Problem. " + _question(item)))
             solution = _CALCULATION.sub(_calculation_tex, item["answer"].split("####")[0].replace("$", "\\$"))
             blocks += [("p", line) for line in solution.splitlines() if line.strip()]
-            blocks.append(_final_answer(item))
-        pages.append(("Practice problems", blocks))
+            blocks.append(_final_answer(item, rng))
+        pages.append((rng.choice(_WORKSHEET_TITLES), blocks))
     return pages
 
 
-def gsm8k_answer_sheets(per_page: int = 6) -> list[tuple[str, list[tuple[str, str]]]]:
+def gsm8k_answer_sheets(rng: random.Random, per_page: int = 6) -> list[tuple[str, list[tuple[str, str]]]]:
     """The same problems on sheets that give only each final answer: word problems in plain prose, as
     many pages hold them, so that a problem's prose reads as math and not only a solution's formulas."""
     items = _gsm8k_train()
@@ -235,8 +246,8 @@ def gsm8k_answer_sheets(per_page: int = 6) -> list[tuple[str, list[tuple[str, st
     for start in range(0, len(items) - per_page + 1, per_page):
         blocks = []
         for number, item in enumerate(items[start:start + per_page], 1):
-            blocks += [("p", f"{number}. " + _question(item)), _final_answer(item)]
-        pages.append(("Word problems with answers", blocks))
+            blocks += [("p", f"{number}. " + _question(item)), _final_answer(item, rng)]
+        pages.append((rng.choice(_ANSWER_SHEET_TITLES), blocks))
     return pages
 
 
@@ -456,7 +467,7 @@ def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0, hard_negati
     numbers without math (shops, classifieds, league tables, recipes)."""
     rng = random.Random(seed)
     math_pages = ([worked_example(rng) for _ in range(generated)] + [proof_page(rng) for _ in range(generated // 3)]
-                  + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets() + gsm8k_answer_sheets()
+                  + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets(rng) + gsm8k_answer_sheets(rng)
                   + math_docstrings())
     pages = [(f"math/{i}", _render_math(title, blocks, rng.randrange(3))) for i, (title, blocks) in enumerate(math_pages)]
     pages += [(f"text/{i}", _page(title, "\n".join(f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", text))))

@@ -90,6 +90,13 @@ def test_preprocess_tells_prices_code_and_tables_from_math():
     assert preprocess("0\n$\\begingroup$\n\nHow loud is $x$?\n\n$\\endgroup$") == "0 how loud is mathspan x mathend"
     assert preprocess("Find $x$. [asy]\ndraw((0,0)--(3,0));\nlabel(\"$A$\", (0,0));\n[/asy]") == \
         "find mathspan x mathend asyfigure"
+    # an equation in plain text is a formula the page did not delimit; an assignment, a breadcrumb, an
+    # amount's sum, code's comparison are not; no equation is read inside a formula (version 7)
+    assert preprocess("In Lean, a * b * c = b * (a * c) and 2 + 2 = 4. So (x + 1)(x - 1) = 0, x ^ n ≠ z ^ n") == \
+        "in lean mathspan a * b * c = b * a * c mathend and mathspan 0 + 0 = 0 mathend " \
+        "so mathspan x + 0 x - 0 = 0 mathend mathspan x ^ n \\ne z ^ n mathend"
+    assert preprocess("n = n + 1\nHome > News > World, $5 * 3 = $15, a+b==c, x = 3, and $a+b=c$") == \
+        "n = n + 0 home > news > world price * 0 = price a + b = = c x = 0 and mathspan a + b = c mathend"
     assert preprocess("20 USD or 15 € or 7% off on 2024-05-01 at 12:30, 5 pm") == \
         "price or price or percent off on date at clock clock"
     assert preprocess("Selling 2 x JCM800 heads") == "selling qty model heads"

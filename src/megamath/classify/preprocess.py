@@ -6,7 +6,9 @@ math to a bag of tokens but are not get tokens of their own, before anything els
 - formulas the extractor delimited (``$…$``, ``$$…$$``; LaTeX sources' ``\\[…\\]`` and ``\\(…\\)``)
   are ``mathspan … mathend``, without their grouping braces (nor those of a TeX command's argument in
   a LaTeX source's prose, ``\\emph{…}``); a dollar sign outside them (stage 1 writes a prose dollar
-  ``\\$`` on pages with formulas) is never a formula;
+  ``\\$`` on pages with formulas) is never a formula; an equation written in plain text is one
+  (``a * b = b * a``, ``2 + 2 = 4``: operands of one letter or a number, an operator left of the
+  relation, which a code assignment such as ``i = i + 1`` has not);
 - currency amounts (``$20``, ``€20``, ``20 USD``) → ``price``, a shop's ``$169.99`` → ``shopprice``, an
   amount stage 1 escaped (``\\$20``; it escapes prose dollars only on pages where it found formulas, so
   this is a word problem's amount, not a shop's) → ``escapedprice``, a dollar sign without an amount →
@@ -51,7 +53,7 @@ except ImportError as exc:  # a checkout on the path without an install
     raise ImportError("megamath's compiled tokenizer (megamath/classify/_prose.c) is not built: install megamath "
                       "with pip (`pip install -e .` in a checkout; it needs a C compiler)") from exc
 
-PREPROCESS_VERSION = 6
+PREPROCESS_VERSION = 7
 
 # Inside formulas: TeX commands, words (any script, no digits), a number (digits with inner . or ,),
 # one math symbol; under re.ASCII for ASCII text (the faster form, the same tokens there).
@@ -68,6 +70,21 @@ _NUMBER = r"\d[\d,]*(?:\.\d+)?"
 _FORMULA = re.compile(r"(?<!\\)\$\$(.{1,5000}?)\$\$"
                       r"|\$(?<!\\\$)(?<![^\\]\$\$)(?<!^\$\$)(?=[^\s$])([^$\n]{1,1000}?)(?<=[^\s\\])\$(?!\d)"
                       r"|\\\[(.{1,5000}?)\\\]|\\\((.{1,1000}?)\\\)", re.S)  # and LaTeX's \[…\] and \(…\)
+# An equation written in plain text ("a * b = b * a", "2 + 2 = 4", "x ^ n + y ^ n ≠ z ^ n": a forum's,
+# a proof assistant's, a calculator's) is a formula the page did not delimit: operands of one letter or
+# a number (2x), joined by operators, with an operator left of the relation (a code assignment,
+# i = i + 1, has none).
+_OPERAND = r"(?:\([ \t]*)*(?:[^\W\d_](?![\w'])|\d+(?:\.\d+)?[a-z]?(?!\w|\.\d))(?:[ \t]*\))*"
+_OPERATION = r"(?:[ \t]*[-+*/^×·÷−][ \t]*|(?<=\))(?=\())" + _OPERAND  # (x + 1)(x - 1): a product
+_EQUATION = re.compile(rf"(?<![\w.$\\/]){_OPERAND}(?:{_OPERATION})+[ \t]*(?:=|≠|≤|≥|<|>)(?!=)"
+                       rf"[ \t]*{_OPERAND}(?:{_OPERATION})*")
+_RELATION = re.compile("[=<>≠≤≥]")
+# An equation is looked for only around a relation with an operator before it, from the run of the
+# characters an equation can hold before the relation (read backwards, at most _SIDE of them) to _SIDE
+# after it: a scan of every line with a relation had cost a fourth of the preprocessing's time.
+_SIDE = 200
+_RUN_BACKWARDS = re.compile(r"[\w \t().+*/^×·÷−-]*")
+_OPERATOR = re.compile(r"[-+*/^×·÷−]|\)\(")
 # TeX's grouping braces (x^{10}, \\frac{a}{b}) are no content of a formula; left in, they would make a
 # brace in prose (code's) a math token
 _GROUPING = frozenset("{}")
@@ -141,10 +158,31 @@ def _formula(match: re.Match) -> str:
         return match.group(0)
     if tex in _POST_MARKERS:
         return " "
+    return _marked(tex)
+
+
+def _marked(tex: str) -> str:
     tex = tex.lower()
     tokens = (_ASCII_MATH_TOKEN if tex.isascii() else _MATH_TOKEN).findall(tex)
     tokens = ["0" if t[0] in _DIGITS else t for t in tokens if t not in _GROUPING]
     return " mathspan " + " ".join(tokens) + " mathend "
+
+
+def _plain_equations(text: str) -> str:
+    """The text (its delimited formulas marked) with its plain-text equations marked as formulas."""
+    pieces, done, formulas = [], 0, "mathspan" in text
+    for relation in _RELATION.finditer(text):
+        at = relation.start()
+        if at < done or (formulas and text.rfind("mathspan", 0, at) > text.rfind("mathend", 0, at)):
+            continue  # in an equation just marked, or in a formula
+        start = at - _RUN_BACKWARDS.match(text[max(done, at - _SIDE):at][::-1]).end()
+        if not _OPERATOR.search(text, start, at):
+            continue  # most relations: a URL's query, an assignment, a breadcrumb's ">"
+        equation = _EQUATION.search(text, start, at + _SIDE)
+        if equation is not None and equation.start() <= at:  # (one that starts after is another relation's)
+            pieces += [text[done:equation.start()], _marked(equation.group(0))]
+            done = equation.end()
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 # A math symbol typed as a character (a forum's "∀ε > 0", a proof assistant's "¬", "α") is the TeX command
@@ -168,6 +206,8 @@ def preprocess(text: str) -> str:
         text = _ASYMPTOTE.sub(" asyfigure ", text)
     if "$" in text or "\\[" in text or "\\(" in text:
         text = _FORMULA.sub(_formula, text)
+    if _RELATION.search(text):
+        text = _plain_equations(text)
     return _prose(text)
 
 
