@@ -212,6 +212,27 @@ def test_layout_tables_and_non_math_pages_are_left_alone():
     assert "x2" in extract_text(page("<p>Area x<sup>2</sup>.</p>"))  # no math markup: resiliparse as is
 
 
+def test_a_math_symbol_alone_in_an_element_is_kept():
+    """resiliparse's main-content pass drops an element whose text is one character of 3 UTF-8 bytes."""
+    html = page('<pre><span class="k">theorem</span> <span class="bp">&#8704;</span> <span class="n">x</span> '
+                '<span class="o">:</span> <span class="n">&#8469;</span>, x <span class="bp">&ne;</span> 0</pre>'
+                '<p>Let <i>ℝ</i> be the reals, <span>★</span> an icon and <b>&amp;</b> an ampersand.</p>')
+    text = extract_text(html)
+    assert "theorem ∀ x : ℕ, x ≠ 0" in text and "Let ℝ be the reals, an icon and & an ampersand." in text
+    assert "\ue000" not in text
+    # inside formula markup the rewriters read the elements as they are (MathJax 2's rendering is dropped)
+    assert "So $\\forall x\\in\\mathbb{R}$ holds, and $\\forall$." in extract_text(page(
+        '<p>So <math><mo>∀</mo><mi>x</mi><mo>∈</mo><mi>ℝ</mi></math> holds, and <span class="MathJax">'
+        '<span class="mo">∀</span></span><script type="math/tex">\\forall</script>.</p>'))
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "html-math").is_dir(), reason=f"../shared's html-math not found under {SHARED}")
+def test_highlighted_lean_code_keeps_its_symbols():
+    lean = SHARED / "data/html-math/leanprover-community__mathematics_in_lean/html/C01_Introduction.html"
+    text = extract_text(lean.read_bytes())
+    assert "∀ x y z n : ℕ, n > 2 ∧ x * y * z ≠ 0 → x ^ n + y ^ n ≠ z ^ n" in text
+
+
 def test_asciimath_backticks_on_pages_that_load_asciimath():
     head = '<script src="https://cdn.example/mathjax/startup.js?config=AM_CHTML"></script><!-- asciimath -->'
     result = extract(page("<p>The sum `sum_(i=1)^n i` and `x^2` grow.</p>", head=head))

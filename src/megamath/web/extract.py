@@ -8,7 +8,9 @@ text; resiliparse extracts the text; TeX written in the text itself is normalize
 
 from __future__ import annotations
 
+import html as html_entities
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,6 +20,7 @@ from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
 from megamath.web.math.markup import has_math_markup, rewrite_math
+from megamath.web.math.symbols import SYMBOLS
 from megamath.web.math.tex import (
     Delimiters,
     asciimath_in_backticks,
@@ -74,6 +77,8 @@ def extract(
     """Extract a page's text, keeping its formulas as LaTeX; see :func:`extract_text`."""
     if isinstance(html, bytes):
         html = bytes_to_str(html, detect_encoding(html, from_html_meta=True))
+    if main_content:
+        html = keep_lone_symbols(html)
     page = parse_page(html, math=math, max_dom_depth=max_dom_depth)
     from_markup = Counter(page.counts)
     text = finish_text(_plain_text(page.tree, main_content), html, page)
@@ -129,6 +134,47 @@ def hide_code_delimiters(page: ParsedPage) -> bool:
         protect_code(codes)
         page.code_hidden = True
     return bool(codes)
+
+
+# resiliparse's main-content pass drops an element whose whole text is one character of three UTF-8 bytes
+# (its test for an icon font's private-use glyph reads the bytes in reverse order, so it holds for every
+# character from U+0800 to U+FFFF): a proof assistant's highlighted ∀ and ℕ, a prose <i>ℕ</i>, a table
+# cell's ≤ vanish. A private-use character after such a math symbol keeps its element, and leaves with
+# every other (finish_text). Formula markup is left as it is: its rewriters read those elements.
+_LONE_MATH_SYMBOLS = frozenset(
+    chr(code) for code in range(0x800, 0x10000)
+    if not (0xD800 <= code <= 0xDFFF or 0xE000 <= code <= 0xF8FF)
+    and (unicodedata.category(chr(code)) == "Sm"
+         or (chr(code) in SYMBOLS and unicodedata.category(chr(code)) in ("Lu", "Ll", "Lo", "Ps", "Pe"))))
+# The symbol, or an entity that writes one, right after its tag (a space before it, rare in generated
+# markup, doubled this pass's cost); an entity's names are those of the symbols only, so that a table's
+# empty cell (&nbsp;) costs no call.
+_MATH_ENTITY_NAMES = sorted({name[:-1] for name, char in html_entities.entities.html5.items()
+                             if name.endswith(";") and char in _LONE_MATH_SYMBOLS}, key=len, reverse=True)
+_LONE_SYMBOL = re.compile(">([" + "".join(sorted(_LONE_MATH_SYMBOLS)) + "]"
+                          + r"|&(?:#\d{4,6}|#[xX][0-9a-fA-F]{3,5}|" + "|".join(_MATH_ENTITY_NAMES) + r");)(?=[ \t\r\n]*</)")
+_KEEP = "\ue000"
+_OPENING_TAG = re.compile(r"<([A-Za-z][\w-]*)([^<>]*)")
+_MATHML_TOKENS = frozenset(("mi", "mo", "mn", "ms", "mtext", "annotation"))
+_FORMULA_MARKUP = re.compile(r"katex|mjx|MathJax|math|\bm(?:ord|bin|rel|open|close|punct|inner|op|i|o|n)\b")
+
+
+def keep_lone_symbols(html: str) -> str:
+    """The page with a private-use character after each math symbol that is an element's whole text
+    (outside formula markup), which resiliparse's main-content pass would drop."""
+    return _LONE_SYMBOL.sub(_kept_symbol, html)
+
+
+def _kept_symbol(match: re.Match) -> str:
+    symbol = match.group(1)
+    if symbol[0] == "&" and html_entities.unescape(symbol) not in _LONE_MATH_SYMBOLS:
+        return match.group(0)
+    tag = _OPENING_TAG.fullmatch(match.string, match.string.rfind("<", 0, match.start()), match.start())
+    if tag is None or tag.group(1).lower() in _MATHML_TOKENS or _FORMULA_MARKUP.search(tag.group(2)):
+        return match.group(0)
+    return ">" + symbol + _KEEP
+
+
 # Private-use code points are glyphs of a page's own fonts (icon fonts, renderers' math fonts):
 # without the font they mean nothing, and no output may carry them.
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U0010ffff]+")
