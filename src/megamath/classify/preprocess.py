@@ -74,17 +74,19 @@ _FORMULA = re.compile(r"(?<!\\)\$\$(.{1,5000}?)\$\$"
 # a proof assistant's, a calculator's) is a formula the page did not delimit: operands of one letter or
 # a number (2x), joined by operators, with an operator left of the relation (a code assignment,
 # i = i + 1, has none).
+_OPERATORS = "-+*/^×·÷−"  # a hyphen first: in a character class, literal
 _OPERAND = r"(?:\([ \t]*)*(?:[^\W\d_](?![\w'])|\d+(?:\.\d+)?[a-z]?(?!\w|\.\d))(?:[ \t]*\))*"
-_OPERATION = r"(?:[ \t]*[-+*/^×·÷−][ \t]*|(?<=\))(?=\())" + _OPERAND  # (x + 1)(x - 1): a product
-_EQUATION = re.compile(rf"(?<![\w.$\\/]){_OPERAND}(?:{_OPERATION})+[ \t]*(?:=|≠|≤|≥|<|>)(?!=)"
+_OPERATION = rf"(?:[ \t]*[{_OPERATORS}][ \t]*|(?<=\))(?=\())" + _OPERAND  # (x + 1)(x - 1): a product
+_RELATIONS = "=<>≠≤≥"
+_EQUATION = re.compile(rf"(?<![\w.$\\/]){_OPERAND}(?:{_OPERATION})+[ \t]*[{_RELATIONS}](?!=)"
                        rf"[ \t]*{_OPERAND}(?:{_OPERATION})*")
-_RELATION = re.compile("[=<>≠≤≥]")
+_RELATION = re.compile(f"[{_RELATIONS}]")
 # An equation is looked for only around a relation with an operator before it, from the run of the
 # characters an equation can hold before the relation (read backwards, at most _SIDE of them) to _SIDE
 # after it: a scan of every line with a relation had cost a fourth of the preprocessing's time.
 _SIDE = 200
-_RUN_BACKWARDS = re.compile(r"[\w \t().+*/^×·÷−-]*")
-_OPERATOR = re.compile(r"[-+*/^×·÷−]|\)\(")
+_RUN_BACKWARDS = re.compile(rf"[{_OPERATORS}\w \t().]*")
+_OPERATOR = re.compile(rf"[{_OPERATORS}]|\)\(")
 # TeX's grouping braces (x^{10}, \\frac{a}{b}) are no content of a formula; left in, they would make a
 # brace in prose (code's) a math token
 _GROUPING = frozenset("{}")

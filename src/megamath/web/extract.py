@@ -19,7 +19,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
-from megamath.web.math.markup import has_math_markup, rewrite_math
+from megamath.web.math.markup import MATHML_TOKENS, has_math_markup, rewrite_math
 from megamath.web.math.symbols import SYMBOLS
 from megamath.web.math.tex import (
     Delimiters,
@@ -154,8 +154,7 @@ _MATH_ENTITY_NAMES = sorted({name[:-1] for name, char in html_entities.entities.
 _LONE_SYMBOL = re.compile(">([" + "".join(sorted(_LONE_MATH_SYMBOLS)) + "]"
                           + r"|&(?:#\d{4,6}|#[xX][0-9a-fA-F]{3,5}|" + "|".join(_MATH_ENTITY_NAMES) + r");)(?=[ \t\r\n]*</)")
 _KEEP = "\ue000"
-_OPENING_TAG = re.compile(r"<([A-Za-z][\w-]*)([^<>]*)")
-_MATHML_TOKENS = frozenset(("mi", "mo", "mn", "ms", "mtext", "annotation"))
+_OPENING_TAG = re.compile(r"<(?:[A-Za-z][\w-]*:)?([A-Za-z][\w-]*)([^<>]*)")  # <mml:mo>: a prefix
 _FORMULA_MARKUP = re.compile(r"katex|mjx|MathJax|math|\bm(?:ord|bin|rel|open|close|punct|inner|op|i|o|n)\b")
 
 
@@ -170,7 +169,7 @@ def _kept_symbol(match: re.Match) -> str:
     if symbol[0] == "&" and html_entities.unescape(symbol) not in _LONE_MATH_SYMBOLS:
         return match.group(0)
     tag = _OPENING_TAG.fullmatch(match.string, match.string.rfind("<", 0, match.start()), match.start())
-    if tag is None or tag.group(1).lower() in _MATHML_TOKENS or _FORMULA_MARKUP.search(tag.group(2)):
+    if tag is None or tag.group(1).lower() in MATHML_TOKENS or _FORMULA_MARKUP.search(tag.group(2)):
         return match.group(0)
     return ">" + symbol + _KEEP
 

@@ -244,12 +244,12 @@ def _plain_mathml(document, rewriter: _Rewriter) -> None:
 
 
 # MathML elements that hold text; text anywhere else in a formula is not MathML.
-_MATHML_TOKENS = frozenset({"mi", "mn", "mo", "mtext", "ms", "mglyph", "mspace", "annotation", "annotation-xml"})
+MATHML_TOKENS = frozenset({"mi", "mn", "mo", "mtext", "ms", "mglyph", "mspace", "annotation", "annotation-xml"})
 
 
 # Token elements whose text is their own (annotation-xml holds MathML with tokens of its own).
 _TEXT_TOKENS = ", ".join(f"{prefix}{name}" for prefix in ("", "mml\\:")
-                         for name in sorted(_MATHML_TOKENS - {"mglyph", "mspace", "annotation-xml"}))
+                         for name in sorted(MATHML_TOKENS - {"mglyph", "mspace", "annotation-xml"}))
 
 
 def _text_outside_tokens(math) -> bool:
@@ -271,10 +271,10 @@ def _swallowed_prose(math) -> str:
     first, node = None, math.first_child
     while node is not None:  # document order, without recursion (formulas may nest thousands deep)
         if node.type == NodeType.TEXT:
-            if node.text.strip() and name_of(node.parent) not in _MATHML_TOKENS:
+            if node.text.strip() and name_of(node.parent) not in MATHML_TOKENS:
                 first = node
                 break
-        elif node.type == NodeType.ELEMENT and node.first_child is not None and name_of(node) not in _MATHML_TOKENS:
+        elif node.type == NodeType.ELEMENT and node.first_child is not None and name_of(node) not in MATHML_TOKENS:
             node = node.first_child
             continue
         while node != math and node.next_sibling is None:
