@@ -212,14 +212,18 @@ def test_layout_tables_and_non_math_pages_are_left_alone():
     assert "x2" in extract_text(page("<p>Area x<sup>2</sup>.</p>"))  # no math markup: resiliparse as is
 
 
-def test_a_math_symbol_alone_in_an_element_is_kept():
-    """resiliparse's main-content pass drops an element whose text is one character of 3 UTF-8 bytes."""
+def test_a_text_of_three_bytes_between_elements_is_kept():
+    """resiliparse's main-content pass drops every text node of 3 UTF-8 bytes that are not all ASCII:
+    a symbol alone in an element, between two elements, or beside an ASCII character."""
     html = page('<pre><span class="k">theorem</span> <span class="bp">&#8704;</span> <span class="n">x</span> '
                 '<span class="o">:</span> <span class="n">&#8469;</span>, x <span class="bp">&ne;</span> 0</pre>'
-                '<p>Let <i>ℝ</i> be the reals, <span>★</span> an icon and <b>&amp;</b> an ampersand.</p>')
+                '<p>Let <i>ℝ</i> be the reals, <span>★</span> a star, <span>\ue001</span> an icon and <b>&amp;</b> '
+                'an ampersand.</p><p>So <i>a</i>≤<i>b</i>, <i>c</i> &le; <i>d</i>, S<sup>2</sup>/σ<sup>2</sup>, '
+                'S<sup>2</sup>/&sigma;<sup>2</sup>, <b>5</b>€<b>6</b> and <i>x</i>中<i>y</i> stay.</p>')
     text = extract_text(html)
-    assert "theorem ∀ x : ℕ, x ≠ 0" in text and "Let ℝ be the reals, an icon and & an ampersand." in text
-    assert "\ue000" not in text
+    assert "theorem ∀ x : ℕ, x ≠ 0" in text and "Let ℝ be the reals, ★ a star, an icon and & an ampersand." in text
+    assert "So a≤b, c ≤ d, S2/σ2, S2/σ2, 5€6 and x中y stay." in text
+    assert "\ue000" not in text and "\ue001" not in text
     # inside formula markup the rewriters read the elements as they are (MathJax 2's rendering is dropped)
     assert "So $\\forall x\\in\\mathbb{R}$ holds, and $\\forall$." in extract_text(page(
         '<p>So <math><mo>∀</mo><mi>x</mi><mo>∈</mo><mi>ℝ</mi></math> holds, and <span class="MathJax">'

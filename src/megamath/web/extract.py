@@ -136,42 +136,52 @@ def hide_code_delimiters(page: ParsedPage) -> bool:
     return bool(codes)
 
 
-# resiliparse's main-content pass drops an element whose whole text is one character of three UTF-8 bytes
-# (its test for an icon font's private-use glyph reads the bytes in reverse order, so it holds for every
-# character from U+0800 to U+FFFF): a proof assistant's highlighted ∀ and ℕ, a prose <i>ℕ</i>, a table
-# cell's ≤ vanish. A private-use character after such a math symbol keeps its element, and leaves with
-# every other (finish_text). Formula markup is left as it is: its rewriters read those elements.
-_LONE_MATH_SYMBOLS = frozenset(
-    chr(code) for code in range(0x800, 0x10000)
-    if not (0xD800 <= code <= 0xDFFF or 0xE000 <= code <= 0xF8FF)
-    and (unicodedata.category(chr(code)) == "Sm"
-         or (chr(code) in SYMBOLS and unicodedata.category(chr(code)) in ("Lu", "Ll", "Lo", "Ps", "Pe"))))
-# The symbol, or an entity that writes one, right after its tag (a space before it, rare in generated
-# markup, doubled this pass's cost); an entity's names are those of the symbols only, so that a table's
-# empty cell (&nbsp;) costs no call.
-_MATH_ENTITY_NAMES = sorted({name[:-1] for name, char in html_entities.entities.html5.items()
-                             if name.endswith(";") and char in _LONE_MATH_SYMBOLS}, key=len, reverse=True)
-_LONE_SYMBOL = re.compile(">([" + "".join(sorted(_LONE_MATH_SYMBOLS)) + "]"
-                          + r"|&(?:#\d{4,6}|#[xX][0-9a-fA-F]{3,5}|" + "|".join(_MATH_ENTITY_NAMES) + r");)(?=[ \t\r\n]*</)")
+# resiliparse's main-content pass drops every text node whose text, spaces aside, is three UTF-8 bytes
+# that are not all ASCII (its test for an icon font's private-use glyph reads the bytes in reverse
+# order): a proof assistant's highlighted ∀ and ℕ, a prose <i>a</i>≤<i>b</i>, the /σ of
+# S<sup>2</sup>/σ<sup>2</sup>, a table cell's €. A private-use character after such a text keeps it,
+# and leaves with every other (finish_text); private-use glyphs themselves are still dropped. Formula
+# markup is left as it is: its rewriters read those elements.
+_THREE_BYTES = "[\u0800-\ud7ff\uf900-\uffff]"  # one character of three bytes, private use aside
+_TWO_BYTES = "[\u0080-\u07ff]"
+_ASCII_PRINTABLE = "[!-%'-;=?-~]"  # but & < >
+# Entities of characters of two or three bytes (with an ASCII character beside, three bytes too): a
+# table's empty cell (&nbsp;, two bytes alone) is no match, and costs no call.
+_ENTITY_NAMES = sorted({name[:-1] for name, char in html_entities.entities.html5.items()
+                        if name.endswith(";") and len(char) == 1 and 0x80 <= ord(char) <= 0xFFFF
+                        and not 0xE000 <= ord(char) <= 0xF8FF and char != "\xa0"}, key=len, reverse=True)
+_ENTITY = r"&(?:#\d{3,5}|#[xX][0-9a-fA-F]{2,4}|" + "|".join(_ENTITY_NAMES) + ");"
+_LONE_TEXT = re.compile(
+    r">[ \t\r\n]*+(" + "|".join((_THREE_BYTES, f"{_ASCII_PRINTABLE}(?:{_TWO_BYTES}|{_ENTITY})",
+                                  f"(?:{_TWO_BYTES}|{_ENTITY}){_ASCII_PRINTABLE}", _ENTITY)) + r")(?=[ \t\r\n]*+<)")
+# Where such a text may start (a non-ASCII character or an entity among its first two): one pass of this
+# costs what one alternative of the exact pattern costs at every tag's end.
+_LONE_TEXT_START = re.compile(r">[ \t\r\n]*+(?:[^\x00-\x7f<]|[!-~](?:[^\x00-\x7f]|&)|&)")
 _KEEP = "\ue000"
-_OPENING_TAG = re.compile(r"<(?:[A-Za-z][\w-]*:)?([A-Za-z][\w-]*)([^<>]*)")  # <mml:mo>: a prefix
+_TAG_BEFORE = re.compile(r"</?(?:[A-Za-z][\w-]*:)?([A-Za-z][\w-]*)([^<>]*)")  # <mml:mo>: a prefix
 _FORMULA_MARKUP = re.compile(r"katex|mjx|MathJax|math|\bm(?:ord|bin|rel|open|close|punct|inner|op|i|o|n)\b")
 
 
 def keep_lone_symbols(html: str) -> str:
-    """The page with a private-use character after each math symbol that is an element's whole text
-    (outside formula markup), which resiliparse's main-content pass would drop."""
-    return _LONE_SYMBOL.sub(_kept_symbol, html)
+    """The page with a private-use character after each text of three bytes (outside formula markup),
+    which resiliparse's main-content pass would drop."""
+    parts, done = [], 0
+    for candidate in _LONE_TEXT_START.finditer(html):
+        match = _LONE_TEXT.match(html, candidate.start())
+        if match is not None and _dropped_by_resiliparse(match):
+            parts += (html[done:match.end()], _KEEP)
+            done = match.end()
+    return "".join(parts) + html[done:] if parts else html
 
 
-def _kept_symbol(match: re.Match) -> str:
-    symbol = match.group(1)
-    if symbol[0] == "&" and html_entities.unescape(symbol) not in _LONE_MATH_SYMBOLS:
-        return match.group(0)
-    tag = _OPENING_TAG.fullmatch(match.string, match.string.rfind("<", 0, match.start()), match.start())
-    if tag is None or tag.group(1).lower() in MATHML_TOKENS or _FORMULA_MARKUP.search(tag.group(2)):
-        return match.group(0)
-    return ">" + symbol + _KEEP
+def _dropped_by_resiliparse(match: re.Match) -> bool:
+    text = match.group(1)
+    if "&" in text:
+        decoded = html_entities.unescape(text)
+        if len(decoded.encode("utf-8", "surrogatepass")) != 3 or 0xE000 <= ord(decoded[-1]) <= 0xF8FF:
+            return False
+    tag = _TAG_BEFORE.fullmatch(match.string, match.string.rfind("<", 0, match.start()), match.start())
+    return not (tag is None or tag.group(1).lower() in MATHML_TOKENS or _FORMULA_MARKUP.search(tag.group(2)))
 
 
 # Private-use code points are glyphs of a page's own fonts (icon fonts, renderers' math fonts):

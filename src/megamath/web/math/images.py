@@ -6,6 +6,8 @@ import html
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from megamath.web.math.tex import without_comments
+
 # Services that put the TeX in the query string, and the parameter that holds it.
 _QUERY_SERVICES = (
     ("latex.php", "latex"),          # WordPress.com / Jetpack
@@ -47,7 +49,7 @@ def clean_attribute_tex(text: str) -> str:
         text = html.unescape(text)
     if "<" in text:
         text = _MARKUP_IN_ATTRIBUTE.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(without_comments(text).split())
 
 
 def tex_from_image(src: str, alt: str | None, title: str | None) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from megamath.web.math.dom import child_nodes, element_children, matching
+from megamath.web.math.mathml import tag_command
 from megamath.web.math.symbols import FUNCTIONS, SYMBOLS
 
 _SKIP = frozenset({"strut", "pstrut", "vlist-s", "frac-line", "nulldelimiter", "mathml", "hide-tail", "fix",
@@ -253,8 +254,7 @@ class _Reader:
         if any(c in _SKIP for c in classes):
             return ""
         if "tag" in classes:
-            label = self.children(node).strip()
-            return f"\\tag{{{label[1:-1] if label.startswith('(') and label.endswith(')') else label}}}"
+            return tag_command(self.children(node))
         if "rlap" in classes or "llap" in classes:
             return _NOT if ("\ue020" in node.text or node.text.strip() == "/") else self.children(node)
         if "text" in classes:

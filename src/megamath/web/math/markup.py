@@ -1,8 +1,8 @@
 """Rewrite the math markup of a parsed page into LaTeX text, before text extraction.
 
 Each formula becomes a text node ``$tex$`` (inline) or a block ``$$tex$$`` (display), whatever
-markup carried it (delimited by :data:`~megamath.web.math.tex.FORMULA_MARK` until the text pass), and the rendered copies a renderer left beside it (MathJax 2 previews, KaTeX's
-HTML, MathJax 3's CHTML/SVG, Wikipedia's fallback image) are removed so nothing appears twice.
+markup carried it (delimited by :data:`~megamath.web.math.tex.FORMULA_MARK` and ``DISPLAY_MARK`` until
+the text pass), and the rendered copies a renderer left beside it (MathJax 2 previews, KaTeX's HTML, MathJax 3's CHTML/SVG, Wikipedia's fallback image) are removed so nothing appears twice.
 Returns how many formulas each family produced.
 """
 
@@ -22,6 +22,8 @@ from megamath.web.math.images import (
 )
 from megamath.web.math.katex_html import rebuild_katex_html
 from megamath.web.math.mathml import clean_tex, embedded_tex, mathml_to_tex, name_of
+from megamath.web.math.integrity import DISPLAY_ENVIRONMENTS
+from megamath.web.math.tex import DISPLAY_MARK
 from megamath.web.math.tex import FORMULA_MARK as _MARK
 
 # What MathJax 2 rendered beside each script: previews and the output frames (``id="MathJax-Element-N-Frame"``).
@@ -73,6 +75,9 @@ def _each(document, selector: str):
         yield node
 
 
+_DISPLAY_ENVIRONMENT = re.compile(r"\\begin\{(?:" + "|".join(DISPLAY_ENVIRONMENTS) + r")\*?\}")
+
+
 class _Rewriter:
     def __init__(self, tree: HTMLTree, display_tag: str):
         self.tree = tree
@@ -86,9 +91,9 @@ class _Rewriter:
             self.counts[f"{family}_failed"] += 1
             node.replace_with(self.tree.create_text_node(" ".join(node.text.split())))
             return False
-        if display:
+        if display or _DISPLAY_ENVIRONMENT.match(tex):  # an environment LaTeX sets only as a display
             block = self.tree.create_element(self.display_tag)
-            block.append_child(self.tree.create_text_node(f"{_MARK}{_MARK}{tex}{_MARK}{_MARK}"))
+            block.append_child(self.tree.create_text_node(f"{DISPLAY_MARK}{tex}{DISPLAY_MARK}"))
             node.replace_with(block)
         else:
             node.replace_with(self.tree.create_text_node(f"{_MARK}{tex}{_MARK}"))
@@ -295,19 +300,32 @@ def _swallowed_prose(math) -> str:
     return " ".join(text.split())
 
 
+# A formula delimited inside an attribute's text.
+_DELIMITED_IN_TEXT = re.compile(r"(?<!\\)\$[^$]+\$|\\\(.+?\\\)")
+
+
 def _images(document, rewriter: _Rewriter) -> None:
     for image in _each(document, _FORMULA_IMAGES):
         src = image.getattr("src") or ""
         classes = image.class_name or ""
         alt = image.getattr("alt")
+        if alt and _DELIMITED_IN_TEXT.search(alt):
+            alt = clean_attribute_tex(alt)
+            if delimited_tex(alt)[0] in (None, alt):  # prose with formulas of its own: the text pass reads them
+                image.replace_with(rewriter.tree.create_text_node(f" {alt} "))
+                continue
         tex = tex_from_image(src, alt, image.getattr("title")) if is_formula_image(src, classes, alt) else None
         display = "display" in classes or "\\displaystyle" in (tex or "")
-        rewriter.replace(image, tex.replace("\\displaystyle", "").strip() if tex else None, display, "image")
+        if tex:
+            tex, block = delimited_tex(tex.replace("\\displaystyle", ""))
+            display = display or block
+        rewriter.replace(image, tex, display, "image")
 
 
 # Counted in the per-family statistics but not formulas.
 NOT_FORMULAS = frozenset({"table"})
 _FOOTNOTE = re.compile(r"^\[?[\d*†‡§a-z]{1,3}\]?$")
+_TEX_SPECIALS = re.compile(r"[{}\\$%#&~^_]")  # a script holding them stays text: as TeX it would not balance
 
 
 def _scripts_in_text(document, rewriter: _Rewriter) -> None:
@@ -316,7 +334,7 @@ def _scripts_in_text(document, rewriter: _Rewriter) -> None:
         text = " ".join(node.text.split())
         is_note = node.query_selector("a") is not None or (node.tag == "sup" and _FOOTNOTE.match(text)
                                                            and text.startswith("["))
-        if text and len(text) <= 12 and not is_note:
+        if text and len(text) <= 12 and not is_note and not _TEX_SPECIALS.search(text):
             mark = "^" if node.tag == "sup" else "_"
             node.replace_with(rewriter.tree.create_text_node(f"{_MARK}{mark}{{{text}}}{_MARK}"))
             rewriter.counts["sup_sub"] += 1

@@ -18,6 +18,7 @@ import unicodedata
 
 from megamath.web.math.dom import element_children
 from megamath.web.math.symbols import FUNCTIONS, SYMBOLS
+from megamath.web.math.tex import without_comments
 
 TEX_ENCODINGS = frozenset({"application/x-tex", "application/x-latex", "text/x-tex", "tex", "latex"})
 _DISPLAYSTYLE_WRAPPER = re.compile(r"^\{\\displaystyle\s*(.*)\}$", re.DOTALL)
@@ -74,8 +75,9 @@ _NOTATION_COMMANDS = (("radical", "\\sqrt"), ("roundedbox", "\\boxed"), ("box", 
 
 
 def clean_tex(tex: str) -> str:
-    """Trim a formula and unwrap Wikipedia's ``{\\displaystyle ...}``."""
-    tex = " ".join(tex.split())
+    """Trim a formula, drop its % comments (before its lines are joined) and unwrap Wikipedia's
+    ``{\\displaystyle ...}``."""
+    tex = " ".join(without_comments(tex).split())
     match = _DISPLAYSTYLE_WRAPPER.match(tex)
     return match.group(1).strip() if match else tex
 
@@ -346,8 +348,7 @@ def _table(node, environment: str | None = None) -> str:
             labels.append(_row(cells[0]).strip())
             cells = cells[1:]
         rows.append([_row(cell) for cell in cells])
-    tags = "".join(f" \\tag{{{label[1:-1] if label[:1] == '(' and label[-1:] == ')' else label}}}"
-                   for label in labels if label)
+    tags = "".join(f" {tag_command(label)}" for label in labels if label)
     if environment is None and len(rows) == 1 and len(rows[0]) == 1:
         return rows[0][0] + tags
     if environment is None:
@@ -359,6 +360,15 @@ def _table(node, environment: str | None = None) -> str:
 
 
 _ROWS = ("mtr", "mlabeledtr")
+_TEXT_WRAPPER = re.compile(r"^\\(?:text|textrm|mathrm|mbox)\{(.*)\}$", re.DOTALL)
+
+
+def tag_command(label: str) -> str:
+    """``\\tag{1}`` for an equation's label as a renderer sets it: ``(1)``, ``\\text{(1)}``."""
+    label = label.strip()
+    if (wrapped := _TEXT_WRAPPER.match(label)) is not None:
+        label = wrapped.group(1).strip()
+    return f"\\tag{{{label[1:-1] if label[:1] == '(' and label[-1:] == ')' else label}}}"
 
 
 def _table_rows(table) -> list[tuple[str, list[list]]]:

@@ -23,13 +23,16 @@ from dataclasses import dataclass
 from resiliparse.parse.html import NodeType
 
 from megamath.web.math.dom import matching
+from megamath.web.math.integrity import DISPLAY_ENVIRONMENTS, INNER_ENVIRONMENTS
 
 _CONFIG_ARRAY = re.compile(r"(inlineMath|displayMath)\s*[:=]\s*(\[\s*\[.*?\]\s*\])", re.DOTALL)
-_ENVIRONMENTS = "equation|equation\\*|align|align\\*|gather|gather\\*|multline|multline\\*|eqnarray|eqnarray\\*|displaymath"
+_ENVIRONMENTS = "|".join(f"{name}\\*|{name}" for name in DISPLAY_ENVIRONMENTS + INNER_ENVIRONMENTS)
 # One pass over the text; the leading lookahead lets every other position fail on one character test,
 # and bounded bodies keep a stray opening delimiter from scanning the rest of a long page.
 _MATH_SPAN = re.compile(
-    r"(?=[$\\\[])(?:"
+    r"(?=[$\\\[\ufffc])(?:"
+    r"(?P<marked>\ufffc(?P<mark>[mM]).*?\ufffc(?P=mark))"  # a formula of the markup rewrite: read already
+    r"|"
     r"(?<!\\)\$\$(?P<dd>(?:[^$\\]|\\.){1,20000}?)\$\$"
     r"|\\\[(?P<bd>.{1,20000}?)\\\]"
     r"|\\\((?P<pi>.{1,4000}?)\\\)"
@@ -48,9 +51,11 @@ _PROSE_DOLLAR = "\ufdd3"
 # each the sentinel and a letter. Pages' own U+FFFC, which stands for nothing without its object,
 # is removed before parsing (:func:`without_sentinel`).
 SENTINEL = "\ufffc"
-# The delimiter of the formulas the markup rewrite wrote into the page (``MARK tex MARK``, display
-# ``MARK MARK tex MARK MARK``): the text pass does not read them again, and writes them as $ / $$.
+# The delimiters of the formulas the markup rewrite wrote into the page (``FORMULA_MARK tex FORMULA_MARK``,
+# display ``DISPLAY_MARK tex DISPLAY_MARK``): the text pass does not read them again, and writes them as
+# $ / $$ (:func:`write_marked_formulas`).
 FORMULA_MARK = SENTINEL + "m"
+DISPLAY_MARK = SENTINEL + "M"
 
 
 def without_sentinel(html: str) -> str:
@@ -103,6 +108,8 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
 
     def rewrite(match: re.Match) -> str:
         nonlocal count, bbcode
+        if match.group("marked") is not None:
+            return match.group(0)
         if match.group("lone") is not None:
             return _PROSE_DOLLAR
         dollars = match.group("di") if match.group("di") is not None else match.group("dd")
@@ -111,32 +118,98 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
             dollars = dollars[len(_WORDPRESS_LATEX):].strip()
         if dollars is not None and not_a_formula(dollars, text[match.end():match.end() + 1]):
             return match.group(0).replace("$", _PROSE_DOLLAR)
-        count += 1
-        if match.group("di") is not None:
-            return f"${dollars}$" if wordpress else match.group(0)
-        if match.group("bbody") is not None:
-            bbcode += 1
-            body = match.group("bbody").strip()
+        display = match.group("dd") is not None or match.group("bd") is not None
+        if match.group("env") is not None:
+            body, display = match.group("env"), True
+        elif match.group("bbody") is not None:
+            body = match.group("bbody")
             start, end = match.span()
             own_line = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
-            return f"\n$${body}$$\n" if own_line and match.group("bb").lower() != "itex" else f"${body}$"
-        if match.group("pi") is not None:
-            return f"${match.group('pi').strip()}$"
-        if match.group("env") is not None:  # a display environment is LaTeX as it stands (never inside $$)
-            return f"\n{match.group('env').strip()}\n"
-        body = match.group("dd") if match.group("dd") is not None else match.group("bd")
-        return f"\n$${body.strip()}$$\n"
+            display = own_line and match.group("bb").lower() != "itex"
+        else:
+            body = dollars if dollars is not None else match.group("pi") or match.group("bd")
+        body = seal_formula(body.strip())
+        if not body:
+            return match.group(0).replace("$", _PROSE_DOLLAR)
+        count += 1
+        bbcode += match.group("bbody") is not None
+        if match.group("env") is not None and match.group("name").rstrip("*") in DISPLAY_ENVIRONMENTS:
+            return f"\n{body}\n"  # a display environment is LaTeX as it stands (never inside $$)
+        if display:
+            return f"\n$${body}$$\n"
+        return _inline(body, text[match.start() - 1:match.start()], text[match.end():match.end() + 1])
 
     text = _MATH_SPAN.sub(rewrite, text)
-    has_formulas = bool(count) or FORMULA_MARK in text
+    has_formulas = bool(count) or FORMULA_MARK in text or DISPLAY_MARK in text
     if _PROSE_DOLLAR in text:
         text = text.replace(_PROSE_DOLLAR, "\\$" if has_formulas else "$")
-    if FORMULA_MARK in text:
-        text = text.replace(FORMULA_MARK, "$")
+    if FORMULA_MARK in text or DISPLAY_MARK in text:
+        text = write_marked_formulas(text)
     if has_formulas:
         text = re.sub(r"[ \t]*\n(\$\$.+?\$\$|\\begin\{.+?\\end\{[^}]*\})\n[ \t]*", r"\n\1\n", text, flags=re.DOTALL)
         text = re.sub(r"\n{3,}", "\n\n", text)
     return text, count, bbcode
+
+
+_MARKED = re.compile(f"{DISPLAY_MARK}(.*?){DISPLAY_MARK}|{FORMULA_MARK}(.*?){FORMULA_MARK}", re.DOTALL)
+
+
+def write_marked_formulas(text: str) -> str:
+    """The formulas the markup rewrite marked, written ``$…$`` and ``$$…$$``; a display that shares its
+    line with other text (a table's cell) is written inline, as no reader takes ``$$`` inside a line."""
+    def write(match: re.Match) -> str:
+        tex = seal_formula(match.group(1) if match.group(1) is not None else match.group(2))
+        if not tex:  # a page's renderer cut its TeX at an escaped dollar sign, leaving "\\" alone
+            return ""
+        start, end = match.span()
+        if match.group(1) is not None and _alone_on_its_line(text, start, end):
+            return f"$${tex}$$"
+        return _inline(tex, text[start - 1:start], text[end:end + 1])
+
+    return _MARKED.sub(write, text)
+
+
+def _alone_on_its_line(text: str, start: int, end: int) -> bool:
+    line_end = text.find("\n", end)
+    after = text[end:] if line_end < 0 else text[end:line_end]
+    return not text[text.rfind("\n", 0, start) + 1:start].strip() and not after.strip()
+
+
+def _inline(tex: str, before: str, after: str) -> str:
+    """``$tex$`` apart from its neighbours: a formula right after another (``$a$$b$`` reads as a display
+    opening) or before a digit (which a closing ``$`` may not meet) gets a space between."""
+    lead = " " if before == "$" else ""
+    trail = " " if after and (after in ("$", SENTINEL) or after.isdigit()) else ""
+    return f"{lead}${tex}${trail}"
+
+
+# An unescaped % starts a TeX comment, to the end of the line.
+_COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%[^\n]*")
+# A comment left in a formula whose line breaks extraction joined: "%" and a space were a comment that
+# ended at the line's end (LaTeXML writes "a=b+%" and a line break to continue a line); "%" before more
+# text is most likely a percent sign, escaped.
+_JOINED_COMMENT = re.compile(r"(?<!\\)((?:\\\\)*)%(\s|$)?")
+# Math nested in a formula's text (\text{if $x>0$}): \(…\) inside, which no reader pairs with the formula's own $.
+_NESTED_MATH = re.compile(r"(?<!\\)\$([^$]+?)(?<!\\)\$")
+_LONE_DOLLAR = re.compile(r"(?<!\\)\$")
+_TRAILING_BREAKS = " \t\n\r\f\v\\"
+
+
+def without_comments(tex: str) -> str:
+    """TeX with its % comments removed, read as TeX reads them (to the end of each line)."""
+    return _COMMENT.sub(r"\1", tex) if "%" in tex else tex
+
+
+def seal_formula(tex: str) -> str:
+    """One formula's TeX as it may stand between delimiters (see :mod:`megamath.web.math.integrity`): no
+    comment left to swallow the closing delimiter, math nested in its text as ``\\(…\\)``, a lone
+    dollar sign escaped, no trailing backslash (a last ``\\\\`` breaks no line, and would escape the ``$``)."""
+    if "%" in tex:
+        tex = _JOINED_COMMENT.sub(lambda m: m.group(1) + ("\\%" if m.group(2) is None else " "), tex)
+    if "$" in tex:
+        tex = _NESTED_MATH.sub(lambda m: f"\\({m.group(1)}\\)", tex)
+        tex = _LONE_DOLLAR.sub(r"\\$", tex)
+    return tex.rstrip(_TRAILING_BREAKS).lstrip()
 
 
 # What comes between two dollar signs that are not formula delimiters: amounts ("5 billion$ … 3
