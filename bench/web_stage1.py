@@ -129,7 +129,7 @@ _COMPONENTS = [
     ("DOM parse (resiliparse)", "tot", "", "<built-in method parse>"),
     ("text extraction (resiliparse extract_plain_text)", "tot", "", "extract_plain_text>"),
     ("math: markup test and rewrite", "cum", "web/math/markup.py", ("has_math_markup", "rewrite_math")),
-    ("math symbols alone in an element kept (before parsing)", "cum", "web/extract.py", "keep_lone_symbols"),
+    ("texts of three UTF-8 bytes kept (before parsing)", "cum", "web/extract.py", "keep_lone_symbols"),
     ("extraction: rest (depth check, TeX in text, finishing)", "cum", "web/extract.py", "process"),
     ("language ID: fastText predict", "tot", "", "fasttext_pybind.predict>"),
     ("language ID: rest (masking, second score)", "cum", "web/langid.py", "filter"),
@@ -167,7 +167,7 @@ def profile(name: str, path: Path, pages: int, out: Path) -> None:
     seconds["extraction: rest (depth check, TeX in text, finishing)"] -= sum(
         seconds[k] for k in ("DOM parse (resiliparse)", "text extraction (resiliparse extract_plain_text)",
                              "math: markup test and rewrite",
-                             "math symbols alone in an element kept (before parsing)"))
+                             "texts of three UTF-8 bytes kept (before parsing)"))
     seconds["language ID: rest (masking, second score)"] -= seconds["language ID: fastText predict"]
     seconds["runtime: stage plumbing, guard, counters, Parquet, resume records"] = total - sum(seconds.values())
     print(f"\nwhere the time goes, {name} ({pages} pages, {Path(megamath.__file__).parent}), ms per page under cProfile")

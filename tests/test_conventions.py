@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from megamath.web.extract import extract
+from megamath.web.math.integrity import delimiter_problems
 from megamath.web.reextract import extract_precise
 
 FOLDER = Path(__file__).parent / "data" / "conventions"
@@ -80,7 +81,8 @@ def test_no_output_holds_a_private_use_code_point_on_any_shared_page():
 
 def test_code_on_a_math_page_keeps_its_delimiters_and_its_lines():
     """MathJax skips code: highlighted code (inline spans) and code laid out with <br> or a <div> per
-    line keep `$`, `\\(` and their line breaks on a page whose prose holds TeX."""
+    line keep `\\(` and their line breaks on a page whose prose holds TeX, and are no formulas; their
+    dollar signs are written `\\$`, as every dollar sign of a text with formulas that is no delimiter."""
     page = ("<html><body><article><p>The area is $\\pi r^2$ for a circle of radius $r$, as the scripts below print.</p>"
             '<pre><code><span class="k">echo</span> <span class="s">"$HOME costs $5"</span></code></pre>'
             "<pre>printf('\\(x\\)')<br>echo $PATH<br>done</pre>"
@@ -89,9 +91,10 @@ def test_code_on_a_math_page_keeps_its_delimiters_and_its_lines():
     result = extract(page)
     assert result.math == {"tex_text": 2}
     assert "$\\pi r^2$" in result.text
-    assert 'echo "$HOME costs $5"' in result.text
-    assert "printf('\\(x\\)')\necho $PATH\ndone" in result.text
-    assert 'let a = "$1";\nlet b = "$2";' in result.text
+    assert 'echo "\\$HOME costs \\$5"' in result.text
+    assert "printf('\\(x\\)')\necho \\$PATH\ndone" in result.text
+    assert 'let a = "\\$1";\nlet b = "\\$2";' in result.text
+    assert delimiter_problems(result.text) == []
 
 
 def test_formulas_nested_in_formulas_are_read_once():

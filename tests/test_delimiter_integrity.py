@@ -105,7 +105,6 @@ def test_equation_labels_are_tags_of_their_number():
 
 # Pages of ../shared whose own markup breaks the invariant, each for a reason no extractor can mend.
 KNOWN_BREAKS = {
-    "convertClientSideDelimiters.html": "TeX shown as source in <code>, written as it stands",
     "math--temml.html": "a TeX environment shown as source in <code>, written as it stands",
     "math4108": "the renderer cut the solution's TeX at each escaped dollar: prose became formulas",
 }

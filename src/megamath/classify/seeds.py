@@ -31,7 +31,7 @@ from megamath.runtime.shards import read_records
 from megamath.runtime.stage import Record
 from megamath.runtime.task import Job
 from megamath.sources.crawl import crawl_of
-from megamath.web.math.markup import NOT_FORMULAS
+from megamath.web.math.markup import formulas_in
 
 
 class SeedFileError(ValueError):
@@ -72,8 +72,7 @@ def read_texts(path: str | Path, fields: tuple[str, ...] = ("text",)) -> Iterato
 def formula_count(record: Record) -> int:
     """Formulas stage 1 found in a record (``meta.math``): from math markup and from TeX in the text,
     where stage 1 tells prices from formulas (a bare ``$`` count would not)."""
-    return sum(n for family, n in (record.get("meta") or {}).get("math", {}).items()
-               if family not in NOT_FORMULAS and not family.endswith("_failed"))
+    return formulas_in((record.get("meta") or {}).get("math", {}))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
-from megamath.web.math.markup import MATHML_TOKENS, has_math_markup, rewrite_math
+from megamath.web.generators import unmask_main_content
+from megamath.web.math.markup import MATHML_TOKENS, formulas_in, has_math_markup, rewrite_math
 from megamath.web.math.symbols import SYMBOLS
 from megamath.web.math.tex import (
     Delimiters,
@@ -113,6 +114,7 @@ def parse_page(html: str, *, math: bool, max_dom_depth: int, display_tag: str = 
     :raise DomTooDeepError: when the page, its formulas rewritten, is nested deeper than ``max_dom_depth``.
     """
     tree = HTMLTree.parse(without_sentinel(html))
+    unmask_main_content(tree, html)
     too_deep = bool(max_dom_depth) and nested_deeper_than(tree, max_dom_depth)
     with_math = math and has_math_markup(tree)
     if too_deep and not with_math:
@@ -145,18 +147,15 @@ def hide_code_delimiters(page: ParsedPage) -> bool:
 _THREE_BYTES = "[\u0800-\ud7ff\uf900-\uffff]"  # one character of three bytes, private use aside
 _TWO_BYTES = "[\u0080-\u07ff]"
 _ASCII_PRINTABLE = "[!-%'-;=?-~]"  # but & < >
-# Entities of characters of two or three bytes (with an ASCII character beside, three bytes too): a
-# table's empty cell (&nbsp;, two bytes alone) is no match, and costs no call.
-_ENTITY_NAMES = sorted({name[:-1] for name, char in html_entities.entities.html5.items()
-                        if name.endswith(";") and len(char) == 1 and 0x80 <= ord(char) <= 0xFFFF
-                        and not 0xE000 <= ord(char) <= 0xF8FF and char != "\xa0"}, key=len, reverse=True)
-_ENTITY = r"&(?:#\d{3,5}|#[xX][0-9a-fA-F]{2,4}|" + "|".join(_ENTITY_NAMES) + ");"
+# An entity (whether it writes a character of two or three bytes is read when one matches); a table's
+# empty cell (&nbsp;, two bytes alone) is no match, and costs no call.
+_ENTITY = r"&(?!nbsp;)(?:#\d{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 _LONE_TEXT = re.compile(
     r">[ \t\r\n]*+(" + "|".join((_THREE_BYTES, f"{_ASCII_PRINTABLE}(?:{_TWO_BYTES}|{_ENTITY})",
                                   f"(?:{_TWO_BYTES}|{_ENTITY}){_ASCII_PRINTABLE}", _ENTITY)) + r")(?=[ \t\r\n]*+<)")
 # Where such a text may start (a non-ASCII character or an entity among its first two): one pass of this
 # costs what one alternative of the exact pattern costs at every tag's end.
-_LONE_TEXT_START = re.compile(r">[ \t\r\n]*+(?:[^\x00-\x7f<]|[!-~](?:[^\x00-\x7f]|&)|&)")
+_LONE_TEXT_START = re.compile(r">[ \t\r\n]*+[!-%'-;=?-~]?[^\x00-\x25\x27-\x7f]")
 _KEEP = "\ue000"
 _TAG_BEFORE = re.compile(r"</?(?:[A-Za-z][\w-]*:)?([A-Za-z][\w-]*)([^<>]*)")  # <mml:mo>: a prefix
 _FORMULA_MARKUP = re.compile(r"katex|mjx|MathJax|math|\bm(?:ord|bin|rel|open|close|punct|inner|op|i|o|n)\b")
@@ -178,7 +177,8 @@ def _dropped_by_resiliparse(match: re.Match) -> bool:
     text = match.group(1)
     if "&" in text:
         decoded = html_entities.unescape(text)
-        if len(decoded.encode("utf-8", "surrogatepass")) != 3 or 0xE000 <= ord(decoded[-1]) <= 0xF8FF:
+        if (decoded.isascii() or len(decoded.encode("utf-8", "surrogatepass")) != 3
+                or 0xE000 <= ord(decoded[-1]) <= 0xF8FF):
             return False
     tag = _TAG_BEFORE.fullmatch(match.string, match.string.rfind("<", 0, match.start()), match.start())
     return not (tag is None or tag.group(1).lower() in MATHML_TOKENS or _FORMULA_MARKUP.search(tag.group(2)))
@@ -205,7 +205,7 @@ def finish_text(text: str, html: str, page: ParsedPage) -> str:
     if page.math:
         text = tex_in_text(text, html, page.counts)
     if page.code_hidden:
-        text = restore_code(text)
+        text = restore_code(text, escape_dollars=bool(formulas_in(page.counts)))
     if _may_hold_private_use(text):
         text = _PRIVATE_USE.sub("", text)
     return text

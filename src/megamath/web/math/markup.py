@@ -324,6 +324,11 @@ def _images(document, rewriter: _Rewriter) -> None:
 
 # Counted in the per-family statistics but not formulas.
 NOT_FORMULAS = frozenset({"table"})
+
+
+def formulas_in(counts: dict) -> int:
+    """The formulas of an extraction's per-family counts (failures and tables aside)."""
+    return sum(n for family, n in counts.items() if family not in NOT_FORMULAS and not family.endswith("_failed"))
 _FOOTNOTE = re.compile(r"^\[?[\d*†‡§a-z]{1,3}\]?$")
 _TEX_SPECIALS = re.compile(r"[{}\\$%#&~^_]")  # a script holding them stays text: as TeX it would not balance
 

@@ -321,7 +321,11 @@ def protect_code(codes: list) -> None:
             node = node.next_sibling if node != code else None
 
 
-def restore_code(text: str) -> str:
+def restore_code(text: str, escape_dollars: bool) -> str:
+    """The code's delimiters back in the text; in a text with formulas its dollar signs written ``\\$``,
+    as every dollar sign there that is no delimiter is (a reader cannot tell code from prose in text)."""
+    if escape_dollars:
+        text = text.replace(SENTINEL + "d", "\\$")
     return _CODE_RESTORE.sub(lambda m: _RESTORED[m.group(0)], text)
 
 
