@@ -24,7 +24,6 @@ pages are cached under --work.
 from __future__ import annotations
 
 import argparse
-import collections
 import html as html_lib
 import json
 import os
@@ -38,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import ROOT  # noqa: E402
 from math_extract import ensure_scorer_packages  # noqa: E402
-from math_real_pages import formula_spans, load_scorer, recall  # noqa: E402
+from math_real_pages import formula_spans, load_scorer, matches_per_page  # noqa: E402
 
 TOOLS_PIP = ("sphinx", "myst-parser", "sphinx-book-theme", "mkdocs", "pymdown-extensions", "nbconvert")
 TOOLS_APT = ("pandoc", "latexml", "hugo", "jekyll")
@@ -105,15 +104,21 @@ def truth_formulas(text: str, source_format: str) -> list[str]:
                 walk(value)
 
     walk(json.loads(result.stdout))
-    return [f for f in formulas if f]
+    # pandoc's reStructuredText reader wraps a math directive of several lines in an aligned
+    # environment of its own; an environment the author wrote is the formula
+    return [_PANDOC_ALIGNED.sub(r"\1", f) if source_format == "rst" else f for f in formulas if f]
+
+
+_PANDOC_ALIGNED = re.compile(r"^\\begin\{aligned\}\s*(\\begin\{.*\})\s*\\end\{aligned\}$", re.S)
 
 
 # ---------------------------------------------------------------- the pages
 
 
 class Page:
-    def __init__(self, generator: str, name: str, html: str, truth: list[str]):
+    def __init__(self, generator: str, name: str, html: str, truth: list[str], macros: str = ""):
         self.generator, self.name, self.html, self.truth = generator, name, html, truth
+        self.macros = macros  # the source's own TeX macros, which the scorer's KaTeX is taught
 
     @property
     def held_out(self) -> bool:
@@ -155,7 +160,8 @@ def bookdown_pages(mirrors: Path) -> list[Page]:
     pages = []
     for html_path in mirror.files(r"docs/.*\.html"):
         html = mirror.read(html_path) or ""
-        spans = [html_lib.unescape(m.group(1) or m.group(2)).strip() for m in _MATHJAX_SPAN.finditer(html)]
+        body = html[max(html.find('class="page-inner"'), 0):]  # not the table of contents of every page
+        spans = [html_lib.unescape(m.group(1) or m.group(2)).strip() for m in _MATHJAX_SPAN.finditer(body)]
         truth = [span for span in spans if _squeezed(span) in book]
         if truth:
             pages.append(Page("bookdown", f"{mirror.name}:{html_path}", html, truth))
@@ -169,6 +175,41 @@ def _squeezed(text: str) -> str:
     return "".join(text.split())
 
 
+def pkgdown_pages(mirrors: Path) -> list[Page]:
+    """An R package's reference pages (pkgdown, KaTeX) from its help files: the truth is the TeX of each
+    ``\\eqn{}``/``\\deqn{}`` of the ``.Rd`` source."""
+    mirror = Mirror(mirrors, "prioritizr/prioritizr")
+    pages = []
+    for source in mirror.files(r"man/[^/]*\.Rd"):
+        text = mirror.read(source) or ""
+        truth = rd_formulas(text)
+        html = mirror.read(f"docs/reference/{Path(source).stem}.html") if truth else None
+        if html:
+            pages.append(Page("pkgdown", f"{mirror.name}:{source}", html, truth))
+    return pages
+
+
+_RD_MATH = re.compile(r"\\d?eqn\{")
+
+
+def rd_formulas(text: str) -> list[str]:
+    """The first argument of each ``\\eqn``/``\\deqn`` of an R help file, its braces balanced."""
+    formulas = []
+    for match in _RD_MATH.finditer(text):
+        depth, position = 1, match.end()
+        while position < len(text) and depth:
+            char = text[position]
+            if char == "\\":
+                position += 2
+                continue
+            depth += {"{": 1, "}": -1}.get(char, 0)
+            position += 1
+        formula = text[match.end():position - 1].replace("\\%", "%").strip()
+        if formula:
+            formulas.append(formula)
+    return formulas
+
+
 def latexml_pages(mirrors: Path, work: Path, limit: int) -> list[Page]:
     """The Stacks project's chapters cut into sections, each a document of its own with the preamble,
     through LaTeXML's HTML5 (MathML with the author's TeX as alttext): what arXiv's HTML serves."""
@@ -176,6 +217,8 @@ def latexml_pages(mirrors: Path, work: Path, limit: int) -> list[Page]:
     folder = work / "latexml"
     chapters = ["sets.tex", "categories.tex", "algebra.tex", "topology.tex", "sheaves.tex", "homology.tex"]
     mirror.export(["preamble.tex", *chapters], folder)
+    macros = "".join(line for line in (folder / "preamble.tex").read_text(encoding="utf-8").splitlines()
+                     if line.startswith("\\def\\"))
     pages = []
     for chapter in chapters:
         source = (folder / chapter).read_text(encoding="utf-8")
@@ -196,7 +239,7 @@ def latexml_pages(mirrors: Path, work: Path, limit: int) -> list[Page]:
                     run(["latexmlc", "--quiet", f"--dest={html.name}", "--format=html5", f"{stem}.tex"], folder, 300)
                 except (RuntimeError, subprocess.TimeoutExpired):
                     continue
-            pages.append(Page("latexml", f"stacks:{stem}", html.read_text(encoding="utf-8"), truth))
+            pages.append(Page("latexml", f"stacks:{stem}", html.read_text(encoding="utf-8"), truth, macros))
     return pages
 
 
@@ -332,6 +375,35 @@ def jekyll_pages(mirrors: Path, work: Path, limit: int) -> list[Page]:
             if (site / "_site" / f"{name}.html").exists()]
 
 
+_MARKDOWN_IT = r'''
+const fs = require("fs");
+const md = require("markdown-it")({html: true}).use(require("@vscode/markdown-it-katex").default);
+for (const page of JSON.parse(fs.readFileSync(0, "utf8"))) {
+  fs.writeFileSync(page.out, `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${page.name}</title>` +
+    `<link rel="stylesheet" href="/katex.min.css"></head><body><header><a href="/">Notes</a></header>` +
+    `<main><article>${md.render(page.text)}</article></main><footer>Built with markdown-it</footer></body></html>`);
+}
+'''
+
+
+def markdown_it_pages(mirrors: Path, work: Path, limit: int) -> list[Page]:
+    """markdown-it with its KaTeX plugin, as VitePress, Eleventy and Docusaurus sites render math on the
+    server: KaTeX's HTML with its MathML and TeX annotation in the page."""
+    sources = markdown_sources(mirrors, limit)
+    folder = work / "markdown-it"
+    if not (folder / "node_modules" / "@vscode" / "markdown-it-katex").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder),
+             "markdown-it", "@vscode/markdown-it-katex", "katex"])
+    todo = [{"name": name, "text": text, "out": str(folder / f"{name}.html")} for name, text in sources.items()
+            if not (folder / f"{name}.html").exists()]
+    if todo:
+        subprocess.run(["node", "-e", _MARKDOWN_IT], input=json.dumps(todo).encode(), check=True,
+                       env=dict(os.environ, NODE_PATH=str(folder / "node_modules")), capture_output=True)
+    return [Page("markdown-it", f"iml:{name}", (folder / f"{name}.html").read_text(encoding="utf-8"),
+                 truth_formulas(text, "markdown")) for name, text in sources.items()]
+
+
 def nbconvert_pages(mirrors: Path, work: Path, tools: Path, limit: int) -> list[Page]:
     """Notebooks of *Bayesian Methods for Hackers* through nbconvert's HTML (the lab template)."""
     mirror = Mirror(mirrors, "CamDavidsonPilon/Probabilistic-Programming-and-Bayesian-Methods-for-Hackers")
@@ -355,6 +427,7 @@ def all_pages(mirrors: Path, work: Path, tools: Path) -> list[Page]:
     builders = [
         ("quarto", lambda: quarto_pages(mirrors)),
         ("bookdown", lambda: bookdown_pages(mirrors)),
+        ("pkgdown", lambda: pkgdown_pages(mirrors)),
         ("latexml", lambda: latexml_pages(mirrors, work, 40)),
         ("sphinx", lambda: sphinx_pages(mirrors, work, tools, 30)),
         ("jupyter-book", lambda: jupyter_book_pages(mirrors, work, tools, 20)),
@@ -363,6 +436,7 @@ def all_pages(mirrors: Path, work: Path, tools: Path) -> list[Page]:
         ("hugo", lambda: hugo_pages(mirrors, work, 15)),
         ("jekyll", lambda: jekyll_pages(mirrors, work, 15)),
         ("nbconvert", lambda: nbconvert_pages(mirrors, work, tools, 8)),
+        ("markdown-it", lambda: markdown_it_pages(mirrors, work, 15)),
     ]
     pages = []
     for name, build in builders:
@@ -448,26 +522,19 @@ def main() -> None:
 
     from megamath.web.math.integrity import delimiter_problems
 
-    broken = [p for p, text in zip(pages, texts["megamath"]) if delimiter_problems(text)]
-    names = list(texts)
-    print(f"\n{'generator':14s} {'part':8s} {'pages':>5s} {'formulas':>8s} " + " ".join(f"{n + ' %':>14s}" for n in names)
-          + f" {'broken':>6s}")
-    pooled: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for generator in sorted({p.generator for p in pages}) + ["ALL"]:
-        for part in ("tuning", "held-out", "all"):
-            chosen_pages = [i for i, p in enumerate(pages) if (generator == "ALL" or p.generator == generator)
-                            and (part == "all" or p.held_out == (part == "held-out"))]
-            if not chosen_pages or (part != "all" and generator != "ALL"):
-                continue
-            truth = [pages[i].truth for i in chosen_pages]
-            row = []
-            for name in names:
-                matched, total = recall(scorer, truth, [texts[name][i] for i in chosen_pages])
-                row.append(f"{100 * matched / max(total, 1):14.1f}")
-                pooled[(generator, part)][name] = matched
-            n_broken = sum(pages[i] in broken for i in chosen_pages)
-            print(f"{generator:14s} {part:8s} {len(chosen_pages):5d} {sum(map(len, truth)):8d} " + " ".join(row)
-                  + f" {n_broken:6d}")
+    broken = {(p.generator, p.name) for p, text in zip(pages, texts["megamath"]) if delimiter_problems(text)}
+    matched = {name: matches_per_page(scorer, [p.truth for p in pages], outputs, [p.macros for p in pages])
+               for name, outputs in texts.items()}
+    print(f"\n{'generator':14s} {'part':8s} {'pages':>5s} {'formulas':>8s} "
+          + " ".join(f"{name + ' %':>14s}" for name in texts) + f" {'broken':>6s}")
+    groups = [(generator, "all") for generator in sorted({p.generator for p in pages})]
+    for generator, part in groups + [("ALL", "tuning"), ("ALL", "held-out"), ("ALL", "all")]:
+        chosen_pages = [i for i, p in enumerate(pages) if generator in ("ALL", p.generator)
+                        and (part == "all" or p.held_out == (part == "held-out"))]
+        formulas = sum(len(pages[i].truth) for i in chosen_pages)
+        row = " ".join(f"{100 * sum(matched[name][i] for i in chosen_pages) / max(formulas, 1):14.1f}" for name in texts)
+        print(f"{generator:14s} {part:8s} {len(chosen_pages):5d} {formulas:8d} {row} "
+              f"{sum((pages[i].generator, pages[i].name) in broken for i in chosen_pages):6d}")
     if args.show:
         for page, text in zip(pages, texts["megamath"]):
             found = formula_spans(scorer, text)
@@ -476,8 +543,9 @@ def main() -> None:
                 print(f"\n{page.generator} {page.name}: {len(missing)} of {len(page.truth)} not found as written")
                 for formula in missing[:args.show]:
                     print("   ", formula[:160].replace("\n", " "))
-    for page in broken:
-        print(f"broken: {page.generator} {page.name}: {delimiter_problems(texts['megamath'][pages.index(page)])[:2]}")
+    for page, text in zip(pages, texts["megamath"]):
+        if (page.generator, page.name) in broken:
+            print(f"broken: {page.generator} {page.name}: {delimiter_problems(text)[:2]}")
 
 
 if __name__ == "__main__":

@@ -67,17 +67,26 @@ def markdown_formulas(scorer, markdown: str) -> list[str]:
 
 def recall(scorer, truth: list[list[str]], outputs: list[str]) -> tuple[int, int]:
     """(formulas matched, formulas) over pages, with the scorer's canonicalization and threshold."""
-    texs, pages = [], []
-    for formulas, out in zip(truth, outputs):
+    return sum(matches_per_page(scorer, truth, outputs)), sum(len(t) for t in truth)
+
+
+def matches_per_page(scorer, truth: list[list[str]], outputs: list[str], macros: list[str] | None = None) -> list[int]:
+    """The true formulas of each page found in its output, with the scorer's canonicalization and
+    threshold. ``macros``: per page, TeX definitions of the source's own macros, read before each formula
+    of the page (truth and output alike) when it is canonicalized."""
+    texs, canon_input, pages = [], [], []
+    for page, (formulas, out) in enumerate(zip(truth, outputs)):
         g = list(range(len(texs), len(texs) + len(formulas)))
         texs += formulas
         found = formula_spans(scorer, out)
         c = list(range(len(texs), len(texs) + len(found)))
         texs += found
+        canon_input += [(macros[page] if macros else "") + tex for tex in formulas + found]
         pages.append((g, c))
-    canon = scorer.canon(texs)
-    matched = 0
+    canon = scorer.canon(canon_input)
+    matched = []
     for g, c in pages:
+        matched.append(0)
         used = set()
         for gi in g:
             best, best_j = 0.0, None
@@ -97,8 +106,8 @@ def recall(scorer, truth: list[list[str]], outputs: list[str]) -> tuple[int, int
                     best, best_j = score, cj
             if best_j is not None and best >= 0.85:
                 used.add(best_j)
-                matched += 1
-    return matched, sum(len(t) for t in truth)
+                matched[-1] += 1
+    return matched
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
-from megamath.web.generators import unmask_main_content
+from megamath.web.main_content import unmask_main_content
 from megamath.web.math.markup import MATHML_TOKENS, formulas_in, has_math_markup, rewrite_math
 from megamath.web.math.symbols import SYMBOLS
 from megamath.web.math.tex import (

@@ -79,7 +79,27 @@ def clean_tex(tex: str) -> str:
     ``{\\displaystyle ...}``."""
     tex = " ".join(without_comments(tex).split())
     match = _DISPLAYSTYLE_WRAPPER.match(tex)
-    return match.group(1).strip() if match else tex
+    tex = match.group(1).strip() if match else tex
+    return _without_sphinx_split(tex) if tex.startswith("\\begin{split}") else tex
+
+
+_SPLIT = re.compile(r"^\\begin\{split\}(.*)\\end\{split\}$", re.DOTALL)
+_ENVIRONMENT_EDGE = re.compile(r"\\(begin|end)\{[^{}]*\}|(?<!\\)&")
+
+
+def _without_sphinx_split(tex: str) -> str:
+    """Sphinx wraps every display of several lines in a ``split`` environment of its own: the author's
+    TeX is what it wraps, unless that aligns with ``&`` outside any environment of its own."""
+    match = _SPLIT.match(tex)
+    if match is None:
+        return tex
+    depth = 0
+    for edge in _ENVIRONMENT_EDGE.finditer(match.group(1)):
+        if edge.group(1):
+            depth += 1 if edge.group(1) == "begin" else -1
+        elif depth == 0:
+            return tex
+    return match.group(1).strip()
 
 
 def name_of(node) -> str:
