@@ -190,24 +190,35 @@ def pkgdown_pages(mirrors: Path) -> list[Page]:
 
 
 _RD_MATH = re.compile(r"\\d?eqn\{")
+_RD_HTML_BRANCH = "\\ifelse{html}{"
 
 
 def rd_formulas(text: str) -> list[str]:
-    """The first argument of each ``\\eqn``/``\\deqn`` of an R help file, its braces balanced."""
+    """The first argument of each ``\\eqn``/``\\deqn`` of an R help file that its HTML shows (an
+    ``\\ifelse{html}{…}{…}`` shows its first branch)."""
+    while _RD_HTML_BRANCH in text:
+        start = text.index(_RD_HTML_BRANCH)
+        html_end = _group_end(text, start + len(_RD_HTML_BRANCH))
+        other_end = _group_end(text, html_end + 1) if text[html_end:html_end + 1] == "{" else html_end
+        text = text[:start] + text[start + len(_RD_HTML_BRANCH):html_end - 1] + text[other_end:]
     formulas = []
     for match in _RD_MATH.finditer(text):
-        depth, position = 1, match.end()
-        while position < len(text) and depth:
-            char = text[position]
-            if char == "\\":
-                position += 2
-                continue
-            depth += {"{": 1, "}": -1}.get(char, 0)
-            position += 1
-        formula = text[match.end():position - 1].replace("\\%", "%").strip()
+        formula = text[match.end():_group_end(text, match.end()) - 1].replace("\\%", "%").strip()
         if formula:
             formulas.append(formula)
     return formulas
+
+
+def _group_end(text: str, position: int) -> int:
+    """Just past the brace that closes the group whose text starts at ``position``."""
+    depth = 1
+    while position < len(text) and depth:
+        if text[position] == "\\":
+            position += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(text[position], 0)
+        position += 1
+    return position
 
 
 def latexml_pages(mirrors: Path, work: Path, limit: int) -> list[Page]:

@@ -137,3 +137,12 @@ def test_every_math_page_of_shared_keeps_the_invariant_in_both_stages():
     unexplained = {name: problems for name, problems in broken.items()
                    if not any(name.startswith(known) for known in KNOWN_BREAKS)}
     assert unexplained == {}
+
+
+def test_a_display_in_a_page_s_text_may_hold_math_in_its_text():
+    """\\text{if $x$} inside $$…$$ (MathJax reads it) is one display, its inner math written \\(…\\)."""
+    head = '<script src="https://cdn.example/mathjax/tex-chtml.js"></script>'
+    text = extract_text(page("<p>$$ o_1 = \\begin{cases} 0 & \\text{if $x \\in y$} \\\\ 1 & \\text{else} \\end{cases} $$"
+                             "</p><p>and $y$ after it.</p>", head))
+    assert "\n$$o_1 = \\begin{cases} 0 & \\text{if \\(x \\in y\\)} \\\\ 1 & \\text{else} \\end{cases}$$\n" in text
+    assert "and $y$ after it." in text and delimiter_problems(text) == []

@@ -118,8 +118,8 @@ def _drawn(node) -> str | None:
     drawn = next((meaning for prefix, meaning in _PATHS if data.startswith(prefix)), None)
     if drawn == "|" and int(float(((svg.getattr("viewBox") or "0 0 333").split() + ["333"])[2])) > 400:
         return "\\|"
-    if drawn in ("right-arrow", "left-arrow") and len(matching(svg, "path")) > 1:
-        return "leftright-arrow"
+    if drawn in ("right-arrow", "left-arrow") and (len(matching(svg, "path")) > 1 or len(matching(node, "svg")) > 1):
+        return "leftright-arrow"  # one path for each head, in one drawing or (KaTeX's halfarrows) in two
     return drawn
 
 
@@ -274,7 +274,7 @@ class _Reader:
             return self._scripts(node)
         if "sqrt" in classes:
             return self._sqrt(node)
-        if "accent" in classes:
+        if "accent" in classes or "accentunder" in classes:
             return self._accent(node)
         if "overline" in classes or "underline" in classes:
             line = "overline" if "overline" in classes else "underline"
@@ -423,7 +423,8 @@ class _Reader:
         drawn = next((_drawn(row) for _, row in rows if row.query_selector("svg") is not None), None)
         under = bool(rows) and rows[-1][1].query_selector("svg") is not None and len(rows) > 1 and \
             rows[-1][0] > rows[0][0] and base_rows and base_rows[0] is rows[0][1]
-        return f"{_arrow(drawn, under) or drawn or ''}{{{base}}}" if drawn else base
+        command = "\\utilde" if under and drawn == "\\widetilde" else _arrow(drawn, under) or drawn
+        return f"{command}{{{base}}}" if drawn else base
 
     def _over_under(self, node, over: bool) -> str:
         rows = _vlist_rows(node)

@@ -33,7 +33,7 @@ _MATH_SPAN = re.compile(
     r"(?=[$\\\[\ufffc])(?:"
     r"(?P<marked>\ufffc(?P<mark>[mM]).*?\ufffc(?P=mark))"  # a formula of the markup rewrite: read already
     r"|"
-    r"(?<!\\)\$\$(?P<dd>(?:[^$\\]|\\.){1,20000}?)\$\$"
+    r"(?<!\\)\$\$(?P<dd>(?:[^$\\]|\\.|\$[^$]+\$){1,20000}?)\$\$"  # $…$ inside: math in the display's \text
     r"|\\\[(?P<bd>.{1,20000}?)\\\]"
     r"|\\\((?P<pi>.{1,4000}?)\\\)"
     rf"|(?P<env>\\begin\{{(?P<name>{_ENVIRONMENTS})\}}.{{1,20000}}?\\end\{{(?P=name)\}})"
