@@ -19,7 +19,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
-from megamath.web.main_content import unmask_main_content
+from megamath.web.main_content import SHALLOW_LISTS, deepen_lists, unmask_main_content
 from megamath.web.math.markup import MATHML_TOKENS, formulas_in, has_math_markup, rewrite_math
 from megamath.web.math.symbols import SYMBOLS
 from megamath.web.math.tex import (
@@ -116,7 +116,9 @@ def parse_page(html: str, *, math: bool, max_dom_depth: int, display_tag: str = 
     tree = HTMLTree.parse(without_sentinel(html))
     unmask_main_content(tree, html)
     too_deep = bool(max_dom_depth) and nested_deeper_than(tree, max_dom_depth)
-    with_math = math and has_math_markup(tree)
+    has_math, shallow_lists = has_math_markup(tree, also=SHALLOW_LISTS)
+    deepen_lists(tree, shallow_lists)
+    with_math = math and has_math
     if too_deep and not with_math:
         raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
     page = ParsedPage(tree, Counter(), math)
@@ -138,12 +140,13 @@ def hide_code_delimiters(page: ParsedPage) -> bool:
     return bool(codes)
 
 
-# resiliparse's main-content pass drops every text node whose text, spaces aside, is three UTF-8 bytes
-# that are not all ASCII (its test for an icon font's private-use glyph reads the bytes in reverse
-# order): a proof assistant's highlighted ∀ and ℕ, a prose <i>a</i>≤<i>b</i>, the /σ of
-# S<sup>2</sup>/σ<sup>2</sup>, a table cell's €. A private-use character after such a text keeps it,
-# and leaves with every other (finish_text); private-use glyphs themselves are still dropped. Formula
-# markup is left as it is: its rewriters read those elements.
+# resiliparse's main-content pass drops every text node (and element of one text) whose text, spaces
+# aside, is three UTF-8 bytes ending in a continuation byte (its test for an icon font's private-use
+# glyph reads the bytes as a little-endian number): one character of U+0800–U+FFFF, or an ASCII
+# character before one of two bytes. A proof assistant's highlighted ∀ and ℕ, a prose
+# <i>a</i>≤<i>b</i>, the /σ of S<sup>2</sup>/σ<sup>2</sup>, a table cell's € vanished. A private-use
+# character after such a text keeps it, and leaves with every other (finish_text); private-use glyphs
+# themselves are still dropped. Formula markup is left as it is: its rewriters read those elements.
 _THREE_BYTES = "[\u0800-\ud7ff\uf900-\uffff]"  # one character of three bytes, private use aside
 _TWO_BYTES = "[\u0080-\u07ff]"
 _ASCII_PRINTABLE = "[!-%'-;=?-~]"  # but & < >
@@ -151,8 +154,8 @@ _ASCII_PRINTABLE = "[!-%'-;=?-~]"  # but & < >
 # empty cell (&nbsp;, two bytes alone) is no match, and costs no call.
 _ENTITY = r"&(?!nbsp;)(?:#\d{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 _LONE_TEXT = re.compile(
-    r">[ \t\r\n]*+(" + "|".join((_THREE_BYTES, f"{_ASCII_PRINTABLE}(?:{_TWO_BYTES}|{_ENTITY})",
-                                  f"(?:{_TWO_BYTES}|{_ENTITY}){_ASCII_PRINTABLE}", _ENTITY)) + r")(?=[ \t\r\n]*+<)")
+    r">[ \t\r\n]*+(" + "|".join((_THREE_BYTES, f"{_ASCII_PRINTABLE}(?:{_TWO_BYTES}|{_ENTITY})", _ENTITY))
+    + r")(?=[ \t\r\n]*+<)")
 # Where such a text may start (a non-ASCII character or an entity among its first two): one pass of this
 # costs what one alternative of the exact pattern costs at every tag's end.
 _LONE_TEXT_START = re.compile(r">[ \t\r\n]*+[!-%'-;=?-~]?[^\x00-\x25\x27-\x7f]")
@@ -177,7 +180,7 @@ def _dropped_by_resiliparse(match: re.Match) -> bool:
     text = match.group(1)
     if "&" in text:
         decoded = html_entities.unescape(text)
-        if (decoded.isascii() or len(decoded.encode("utf-8", "surrogatepass")) != 3
+        if (decoded.isascii() or len(decoded.encode("utf-8", "surrogatepass")) != 3 or decoded[-1] < "\x80"
                 or 0xE000 <= ord(decoded[-1]) <= 0xF8FF):
             return False
     tag = _TAG_BEFORE.fullmatch(match.string, match.string.rfind("<", 0, match.start()), match.start())

@@ -25,15 +25,15 @@ _RULES = (
 )
 
 
-# the elements a <ul> needs between itself and <body> for the main-content pass to read it
+# The elements a <ul> needs between itself and <body> for the main-content pass to read it, and the lists
+# that have fewer (stage 1 finds them in the walk that looks for math markup).
 _LIST_DEPTH = 3
+SHALLOW_LISTS = "body > ul, body > * > ul, body > * > * > ul"
 
 
 def unmask_main_content(tree: HTMLTree, html: str) -> None:
-    """Deepen shallow bullet lists; remove a generator's furniture and the class attributes that make the
-    main-content pass drop its main text."""
-    if "<ul" in html or "<UL" in html:
-        _deepen_shallow_lists(tree)
+    """Remove a generator's furniture and the class attributes that make the main-content pass drop its
+    main text."""
     for marker, furniture, misread in _RULES:
         if marker in html:
             if furniture:
@@ -43,13 +43,12 @@ def unmask_main_content(tree: HTMLTree, html: str) -> None:
                 element.delattr("class")
 
 
-def _deepen_shallow_lists(tree: HTMLTree) -> None:
-    for bullet_list in matching(tree.document, "ul"):
+def deepen_lists(tree: HTMLTree, shallow_lists: list) -> None:
+    """Wrap each of ``shallow_lists`` (matches of :data:`SHALLOW_LISTS`) until it stands deep enough."""
+    for bullet_list in shallow_lists:
         depth, node = 0, bullet_list.parent
-        while node is not None and node.tag != "body" and depth < _LIST_DEPTH:
+        while node is not None and node.tag != "body":
             depth, node = depth + 1, node.parent
-        if node is None or depth >= _LIST_DEPTH:
-            continue  # deep enough, or outside <body>
         for _ in range(_LIST_DEPTH - depth):
             wrapper = tree.create_element("div")
             bullet_list.parent.insert_before(wrapper, bullet_list)

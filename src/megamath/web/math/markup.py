@@ -53,8 +53,14 @@ _ANY_MATH = (f'{_MATHML}, mjx-container, .katex, .mwe-math-element, script[type^
 _RENDERER_NAMES = ("mathjax", "MathJax", "MATHJAX", "katex", "KaTeX")
 
 
-def has_math_markup(tree: HTMLTree) -> bool:
-    return tree.document.query_selector(_ANY_MATH) is not None
+def has_math_markup(tree: HTMLTree, also: str = "") -> tuple[bool, list]:
+    """Whether the page holds math markup, and the elements that match ``also``, a selector of elements
+    another pass wants: found in the same walk of the DOM, which costs what one selector costs."""
+    if not also:
+        return tree.document.query_selector(_ANY_MATH) is not None, []
+    found = matching(tree.document, f"{_ANY_MATH}, {also}")
+    wanted = [node for node in found if node.matches(also)]
+    return len(wanted) < len(found), wanted
 
 
 def _each(document, selector: str):
