@@ -150,3 +150,31 @@ def test_no_styled_or_private_use_code_point_survives():
     styled = "".join(chr(c) for c in range(0x1D400, 0x1D6A4, 7) if chr(c).isprintable())
     tex = convert(f"<mi>{styled}</mi>")
     assert tex and not any("\U0001d400" <= c <= "\U0001d7ff" or "\ue000" <= c <= "\uf8ff" for c in tex)
+
+
+# Temml 0.13 (MIT) lays a numbered display out as a table: two padding cells of half the width, the number in
+# the last one; aligned columns carry classes, not columnalign. Its output for these TeX sources:
+TEMML_TABLES = [
+    ('<math display="block" class="tml-display" style="display:block math;"><mtable displaystyle="true" style="width:100%;"><mtr class="tml-tageqn"><mtd style="padding:0;width:50%;"></mtd><mtd><mrow><mi>a</mi><mo>=</mo><mi>b</mi></mrow></mtd><mtd style="padding:0;width:50%;"><mtext class="tml-tag">(1)</mtext></mtd></mtr></mtable></math>',
+     'a=b \\tag{1}'),
+    ('<math display="block" class="tml-display" style="display:block math;"><mtable displaystyle="true" class="tml-jot"><mtr><mtd class="tml-right" style="padding-left:0em;padding-right:0em;"><mi>a</mi></mtd><mtd class="tml-left" style="padding-left:0em;padding-right:0em;"><mrow><mo>=</mo><mi>b</mi></mrow></mtd></mtr><mtr><mtd class="tml-right" style="padding-left:0em;padding-right:0em;"><mi>c</mi></mtd><mtd class="tml-left" style="padding-left:0em;padding-right:0em;"><mrow><mo>=</mo><mi>d</mi></mrow></mtd></mtr></mtable></math>',
+     '\\begin{aligned}a & =b \\\\ c & =d\\end{aligned}'),
+    ('<math display="block" class="tml-display" style="display:block math;"><mtable displaystyle="true" class="tml-jot" style="width:100%;"><mtr><mtd style="padding:0;width:50%;padding-left:0em;padding-right:0em;"></mtd><mtd style="padding-left:0em;padding-right:0em;"><mrow><mi>a</mi><mo>=</mo><mi>b</mi></mrow></mtd><mtd style="padding:0;width:50%;padding-left:0em;padding-right:0em;"><mtext><span class="tml-eqn"></span></mtext></mtd></mtr><mtr><mtd style="padding:0;width:50%;padding-left:0em;padding-right:0em;"></mtd><mtd style="padding-left:0em;padding-right:0em;"><mrow><mi>c</mi><mo>=</mo><mi>d</mi></mrow></mtd><mtd style="padding:0;width:50%;padding-left:0em;padding-right:0em;"><mtext><span class="tml-eqn"></span></mtext></mtd></mtr></mtable></math>',
+     '\\begin{gathered}a=b \\\\ c=d\\end{gathered}'),
+    ('<math display="block" class="tml-display" style="display:block math;"><mtable displaystyle="true" class="tml-jot" style="width:100%;"><mtr><mtd class="tml-right" style="padding:0;width:50%;padding-left:0em;padding-right:0em;"></mtd><mtd class="tml-right" style="padding-left:1em;padding-right:0em;"><mi>a</mi></mtd><mtd class="tml-left" style="padding-left:0em;padding-right:0em;"><mrow><mo>=</mo><mi>b</mi></mrow></mtd><mtd style="padding:0;width:50%;padding-left:1em;padding-right:0em;"><mtext class="tml-tag">(A)</mtext></mtd></mtr><mtr><mtd class="tml-right" style="padding:0;width:50%;padding-left:0em;padding-right:0em;"></mtd><mtd class="tml-right" style="padding-left:1em;padding-right:0em;"><mi>c</mi></mtd><mtd class="tml-left" style="padding-left:0em;padding-right:0em;"><mrow><mo>=</mo><mi>d</mi></mrow></mtd><mtd style="padding:0;width:50%;padding-left:1em;padding-right:0em;"><mtext class="tml-tag">(B)</mtext></mtd></mtr></mtable></math>',
+     '\\begin{align}a & =b \\tag{A} \\\\ c & =d \\tag{B}\\end{align}'),
+]
+
+
+@pytest.mark.parametrize("html, tex", TEMML_TABLES)
+def test_temml_numbered_and_aligned_tables_are_their_environments(html, tex):
+    tree = HTMLTree.parse(f"<html><body>{html}</body></html>")
+    assert mathml_to_tex(tree.document.query_selector("math")) == tex
+
+
+def test_rows_labelled_one_by_one_are_an_align_with_a_tag_each():
+    html = ('<math display="block"><mtable columnalign="right left"><mlabeledtr><mtd><mtext>(1)</mtext></mtd>'
+            "<mtd><mi>a</mi></mtd><mtd><mo>=</mo><mi>b</mi></mtd></mlabeledtr><mlabeledtr><mtd><mtext>(2)</mtext></mtd>"
+            "<mtd><mi>c</mi></mtd><mtd><mo>=</mo><mi>d</mi></mtd></mlabeledtr></mtable></math>")
+    tree = HTMLTree.parse(f"<html><body>{html}</body></html>")
+    assert mathml_to_tex(tree.document.query_selector("math")) == "\\begin{align}a & =b \\tag{1} \\\\ c & =d \\tag{2}\\end{align}"

@@ -361,21 +361,32 @@ def _fenced(node) -> str:
 
 def _table(node, environment: str | None = None) -> str:
     """A table as the environment its fences or alignment make; a one-cell table (how renderers lay
-    out a numbered equation) is just its content, followed by the equation's ``\\tag``."""
-    rows, labels = [], []
+    out a numbered equation) is just its content, followed by the equation's ``\\tag``. Rows numbered
+    one by one are an ``align`` (or ``gather``) with a ``\\tag`` in each row."""
+    rows, labels, aligns = [], [], set()
+    padded = "width:100%" in (node.getattr("style") or "").replace(" ", "")
     for kind, cells in _table_rows(node):
+        label = ""
         if kind == "mlabeledtr" and cells:
-            labels.append(_row(cells[0]).strip())
-            cells = cells[1:]
-        rows.append([_row(cell) for cell in cells])
-    tags = "".join(f" {tag_command(label)}" for label in labels if label)
+            label, cells = _row(cells[0][1]).strip(), cells[1:]
+        elif padded and len(cells) >= 3 and not cells[0][1]:
+            # Temml: a numbered display between two cells of half the width each, its number in the last
+            label, cells = _row(cells[-1][1]).strip(), cells[1:-1]
+        aligns.update(cls for mtd, _ in cells if mtd is not None for cls in (mtd.class_name or "").split())
+        rows.append([_row(content) for _, content in cells])
+        labels.append(label)
     if environment is None and len(rows) == 1 and len(rows[0]) == 1:
-        return rows[0][0] + tags
-    if environment is None:
-        # right/left column pairs are how renderers lay out aligned equations
-        align = (node.getattr("columnalign") or "").split()
-        environment = "aligned" if align[:2] == ["right", "left"] else "matrix"
+        return rows[0][0] + "".join(f" {tag_command(label)}" for label in labels if label)
+    aligned = (node.getattr("columnalign") or "").split()[:2] == ["right", "left"] or {"tml-right", "tml-left"} <= aligns
+    if environment is None and sum(map(bool, labels)) > 1:
+        environment = "align" if aligned else "gather"
+        return f"\\begin{{{environment}}}" + " \\\\ ".join(
+            " & ".join(row) + (f" {tag_command(label)}" if label else "") for row, label in zip(rows, labels)
+        ) + f"\\end{{{environment}}}"
+    if environment is None:  # right/left column pairs are how renderers lay out aligned equations
+        environment = "aligned" if aligned else "gathered" if padded and max(map(len, rows)) == 1 else "matrix"
     body = " \\\\ ".join(" & ".join(row) for row in rows)
+    tags = "".join(f" {tag_command(label)}" for label in labels if label)
     return f"\\begin{{{environment}}}{body}\\end{{{environment}}}{tags}"
 
 
@@ -391,14 +402,14 @@ def tag_command(label: str) -> str:
     return f"\\tag{{{label[1:-1] if label[:1] == '(' and label[-1:] == ')' else label}}}"
 
 
-def _table_rows(table) -> list[tuple[str, list[list]]]:
-    """(row kind, the element content of each cell) per row. Pages that leave ``<mtd>`` or ``<mtr>``
-    open make the parser nest the next cell or row inside the open one: those are taken out as the
-    siblings they were meant to be, so ``x & y`` does not become ``xy``."""
-    rows: list[tuple[str, list[list]]] = []
+def _table_rows(table) -> list[tuple[str, list[tuple]]]:
+    """(row kind, (the ``<mtd>``, its element content) per cell) per row. Pages that leave ``<mtd>`` or
+    ``<mtr>`` open make the parser nest the next cell or row inside the open one: those are taken out as
+    the siblings they were meant to be, so ``x & y`` does not become ``xy``."""
+    rows: list[tuple[str, list[tuple]]] = []
 
     def row(node) -> None:
-        cells: list[list] = []
+        cells: list[tuple] = []
         rows.append((name_of(node), cells))
         for child in element_children(node):
             kind = name_of(child)
@@ -407,11 +418,11 @@ def _table_rows(table) -> list[tuple[str, list[list]]]:
             elif kind == "mtd":
                 cell(child, cells)
             else:  # content outside any cell is a cell of its own
-                cells.append([child])
+                cells.append((None, [child]))
 
-    def cell(node, cells: list[list]) -> None:
+    def cell(node, cells: list[tuple]) -> None:
         content: list = []
-        cells.append(content)
+        cells.append((node, content))
         for child in element_children(node):
             kind = name_of(child)
             if kind == "mtd":
