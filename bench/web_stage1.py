@@ -128,7 +128,7 @@ _COMPONENTS = [
     ("URL filter", "cum", "web/url_filter.py", "filter"),
     ("DOM parse (resiliparse)", "tot", "", "<built-in method parse>"),
     ("text extraction (resiliparse extract_plain_text)", "tot", "", "extract_plain_text>"),
-    ("math: markup test and rewrite", "cum", "web/math/markup.py", ("has_math_markup", "rewrite_math")),
+    ("math: markup test and rewrite", "cum", "web/math/markup.py", ("find_math_markup", "rewrite_math")),
     ("texts of three UTF-8 bytes kept (before parsing)", "cum", "web/extract.py", "keep_lone_symbols"),
     ("extraction: rest (depth check, TeX in text, finishing)", "cum", "web/extract.py", "process"),
     ("language ID: fastText predict", "tot", "", "fasttext_pybind.predict>"),

@@ -19,8 +19,8 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from resiliparse.parse.html import HTMLTree
 
 from megamath.runtime.stage import Drop, Record, RecordStage
-from megamath.web.main_content import SHALLOW_LISTS, deepen_lists, unmask_main_content
-from megamath.web.math.markup import MATHML_TOKENS, formulas_in, has_math_markup, rewrite_math
+from megamath.web.main_content import MISREAD, misread_among, unmask_main_content
+from megamath.web.math.markup import MATHML_TOKENS, find_math_markup, formulas_in, rewrite_math
 from megamath.web.math.symbols import SYMBOLS
 from megamath.web.math.tex import (
     Delimiters,
@@ -114,11 +114,11 @@ def parse_page(html: str, *, math: bool, max_dom_depth: int, display_tag: str = 
     :raise DomTooDeepError: when the page, its formulas rewritten, is nested deeper than ``max_dom_depth``.
     """
     tree = HTMLTree.parse(without_sentinel(html))
-    unmask_main_content(tree, html)
     too_deep = bool(max_dom_depth) and nested_deeper_than(tree, max_dom_depth)
-    has_math, shallow_lists = has_math_markup(tree, also=SHALLOW_LISTS)
-    deepen_lists(tree, shallow_lists)
-    with_math = math and has_math
+    found = find_math_markup(tree, also=MISREAD)
+    misread = misread_among(found)
+    unmask_main_content(tree, misread)
+    with_math = math and len(misread) < len(found)
     if too_deep and not with_math:
         raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
     page = ParsedPage(tree, Counter(), math)

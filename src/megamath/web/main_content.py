@@ -7,8 +7,9 @@
 * Generators that wrap a page's whole text in elements whose class names the pass reads as page
   furniture: nbconvert's JupyterLab template nests every cell in ``jp-`` wrappers (the whole notebook
   came out empty), and Jupyter Book's folded admonitions (``dropdown``) hold hints and solutions full of
-  formulas. Each rule is keyed on a marker its generator writes into the page, so a page of another
-  generator pays one substring test per rule and no DOM query.
+  formulas.
+
+All of them are found in the one walk of the DOM that looks for math markup (:data:`MISREAD`).
 """
 
 from __future__ import annotations
@@ -17,39 +18,45 @@ from resiliparse.parse.html import HTMLTree
 
 from megamath.web.math.dom import matching
 
-# (marker in the page's HTML, furniture to remove, the elements whose class attribute misleads the
-# main-content pass)
-_RULES = (
-    ("jp-Notebook", ".jp-InputPrompt, .jp-OutputPrompt", '[class^="jp-"], [class*=" jp-"]'),  # "In [3]:"
-    ("dropdown admonition", "", ".admonition.dropdown"),
-)
-
-
-# The elements a <ul> needs between itself and <body> for the main-content pass to read it, and the lists
-# that have fewer (stage 1 finds them in the walk that looks for math markup).
+# The elements a <ul> needs between itself and <body> for the main-content pass to read it.
 _LIST_DEPTH = 3
-SHALLOW_LISTS = "body > ul, body > * > ul, body > * > * > ul"
+# What the pass misreads: lists with fewer elements above them, the body of an nbconvert page, a folded
+# admonition. Stage 1 finds them in the walk of the DOM that looks for math markup (a walk of their own
+# cost 0.15 ms a page, and a search of the HTML for a generator's marker 0.05 ms).
+MISREAD = "body > ul, body > * > ul, body > * > * > ul, body.jp-Notebook, .admonition.dropdown"
+# nbconvert's prompts ("In [3]:") and the cell wrappers whose class names read as furniture
+_NOTEBOOK_PROMPTS = ".jp-InputPrompt, .jp-OutputPrompt"
+_NOTEBOOK_WRAPPERS = '[class^="jp-"], [class*=" jp-"]'
 
 
-def unmask_main_content(tree: HTMLTree, html: str) -> None:
-    """Remove a generator's furniture and the class attributes that make the main-content pass drop its
-    main text."""
-    for marker, furniture, misread in _RULES:
-        if marker in html:
-            if furniture:
-                for element in matching(tree.document, furniture):
-                    element.remove()
-            for element in matching(tree.document, misread):
-                element.delattr("class")
+def misread_among(elements: list) -> list:
+    """The matches of :data:`MISREAD` among ``elements`` (a query's matches of it and of math markup,
+    none of whose elements is a list, the body, or of a class "dropdown")."""
+    return [element for element in elements
+            if element.tag in ("ul", "body") or "dropdown" in (element.class_name or "")]
 
 
-def deepen_lists(tree: HTMLTree, shallow_lists: list) -> None:
-    """Wrap each of ``shallow_lists`` (matches of :data:`SHALLOW_LISTS`) until it stands deep enough."""
-    for bullet_list in shallow_lists:
-        depth, node = 0, bullet_list.parent
-        while node is not None and node.tag != "body":
-            depth, node = depth + 1, node.parent
-        for _ in range(_LIST_DEPTH - depth):
-            wrapper = tree.create_element("div")
-            bullet_list.parent.insert_before(wrapper, bullet_list)
-            wrapper.append_child(bullet_list)
+def unmask_main_content(tree: HTMLTree, misread: list) -> None:
+    """Set right the elements of ``misread`` (the page's matches of :data:`MISREAD`): a shallow list is
+    wrapped until it stands deep enough (navigation lists still go by the pass's own test of their share
+    of link text), a notebook loses its prompts and its wrappers' class names, a folded admonition its."""
+    for element in misread:
+        if element.tag == "ul":
+            _deepen(tree, element)
+        elif element.tag == "body":
+            for prompt in matching(tree.document, _NOTEBOOK_PROMPTS):
+                prompt.remove()
+            for wrapper in matching(tree.document, _NOTEBOOK_WRAPPERS):
+                wrapper.delattr("class")
+        else:
+            element.delattr("class")
+
+
+def _deepen(tree: HTMLTree, bullet_list) -> None:
+    depth, node = 0, bullet_list.parent
+    while node is not None and node.tag != "body":
+        depth, node = depth + 1, node.parent
+    for _ in range(_LIST_DEPTH - depth):
+        wrapper = tree.create_element("div")
+        bullet_list.parent.insert_before(wrapper, bullet_list)
+        wrapper.append_child(bullet_list)

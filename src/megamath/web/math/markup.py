@@ -53,14 +53,10 @@ _ANY_MATH = (f'{_MATHML}, mjx-container, .katex, .mwe-math-element, script[type^
 _RENDERER_NAMES = ("mathjax", "MathJax", "MATHJAX", "katex", "KaTeX")
 
 
-def has_math_markup(tree: HTMLTree, also: str = "") -> tuple[bool, list]:
-    """Whether the page holds math markup, and the elements that match ``also``, a selector of elements
-    another pass wants: found in the same walk of the DOM, which costs what one selector costs."""
-    if not also:
-        return tree.document.query_selector(_ANY_MATH) is not None, []
-    found = matching(tree.document, f"{_ANY_MATH}, {also}")
-    wanted = [node for node in found if node.matches(also)]
-    return len(wanted) < len(found), wanted
+def find_math_markup(tree: HTMLTree, also: str) -> list:
+    """Every element of the page's math markup (a superset of it) and every match of ``also`` (a selector
+    of elements another pass wants), in the one walk of the DOM that a query costs whatever its selector."""
+    return matching(tree.document, f"{_ANY_MATH}, {also}")
 
 
 def _each(document, selector: str):

@@ -30,9 +30,7 @@ _ENVIRONMENTS = "|".join(f"{name}\\*|{name}" for name in DISPLAY_ENVIRONMENTS + 
 # One pass over the text; the leading lookahead lets every other position fail on one character test,
 # and bounded bodies keep a stray opening delimiter from scanning the rest of a long page.
 _MATH_SPAN = re.compile(
-    r"(?=[$\\\[\ufffc])(?:"
-    r"(?P<marked>\ufffc(?P<mark>[mM]).*?\ufffc(?P=mark))"  # a formula of the markup rewrite: read already
-    r"|"
+    r"(?=[$\\\[])(?:"
     r"(?<!\\)\$\$(?P<dd>(?:[^$\\]|\\.|\$[^$]+\$){1,20000}?)\$\$"  # $…$ inside: math in the display's \text
     r"|\\\[(?P<bd>.{1,20000}?)\\\]"
     r"|\\\((?P<pi>.{1,4000}?)\\\)"
@@ -108,15 +106,14 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
 
     def rewrite(match: re.Match) -> str:
         nonlocal count, bbcode
-        if match.group("marked") is not None:
-            return match.group(0)
         if match.group("lone") is not None:
             return _PROSE_DOLLAR
         dollars = match.group("di") if match.group("di") is not None else match.group("dd")
         wordpress = match.group("di") is not None and dollars.startswith(_WORDPRESS_LATEX)
         if wordpress:
             dollars = dollars[len(_WORDPRESS_LATEX):].strip()
-        if dollars is not None and not_a_formula(dollars, text[match.end():match.end() + 1]):
+        piece = match.string
+        if dollars is not None and not_a_formula(dollars, piece[match.end():match.end() + 1]):
             return match.group(0).replace("$", _PROSE_DOLLAR)
         display = match.group("dd") is not None or match.group("bd") is not None
         if match.group("env") is not None:
@@ -124,7 +121,7 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
         elif match.group("bbody") is not None:
             body = match.group("bbody")
             start, end = match.span()
-            own_line = (start == 0 or text[start - 1] == "\n") and (end == len(text) or text[end] == "\n")
+            own_line = (start == 0 or piece[start - 1] == "\n") and (end == len(piece) or piece[end] == "\n")
             display = own_line and match.group("bb").lower() != "itex"
         else:
             body = dollars if dollars is not None else match.group("pi") or match.group("bd")
@@ -137,9 +134,13 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
             return f"\n{body}\n"  # a display environment is LaTeX as it stands (never inside $$)
         if display:
             return f"\n$${body}$$\n"
-        return _inline(body, text[match.start() - 1:match.start()], text[match.end():match.end() + 1])
+        return _inline(body, piece[match.start() - 1:match.start()], piece[match.end():match.end() + 1])
 
-    text = _MATH_SPAN.sub(rewrite, text)
+    # the formulas the markup rewrite marked are read already: the text pass reads what lies between them
+    pieces = _MARKED_PIECE.split(text) if SENTINEL in text else [text]
+    for prose in range(0, len(pieces), 2):
+        pieces[prose] = _MATH_SPAN.sub(rewrite, pieces[prose])
+    text = "".join(pieces)
     has_formulas = bool(count) or FORMULA_MARK in text or DISPLAY_MARK in text
     if _PROSE_DOLLAR in text:
         text = text.replace(_PROSE_DOLLAR, "\\$" if has_formulas else "$")
@@ -152,6 +153,7 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
 
 
 _MARKED = re.compile(f"{DISPLAY_MARK}(.*?){DISPLAY_MARK}|{FORMULA_MARK}(.*?){FORMULA_MARK}", re.DOTALL)
+_MARKED_PIECE = re.compile(f"({DISPLAY_MARK}.*?{DISPLAY_MARK}|{FORMULA_MARK}.*?{FORMULA_MARK})", re.DOTALL)
 
 
 def write_marked_formulas(text: str) -> str:
