@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html as html_entities
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -21,7 +20,6 @@ from resiliparse.parse.html import HTMLTree
 from megamath.runtime.stage import Drop, Record, RecordStage
 from megamath.web.main_content import MISREAD, misread_among, unmask_main_content
 from megamath.web.math.markup import MATHML_TOKENS, find_math_markup, formulas_in, rewrite_math
-from megamath.web.math.symbols import SYMBOLS
 from megamath.web.math.tex import (
     Delimiters,
     asciimath_in_backticks,

@@ -152,7 +152,6 @@ def normalize_tex(text: str, delimiters: Delimiters = Delimiters()) -> tuple[str
     return text, count, bbcode
 
 
-_MARKED = re.compile(f"{DISPLAY_MARK}(.*?){DISPLAY_MARK}|{FORMULA_MARK}(.*?){FORMULA_MARK}", re.DOTALL)
 _MARKED_PIECE = re.compile(f"({DISPLAY_MARK}.*?{DISPLAY_MARK}|{FORMULA_MARK}.*?{FORMULA_MARK})", re.DOTALL)
 
 
@@ -160,15 +159,16 @@ def write_marked_formulas(text: str) -> str:
     """The formulas the markup rewrite marked, written ``$…$`` and ``$$…$$``; a display that shares its
     line with other text (a table's cell) is written inline, as no reader takes ``$$`` inside a line."""
     def write(match: re.Match) -> str:
-        tex = seal_formula(match.group(1) if match.group(1) is not None else match.group(2))
+        marked = match.group(1)
+        tex = seal_formula(marked[len(FORMULA_MARK):-len(FORMULA_MARK)])
         if not tex:  # a page's renderer cut its TeX at an escaped dollar sign, leaving "\\" alone
             return ""
         start, end = match.span()
-        if match.group(1) is not None and _alone_on_its_line(text, start, end):
+        if marked.startswith(DISPLAY_MARK) and _alone_on_its_line(text, start, end):
             return f"$${tex}$$"
         return _inline(tex, text[start - 1:start], text[end:end + 1])
 
-    return _MARKED.sub(write, text)
+    return _MARKED_PIECE.sub(write, text)
 
 
 def _alone_on_its_line(text: str, start: int, end: int) -> bool:
