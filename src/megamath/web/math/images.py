@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
 from megamath.web.math.tex import without_comments
 
@@ -68,20 +68,18 @@ def tex_from_image(src: str, alt: str | None, title: str | None) -> str | None:
 
 
 def _tex_from_url(src: str) -> str | None:
-    try:
-        parts = urlsplit(src)
-    except ValueError:
-        return None
+    # the URL's path and query by hand: urlsplit cost a fifth of a formula image's rewrite
+    address, _, query = src.partition("#")[0].partition("?")
     lowered = src.lower()
     for marker, parameter in _QUERY_SERVICES:
         if marker in lowered:
             if parameter:
-                values = parse_qs(parts.query, keep_blank_values=False).get(parameter)
+                values = parse_qs(query, keep_blank_values=False).get(parameter)
                 if values:
                     return values[0].strip() or None
-            elif parts.query:  # mimeTeX/mathTeX take raw TeX, where "+" is a plus sign
-                return unquote(parts.query).strip() or None
-    last_segment = unquote(parts.path.rsplit("/", 1)[-1])
+            elif query:  # mimeTeX/mathTeX take raw TeX, where "+" is a plus sign
+                return unquote(query).strip() or None
+    last_segment = unquote(address.rsplit("/", 1)[-1])
     if _TEX_COMMAND.search(last_segment):  # an unknown service with the TeX as the file name
         return last_segment.strip()
     match = _CODECOGS_QUERY.search(src)

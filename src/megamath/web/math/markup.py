@@ -73,7 +73,8 @@ def _each(document, selector: str):
     for node in matches:
         if id(node) in taken_out:
             continue
-        taken_out.update(map(id, matching(node, selector)))
+        if node.first_element_child is not None:  # an image or a script holds no match
+            taken_out.update(map(id, matching(node, selector)))
         yield node
 
 
