@@ -473,7 +473,8 @@ def ensure_tools(tools: Path) -> None:
 # ---------------------------------------------------------------- the extractors and the table
 
 
-def extractors(peers: list[str], owm_python: str | None):
+def extractors(peers: list[str]) -> dict:
+    """The in-process extractors by name: megamath and the peers asked for."""
     from megamath.web.extract import extract_text
 
     chosen = {"megamath": lambda html: extract_text(html)}
@@ -484,7 +485,7 @@ def extractors(peers: list[str], owm_python: str | None):
         import trafilatura
         chosen["trafilatura"] = lambda html: trafilatura.extract(html, output_format="markdown", include_formatting=True,
                                                                  favor_recall=True) or ""
-    return chosen, owm_python
+    return chosen
 
 
 _OWM = r'''
@@ -526,10 +527,10 @@ def main() -> None:
     os.environ.setdefault("ZOO_NODE_PATH", ensure_scorer_packages())
     scorer = load_scorer()
     pages = all_pages(args.mirrors, args.work, args.tools)
-    chosen, owm = extractors(args.peers.split(","), args.owm_python)
+    chosen = extractors(args.peers.split(","))
     texts = {name: [extract(p.html) for p in pages] for name, extract in chosen.items()}
-    if owm:
-        texts["openwebmath"] = openwebmath_texts(owm, pages, args.work)
+    if args.owm_python:
+        texts["openwebmath"] = openwebmath_texts(args.owm_python, pages, args.work)
 
     from megamath.web.math.integrity import delimiter_problems
 

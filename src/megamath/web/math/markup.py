@@ -2,7 +2,8 @@
 
 Each formula becomes a text node ``$tex$`` (inline) or a block ``$$tex$$`` (display), whatever
 markup carried it (delimited by :data:`~megamath.web.math.tex.FORMULA_MARK` and ``DISPLAY_MARK`` until
-the text pass), and the rendered copies a renderer left beside it (MathJax 2 previews, KaTeX's HTML, MathJax 3's CHTML/SVG, Wikipedia's fallback image) are removed so nothing appears twice.
+the text pass), and the rendered copies a renderer left beside it (MathJax 2 previews, KaTeX's HTML,
+MathJax 3's CHTML/SVG, Wikipedia's fallback image) are removed so nothing appears twice.
 Returns how many formulas each family produced.
 """
 
@@ -332,6 +333,8 @@ NOT_FORMULAS = frozenset({"table"})
 def formulas_in(counts: dict) -> int:
     """The formulas of an extraction's per-family counts (failures and tables aside)."""
     return sum(n for family, n in counts.items() if family not in NOT_FORMULAS and not family.endswith("_failed"))
+
+
 _FOOTNOTE = re.compile(r"^\[?[\d*†‡§a-z]{1,3}\]?$")
 _TEX_SPECIALS = re.compile(r"[{}\\$%#&~^_]")  # a script holding them stays text: as TeX it would not balance
 

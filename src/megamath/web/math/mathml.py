@@ -375,9 +375,11 @@ def _table(node, environment: str | None = None) -> str:
         aligns.update(cls for mtd, _ in cells if mtd is not None for cls in (mtd.class_name or "").split())
         rows.append([_row(content) for _, content in cells])
         labels.append(label)
+    tags = "".join(f" {tag_command(label)}" for label in labels if label)
     if environment is None and len(rows) == 1 and len(rows[0]) == 1:
-        return rows[0][0] + "".join(f" {tag_command(label)}" for label in labels if label)
-    aligned = (node.getattr("columnalign") or "").split()[:2] == ["right", "left"] or {"tml-right", "tml-left"} <= aligns
+        return rows[0][0] + tags
+    aligned = ((node.getattr("columnalign") or "").split()[:2] == ["right", "left"]
+               or {"tml-right", "tml-left"} <= aligns)
     if environment is None and sum(map(bool, labels)) > 1:
         environment = "align" if aligned else "gather"
         return f"\\begin{{{environment}}}" + " \\\\ ".join(
@@ -386,7 +388,6 @@ def _table(node, environment: str | None = None) -> str:
     if environment is None:  # right/left column pairs are how renderers lay out aligned equations
         environment = "aligned" if aligned else "gathered" if padded and max(map(len, rows)) == 1 else "matrix"
     body = " \\\\ ".join(" & ".join(row) for row in rows)
-    tags = "".join(f" {tag_command(label)}" for label in labels if label)
     return f"\\begin{{{environment}}}{body}\\end{{{environment}}}{tags}"
 
 
