@@ -82,7 +82,8 @@ def crawl_like_warc(path: Path, pages: int, math_share: float, seed: int = 0) ->
 
 def main_text_cases() -> list[tuple[str, str, str, str]]:
     """(layout, source, HTML, main-text truth): magic-html's real forum and article pages (../shared),
-    and the forum, Q&A, comment-list and blog pages of tests/fixtures/forum_pages.py."""
+    the real threads of bench/real_threads.tsv, and the forum, Q&A, comment-list and blog pages of
+    tests/fixtures/forum_pages.py."""
     from fixtures.forum_pages import pages
 
     cases = []
@@ -92,17 +93,65 @@ def main_text_cases() -> list[tuple[str, str, str, str]]:
             page = folder / "htmls" / f"{key}.html"
             if page.exists() and entry.get("content"):
                 cases.append((kind, "magic-html", page.read_bytes().decode("utf-8", "replace"), entry["content"]))
+    cases += real_thread_cases()
     cases += [(kind, f"fixture {engine}", html, truth) for engine, kind, _, html, truth in pages()]
     return cases
 
 
-def trafilatura_eval_cases() -> list[tuple[str, dict]]:
+REAL_THREADS = ROOT / "bench" / "real_threads.tsv"
+MIRRORS = Path(os.environ.get("MEGAMATH_MIRRORS", "/work/.mirror"))
+
+
+def mirrored_file(repo: str, path: str, mirrors: Path = MIRRORS) -> bytes:
+    """A file of a repository's bare mirror (the fetch tool's ``owner+name/repo``), at its HEAD."""
+    git_dir = mirrors / repo.replace("/", "+") / "repo"
+    if not git_dir.is_dir():
+        sys.exit(f"benchmark needs a mirror of {repo} at {git_dir} (fetch github:{repo}; MEGAMATH_MIRRORS)")
+    return subprocess.run(["git", "-C", str(git_dir), "show", f"HEAD:{path}"], capture_output=True,
+                          check=True).stdout
+
+
+def real_thread_cases(mirrors: Path = MIRRORS) -> list[tuple[str, str, str, str]]:
+    """(layout, "real <engine>", HTML, main-text truth) for the pages of bench/real_threads.tsv: the
+    title and the text of each hand-picked content element."""
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
+
+    from megamath.web.posts import outermost
+
+    cases = []
+    for line in REAL_THREADS.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        repo, path, engine, layout, title, content = line.split("\t")
+        html = mirrored_file(repo, path, mirrors).decode("utf-8", "replace")
+        document = HTMLTree.parse(html).document
+        parts = []
+        heading = document.query_selector(title) if title != "-" else None
+        if heading is not None:
+            parts.append(" ".join(heading.text.split()))
+        for element in outermost(list(document.query_selector_all(content)), minimum=1):
+            parts.append(extract_plain_text(element.html, main_content=False, links=False, alt_texts=False))
+        cases.append((layout, f"real {engine}", html, "\n\n".join(parts)))
+    return cases
+
+
+def trafilatura_eval_cases(full: bool = False) -> list[tuple[str, dict]]:
     """(HTML, case) for trafilatura's evaluation pages: each case lists snippets the main text
-    should hold ("with") and boilerplate it should not ("without")."""
-    folder = require_shared() / "html-nonmath" / "adbar__trafilatura" / "tests"
-    eval_data = json.loads((folder / "evaldata.json").read_text(encoding="utf-8"))
-    return [((folder / "cache" / c["file"]).read_bytes().decode("utf-8", "replace"), c)
-            for c in eval_data.values() if (folder / "cache" / c["file"]).exists()]
+    should hold ("with") and boilerplate it should not ("without"). The 110 pages of ../shared, or
+    (``full``) every page of the evaluation set, from the mirror of adbar/trafilatura."""
+    if not full:
+        folder = require_shared() / "html-nonmath" / "adbar__trafilatura" / "tests"
+        eval_data = json.loads((folder / "evaldata.json").read_text(encoding="utf-8"))
+        return [((folder / "cache" / c["file"]).read_bytes().decode("utf-8", "replace"), c)
+                for c in eval_data.values() if (folder / "cache" / c["file"]).exists()]
+    repo = "adbar/trafilatura"
+    eval_data = json.loads(mirrored_file(repo, "tests/evaldata.json"))
+    tree = subprocess.run(["git", "-C", str(MIRRORS / "adbar+trafilatura" / "repo"), "ls-tree", "-r", "--name-only",
+                           "-z", "HEAD", "tests/eval", "tests/cache"], capture_output=True, check=True).stdout
+    paths = {Path(path).name: path for path in tree.decode().split("\0") if path}
+    return [(mirrored_file(repo, paths[c["file"]]).decode("utf-8", "replace"), c)
+            for c in eval_data.values() if c["file"] in paths]
 
 
 def snippet_scores(extractor, cases: list[tuple[str, dict]]) -> tuple[str, str]:

@@ -7,6 +7,9 @@
   real pages in ../shared, and the engine layouts of tests/fixtures/forum_pages.py), stage 2 (the
   Reextract stage, its stage-1 fallback included) beside stage 1, trafilatura's default and stage 2
   as it was (precision mode alone); and the share of outputs empty or under a fifth of the truth;
+* real threads (bench/real_threads.tsv, from repository mirrors: MEGAMATH_MIRRORS) per engine;
+* boilerplate on trafilatura's whole evaluation set (the mirror of adbar/trafilatura), stage 2 beside
+  trafilatura's default and precision modes;
 * speed, one core, the same pages.
 
     python bench/reextract.py
@@ -45,7 +48,7 @@ def main_text_by_layout() -> None:
     print(f"{'layout':8s} {'pages':>5s} " + " ".join(f"{name:>20s}" for name in extractors)
           + "   (word F1; empty or under 1/5 of the truth)")
     for layout in ("forum", "article"):
-        for source in ("magic-html", "fixture", "all"):
+        for source in ("magic-html", "real", "fixture", "all"):
             chosen = [(html, truth) for kind, origin, html, truth in cases
                       if kind == layout and (source == "all" or origin.startswith(source))]
             if not chosen:
@@ -58,11 +61,35 @@ def main_text_by_layout() -> None:
                 cells.append(f"{f1:.3f} ({100 * short:4.1f}%)")
             print(f"{layout:8s} {len(chosen):5d} " + " ".join(f"{c:>20s}" for c in cells) + f"   {source}")
     print(f"  stage 2 layouts: {dict(stage.counters)}")
+    print("real pages, word F1 per engine:")
+    for kind, origin, html, truth in cases:
+        if origin.startswith("real"):
+            print(f"  {origin[5:]:24s} {kind:8s} " + " ".join(f"{word_f1(truth, extractor(html)):20.3f}"
+                                                         for extractor in extractors.values()))
+
+
+def news_precision() -> None:
+    """Main-text snippets kept and boilerplate snippets leaked on trafilatura's whole evaluation set
+    (news, blogs, shops, forums: the mirror of adbar/trafilatura), stage 2 beside trafilatura."""
+    import trafilatura
+
+    cases = trafilatura_eval_cases(full=True)
+    stage = Reextract()
+    extractors = {
+        "stage 2": lambda html: next(iter(stage([{"id": "x", "html": html, "text": extract_text(html)}])))["text"],
+        "trafilatura default": lambda html: trafilatura.extract(html) or "",
+        "trafilatura precision": lambda html: trafilatura.extract(html, favor_precision=True) or "",
+    }
+    for name, extractor in extractors.items():
+        kept, leaked = snippet_scores(extractor, cases)
+        print(f"  {name:22s} {kept}, {leaked}  ({len(cases)} pages)")
 
 
 def main() -> None:
     print("== main text by layout ==")
     main_text_by_layout()
+    print("== trafilatura's whole evaluation set ==")
+    news_precision()
     node_path = ensure_scorer_packages()
     print("== formulas kept on math-zoo-dev ==")
     for name in ("megamath.web.extract:extract_text", "_stage2:text"):

@@ -7,6 +7,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from megamath.web.extract import extract_text
 
 LEAD = "<p>An opening paragraph of ordinary prose, long enough for the main-content pass to keep it.</p>"
+LEAD_TEXT = "An opening paragraph of ordinary prose, long enough for the main-content pass to keep it."
 
 
 def test_a_bullet_list_near_the_body_is_kept_and_a_navigation_list_is_not():
@@ -68,3 +69,16 @@ def test_sphinx_split_around_an_author_s_display_is_taken_off():
     assert "$$\\begin{aligned} a &= b \\\\ c &= d\\end{aligned}$$" in text
     assert "$$x := \\begin{bmatrix} 1 \\\\ 2 \\end{bmatrix}$$" in text
     assert "$$\\begin{split}u &= v \\\\ w &= z\\end{split}$$" in text  # its alignment is the split's
+
+
+def test_react_streamed_segments_and_a_discourse_noscript_topic_are_read():
+    """React's streamed rendering sends the page in hidden segments a script moves into place; Discourse
+    sends a browser its topic inside a noscript. Both came out as nothing."""
+    streamed = (f'<html><body><div hidden=""><template id="B:0"></template></div>'
+                f'<div hidden id="S:0"><main><article>{LEAD}<p>Let $x$ be real.</p></article></main></div></body></html>')
+    discourse = ('<html><body><div id="main-outlet"></div><noscript data-path="/t/limits/12">'
+                 f"<div id='main-outlet'><h1>Limits</h1>{LEAD}</div></noscript></body></html>")
+    for page in (streamed, discourse):
+        assert extract_plain_text(page, main_content=True) == ""
+        assert LEAD_TEXT in extract_text(page)
+    assert "Let $x$ be real." in extract_text(streamed)

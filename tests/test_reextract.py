@@ -126,3 +126,39 @@ def test_stage2_keeps_the_stage1_text_where_it_would_keep_a_fifth_of_it():
     assert stage.counters["kept_stage1_text"] == 1
     off = Reextract(ReextractConfig(min_kept=0))
     assert list(off([{"id": "a", "html": page, "text": stage1, "meta": {}}]))[0]["text"] == new.strip()
+
+
+def test_an_article_keeps_its_text_however_long_its_comments():
+    """A news page's short article under a long comment section stays the article (it had been
+    replaced by its comments when they were five times longer)."""
+    article = " ".join(["The council approved the new budget for the harbour district on Tuesday evening."] * 12)
+    comment = ('<li class="comment"><div class="comment-content"><p>'
+               + " ".join(["I think the harbour money would be better spent on the schools downtown."] * 8)
+               + "</p></div></li>")
+    page = (f"<html><body><article><h1>Budget approved</h1><p>{article}</p></article>"
+            f'<section id="comments"><ol>{comment * 9}</ol></section></body></html>')
+    result = extract_precise(page)
+    assert result.layout == "article"
+    assert "council approved" in result.text and "schools downtown" not in result.text
+
+
+TWO_POSTS = ("Is every bounded monotone sequence convergent? I would like a proof that uses only the least upper "
+             "bound property.", "Yes: the supremum of its terms is its limit, by the definition of the supremum.")
+
+
+@pytest.mark.parametrize("engine, post", [
+    ("Discourse crawler view",
+     "<div itemscope itemtype='http://schema.org/DiscussionForumPosting' class='topic-body crawler-post'>"
+     "<div class='crawler-post-meta'>alice</div><div class='post' itemprop='articleBody'><p>{}</p></div></div>"),
+    ("Reddit 2018", '<div class="Comment"><div class="RichTextJSON-root"><p>{}</p></div></div>'),
+    ("Reddit 2023", '<shreddit-comment author="bob"><div slot="comment"><p>{}</p></div></shreddit-comment>'),
+    ("GitHub issue", '<div class="react-issue-comment"><div data-testid="markdown-body"><p>{}</p></div></div>'),
+    ("Forumotion", '<div class="postbody"><div class="post-entry"><p>{}</p></div></div>'),
+])
+def test_stage2_reads_the_posts_of_more_engines(engine, post):
+    page = ("<html><body><nav><a href='/'>Home</a> <a href='/latest'>Latest</a></nav><h1>Bounded sequences</h1>"
+            + "".join(post.format(text) for text in TWO_POSTS)
+            + "<aside>Related topics: limits, series, sequences of functions</aside></body></html>")
+    result = extract_precise(page)
+    assert result.layout == "thread", engine
+    assert all(text in result.text for text in TWO_POSTS) and "Related topics" not in result.text

@@ -96,13 +96,15 @@ def _plain_text(tree: HTMLTree, main_content: bool) -> str:
 
 @dataclass
 class ParsedPage:
-    """A page's DOM, its formulas rewritten to LaTeX (``counts`` per family), and whether the TeX
-    delimiters of its code were hidden from the text pass (:func:`hide_code_delimiters`;
+    """A page's DOM, its formulas rewritten to LaTeX (``counts`` per family), whether elements the
+    main-content pass misreads were set right (``unmasked``, :mod:`megamath.web.main_content`), and
+    whether the TeX delimiters of its code were hidden from the text pass (:func:`hide_code_delimiters`;
     :func:`finish_text` restores them)."""
 
     tree: HTMLTree
     counts: Counter
     math: bool
+    unmasked: bool = False
     code_hidden: bool = False
 
 
@@ -119,7 +121,7 @@ def parse_page(html: str, *, math: bool, max_dom_depth: int, display_tag: str = 
     with_math = math and len(misread) < len(found)
     if too_deep and not with_math:
         raise DomTooDeepError(f"DOM deeper than {max_dom_depth} levels")
-    page = ParsedPage(tree, Counter(), math)
+    page = ParsedPage(tree, Counter(), math, unmasked=bool(misread))
     if with_math:
         page.counts = rewrite_math(tree, display_tag, html)
         # the depth may have been the formulas' (deep MathML): each one is a text node now

@@ -15,7 +15,7 @@ from megamath.web.math.dom import matching
 # The element holding one post's text, per engine (each writes it for every post of a thread).
 _THREAD_POST_BODIES = (
     '.js-post-body', '.comment-copy',                   # Stack Exchange: question, answers, comments
-    '.cooked',                                          # Discourse
+    '.cooked', '.crawler-post .post',                   # Discourse: app, crawler view
     '.message-body', '.messageText',                    # XenForo 2, XenForo 1
     '[id^="post_message_"]', '.js-post__content-text',  # vBulletin 3-4, vBulletin 5
     'div.postbody div.content',                         # phpBB 3
@@ -27,7 +27,12 @@ _THREAD_POST_BODIES = (
     '.Message.userContent', '.wpforo-post-content',     # Vanilla, wpForo
     '.dwqa-question-content', '.dwqa-answer-content',   # DW Question & Answer
     '.usertext-body', 'td.t_f', '.d_post_content',      # Reddit (old), Discuz!, Baidu Tieba
+    '[data-test-id="post-content"] [data-click-id="text"]', '.Comment .RichTextJSON-root',  # Reddit (2018)
+    'shreddit-post [slot="text-body"]', 'shreddit-comment [slot="comment"]',               # Reddit (2023)
+    '[data-testid="markdown-body"]', '.js-comment-body',  # GitHub issues and discussions
+    '.postbody .post-entry',                            # Forumotion
     '[itemtype*="DiscussionForumPosting"] [itemprop="text"]', '[itemtype*="schema.org/Answer"] [itemprop="text"]',
+    '[itemtype*="DiscussionForumPosting"] [itemprop="articleBody"]',
     '[itemtype*="schema.org/Question"] [itemprop="text"]',
     '.post-message', '.post_message', '.forum-post-content', '.topic-content', '.reply-content',
 )
@@ -39,17 +44,16 @@ _MIN_POSTS = 2
 
 def thread_posts(document) -> list:
     """The post bodies of a forum or Q&A thread, in page order ([] when the page is not a thread)."""
-    return _outermost(document, THREAD_POSTS)
+    return outermost(matching(document, THREAD_POSTS))
 
 
 def comments(document) -> list:
-    return _outermost(document, COMMENTS)
+    return outermost(matching(document, COMMENTS))
 
 
-def _outermost(document, selector: str) -> list:
-    """Matches of ``selector`` not inside another match, when there are at least two."""
-    matches = matching(document, selector)
-    if len(matches) < _MIN_POSTS:
+def outermost(matches: list, minimum: int = _MIN_POSTS) -> list:
+    """The elements of ``matches`` (in page order) not inside another, when there are ``minimum`` or more."""
+    if len(matches) < minimum:
         return []
     posts, last = [], None
     for node in matches:  # page order: a match inside the previous kept one is part of that post
@@ -57,7 +61,7 @@ def _outermost(document, selector: str) -> list:
             continue
         posts.append(node)
         last = node
-    return posts if len(posts) >= _MIN_POSTS else []
+    return posts if len(posts) >= minimum else []
 
 
 def _inside(node, ancestor) -> bool:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # A <div> that holds nothing but a formula (TeX written by the page, or one the math rewrite put
 # there): trafilatura's precision mode discards such divs, so they are made paragraphs.
+# Shorter than this, the text trafilatura found is "little else" beside a page's comments.
+_LITTLE_ELSE = 300
 _FORMULA_DIV = re.compile(r"<div(\s[^>]*)?>(\s*(?:\$|\\\[|\\begin\{|\ufffcm)[^<]*)</div>")
 
 
@@ -67,14 +69,16 @@ def extract_precise(
     posts = thread_posts(document) if keep_posts else []
     if posts:
         return Extraction(finish_text(posts_text(document, posts), html, page), page.counts, "thread")
-    rewritten = str(page.tree) if page.counts or page.code_hidden else without_sentinel(html)
+    rewritten = str(page.tree) if page.counts or page.unmasked or page.code_hidden else without_sentinel(html)
     if math and might_contain_tex(rewritten):
         rewritten = _FORMULA_DIV.sub(r"<p>\2</p>", rewritten)
     text = trafilatura.extract(rewritten, url=url, favor_precision=favor_precision, include_tables=include_tables,
                                include_comments=False, include_formatting=False, deduplicate=False,
                                output_format="txt") or ""
-    if keep_posts:
-        # a page of comments and little else (reviews, guest books): the comments are its content
+    if keep_posts and len(text) < _LITTLE_ELSE:
+        # a page of comments and little else (reviews, guest books): the comments are its content. An
+        # article keeps its text however long its comments (a news page's 1,000 characters of article
+        # under 7,000 of comments had been replaced by them)
         listed = comments(document)
         if listed:
             listed_text = posts_text(document, listed)
