@@ -105,11 +105,20 @@ def test_a_snippet_that_kills_the_interpreter_costs_a_restart_not_the_run(box):
     assert box.run("print('after')").stdout == "after\n"
 
 
-def test_without_bubblewrap_it_refuses_unless_the_weaker_mode_is_chosen(monkeypatch):
+def test_without_bubblewrap_it_refuses_unless_the_unsafe_mode_is_chosen_and_that_warns(monkeypatch, caplog, tmp_path):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(SandboxError, match="bubblewrap.*rlimits-only"):
+    (tmp_path / "kept").write_text("the host's /tmp is not the sandbox's to empty")
+    with pytest.raises(SandboxError, match="bubblewrap.*unsafe-rlimits-only.*trusted code only"):
         Sandbox().run("print(1)")
-    with Sandbox(SandboxConfig(isolation="rlimits-only")) as weak:
+    unsafe = SandboxConfig(isolation="unsafe-rlimits-only")
+    if os.geteuid() == 0:  # said once is not enough as root
+        monkeypatch.delenv("MEGAMATH_ALLOW_UNSAFE_SANDBOX", raising=False)
+        with pytest.raises(SandboxError, match="as root.*MEGAMATH_ALLOW_UNSAFE_SANDBOX=root"):
+            Sandbox(unsafe).run("print(1)")
+        monkeypatch.setenv("MEGAMATH_ALLOW_UNSAFE_SANDBOX", "root")
+    with caplog.at_level("WARNING"), Sandbox(unsafe) as weak:
         assert weak.run("print(1)").stdout == "1\n"
+    assert "WITHOUT a sandbox" in caplog.text
+    assert (tmp_path / "kept").exists()
     with pytest.raises(ValueError, match="isolation"):
         SandboxConfig(isolation="none")

@@ -186,8 +186,10 @@ _sandbox = SandboxConfig()
 
 sandbox_options = apply_options([
     click.option("--isolation", type=click.Choice(ISOLATIONS), default=_sandbox.isolation, show_default=True,
-                 help="bwrap: snippets run under bubblewrap (no network, read-only root, private /tmp). "
-                      "rlimits-only: the same limits without namespaces, for machines where bubblewrap cannot run."),
+                 help="bwrap: snippets run under bubblewrap (no network, read-only root, private /tmp, seccomp). "
+                      "unsafe-rlimits-only: NO sandbox, only the limits (a snippet can read the environment and "
+                      "files, reach the network): trusted code only; refused as root unless "
+                      "MEGAMATH_ALLOW_UNSAFE_SANDBOX=root is set too."),
     click.option("--snippet-timeout", type=click.FloatRange(min=1), default=_sandbox.wall_seconds, show_default=True,
                  help="Seconds of wall time per snippet (CPU time is limited to one second less)."),
     click.option("--snippet-memory-mb", type=click.IntRange(min=64), default=_sandbox.memory_mb, show_default=True,

@@ -5,10 +5,14 @@ nothing of megamath. The math libraries snippets use are imported once, here, be
 runs; each request (one JSON line on stdin: ``{"code", "wall_seconds", "cpu_seconds", "memory_bytes",
 "file_bytes", "output_bytes"}``) gets a fresh child process that sets its own limits — no new
 processes at all, CPU time, address space, file size, open files — in a session of its own, runs the
-code and exits (as ``nobody`` when the sandbox was started by root); this process waits for it with a wall-clock deadline, kills its whole process group
-when the deadline passes, and answers one JSON line on stdout.
+code and exits (as ``nobody`` when the sandbox was started by root); this process waits for it with a
+wall-clock deadline whatever the snippet does to its output (a child that closes both pipes and sleeps
+is still timed), kills its whole process group when the deadline passes, empties ``/tmp`` of what the
+snippet left, and answers one JSON line on stdout. It is not dumpable: a snippet of the same user can
+neither trace it nor open its file descriptors in ``/proc`` to forge the next reply.
 """
 
+import ctypes
 import json
 import os
 import resource
@@ -18,6 +22,11 @@ import sys
 import time
 import traceback
 
+# one thread for numeric libraries: a snippet may not start threads (RLIMIT_NPROC 0), and OpenBLAS
+# failing to start its pool had timed out an honest matrix product
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_variable] = "1"
+
 for _name in ("math", "cmath", "fractions", "decimal", "statistics", "itertools", "functools", "collections",
               "random", "re", "numpy", "sympy"):
     try:
@@ -26,6 +35,11 @@ for _name in ("math", "cmath", "fractions", "decimal", "statistics", "itertools"
         pass
 
 MEMORY_EXIT = 101
+PR_SET_DUMPABLE = 4
+# the sandbox's private /tmp, which the zygote empties after each snippet; set by the sandbox only (in
+# the unsafe mode /tmp is the host's own, and is left alone)
+PRIVATE_TMP = os.environ.get("MEGAMATH_SANDBOX_PRIVATE_TMP")
+CLEAN_SECONDS = 10.0
 
 
 def _child(code, limits, out_fd, err_fd):
@@ -35,11 +49,7 @@ def _child(code, limits, out_fd, err_fd):
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.closerange(3, 1024)
-    uid = os.environ.get("MEGAMATH_SANDBOX_UID")
-    if uid:  # started as root: the snippet runs as nobody, whose processes the kernel does count
-        os.setgroups([])
-        os.setresgid(int(uid), int(uid), int(uid))
-        os.setresuid(int(uid), int(uid), int(uid))
+    _become_snippet_user()
     cpu = limits["cpu_seconds"]
     for limit, soft, hard in ((resource.RLIMIT_NPROC, 0, 0), (resource.RLIMIT_CPU, cpu, cpu + 1),  # SIGXCPU first
                               (resource.RLIMIT_AS, limits["memory_bytes"], limits["memory_bytes"]),
@@ -82,6 +92,71 @@ def _collect(fds, deadline, cap):
     return kept, True
 
 
+def _wait(pid, deadline):
+    """The child's wait status, or None when it is still running at the deadline."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            select.select([pidfd], [], [], left)
+    finally:
+        os.close(pidfd)
+
+
+def _kill(pid):
+    for kill in (os.killpg, os.kill):  # its group; the child itself, should it have left the group
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _empty_tmp():
+    """Remove what a snippet left in /tmp (a full /tmp failed the next snippet), as the snippet's user
+    (root cannot open nobody's private directories without capabilities it does not keep); whether
+    /tmp is empty now."""
+    if PRIVATE_TMP is None or not os.listdir(PRIVATE_TMP):
+        return True
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            _become_snippet_user()
+            for entry in os.listdir(PRIVATE_TMP):
+                _remove(os.path.join(PRIVATE_TMP, entry))
+        except BaseException:
+            status = 1
+        os._exit(status)
+    status = _wait(pid, time.monotonic() + CLEAN_SECONDS)
+    if status is None:
+        _kill(pid)
+        os.waitpid(pid, 0)
+    return status == 0 and not os.listdir(PRIVATE_TMP)
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        os.chmod(path, 0o700)  # a snippet's directory without permissions is still its own
+        for entry in os.listdir(path):
+            _remove(os.path.join(path, entry))
+        os.rmdir(path)
+    else:
+        os.unlink(path)
+
+
+def _become_snippet_user():
+    uid = os.environ.get("MEGAMATH_SANDBOX_UID")
+    if uid:  # started as root: the snippet runs as nobody, whose processes the kernel does count
+        os.setgroups([])
+        os.setresgid(int(uid), int(uid), int(uid))
+        os.setresuid(int(uid), int(uid), int(uid))
+
+
 def run(request):
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
@@ -96,15 +171,16 @@ def run(request):
             os._exit(1)
     os.close(out_write)
     os.close(err_write)
-    kept, finished = _collect((out_read, err_read), started + request["wall_seconds"], request["output_bytes"])
-    if not finished:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    _, status = os.waitpid(pid, 0)
+    deadline = started + request["wall_seconds"]
+    kept, finished = _collect((out_read, err_read), deadline, request["output_bytes"])
+    status = _wait(pid, deadline) if finished else None
+    if status is None:  # past the deadline, its pipes closed or not
+        finished = False
+        _kill(pid)
+        _, status = os.waitpid(pid, 0)
     os.close(out_read)
     os.close(err_read)
+    clean = _empty_tmp()
     if not finished:
         outcome, code = "timeout", None
     elif os.WIFSIGNALED(status):
@@ -113,22 +189,28 @@ def run(request):
     else:
         code = os.WEXITSTATUS(status)
         outcome = "ok" if code == 0 else ("memory" if code == MEMORY_EXIT else "error")
-    return {"outcome": outcome, "returncode": code, "seconds": round(time.monotonic() - started, 4),
-            "stdout": kept[out_read].decode("utf-8", "replace"), "stderr": kept[err_read].decode("utf-8", "replace")}
+    reply = {"outcome": outcome, "returncode": code, "seconds": round(time.monotonic() - started, 4),
+             "stdout": kept[out_read].decode("utf-8", "replace"), "stderr": kept[err_read].decode("utf-8", "replace")}
+    return reply, clean
 
 
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise SystemExit("prctl(PR_SET_DUMPABLE) failed")
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:
+        clean = True
         try:
-            reply = run(json.loads(line))
+            reply, clean = run(json.loads(line))
         except Exception as exc:  # the zygote answers every request, whatever went wrong
             reply = {"outcome": "sandbox_error", "returncode": None, "seconds": 0.0, "stdout": "",
                      "stderr": f"{type(exc).__name__}: {exc}"}
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
+        if not clean:  # what the snippet left could not be removed: a fresh sandbox for the next one
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -12,25 +12,47 @@ interpreter itself costs a restart, never the run.
 
 Run as root, each snippet's child runs as ``nobody`` (the kernel does not limit root's processes, and
 nobody cannot signal the interpreter); otherwise the sandbox is a user namespace of the caller's own
-user. Where bubblewrap cannot run,
-:class:`SandboxError` says why; ``isolation="rlimits-only"`` is the weaker mode a user opts into by
-name (the same interpreter and limits, no namespaces: for machines without user namespaces).
+user. The root and ``/dev`` are read-only, a seccomp filter (:mod:`.syscalls`) denies the kernel calls
+snippets never need (new namespaces, io_uring, userfaultfd, perf, bpf, keyrings, ptrace, System V
+IPC, unusual socket families, mounts), and the interpreter is not dumpable.
+
+Deadlines hold whatever a snippet does: the interpreter times each child even after it closes its
+output, and this side gives the interpreter a deadline for each answer; an interpreter that misses it
+(stopped, killed, wedged) is killed with its sandbox and started again.
+
+Where bubblewrap cannot run, :class:`SandboxError` says why. ``isolation="unsafe-rlimits-only"`` runs
+the same interpreter and limits with no namespaces and no filter: a snippet can read this process's
+environment and files, reach the network and write wherever the user can. It is for trusted code
+only; every start warns, and as root it is refused unless ``MEGAMATH_ALLOW_UNSAFE_SANDBOX=root`` says
+so a second time.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-ISOLATIONS = ("bwrap", "rlimits-only")
+from megamath.synth.syscalls import compiled_filter
+
+log = logging.getLogger(__name__)
+
+UNSAFE = "unsafe-rlimits-only"
+ISOLATIONS = ("bwrap", UNSAFE)
+ALLOW_UNSAFE_AS_ROOT = ("MEGAMATH_ALLOW_UNSAFE_SANDBOX", "root")
 NOBODY = 65534  # the user a root caller's snippets run as
+# beyond a snippet's wall-clock limit, what the interpreter may take to answer (emptying /tmp included)
+ANSWER_GRACE_SECONDS = 15.0
 
 
 class SandboxError(RuntimeError):
@@ -43,8 +65,8 @@ class SandboxConfig:
 
     ``wall_seconds``: the snippet's process group is killed after this long; ``cpu_seconds``,
     ``memory_mb`` (address space), ``file_mb`` (largest file written), ``tmp_mb`` (the private
-    ``/tmp``), ``output_kb`` (stdout and stderr kept, each). ``isolation``: ``bwrap`` or, by name,
-    ``rlimits-only`` (see the module docstring).
+    ``/tmp``), ``output_kb`` (stdout and stderr kept, each). ``isolation``: ``bwrap`` or, by name and
+    for trusted code only, ``unsafe-rlimits-only`` (see the module docstring).
     """
 
     wall_seconds: float = 5.0
@@ -96,18 +118,26 @@ class Sandbox:
                    "output_bytes": config.output_kb << 10}
         with self._lock:
             process = self._interpreter()
+            started = time.monotonic()
             try:
                 process.stdin.write((json.dumps(request) + "\n").encode())
                 process.stdin.flush()
-                line = process.stdout.readline()
+                line = _read_line(process.stdout.fileno(), started + config.wall_seconds + ANSWER_GRACE_SECONDS)
             except (BrokenPipeError, OSError):
                 line = b""
-            if not line:  # the snippet took the interpreter down with it
+            if not line:  # the snippet took the interpreter down with it, or stopped it
                 self._stop()
                 self.restarts += 1
-                return SnippetResult("sandbox_error", "", "the sandboxed interpreter died", None, 0.0)
+                seconds = round(time.monotonic() - started, 4)
+                return SnippetResult("sandbox_error", "", "the sandboxed interpreter died or stopped answering",
+                                     None, seconds)
             reply = json.loads(line)
         return SnippetResult(reply["outcome"], reply["stdout"], reply["stderr"], reply["returncode"], reply["seconds"])
+
+    @property
+    def pid(self) -> int | None:
+        """The sandbox's process (bubblewrap, or the interpreter in the unsafe mode); None before it starts."""
+        return self._process.pid if self._process is not None else None
 
     def close(self) -> None:
         with self._lock:
@@ -115,7 +145,10 @@ class Sandbox:
 
     def _stop(self) -> None:
         if self._process is not None:
-            self._process.kill()
+            try:  # bubblewrap and everything in the sandbox: they share its session
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self._process.kill()
             self._process.wait()
             for stream in (self._process.stdin, self._process.stdout):
                 stream.close()
@@ -126,7 +159,8 @@ class Sandbox:
             return self._process
         self._stop()
         source = files(__package__).joinpath("_zygote.py").read_bytes()
-        if self.config.isolation == "rlimits-only":
+        if self.config.isolation == UNSAFE:
+            _allow_unsafe()
             argv, fds = [sys.executable, "-I", "-B", "-c", source.decode()], []
         else:
             argv, fds = _bwrap_command(self.config, source)
@@ -142,8 +176,8 @@ class Sandbox:
             process.kill()
             process.wait()
             raise SandboxError(f"the sandbox did not start: {error or 'no answer'}; with bubblewrap missing or user "
-                               "namespaces disabled, install bubblewrap (apt-get install bubblewrap) or choose "
-                               "isolation 'rlimits-only' by name")
+                               "namespaces disabled, install bubblewrap (apt-get install bubblewrap); isolation "
+                               f"'{UNSAFE}' runs without any sandbox, for trusted code only")
         process.stderr.close()  # the zygote answers on stdout; a snippet's stderr comes back in its reply
         self._process = process
         return process
@@ -153,11 +187,19 @@ def _bwrap_command(config: SandboxConfig, zygote: bytes) -> tuple[list[str], lis
     """(argv, file descriptors to hand over) for bubblewrap around the zygote."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        raise SandboxError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap, or choose isolation "
-                           "'rlimits-only' by name")
+        raise SandboxError(f"bubblewrap (bwrap) is not installed: apt-get install bubblewrap (isolation '{UNSAFE}' "
+                           "runs without any sandbox, for trusted code only)")
+    try:
+        program = compiled_filter()
+    except (ImportError, OSError) as exc:
+        raise SandboxError(f"the sandbox's seccomp filter cannot be built ({exc}): pip install pyseccomp, and "
+                           "libseccomp2 from the system's packages") from exc
     argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
-            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--setenv", "MEGAMATH_SANDBOX_PRIVATE_TMP", "/tmp"]
+    fds = [_data_fd(program)]
+    argv += ["--seccomp", str(fds[0])]
     if os.geteuid() == 0:
         # root's processes are not counted against RLIMIT_NPROC: the zygote keeps only the capabilities to
         # drop each snippet's child to nobody and to kill it (no user namespace: nobody must be nobody
@@ -183,10 +225,40 @@ def _bwrap_command(config: SandboxConfig, zygote: bytes) -> tuple[list[str], lis
                 made.add(str(parent))
                 argv += ["--perms", "0755", "--dir", str(parent)]
         argv += ["--ro-bind", prefix, prefix]
-    read, write = os.pipe()
-    os.write(write, zygote)  # the zygote is small: it fits in the pipe's buffer
-    os.close(write)
-    argv += ["--ro-bind-data", str(read), "/zygote.py", "--proc", "/proc", "--dev", "/dev",
-             "--chdir", "/tmp",
+    fds.append(_data_fd(zygote))
+    argv += ["--ro-bind-data", str(fds[-1]), "/zygote.py", "--proc", "/proc", "--dev", "/dev",
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp",
              sys.executable, "-I", "-B", "/zygote.py"]
-    return argv, [read]
+    return argv, fds
+
+
+def _data_fd(data: bytes) -> int:
+    """A pipe's read end holding ``data`` (small: it fits in the pipe's buffer)."""
+    read, write = os.pipe()
+    os.write(write, data)
+    os.close(write)
+    return read
+
+
+def _read_line(fd: int, deadline: float) -> bytes:
+    """One line from ``fd`` before ``deadline`` (b"" at its end or past the deadline). The interpreter
+    writes one line per request, so nothing after it is lost."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return b""
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b""
+        line += chunk
+    return bytes(line)
+
+
+def _allow_unsafe() -> None:
+    variable, value = ALLOW_UNSAFE_AS_ROOT
+    if os.geteuid() == 0 and os.environ.get(variable) != value:
+        raise SandboxError(f"isolation '{UNSAFE}' runs snippets as root with no sandbox: refused (set "
+                           f"{variable}={value} as well to run it anyway)")
+    log.warning("isolation '%s': snippets run WITHOUT a sandbox (they can read this process's environment and "
+                "files, reach the network and write wherever this user can); use it for trusted code only", UNSAFE)
