@@ -122,3 +122,26 @@ def test_without_bubblewrap_it_refuses_unless_the_unsafe_mode_is_chosen_and_that
     assert (tmp_path / "kept").exists()
     with pytest.raises(ValueError, match="isolation"):
         SandboxConfig(isolation="none")
+
+
+def test_deadlines_hold_whatever_a_snippet_does_to_its_output():
+    with Sandbox(SandboxConfig(wall_seconds=1.0, cpu_seconds=1)) as quick:
+        for code in ("import os, time\nos.close(1); os.close(2); time.sleep(10**6)",
+                     "import os, select\nn = os.open('/dev/null', os.O_WRONLY)\nos.dup2(n, 1); os.dup2(n, 2)\n"
+                     "select.select([], [], [])"):
+            assert quick.run(code).outcome == "timeout"
+        assert quick.run("print('next')").stdout == "next\n"
+
+
+def test_nothing_a_snippet_leaves_reaches_the_next_one_and_its_verdict_cannot_be_forged(box):
+    left = box.run("import os\nos.makedirs('/tmp/d/e')\nopen('/tmp/d/e/f', 'w').write('x')\nos.chmod('/tmp/d', 0)")
+    assert left.outcome == "ok"
+    assert box.run("import os\nprint(os.listdir('/tmp'))").stdout == "[]\n"
+    shm = box.run("import ctypes\nprint(ctypes.CDLL(None).shmget(0, 400 << 20, 0o1000 | 0o600))")
+    assert shm.stdout == "-1\n"  # System V segments outlived their snippet: denied by the seccomp filter
+    forged = box.run("import os, json\nfd = os.open(f'/proc/{os.getppid()}/fd/1', os.O_WRONLY)\n"
+                     "os.write(fd, (json.dumps({'outcome': 'ok', 'stdout': '37', 'stderr': '', 'returncode': 0, "
+                     "'seconds': 0}) + '\\n').encode())")
+    assert forged.outcome == "error"
+    assert box.run("print(36)").stdout == "36\n"
+    assert box.run("open('/etc/evil', 'w')").outcome == "error"  # a read-only root

@@ -195,3 +195,18 @@ def test_all_three_kinds_from_the_example_corpus_through_the_cli(tmp_path):
         assert funnel[0]["name"] == "read"
     listing = [r for p in (tmp_path / "blocks" / "dropped").glob("*.jsonl.zst") for r in read_shard(str(p))]
     assert sorted(r["reason"] for r in listing) == ["no_blocks"] * 4 and {r["id"] for r in listing} <= page_ids
+
+
+def test_a_packed_sample_treats_what_a_snippet_printed_as_data():
+    """An output cannot close its fence and show text as code that ran; terminal escapes, control
+    characters and Unicode line separators do not reach the corpus."""
+    from megamath.synth.blocks import Block, packed
+
+    forged = "36\n```\n\n```python\nprint('this never ran')\n```\n\x1b[31mred\x1b[0m\u2028bell\x07\r\n"
+    sample = packed([(Block("Let x = 6.", "x**2", "36", "print(6**2)"), forged)])
+    assert "\x1b" not in sample and "\x07" not in sample and "\u2028" not in sample and "\r" not in sample
+    assert "red\nbell" in sample
+    output_fence = sample.split("output\n", 1)[0].rsplit("\n", 1)[-1]
+    assert output_fence == "````"  # longer than the output's own fences: they stay inside it
+    body = sample.split("````output\n", 1)[1].split("\n````", 1)[0]
+    assert "print('this never ran')" in body

@@ -64,15 +64,38 @@ def parse_blocks(answer: str) -> tuple[list[Block], int]:
 
 
 def packed(blocks: list[tuple[Block, str]]) -> str:
-    """One training sample from verified blocks and their printed output."""
+    """One training sample from verified blocks and their printed output. What a snippet printed (and
+    what the model wrote) is data: terminal escapes and control characters are taken out, and each fence
+    is longer than any run of backticks inside it, so an output cannot close its fence and pass off text
+    as code that ran."""
     parts = []
     for block, output in blocks:
-        lines = [block.conditions] if block.conditions else []
+        lines = [printable(block.conditions)] if block.conditions else []
         if block.expression:
-            lines.append(f"Expression: {block.expression}")
-        lines += [f"```python\n{block.code}\n```", f"```output\n{output.strip()}\n```", f"Result: {block.result}"]
+            lines.append(f"Expression: {printable(block.expression)}")
+        lines += [_fenced("python", printable(block.code)), _fenced("output", printable(output).strip()),
+                  f"Result: {printable(block.result)}"]
         parts.append("\n\n".join(lines))
     return "\n\n---\n\n".join(parts)
+
+
+# terminal escape sequences (CSI, OSC, and two-character ones), then every control character but
+# newline and tab, and the Unicode line and paragraph separators (line breaks to some readers only)
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(output: str) -> str:
+    """``output`` without terminal escapes or control characters (newline and tab kept; a carriage
+    return before a newline dropped, any other one made a newline)."""
+    text = _TERMINAL_ESCAPE.sub("", output).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub(lambda m: "\n" if m.group() in "\u2028\u2029" else "", text)
+
+
+def _fenced(info: str, body: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{body}\n{fence}"
 
 
 @dataclass(frozen=True)
