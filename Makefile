@@ -21,6 +21,8 @@ $(VENV)/.installed: pyproject.toml src/megamath/classify/_prose.c
 		|| apt-get install -y -q gcc >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q gcc >/dev/null; }
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" != 0 ] && echo "note: install bubblewrap (apt-get install bubblewrap) for the code sandbox"; } \
 		|| apt-get install -y -q bubblewrap >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }
+	@ldconfig -p | grep -q libseccomp.so.2 || { [ "$$(id -u)" != 0 ] && echo "note: install libseccomp2 (apt-get install libseccomp2) for the code sandbox's seccomp filter"; } \
+		|| apt-get install -y -q libseccomp2 >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q libseccomp2 >/dev/null; }
 	@command -v chromium >/dev/null || { [ "$$(id -u)" != 0 ] && echo "note: install chromium (apt-get install chromium) for the report's browser test"; } \
 		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
 		|| { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
