@@ -220,12 +220,7 @@ def main() -> None:
         for attack in ATTACKS:
             result = box.run(attack.code)
             contained = attack.contained(result)
-            left_behind = True
-            if attack.after is not None:
-                code, check = attack.after
-                left_behind = not check(box.run(code))
-            else:
-                left_behind = False
+            left_behind = attack.after is not None and not attack.after[1](box.run(attack.after[0]))
             good, seconds = _honest(box)
             leftover = _descendants(box.pid) - baseline_processes
             memory_lost = _held_mb() - baseline_memory
@@ -234,7 +229,7 @@ def main() -> None:
             failures += not ok
             print(f"  {'contained' if ok else 'ESCAPED  '}  {attack.name:58s} {result.outcome:13s} "
                   f"{'' if healthy else f'host: honest={good} {seconds:.2f}s, {leftover} processes left, '}"
-                  f"{'' if healthy else f'memory -{memory_lost:.0f} MB'}{' (state left behind)' if left_behind else ''}")
+                  f"{'' if healthy else f'memory +{memory_lost:.0f} MB held'}{' (state left behind)' if left_behind else ''}")
         print(f"{len(ATTACKS) - failures} of {len(ATTACKS)} attacks contained, host healthy after each; "
               f"interpreter restarts: {box.restarts}")
     sys.exit(1 if failures else 0)
