@@ -149,8 +149,8 @@ def test_cli_plan_and_run(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "dedup" in run.stdout and "near duplicates removed" in run.stdout
     kept = kept_ids(tmp_path / "run")
-    # a signature file damaged before the band pass read it (the band pass was interrupted): the band
-    # pass names it, its shard is signed again, and the result is the same
+    # a signature file damaged after it was written: its seal no longer matches, so its shard is signed
+    # again, and the result is the same
     signature = next((tmp_path / "run" / "work" / "sign" / "data").glob("*.sig"))
     signature.write_bytes(signature.read_bytes()[:-5])
     for folder in ("bands", "components"):
@@ -159,7 +159,7 @@ def test_cli_plan_and_run(tmp_path):
     rerun = run_cli("dedup", "run", *shards, "-o", str(tmp_path / "run"), "-q")
     assert rerun.returncode == 0, rerun.stderr
     log = (tmp_path / "run" / "logs" / "run.log").read_text()
-    assert f"damaged signature file, signing its shard again: {signature}" in log
+    assert f"is damaged ({signature} no longer matches the seal of its done record)" in log
     assert load_arrays(signature)["keys"].size > 0
     assert kept_ids(tmp_path / "run") == kept
 

@@ -189,10 +189,12 @@ def test_malformed_answers_are_cached_as_verdicts_not_in_full(tmp_path):
     """A server that answers a megabyte of junk: the cache keeps the verdict, and a rerun asks nothing."""
     records = [doc(i, f"Junk answer {i} [[script: junkx9]]") for i in range(10)]
     with ScriptedServerProcess() as running:
-        first = scorer(running, tmp_path)
+        # a megabyte may take more than the suite's 1 s timeout on a loaded machine: a retry then would
+        # be a second request, so this test waits as long as the answer takes
+        first = scorer(running, tmp_path, timeout_s=300.0)
         assert [o.reason for o in first(records)] == ["llm_no_score"] * 10
         assert first.counters["llm_requests"] == 30
-        again = scorer(running, tmp_path)
+        again = scorer(running, tmp_path, timeout_s=300.0)
         assert [o.reason for o in again(records)] == ["llm_no_score"] * 10
         assert again.counters["llm_requests"] == 0 and again.counters["llm_cache_hits"] == 30
     files = list(tmp_path.glob("cache.sqlite*"))

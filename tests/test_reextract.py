@@ -55,6 +55,23 @@ def test_warc_records_are_read_again_at_their_offset(tmp_path):
         read_html_at("no offset here")
 
 
+def test_a_warc_rewritten_since_stage_1_is_never_read_for_another_record(tmp_path):
+    """Records removed upstream shift every offset: a page is read again only from the record it was."""
+    from megamath.sources.warc import WarcReader
+
+    path = tmp_path / "w.warc.gz"
+    fetches = [Fetch(f"https://e.example/{i}", f"<html><body><p>page {i}</p></body></html>".encode()) for i in range(4)]
+    write_warc(path, fetches)
+    records = [r for r in WarcReader()(str(path)) if type(r) is not Drop]
+    assert [read_html_at(r["source"], r["id"]) for r in records] == [r["html"] for r in records]
+    write_warc(path, fetches[1:])  # the first record removed: the others move up by one record
+    for record in records:
+        with pytest.raises(WarcLookupError, match="the WARC file changed|no WARC response record|Invalid"):
+            read_html_at(record["source"], record["id"])
+    out = list(Reextract()([{**{k: v for k, v in r.items() if k != "html"}, "text": "old"} for r in records]))
+    assert [type(o) is Drop and o.reason for o in out] == ["html_unavailable"] * 4
+
+
 def test_stage_drops_records_whose_page_cannot_be_found():
     out = list(Reextract()([{"id": "x", "text": "old", "source": "/nowhere.warc.gz@12"}]))
     assert type(out[0]) is Drop and out[0].reason == "html_unavailable"

@@ -166,14 +166,15 @@ def test_warcio_edge_cases_never_crash(shared_warc):
     assert outcomes["example.warc.gz"] == (1, False)
     assert outcomes["example.warc"] == (1, False)
     assert outcomes["example-iana.org-chunked.warc"] == (1, False)
-    assert outcomes["bad.arc"] == (0, True)  # ARC is not WARC: a clear input error, not silence
-    assert outcomes["example.arc.gz"] == (0, True)
-    # a record longer than its Content-Length: the bytes after it are skipped, counted, and the
-    # next record is read again
-    assert outcomes["example-trunc.warc"] == (1, False)
-    assert read_all(folder / "example-trunc.warc")[1] == ["damaged_region"]
+    for arc in ("bad.arc", "example.arc.gz", "example-space-in-url.arc"):  # ARC is not WARC: said so, not silence
+        assert outcomes[arc] == (0, True) and "is an ARC file" in str(read_all(folder / arc)[2])
+    # a record longer than its Content-Length: its block no longer matches its digest (dropped, counted),
+    # the bytes after it are skipped, counted, and the next record is read again
+    assert outcomes["example-trunc.warc"] == (0, False)
+    assert read_all(folder / "example-trunc.warc")[1] == ["digest_mismatch", "damaged_region"]
+    assert read_all(folder / "example-wrong-chunks.warc.gz")[1] == ["digest_mismatch"]
     lenient = {p.name: read_all(p, lenient_warc=True)[2] is None for p in folder.iterdir()}
-    assert lenient["bad.arc"] and lenient["example-trunc.warc"]
+    assert lenient["example-trunc.warc"]
 
 
 def test_size_limit_skips_before_reading(tmp_path):
@@ -200,3 +201,63 @@ def test_wrong_declared_charset_falls_back_to_detection():
     assert "Größenordnung" in text and charset != "utf-8"
     assert decode_html("naïve".encode(), None)[0] == "naïve"
     assert decode_html(b"\xff\xfe\x00garbage\x81", "no-such-charset")[0]
+
+
+# -- every record a cut or a flipped byte costs is counted (issue: cuts in a record's first bytes
+# lost it silently, and payload changes passed unseen) ----------------------------------------------
+
+def _outcomes(path) -> tuple[dict[int, str], InputError | None]:
+    kept, _, error = [], [], None
+    outcome = {}
+    try:
+        for item in WarcReader()(str(path)):
+            record = item.record if isinstance(item, Drop) else item
+            outcome[int(record["source"].rpartition("@")[2])] = item.reason if isinstance(item, Drop) else "kept"
+    except InputError as exc:
+        error = exc
+    return outcome, error
+
+
+@pytest.mark.parametrize("into", [1, 9, 40, 130, 300])
+def test_a_file_cut_in_the_first_bytes_of_a_record_counts_it(tmp_path, shared_warc, into):
+    source = shared_warc / "allenai__dolma/tests/data/warc/sample-0000.warc.gz"
+    data = source.read_bytes()
+    whole, _ = _outcomes(source)
+    starts = member_starts(data)
+    for victim in sorted(whole)[5::6]:
+        cut = tmp_path / "cut.warc.gz"
+        cut.write_bytes(data[:victim + into])
+        outcome, error = _outcomes(cut)
+        assert error is not None, "a cut file is reported"
+        before = {at: reason for at, reason in whole.items() if at < victim}
+        assert {at: outcome.get(at) for at in before} == before  # every whole record as before
+        ends_before = [s for s in starts if s < victim][-1]  # the member before the response (its request)
+        cut_records = {at: reason for at, reason in outcome.items() if at >= ends_before and at not in before}
+        assert cut_records and set(cut_records.values()) <= {"truncated_record", "damaged_record"}, cut_records
+
+
+def test_a_changed_byte_in_an_uncompressed_warc_is_a_digest_mismatch(tmp_path, shared_warc):
+    import gzip
+
+    data = bytearray(gzip.decompress((shared_warc / "allenai__dolma/tests/data/warc/sample-0000.warc.gz").read_bytes()))
+    at = data.index(b"</p>", len(data) // 2)
+    data[at + 2] = ord("q")  # </q> for </p>: the page still parses, its text is not what was crawled
+    path = tmp_path / "flipped.warc"
+    path.write_bytes(bytes(data))
+    kept, drops, error = read_all(path)
+    assert error is None and len(kept) == 21 and drops == ["digest_mismatch"]
+
+
+def test_a_target_uri_in_angle_brackets_is_read_without_them(tmp_path):
+    path = tmp_path / "brackets.warc.gz"
+    write_warc(path, [Fetch("<https://arxiv.org/abs/2101.00001>", b"<p>an abstract</p>"),
+                      Fetch("< https://site.example/a >", b"<p>a page</p>")])
+    kept, drops, error = read_all(path)
+    assert [r["url"] for r in kept] == ["https://arxiv.org/abs/2101.00001", "https://site.example/a"]
+
+
+@pytest.mark.parametrize("name, says", [("whirlwind.warc.wet.gz", "is a WET file"),
+                                        ("whirlwind.warc.wat.gz", "is a WAT file")])
+def test_wet_and_wat_files_are_named_not_read_as_empty_crawls(shared_warc, name, says):
+    kept, drops, error = read_all(shared_warc / "commoncrawl__whirlwind-python" / name)
+    assert not kept and says in str(error) and "give the WARC file" in str(error)

@@ -83,7 +83,7 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unma
             max_html_bytes, doc_timeout, hard_timeout, classifier_model, math_threshold, run_dedup, **options):
     """Turn WARC files into an English text corpus (stage 1 of the web pipeline).
 
-    INPUT is a WARC/ARC file (optionally gzip-compressed), a glob, an http(s) URL, a Common Crawl
+    INPUT is a WARC file (optionally gzip-compressed; ARC, WET and WAT files are refused), a glob, an http(s) URL, a Common Crawl
     path (crawl-data/CC-MAIN-...), an object-store URL (s3://commoncrawl/crawl-data/...), or a
     .txt/.paths/.paths.gz file listing any of those, one a line. HTTP(S) files are downloaded into
     the run folder with retries and resume; object-store files are streamed.

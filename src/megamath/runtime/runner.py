@@ -2,8 +2,8 @@
 
 :func:`run_phase` is the one way any job runs (a pipeline over input files, a pass of dedup, a
 global step): it holds the folder's lock, refuses a changed configuration, removes what a killed run
-left, drops the results of tasks whose input changed since they ran (so stale output is never
-served), runs the rest on the executor with a progress bar, and writes ``stats.json``.
+left, drops the results of tasks whose input or output changed since they ran and of inputs that left the
+run (so stale output is never served), runs the rest on the executor with a progress bar, and writes ``stats.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import orjson
 from megamath.runtime import storage
 from megamath.runtime.executor import Executor
 from megamath.runtime.pipeline import Pipeline
-from megamath.runtime.resume import RunFolder
+from megamath.runtime.resume import RunFolder, config_fingerprint
 from megamath.runtime.stats import StageStats, merge_funnels
 from megamath.runtime.task import Job, Task
 
@@ -110,22 +110,20 @@ def input_fingerprint(source: str) -> tuple[str, int | None]:
 
 
 def run_pipeline(pipeline: Pipeline, sources: list[str], run_dir: RunFolder | str | os.PathLike[str],
-                 executor: Executor, *, force: bool = False, show_progress: bool = True, desc: str | None = None,
-                 prune: bool = False) -> RunSummary:
-    """Run every source not yet finished in ``run_dir`` through ``pipeline``; the summary covers the
-    whole folder (see :func:`run_phase` for ``prune``)."""
+                 executor: Executor, *, force: bool = False, show_progress: bool = True, desc: str | None = None
+                 ) -> RunSummary:
+    """Run every source not yet finished in ``run_dir`` through ``pipeline`` (see :func:`run_phase`)."""
     folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
     return run_phase(pipeline, lambda: plan_tasks(sources, folder, pipeline.output_suffix,
                                                   pipeline.dependencies_fingerprint()),
-                     folder, executor, force=force, show_progress=show_progress, desc=desc, prune=prune)
+                     folder, executor, force=force, show_progress=show_progress, desc=desc)
 
 
 def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, force: bool = False,
-              show_progress: bool = True, desc: str | None = None, prune: bool = False) -> RunSummary:
+              show_progress: bool = True, desc: str | None = None) -> RunSummary:
     """Run the unfinished ``tasks`` of ``job`` in ``folder`` (``tasks`` may be a function that plans
-    them, called under the folder's lock); the summary covers every finished task of the folder.
-    ``prune``: first forget finished tasks that are not in ``tasks`` (for phases whose every output
-    depends on the whole input set, such as dedup's)."""
+    them, called under the folder's lock). Finished tasks that are not among ``tasks`` are forgotten
+    with their output, so the folder's output, and the summary, are exactly the results of ``tasks``."""
     started = time.monotonic()
     folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
     with folder.lock():
@@ -136,9 +134,8 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
         tasks = tasks() if callable(tasks) else tasks
         if not tasks:
             raise NoInputError(f"{desc or job.name}: no input to process")
-        if prune:
-            _prune(folder, {task.task_id for task in tasks})
-        pending, changed = _pending(folder, tasks)
+        _forget_others(folder, {task.task_id for task in tasks})
+        pending, changed = _pending(folder, tasks, config_fingerprint(job.config()))
         if len(pending) < len(tasks):
             log.info("resuming: %d of %d task(s) already finished", len(tasks) - len(pending), len(tasks))
         failed: dict[str, str] = {}
@@ -197,35 +194,53 @@ class _LiveStats:
         storage.write_bytes(self.folder.stats_path, orjson.dumps(summary.to_dict("running"), option=orjson.OPT_INDENT_2))
 
 
-def _pending(folder: RunFolder, tasks: list[Task]) -> tuple[list[Task], int]:
+def _pending(folder: RunFolder, tasks: list[Task], configuration: str) -> tuple[list[Task], int]:
     """(tasks to run, how many of them ran before on an input that has changed since). A task whose
-    output has disappeared since it finished runs again too."""
+    output has disappeared or no longer matches its seal since it finished runs again too."""
     pending, changed = [], 0
     shards = set(storage.list_files(folder.data))
     finished = set(storage.list_files(folder.done, ".json"))  # one listing instead of a lookup per task
     for task in tasks:
         done = folder.done_result(task.task_id) if folder.done_path(task.task_id) in finished else None
-        if done is not None and done.get("fingerprint") == task.fingerprint:
-            output = done.get("output")
-            if not output or output in shards or storage.exists(output):
+        if done is not None and done.get("fingerprint") == task.fingerprint and done.get("config") == configuration:
+            if (damage := _output_damage(done, shards)) is None:
                 continue
-            log.warning("the output of %s is missing (%s): processing it again", task.task_id, output)
-            folder.forget(task.task_id, None)
+            log.warning("the output of %s %s: processing it again", task.task_id, damage)
+            folder.forget(task.task_id, done.get("output"))
             pending.append(task)
             continue
         if done is not None:
             changed += 1
-            log.warning("%s changed since it was processed (%s -> %s): processing it again",
-                        task.source, done.get("fingerprint"), task.fingerprint)
+            if done.get("fingerprint") != task.fingerprint:
+                log.warning("%s changed since it was processed (%s -> %s): processing it again",
+                            task.source, done.get("fingerprint"), task.fingerprint)
+            else:
+                log.warning("%s was processed with another configuration: processing it again", task.source)
             folder.forget(task.task_id, done.get("output"))
         pending.append(task)
     return pending, changed
 
 
-def _prune(folder: RunFolder, keep: set[str]) -> None:
+def _output_damage(done: dict, shards: set[str]) -> str | None:
+    """Why a finished task's output cannot be trusted (missing, or changed since its seal), or None."""
+    output = done.get("output")
+    if not output:
+        return None
+    if output not in shards and not storage.exists(output):
+        return f"is missing ({output})"
+    expected = done.get("output_seal")
+    if expected and storage.seal(output) != expected:
+        return f"is damaged ({output} no longer matches the seal of its done record)"
+    return None
+
+
+def _forget_others(folder: RunFolder, current: set[str]) -> None:
+    """The run-folder contract: a phase's output is exactly the results of its current tasks, so the
+    done records and shards of inputs that left the run go."""
     for result in list(folder.finished_results()):
-        if result["task_id"] not in keep:
-            log.info("%s: forgetting task %s, which is no longer among the inputs", folder.root, result["task_id"])
+        if result["task_id"] not in current:
+            log.warning("%s: forgetting %s, which is no longer among the inputs, and its output",
+                        folder.root, result["source"])
             folder.forget(result["task_id"], result.get("output"))
 
 

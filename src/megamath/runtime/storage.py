@@ -18,6 +18,7 @@ through fsspec's HTTP filesystem (which needs aiohttp), and downloaded with Rang
 
 from __future__ import annotations
 
+import errno
 import glob as local_glob
 import hashlib
 import os
@@ -126,7 +127,7 @@ def is_file(location: str) -> bool:
 def info(location: str) -> dict:
     """``{"size": bytes, "version": what changes when the content changes}`` of a file.
 
-    The version is the modification time (ns) of a local file, or what the object store says about
+    The version is the modification time, inode and change time of a local file, or what the object store says about
     the object's content: its ETag (S3: an MD5 of the content for single-part uploads), checksum or
     generation, else its modification time.
     """
@@ -135,7 +136,9 @@ def info(location: str) -> dict:
         if os.path.isdir(path):  # a source tree: what changes when any file in it changes
             return _tree_info(path)
         stat = os.stat(path)
-        return {"size": stat.st_size, "version": str(stat.st_mtime_ns)}
+        # mtime alone misses a file replaced by another with its mtime copied, or rewritten in place and
+        # touched back: the inode and the change time (which no one can set) see both
+        return {"size": stat.st_size, "version": f"{stat.st_mtime_ns}:{stat.st_ino}:{stat.st_ctime_ns}"}
     fs, path = filesystem(location)
     fs.invalidate_cache(path)
     details = fs.info(path)
@@ -147,14 +150,15 @@ def info(location: str) -> dict:
 
 def _tree_info(root: str) -> dict:
     """Size and version of a local folder: the files' total size, and a hash of every file's path,
-    size and modification time."""
+    size, modification time, inode and change time."""
     digest, size = hashlib.sha1(), 0
     for folder, dirs, files in os.walk(root):
         dirs.sort()
         for name in sorted(files):
             stat = os.stat(os.path.join(folder, name), follow_symlinks=False)
             size += stat.st_size
-            digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+                          f"\0{stat.st_ino}\0{stat.st_ctime_ns}\n".encode())
     return {"size": size, "version": digest.hexdigest()}
 
 
@@ -166,6 +170,16 @@ def fingerprint(location: str) -> str:
         return "url"
     details = info(location)
     return f"{details['size']}:{details['version']}"
+
+
+def seal(location: str) -> str:
+    """What a finished output is checked against before it is trusted again: the SHA-1 of a local
+    file's bytes, or the size and version an object store reports (reading an object back to hash it
+    would cost a download per shard on every resume)."""
+    if is_local(location):
+        with open(local_path(location), "rb") as fh:
+            return "sha1:" + hashlib.file_digest(fh, "sha1").hexdigest()
+    return "info:" + fingerprint(location)
 
 
 def size(location: str) -> int | None:
@@ -247,11 +261,28 @@ def atomic_output(location: str) -> Iterator[str]:
 
 
 def publish(local_file: str, location: str) -> None:
-    """Make a finished local file ``location``: rename (same folder) or upload in one PUT."""
+    """Make a finished local file ``location``: rename, or upload in one PUT. A file on another
+    filesystem than ``location`` (a tmpfs ``/tmp``) is first copied beside ``location``, so that the
+    final step is still one rename on the output's own filesystem."""
     if is_local(location):
+        final = local_path(location)
         with open(local_file, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(local_file, local_path(location))
+        try:
+            os.replace(local_file, final)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            beside = temporary_name(final)
+            try:
+                shutil.copyfile(local_file, beside)
+                with open(beside, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(beside, final)
+            finally:
+                if os.path.exists(beside):
+                    os.unlink(beside)
+            os.unlink(local_file)
         return
     fs, path = filesystem(location)
     fs.put_file(local_file, path)

@@ -5,8 +5,10 @@ job says what each task does (a :class:`~megamath.runtime.pipeline.Pipeline` of 
 file, or one pass of deduplication over one band); a task names its input, its output and the
 fingerprint of what it reads. :func:`run_task` is a plain module-level function over picklable
 arguments, so the serial, local and Ray executors ship the same thing: it runs the job on the task,
-which writes its output atomically, then records the task as done. A task is finished exactly when
-its done record exists with the task's fingerprint, whatever killed what, wherever it ran.
+which writes its output atomically, then records the task as done, with the fingerprints of its input
+and of the job's configuration and a seal of its output. A task is finished exactly when its done
+record exists with those fingerprints and its output still matches the seal, whatever killed what,
+wherever it ran.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
-from megamath.runtime.resume import RunFolder
+from megamath.runtime import storage
+from megamath.runtime.resume import RunFolder, config_fingerprint
 
 ProgressFn = Callable[[int, int], None]
 """Called from a task with (documents read, input bytes read) since the previous call."""
@@ -75,14 +78,17 @@ def run_task(task: Task, job: Job, run_dir: str, progress: ProgressFn | None = N
     its worker or node was lost) returns its recorded result without running again.
     """
     folder = RunFolder(run_dir)
+    configuration = config_fingerprint(job.config())
     done = folder.done_result(task.task_id)
-    if done is not None and done.get("fingerprint") == task.fingerprint:
+    if done is not None and (done.get("fingerprint"), done.get("config")) == (task.fingerprint, configuration):
         return done
     started = time.monotonic()
     outcome = job.run(task, folder, progress, disposable=disposable)
     result = {"task_id": task.task_id, "source": task.source, "output": task.output,
-              "fingerprint": task.fingerprint, "input_error": None, **outcome,
+              "fingerprint": task.fingerprint, "config": configuration, "input_error": None, **outcome,
               "seconds": round(time.monotonic() - started, 3)}
+    if task.output and storage.exists(task.output):
+        result["output_seal"] = storage.seal(task.output)
     folder.mark_done(task.task_id, result)
     return result
 

@@ -1,9 +1,11 @@
-"""WARC reader: HTML responses from (W)ARC files, decoded to text, as records.
+"""WARC reader: HTML responses from WARC files, decoded to text, as records.
 
 Only ``response`` records are kept. Records that are not HTTP 200 HTML, are larger than the memory
 limit, or were cut short come out as counted drops. In a file damaged part-way, reading resumes at the
 next record that reads whole (:mod:`megamath.sources.warc_resync`) and each record lost is a counted
-``damaged_record`` drop (``damaged_region``: bytes skipped where no record could be named); a file that is empty, not WARC, or unreadable to its end raises
+``damaged_record`` drop (``damaged_region``: bytes skipped where no record could be named), a record
+whose content does not match its ``WARC-Block-Digest`` a ``digest_mismatch`` drop. A file that is empty,
+not WARC (ARC, WET, WAT: each named), or unreadable to its end raises
 :class:`~megamath.runtime.pipeline.InputError` after yielding every record it could read.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,7 +25,7 @@ from megamath.runtime import storage
 from megamath.runtime.pipeline import InputError
 from megamath.runtime.stage import Drop, Record
 from megamath.sources.remote import download
-from megamath.sources.warc_resync import LostRecord, is_gzip, resynchronize
+from megamath.sources.warc_resync import GZIP_MAGIC, LostRecord, first_unreadable, is_gzip, resynchronize
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,29 @@ class _Cursor:
     start: int | None = None
     done: bool = False
     records: int = 0
+    responses: int = 0
     cut_short: int = 0
+    held: Record | Drop | None = None  # the last record read, given out once the next one starts
+    held_at: int = -1
+
+    def hand_over(self) -> Iterator[Record | Drop]:
+        if self.held is not None:
+            yield self.held
+            self.held = None
+
+    def recount_held_as_cut(self, at: int) -> None:
+        """The record at ``at`` does not end whole: if it is the one held and was judged by what a cut
+        changes (its first bytes: not HTTP, not HTML...; its digest), it was a record cut short, and is
+        counted as one."""
+        held = self.held
+        if at == self.held_at and type(held) is Drop and held.reason in _MISJUDGED_WHEN_CUT:
+            log.warning("%s: record cut short (the file ends inside it); skipped", held.record["source"])
+            self.held = Drop(held.record, "truncated_record")
+            self.cut_short += 1
+
+
+_HTTP_HEADER_ALLOWANCE = 1 << 16
+_MISJUDGED_WHEN_CUT = frozenset({"bad_http_headers", "not_http", "http_status", "not_html", "digest_mismatch"})
 
 
 def _crawl_of_warcinfo(warc) -> str | None:
@@ -144,6 +169,7 @@ class WarcReader:
             raise InputError(f"{source} is empty")
         with stream:
             gzipped = is_gzip(stream)
+            _refuse_other_formats(stream, gzipped, source)
             cursor = _Cursor()
             segment: int | None = 0
             judged = -1  # candidates up to here were judged by an earlier resynchronization
@@ -155,8 +181,16 @@ class WarcReader:
             while segment is not None:
                 try:
                     yield from self._records_from(stream, segment, source, cursor)
+                    tail = cursor.start if cursor.start is not None and cursor.start >= segment else segment
+                    damaged = first_unreadable(stream, tail, gzipped)
+                    if damaged is not None and damaged == cursor.start and cursor.done:
+                        cursor.recount_held_as_cut(damaged)  # the last record, cut: the file ends there
+                    elif damaged is not None:
+                        raise _UnreadableMember(damaged)
+                    yield from cursor.hand_over()
                     segment = None
                 except OSError as exc:
+                    yield from cursor.hand_over()
                     if region is not None and cursor.records > records_then:
                         yield self._lost(source, region, "damaged_region")
                     start = cursor.start if cursor.start is not None and cursor.start >= segment else segment
@@ -164,6 +198,11 @@ class WarcReader:
                                           judged=judged if cursor.records == records_then else -1)
                     for lost in found.lost:
                         yield self._lost(source, lost, "damaged_record")
+                    if (found.resume is None and isinstance(exc, _UnreadableMember)
+                            and not any(lost.offset >= exc.offset for lost in found.lost)
+                            and _magic_begins_at(stream, exc.offset, gzipped)):
+                        # too few bytes of the member are left to look for (the file ends within its magic number)
+                        yield self._lost(source, LostRecord(exc.offset), "damaged_record")
                     if found.resume is None:
                         if not cursor.records and not found.lost:
                             raise InputError(f"no WARC record could be read in {source}: {exc}") from exc
@@ -176,6 +215,8 @@ class WarcReader:
                     segment = judged = found.resume
             if region is not None:
                 yield self._lost(source, region, "damaged_region")
+            if not cursor.responses:
+                _refuse_derived_files(stream, source)
         self.bytes_read = size
         if cursor.cut_short:
             raise InputError(f"{source} is truncated: {cursor.cut_short} record(s) end before their declared length")
@@ -192,12 +233,14 @@ class WarcReader:
             self.bytes_read = warc.stream_pos
             kind = warc.record_type
             if kind == WarcRecordType.response:
+                cursor.responses += 1
                 record = self._record(warc, source, self._crawl)
                 item = self._payload(warc, record, wanted_types)
                 if type(item) is Drop and item.reason == "truncated_record":
                     cursor.cut_short += 1
                 cursor.done = True
-                yield item
+                yield from cursor.hand_over()
+                cursor.held, cursor.held_at = item, warc.stream_pos
             elif kind == WarcRecordType.warcinfo and self._crawl is None:
                 self._crawl = _crawl_of_warcinfo(warc)
             cursor.done = True
@@ -208,7 +251,7 @@ class WarcReader:
             log.warning("%s@%d: %s record %s of %s does not decode; lost", source, lost.offset,
                         lost.warc_type or "a", lost.record_id or "(no id)", lost.url or "(no URL)")
         position = f"{source}@{lost.offset}"
-        record = {"id": lost.record_id.removeprefix("urn:uuid:") or position, "text": "", "url": lost.url,
+        record = {"id": lost.record_id.removeprefix("urn:uuid:") or position, "text": "", "url": target_uri(lost.url),
                   "source": position, "meta": {}}
         return Drop(record, reason)
 
@@ -222,12 +265,16 @@ class WarcReader:
         return {
             "id": record_id.removeprefix("urn:uuid:") or f"{source}@{warc.stream_pos}",
             "text": "",
-            "url": headers.get("WARC-Target-URI", ""),
+            "url": target_uri(headers.get("WARC-Target-URI", "")),
             "source": f"{source}@{warc.stream_pos}",
             "meta": meta,
         }
 
     def _payload(self, warc, record: Record, wanted_types: set[str]) -> Record | Drop:
+        # the block digest, where the file gives one, is checked before the HTTP headers are parsed (it
+        # covers them); a record too large to keep is not read for it
+        intact = (warc.content_length > self.config.max_html_bytes + _HTTP_HEADER_ALLOWANCE
+                  or not warc.headers.get("WARC-Block-Digest") or warc.verify_block_digest(consume=False))
         try:
             warc.parse_http(quirks_mode=self.config.lenient_http)
         except OSError:
@@ -247,19 +294,70 @@ class WarcReader:
         if len(body) < expected:
             log.warning("%s: record cut short (%d of %d bytes); skipped", record["source"], len(body), expected)
             return Drop(record, "truncated_record")
+        if not intact:
+            log.warning("%s: the record's content does not match its WARC-Block-Digest; skipped", record["source"])
+            return Drop(record, "digest_mismatch")
         html, charset = decode_html(body, warc.http_charset)
         record["html"] = html
         record["meta"]["charset"] = charset
         return record
 
 
+class _UnreadableMember(OSError):
+    """fastwarc ended without an error, but the member (record) at ``offset`` does not read whole."""
+
+    def __init__(self, offset: int):
+        super().__init__(f"the record at byte {offset} does not read whole")
+        self.offset = offset
+
+
+def _magic_begins_at(stream, offset: int, gzipped: bool) -> bool:
+    magic = GZIP_MAGIC if gzipped else b"WARC/1."
+    stream.seek(offset)
+    found = stream.read(len(magic))
+    return bool(found) and magic.startswith(found)
+
+
+def _refuse_other_formats(stream, gzipped: bool, source: str) -> None:
+    """ARC files (``filedesc://`` first) are not read: fastwarc reads WARC only."""
+    stream.seek(0)
+    head = stream.read(512)
+    stream.seek(0)
+    if gzipped:
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+    if head.startswith(b"filedesc://"):
+        raise InputError(f"{source} is an ARC file, which megamath does not read: convert it to WARC first "
+                         "(warcio, for one, reads ARC and writes WARC)")
+
+
+def _refuse_derived_files(stream, source: str) -> None:
+    """A file without a single response record may be one Common Crawl derived from the WARC files:
+    saying so beats reading it as an empty crawl."""
+    stream.seek(0)
+    kinds = [warc.record_type for _, warc in zip(range(4), ArchiveIterator(stream, parse_http=False))]
+    if WarcRecordType.conversion in kinds:
+        raise InputError(f"{source} is a WET file (text Common Crawl extracted, without the HTML and its formulas): "
+                         "give the WARC file it was made from")
+    if WarcRecordType.metadata in kinds and WarcRecordType.request not in kinds:
+        raise InputError(f"{source} is a WAT file (metadata only, no pages): give the WARC file it was made from")
+
+
+def target_uri(value: str) -> str:
+    """A record's URL: WARC 1.0 writes it in angle brackets (``<https://…>``), which would hide it from
+    the URL filter and the curated-source exclusion."""
+    value = value.strip()
+    return value[1:-1].strip() if value.startswith("<") and value.endswith(">") else value
+
+
 class WarcLookupError(Exception):
     """A record cannot be read again from its WARC file (file gone, position wrong, not HTML)."""
 
 
-def read_html_at(position: str, max_bytes: int = WarcReaderConfig.max_html_bytes) -> str:
+def read_html_at(position: str, record_id: str | None = None, max_bytes: int = WarcReaderConfig.max_html_bytes) -> str:
     """The decoded HTML of the response record at ``path@offset``, the ``source`` a WarcReader wrote
-    (``path`` local, or a URL: only the record's bytes are fetched).
+    (``path`` local, or a URL: only the record's bytes are fetched). ``record_id``: the ``id`` the
+    reader gave the record; a record at that offset with another WARC-Record-ID (the file was
+    replaced or rewritten since) is refused, never read in its place.
 
     Each record of a ``.warc.gz`` is its own gzip member, so reading starts right at the offset.
     """
@@ -274,6 +372,12 @@ def read_html_at(position: str, max_bytes: int = WarcReaderConfig.max_html_bytes
         stream.seek(int(offset))
         try:
             for warc in ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=False):
+                if warc.stream_pos != int(offset):
+                    break
+                found = (warc.record_id or "").strip("<>").removeprefix("urn:uuid:")
+                if record_id and record_id != position and found != record_id:
+                    raise WarcLookupError(f"{position} holds record {found or '(no id)'}, not {record_id}: "
+                                          "the WARC file changed since stage 1 read it")
                 warc.parse_http(quirks_mode=True)
                 if warc.content_length > max_bytes:
                     raise WarcLookupError(f"{position}: payload larger than {max_bytes} bytes")

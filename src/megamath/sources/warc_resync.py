@@ -64,10 +64,10 @@ def resynchronize(stream: IO[bytes], start: int, gzipped: bool, start_was_read: 
     position = start if judged < start else judged + 1
     magic, at_line_start = (GZIP_MAGIC, False) if gzipped else (_WARC_MAGIC, True)
     while (candidate := _next_candidate(stream, position, magic, at_line_start)) is not None:
-        readable, head = _probe_member(stream, candidate) if gzipped else _probe_plain(stream, candidate)
+        readable, head, cut = _probe_member(stream, candidate) if gzipped else _probe_plain(stream, candidate)
         if readable and candidate > start:
             return Resync(candidate, tuple(lost))
-        if not readable and head.startswith(_WARC_MAGIC) and not (candidate == start and start_was_read):
+        if not readable and _starts_a_record(head, cut) and not (candidate == start and start_was_read):
             lost.append(_named(candidate, head))
         position = candidate + 1
     return Resync(None, tuple(lost))
@@ -92,8 +92,66 @@ def _next_candidate(stream: IO[bytes], position: int, magic: bytes, at_line_star
     return None
 
 
-def _probe_member(stream: IO[bytes], offset: int) -> tuple[bool, bytes]:
-    """(whether the gzip member at ``offset`` decompresses whole and starts a WARC record, its first bytes)."""
+def _starts_a_record(head: bytes, cut: bool) -> bool:
+    """Whether an unreadable member or record was a WARC record: its head says so, or the file ends
+    within its first bytes (a cut there leaves too little to name it, but it is a lost record all the
+    same; a chance magic number inside compressed data fails on a bad code, not at the end of the file)."""
+    return head.startswith(_WARC_MAGIC) or (cut and _WARC_MAGIC.startswith(head[:len(_WARC_MAGIC)]))
+
+
+def first_unreadable(stream: IO[bytes], start: int, gzipped: bool) -> int | None:
+    """The offset of the first member (record) at or after ``start`` that does not read whole, or None
+    when every one does to the end of the file. fastwarc ends without an error on a file cut in the
+    first bytes of a record, so the reader walks the tail after the last record it saw."""
+    position = start
+    while True:
+        stream.seek(position)
+        if not stream.read(1):
+            return None
+        readable, end = _member_end(stream, position) if gzipped else _plain_end(stream, position)
+        if not readable:
+            return position
+        position = end
+
+
+def _member_end(stream: IO[bytes], offset: int) -> tuple[bool, int]:
+    """(whether the gzip member at ``offset`` decompresses whole, where the next one starts)."""
+    stream.seek(offset)
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    consumed = 0
+    while not inflater.eof:
+        chunk = stream.read(1 << 16)
+        if not chunk:
+            return False, offset
+        consumed += len(chunk)
+        try:
+            inflater.decompress(chunk)
+        except zlib.error:
+            return False, offset
+    return True, offset + consumed - len(inflater.unused_data)
+
+
+_CONTENT_LENGTH = re.compile(rb"^Content-Length:[ \t]*(\d+)", re.MULTILINE | re.IGNORECASE)
+
+
+def _plain_end(stream: IO[bytes], offset: int) -> tuple[bool, int]:
+    """(whether the uncompressed record at ``offset`` is whole, where the next one starts)."""
+    stream.seek(offset)
+    head = stream.read(_HEAD_BYTES * 16)
+    header_end = head.find(b"\r\n\r\n")
+    length = _CONTENT_LENGTH.search(head[:header_end]) if header_end != -1 else None
+    if not head.startswith(_WARC_MAGIC) or length is None:
+        return False, offset
+    end = offset + header_end + 4 + int(length.group(1))
+    stream.seek(end)
+    if len(stream.read(4)) < 4:  # the block and the blank line after it
+        return False, offset
+    return True, end + 4
+
+
+def _probe_member(stream: IO[bytes], offset: int) -> tuple[bool, bytes, bool]:
+    """(whether the gzip member at ``offset`` decompresses whole and starts a WARC record, its first
+    bytes, whether the file ends inside it)."""
     stream.seek(offset)
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     head, consumed = b"", 0
@@ -101,19 +159,22 @@ def _probe_member(stream: IO[bytes], offset: int) -> tuple[bool, bytes]:
         # small steps until the head is known: a step that hits the damage returns nothing of its output
         chunk = stream.read(256 if len(head) < _HEAD_BYTES else 1 << 16)
         consumed += len(chunk)
-        if not chunk or consumed > _MAX_MEMBER_BYTES:
-            return False, head
+        if not chunk:
+            return False, head, True
+        if consumed > _MAX_MEMBER_BYTES:
+            return False, head, False
         try:
             data = inflater.decompress(chunk)
         except zlib.error:
-            return False, head
+            return False, head, False
         if len(head) < _HEAD_BYTES:
             head += data[:_HEAD_BYTES - len(head)]
-    return head.startswith(_WARC_MAGIC), head
+    return head.startswith(_WARC_MAGIC), head, False
 
 
-def _probe_plain(stream: IO[bytes], offset: int) -> tuple[bool, bytes]:
-    """(whether fastwarc reads a whole record at ``offset`` of an uncompressed file, its first bytes)."""
+def _probe_plain(stream: IO[bytes], offset: int) -> tuple[bool, bytes, bool]:
+    """(whether fastwarc reads a whole record at ``offset`` of an uncompressed file, its first bytes,
+    whether the file ends inside it)."""
     stream.seek(offset)
     head = stream.read(_HEAD_BYTES)
     stream.seek(offset)
@@ -122,7 +183,7 @@ def _probe_plain(stream: IO[bytes], offset: int) -> tuple[bool, bytes]:
         readable = record is not None and record.stream_pos == offset and record.reader.read() is not None
     except OSError:
         readable = False
-    return readable, head
+    return readable, head, not readable and b"\r\n\r\n" not in head and len(head) < _HEAD_BYTES
 
 
 def _named(offset: int, head: bytes) -> LostRecord:

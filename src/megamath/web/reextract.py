@@ -118,7 +118,7 @@ class Reextract(RecordStage):
         html = record.get("html")
         if not html:
             try:
-                html = read_html_at(record.get("source", ""))
+                html = read_html_at(record.get("source", ""), record.get("id"))
             except WarcLookupError as exc:
                 log.warning("reextract: %s", exc)
                 return Drop(record, "html_unavailable")

@@ -1,0 +1,167 @@
+"""The run-folder contract (docs/run-folder.md): a phase's output is exactly the results of its current
+tasks, a task's identity covers what it reads, a finished output is checked against its seal before it is
+trusted, files are published on the output's own filesystem, and damage is redone with one line.
+
+Each case was found by a user's fault trials; each served stale or foreign records, lost records, or
+ended every rerun in a traceback before.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures.corpus import english_page, make_batch
+from fixtures.warc_writer import Fetch, write_warc
+from megamath.runtime.shards import read_shard
+
+from conftest import ROOT, run_cli
+
+
+def _urls(run_dir: Path) -> list[str]:
+    return [r["url"] for shard in sorted((run_dir / "data").glob("*.parquet")) for r in read_shard(shard)]
+
+
+def _plain_warc(path: Path, host: str, pages: range) -> Path:
+    """An uncompressed WARC, so that two hosts of one length give files of one size."""
+    packed = path.with_suffix(".gz")
+    write_warc(packed, [Fetch(f"https://{host}/{i}", english_page(i)) for i in pages])
+    path.write_bytes(gzip.decompress(packed.read_bytes()))
+    packed.unlink()
+    return path
+
+
+def _extract(inputs: list[str], run: Path) -> subprocess.CompletedProcess:
+    result = run_cli("web", "extract", *inputs, "-o", str(run), "-q", "-w", "1")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def test_an_input_that_left_the_run_leaves_its_output_too(tmp_path):
+    inputs = [_plain_warc(tmp_path / f"in-{k}.warc", f"site{k}.example", range(k * 10, k * 10 + 10)) for k in range(3)]
+    run = tmp_path / "run"
+    _extract([str(p) for p in inputs], run)
+    assert len(_urls(run)) == 30
+    rerun = _extract([str(p) for p in inputs[:2]], run)
+    urls = _urls(run)
+    assert len(urls) == 20 and not any("site2.example" in u for u in urls)
+    assert len(list((run / "data").glob("*.parquet"))) == 2 and len(list((run / ".megamath" / "done").glob("*"))) == 2
+    assert "2 of 2 input(s) resumed" in rerun.stdout
+    assert "no longer among the inputs" in (run / "logs" / "run.log").read_text()
+
+
+def test_an_input_replaced_by_one_of_the_same_size_and_mtime_is_processed_again(tmp_path):
+    warc = _plain_warc(tmp_path / "in.warc", "aaa.example", range(20))
+    other = _plain_warc(tmp_path / "other.warc", "bbb.example", range(20))
+    assert warc.stat().st_size == other.stat().st_size
+    run = tmp_path / "run"
+    _extract([str(warc)], run)
+    stat = warc.stat()
+    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(other, warc)  # another file under the name, size and mtime of the first
+    rerun = _extract([str(warc)], run)
+    assert "1 redone because their input changed" in rerun.stdout
+    assert {u.split("/")[2] for u in _urls(run)} == {"bbb.example"}
+
+
+def test_an_input_rewritten_in_place_with_its_mtime_put_back_is_processed_again(tmp_path):
+    warc = _plain_warc(tmp_path / "in.warc", "aaa.example", range(20))
+    run = tmp_path / "run"
+    _extract([str(warc)], run)
+    stat = warc.stat()
+    rewritten = warc.read_bytes().replace(b"aaa.example", b"ccc.example")
+    time.sleep(0.01)  # a change time that differs from the first write's
+    with open(warc, "r+b") as fh:  # the same inode, the same size
+        fh.write(rewritten)
+    os.utime(warc, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    rerun = _extract([str(warc)], run)
+    assert "1 redone because their input changed" in rerun.stdout
+    assert {u.split("/")[2] for u in _urls(run)} == {"ccc.example"}
+
+
+def test_a_damaged_shard_is_redone_with_one_line(tmp_path):
+    warc = _plain_warc(tmp_path / "in.warc", "aaa.example", range(20))
+    run = tmp_path / "run"
+    _extract([str(warc)], run)
+    urls = _urls(run)
+    shard = next((run / "data").glob("*.parquet"))
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte, the size unchanged
+    shard.write_bytes(bytes(data))
+    rerun = _extract([str(warc)], run)
+    assert "0 of 1 input(s) resumed" in rerun.stdout
+    assert _urls(run) == urls
+    log = (run / "logs" / "run.log").read_text()
+    assert f"is damaged ({shard} no longer matches the seal of its done record)" in log
+
+
+@pytest.mark.parametrize("damaged", ["done", "config"])
+def test_a_cut_done_record_or_configuration_is_redone_not_a_traceback(tmp_path, damaged):
+    warcs = [str(_plain_warc(tmp_path / f"in-{k}.warc", f"site{k}.example", range(k * 10, k * 10 + 10)))
+             for k in range(2)]
+    run = tmp_path / "run"
+    _extract(warcs, run)
+    target = (next((run / ".megamath" / "done").glob("*.json")) if damaged == "done"
+              else run / ".megamath" / "config.json")
+    target.write_bytes(target.read_bytes()[:25])
+    rerun = _extract(warcs, run)
+    assert sorted(_urls(run)) == sorted(f"https://site{k}.example/{i}" for k in range(2) for i in range(k * 10, k * 10 + 10))
+    assert ("1 of 2 input(s) resumed" if damaged == "done" else "2 of 2 input(s) resumed") in rerun.stdout
+    assert "is damaged" in (run / "logs" / "run.log").read_text()
+
+
+def test_training_publishes_across_filesystems(tmp_path, monkeypatch):
+    """A model trained under a TMPDIR on another filesystem (a tmpfs /tmp) is published beside its
+    output, not renamed across devices."""
+    import tempfile
+
+    from megamath.classify.model import NEGATIVE, POSITIVE, TrainConfig
+    from megamath.pipelines.classify import train_classifier
+    from megamath.runtime.executor import SerialExecutor
+    from megamath.runtime.resume import RunFolder
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test's folder")
+    scratch = Path(tempfile.mkdtemp(dir=shm))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    rng = random.Random(3)
+    seeds = {}
+    for label, words in ((POSITIVE, "solve equation prove lemma integral matrix prime root".split()),
+                         (NEGATIVE, "river garden market violin harbor engine planet song".split())):
+        seeds[label] = tmp_path / f"{label.removeprefix('__label__')}.txt"
+        seeds[label].write_text("".join(" ".join(rng.choices(words, k=12)) + "\n" for _ in range(200)))
+    examples = [(label, str(path), ("text",)) for label, path in seeds.items()]
+    config = TrainConfig(dim=16, bucket=20000, epoch=5, threads=1)
+    result = train_classifier(examples, RunFolder(tmp_path / "train"), config, SerialExecutor(), show_progress=False)
+    assert Path(result.model).is_file() and Path(f"{result.model}.folded.bin").is_file()
+    assert not list(scratch.iterdir())  # nothing left behind on the other filesystem
+    scratch.rmdir()
+
+
+def test_the_recipe_holds_every_phase_folder_while_it_runs(tmp_path):
+    make_batch(tmp_path / "in", files=4, pages=1500)
+    recipe = tmp_path / "recipe.toml"
+    init = run_cli("recipe", "init", str(recipe), "--input", str(tmp_path / "in" / "*.warc.gz"),
+                   "--output", str(tmp_path / "run"))
+    assert init.returncode == 0, init.stderr
+    running = subprocess.Popen([sys.executable, "-m", "megamath.cli", "run", str(recipe), "-q"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    extracted = tmp_path / "run" / "1-extract" / "data"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(extracted.glob("*.parquet")):
+        time.sleep(0.02)
+    assert running.poll() is None, "the recipe should still be extracting"
+    shard = next(extracted.glob("*.parquet"))
+    intruder = run_cli("web", "reextract", str(shard), "-o", str(tmp_path / "run" / "5-reextract"), "-q")
+    out, err = running.communicate(timeout=600)
+    assert running.returncode == 0, err
+    assert intruder.returncode == 1 and "is in use by another run" in intruder.stderr, intruder.stderr
