@@ -207,7 +207,7 @@ def test_wrong_declared_charset_falls_back_to_detection():
 # lost it silently, and payload changes passed unseen) ----------------------------------------------
 
 def _outcomes(path) -> tuple[dict[int, str], InputError | None]:
-    kept, _, error = [], [], None
+    error = None
     outcome = {}
     try:
         for item in WarcReader()(str(path)):

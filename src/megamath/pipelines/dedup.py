@@ -12,7 +12,6 @@ changed input shard re-signs that shard and re-runs everything after it, and not
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from megamath.dedup.lsh import EXACT, BandEdges, Components, LshConfig, SignShards, slice_names
@@ -27,7 +26,6 @@ from megamath.runtime.task import Task
 from megamath.profile.stage import CARRY, Profile
 from megamath.sources.shards import ShardReader
 
-log = logging.getLogger(__name__)
 
 
 @dataclass
