@@ -27,7 +27,6 @@ from megamath.profile.stage import CARRY, Profile
 from megamath.sources.shards import ShardReader
 
 
-
 @dataclass
 class DedupResult:
     """``summary``: the filter phase (or the first phase that failed); ``counts``: documents, kept,
