@@ -10,7 +10,7 @@ from megamath.pipelines.recipe import SECTIONS, RecipeError, check_recipe, load_
 from megamath.report.collect import collect
 from megamath.runtime.shards import read_shard
 
-from conftest import ROOT, run_cli
+from conftest import EXAMPLE_WARC, ROOT, run_cli
 
 EXAMPLES = ROOT / "examples"
 
@@ -62,10 +62,16 @@ def test_bad_recipes_are_refused_with_the_reason(tmp_path):
              "[dedup]\nbands = \"eleven\"\n": "[dedup] bands should be an integer",
              "[executor]\nkind = \"spark\"\n": "choose one of local, ray, serial",
              "[llm]\nbase_url = \"http://x/v1\"\n": "model is empty",
-             "[dedup\n": "is not valid TOML"}
+             "[dedup\n": "is not valid TOML",
+             "[run]\noutput = \"out\"\n": "[run] inputs is missing (for example inputs = [\"crawl/*.warc.gz\"])",
+             "[classifier]\nmodel = \"no-such.bin\"\n": "[classifier] model: ",
+             "[decontaminate]\nbenchmark_dir = \".\"\n": "holds none of the benchmark files",
+             "[decontaminate]\nbenchmark_dir = \"benchmarkz\"\n": "[decontaminate] benchmark_dir: ",
+             "[run]\ninputs = [\"x.warc.gz\"]\ntokenizer = \"qwen9\"\n": "[run] tokenizer: ",
+             "[extract]\nlid_model = \"lid.bin\"\n": "[extract] lid_model: "}
     for number, (text, message) in enumerate(cases.items()):
         path = tmp_path / f"bad{number}.toml"
-        path.write_text(text)
+        path.write_text(f'[run]\ninputs = ["{EXAMPLE_WARC}"]\n{text}' if "[run]" not in text else text)
         with pytest.raises(RecipeError) as refused:
             check_recipe(load_recipe(path))
         assert message in str(refused.value)

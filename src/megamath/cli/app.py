@@ -2,12 +2,14 @@
 
 Commands map options to configurations, call a workflow of :mod:`megamath.pipelines` and print; a
 library error that a user can act on (a locked or unwritable folder, a changed configuration, a bad
-model, a file that is not a shard...) ends the command with its message, never a traceback.
+model, a file that is not a shard, a path that does not exist...) ends the command with its message,
+never a traceback; Ctrl-C and SIGTERM end it with one line and the exit code of the signal (130, 143).
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -31,22 +33,48 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from megamath.runtime.stage import StageConfigError
     from megamath.runtime.storage import StorageError
     from megamath.sources.inputs import InputNotFound
+    from megamath.sources.remote import HostNotFound
 
     return (ClassifierError, SeedFileError, BenchmarkError, PromptError, LabellingError, RecipeError, ExecutorError,
             RunFolderLocked, ConfigChangedError, NoInputError, NotAShardError, StageConfigError, StorageError,
-            InputNotFound)
+            InputNotFound, HostNotFound)
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM reached the driver (a BaseException, like KeyboardInterrupt: no handler of
+    ordinary errors may swallow it)."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+
+
+def _interrupt(signal_number: int, _frame) -> None:
+    raise Interrupted(signal_number)
 
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         from megamath.sources.inputs import InputNotFound
 
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return super().invoke(ctx)
         except InputNotFound as exc:  # a wrong argument: a usage error (exit code 2), like click's own
             raise click.UsageError(str(exc)) from exc
         except _user_errors() as exc:
             raise click.ClickException(str(exc)) from exc
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+            if exc.filename is None:
+                raise
+            raise click.ClickException(f"cannot use {exc.filename}: {exc.strerror}") from exc
+        except (KeyboardInterrupt, Interrupted) as exc:
+            number = exc.signal_number if isinstance(exc, Interrupted) else signal.SIGINT
+            click.echo(f"\nInterrupted ({signal.Signals(number).name}): finished tasks are kept; rerun the same "
+                       "command to resume.", err=True)
+            sys.exit(128 + number)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def configure_logging(log_file: Path | None, quiet: bool, verbose: bool = False) -> None:

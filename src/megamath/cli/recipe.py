@@ -53,7 +53,7 @@ def run(recipe_path, force, restart_from, quiet, verbose):
       megamath run examples/recipe.toml
       megamath run recipe.toml --from webpro       # after changing [webpro] thresholds
     """
-    from megamath.pipelines.recipe import final_output, load_recipe, phase_funnel, run_recipe
+    from megamath.pipelines.recipe import final_output, load_recipe, phase_funnel, run_recipe, skip_reasons
     from megamath.report.funnel import format_phase_funnel, profile_counters
     from megamath.report.llm_usage import format_llm_usage
     from megamath.runtime import storage
@@ -74,6 +74,8 @@ def run(recipe_path, force, restart_from, quiet, verbose):
         for note in outcome.notes:
             click.echo(f"  {note}")
 
+    for phase, reason in skip_reasons(recipe).items():
+        click.echo(f"phase {phase} will be skipped: {reason}")
     outcomes = run_recipe(recipe, force=force, restart_from=restart_from, show_progress=not quiet, on_phase=announce)
     click.echo("\n" + format_phase_funnel(phase_funnel(outcomes)))
     for outcome in outcomes:

@@ -157,9 +157,10 @@ def band_edges(signature_files: list[str], band: int, partition: int = 0) -> tup
         arrays = load_arrays(path, (key_name, hash_name))
         keys.append(arrays[key_name])
         hashes.append(arrays[hash_name])
-    if not keys:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
-    keys_all, hashes_all = np.concatenate(keys), np.concatenate(hashes)
+    keys_all = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+    if not keys_all.size:  # no document at all (a classifier that kept nothing): no edge
+        return keys_all, keys_all.copy()
+    hashes_all = np.concatenate(hashes)
     order = np.lexsort((keys_all, hashes_all))
     keys_sorted, hashes_sorted = keys_all[order], hashes_all[order]
     starts = np.concatenate(([True], hashes_sorted[1:] != hashes_sorted[:-1]))

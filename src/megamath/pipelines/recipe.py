@@ -65,6 +65,7 @@ class Option:
     comment: str
     choices: tuple = ()
     bounds: tuple[float | None, float | None] | None = None
+    required: bool = False  # the default only shows the form of a value (recipe init writes it)
 
     def out_of_bounds(self, value: Any) -> str | None:
         """What is wrong with a number outside the bounds (None when it is inside)."""
@@ -89,7 +90,7 @@ _generation, _refine, _reextract = GenerationConfig("", ""), RefineConfig(), Ree
 SECTIONS: dict[str, tuple[str, list[Option]]] = {
     "run": ("What to read and where the phases write.", [
         Option("inputs", ["crawl/*.warc.gz"], "WARC files, globs, http(s) URLs, crawl-data/... paths or path lists "
-               "(.paths.gz); local or on any fsspec filesystem (s3://...)"),
+               "(.paths.gz); local or on any fsspec filesystem (s3://...)", required=True),
         Option("output", "runs/recipe", "a folder or URL; each phase writes OUTPUT/<n>-<phase>/"),
         Option("format", "parquet", "shard format of every phase", FORMATS),
         Option("tokenizer", "qwen2.5", "tokens of every document counted into meta.tokens where its text is final: "
@@ -257,6 +258,9 @@ def load_recipe(path: str | Path) -> Recipe:
                 raise RecipeError(f"{path}: unknown option {key!r} in [{section}] (options: {', '.join(known)})")
         values[section] = {}
         for option in options:
+            if option.required and option.key not in given:
+                raise RecipeError(f"{path}: [{section}] {option.key} is missing (for example "
+                                  f"{option.key} = {_toml_value(option.default)})")
             value = given.get(option.key, option.default)
             if not _same_type(value, option.default):
                 raise RecipeError(f"{path}: [{section}] {option.key} should be {_KINDS[type(option.default)]}, "
@@ -362,15 +366,62 @@ def _webpro_config(recipe: Recipe) -> WebProConfig:
                         profile=_profile(recipe))
 
 
-def check_recipe(recipe: Recipe) -> None:
-    """Build every configuration once, so a bad value is refused before any phase runs."""
-    executor_config(recipe)
+def check_recipe(recipe: Recipe, *, probe: bool = True) -> None:
+    """Everything that can be known before any phase runs: every configuration built once (ranges),
+    every file and folder named present, the LLM endpoint answering when the LLM phases will run
+    (``probe``). A bad value is refused here, not after hours of the phases before it."""
+    try:
+        executor_config(recipe)
+    except ValueError as exc:
+        raise RecipeError(f"{recipe.path}: [executor] {exc}") from exc
     _stage1_config(recipe)
     _lsh_config(recipe)
+    _check_paths(recipe)
+    skipped = skip_reasons(recipe)
     if recipe["llm"]["base_url"]:
         if not recipe["llm"]["model"]:
             raise RecipeError("[llm] base_url is set but model is empty: name the model the endpoint serves")
         _webpro_config(recipe)
+    if probe and "webpro" not in skipped:
+        from megamath.llm.stage import probe_endpoint
+
+        probe_endpoint(_endpoint(recipe))
+
+
+def skip_reasons(recipe: Recipe) -> dict[str, str]:
+    """The phases this recipe skips, and why: known from the recipe alone, before any phase runs."""
+    reasons = {}
+    c, d = recipe["classifier"], recipe["decontaminate"]
+    if not c["model"] and not (c["positive"] and c["negative"]):
+        reasons["classify"] = "no [classifier] model, nor positive and negative seeds to train one"
+    if not recipe["dedup"]["enabled"]:
+        reasons["dedup"] = "[dedup] enabled = false"
+    if not d["benchmark_dir"] and not d["benchmarks"]:
+        reasons["decontaminate"] = "no [decontaminate] benchmark_dir or benchmarks"
+    if not recipe["reextract"]["enabled"]:
+        reasons["reextract"] = "[reextract] enabled = false"
+    if not recipe["llm"]["base_url"]:
+        reasons["webpro"] = "no LLM endpoint configured ([llm] base_url)"
+    return reasons
+
+
+def _check_paths(recipe: Recipe) -> None:
+    """Every file or folder the recipe names exists (a mistyped path would otherwise be found after
+    the phases before it ran, or, for benchmarks, give an undecontaminated corpus without a word)."""
+    x, c, d = recipe["extract"], recipe["classifier"], recipe["decontaminate"]
+    named = [("extract", "lid_model", x["lid_model"]), ("extract", "blocklist_dir", x["blocklist_dir"]),
+             ("classifier", "model", c["model"]), ("decontaminate", "benchmark_dir", d["benchmark_dir"])]
+    named += [("classifier", "positive", path) for path in c["positive"]]
+    named += [("classifier", "negative", path) for path in c["negative"]]
+    named += [("decontaminate", f"benchmarks.{name}", path) for name, path in d["benchmarks"].items()]
+    if recipe["run"]["tokenizer"] and recipe["run"]["tokenizer"] not in NAMES:
+        named.append(("run", "tokenizer", recipe["run"]["tokenizer"]))
+    for section, key, value in named:
+        if value and not storage.exists(recipe.location(value)):
+            raise RecipeError(f"{recipe.path}: [{section}] {key}: {recipe.location(value)} does not exist")
+    if d["benchmark_dir"] and not locate_benchmarks(recipe.location(d["benchmark_dir"])):
+        raise RecipeError(f"{recipe.path}: [decontaminate] benchmark_dir: {recipe.location(d['benchmark_dir'])} holds "
+                          "none of the benchmark files megamath/decontam/benchmarks.toml names (gsm8k/test.jsonl, ...)")
 
 
 def _lsh_config(recipe: Recipe) -> LshConfig:
@@ -388,6 +439,7 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
     ``force``: discard every phase's results; ``restart_from``: discard those of this phase and the
     ones after it. ``on_phase`` is told each outcome as soon as it is known."""
     check_recipe(recipe)
+    skipped = skip_reasons(recipe)
     if restart_from is not None and restart_from not in PHASES:
         raise RecipeError(f"unknown phase {restart_from!r}: choose one of {', '.join(PHASES)}")
     sources = resolve_inputs([recipe.location(i) for i in recipe["run"]["inputs"]])
@@ -408,7 +460,10 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
                 folder.reset()
             phase = _PHASE_RUNNERS[name]
             try:
-                outcome = phase(recipe, shards, folder, executor, show_progress)
+                if name in skipped:
+                    outcome = PhaseOutcome(name, folder.root, skipped=skipped[name])
+                else:
+                    outcome = phase(recipe, shards, folder, executor, show_progress)
             except ConfigChangedError as exc:
                 raise RecipeError(f"phase {name}: {exc} With a recipe: `megamath run {recipe.path} --from {name}` "
                                   "discards this phase and the ones after it.") from exc
@@ -439,9 +494,6 @@ def _phase_classify(recipe, shards, folder, executor, show_progress) -> PhaseOut
     model = recipe.location(c["model"])
     notes = []
     if not model:
-        if not (c["positive"] and c["negative"]):
-            return PhaseOutcome("classify", folder.root, skipped="no [classifier] model, nor positive and negative "
-                                                                 "seeds to train one")
         fields = tuple(f.strip() for f in c["text_field"].split(",") if f.strip())
         examples = ([(POSITIVE, recipe.location(p), fields) for p in c["positive"]]
                     + [(NEGATIVE, recipe.location(n), fields) for n in c["negative"]])
@@ -461,8 +513,6 @@ def _phase_classify(recipe, shards, folder, executor, show_progress) -> PhaseOut
 
 
 def _phase_dedup(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
-    if not recipe["dedup"]["enabled"]:
-        return PhaseOutcome("dedup", folder.root, skipped="[dedup] enabled = false")
     result = deduplicate(shards, folder.root, _lsh_config(recipe), executor, output_suffix=_suffix(recipe),
                          show_progress=show_progress)
     notes = []
@@ -479,8 +529,6 @@ def _phase_decontaminate(recipe, shards, folder, executor, show_progress) -> Pha
     d = recipe["decontaminate"]
     files = locate_benchmarks(recipe.location(d["benchmark_dir"])) if d["benchmark_dir"] else {}
     files.update({name: recipe.location(path) for name, path in d["benchmarks"].items()})
-    if not files:
-        return PhaseOutcome("decontaminate", folder.root, skipped="no [decontaminate] benchmark_dir or benchmarks")
     spec = BenchmarkSpec(tuple(sorted(files.items())), ngram=d["ngram"])
     result = run_decontaminate(shards, folder.root, spec, executor, output_suffix=_suffix(recipe),
                                show_progress=show_progress)
@@ -490,8 +538,6 @@ def _phase_decontaminate(recipe, shards, folder, executor, show_progress) -> Pha
 
 def _phase_reextract(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
     r = recipe["reextract"]
-    if not r["enabled"]:
-        return PhaseOutcome("reextract", folder.root, skipped="[reextract] enabled = false")
     config = ReextractConfig(math=r["math"], favor_precision=r["favor_precision"], include_tables=r["include_tables"],
                              keep_posts=r["keep_posts"], min_kept=r["min_kept"])
     summary = run_reextract(shards, folder.root, config, executor, output_suffix=_suffix(recipe), profile=_profile(recipe),
@@ -501,8 +547,6 @@ def _phase_reextract(recipe, shards, folder, executor, show_progress) -> PhaseOu
 
 def _phase_webpro(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
     llm = recipe["llm"]
-    if not llm["base_url"]:
-        return PhaseOutcome("webpro", folder.root, skipped="no LLM endpoint configured ([llm] base_url)")
     cache = recipe.location(llm["cache"]) or default_cache_path(folder.root)
     result = run_webpro(shards, folder.root, _webpro_config(recipe), _endpoint(recipe), cache, executor,
                         show_progress=show_progress)

@@ -262,6 +262,10 @@ def _worker_main(conn: Connection, job: Job, run_dir: str, log_level: int) -> No
     from megamath.runtime.resume import RunFolder
 
     _die_with_parent()
+    # Ctrl-C and SIGTERM reach the whole process group: the driver answers them and ends the workers,
+    # which would otherwise each print a KeyboardInterrupt or BrokenPipeError traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(128 + signal.SIGTERM))
     configure_worker_logging(RunFolder(run_dir).log_path, log_level)
     while True:
         try:

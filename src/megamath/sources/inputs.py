@@ -7,7 +7,7 @@ import io
 import os
 
 from megamath.runtime import storage
-from megamath.sources.remote import resolve_common_crawl
+from megamath.sources.remote import check_hosts, resolve_common_crawl
 
 LIST_SUFFIXES = (".txt", ".paths", ".paths.gz", ".lst")
 
@@ -19,7 +19,8 @@ class InputNotFound(FileNotFoundError):
 def resolve_inputs(arguments: list[str], *, folders: bool = False) -> list[str]:
     """Expand globs (local or on any fsspec filesystem), read path lists (``.txt``, ``.paths[.gz]``,
     ``.lst``: one path or URL a line) and resolve Common Crawl ``crawl-data/...`` paths. Order is kept
-    and repeats are removed. Inputs that do not exist are refused here, before any work starts.
+    and repeats are removed. Inputs that do not exist, or on a host that does not resolve, are refused
+    here, before any work starts.
     ``folders``: a local folder is an input too (a source tree)."""
     sources: list[str] = []
     for argument in arguments:
@@ -31,6 +32,7 @@ def resolve_inputs(arguments: list[str], *, folders: bool = False) -> list[str]:
             sources.extend(_expand(argument, folders))
     if not sources:
         raise InputNotFound(f"no input file in {' '.join(arguments)}")
+    check_hosts(sources)
     return list(dict.fromkeys(sources))
 
 
