@@ -176,3 +176,37 @@ def test_a_timeout_is_not_swallowed_by_graceful_degradation_nor_cached(tmp_path)
                       str(folder.root))
     assert result["docs_written"] == 1 and result["funnel"][-1]["dropped"] == {"timeout": 1}
     assert convert_or_fall_back.cache_info().currsize == 1  # the interrupted call left nothing in the cache
+
+
+class OutOfMemoryOn(RecordStage):
+    """Runs out of memory on the documents whose URL ends with one of ``suffixes`` (all: "")."""
+
+    name = "out_of_memory_on"
+
+    def __init__(self, suffixes: tuple[str, ...]):
+        self.suffixes = suffixes
+
+    def process(self, record):
+        if record["url"].endswith(self.suffixes):
+            raise MemoryError()
+        record["meta"]["worker"] = os.getpid()
+        return record
+
+
+def test_a_document_that_runs_out_of_memory_ends_its_worker_and_is_skipped_after_two(tmp_path):
+    write_warc(tmp_path / "in.warc.gz", [Fetch(f"https://a.example/{i}", english_page(i)) for i in range(6)])
+    pipeline = Pipeline(WarcReader(), [ExtractText(), OutOfMemoryOn(("/3",))])
+    summary = run_pipeline(pipeline, [str(tmp_path / "in.warc.gz")], tmp_path / "run", LocalExecutor(workers=1),
+                           show_progress=False)
+    assert summary.failed == {} and summary.docs_written == 5
+    assert dict(summary.funnel[0].dropped) == {"hard_timeout": 1}  # skipped as a document two workers died on
+
+
+def test_running_out_of_memory_everywhere_fails_the_task_saying_so_and_drops_nothing(tmp_path):
+    write_warc(tmp_path / "in.warc.gz", [Fetch(f"https://a.example/{i}", english_page(i)) for i in range(6)])
+    pipeline = Pipeline(WarcReader(), [ExtractText(), OutOfMemoryOn(("",))])
+    summary = run_pipeline(pipeline, [str(tmp_path / "in.warc.gz")], tmp_path / "run",
+                           LocalExecutor(workers=1, max_attempts=3), show_progress=False)
+    (error,) = summary.failed.values()
+    assert "failed 3 time(s), the last time it ran out of memory (raised MemoryError" in error
+    assert summary.docs_written == 0 and not summary.results  # no document dropped as if it were bad

@@ -165,3 +165,13 @@ def test_the_recipe_holds_every_phase_folder_while_it_runs(tmp_path):
     out, err = running.communicate(timeout=600)
     assert running.returncode == 0, err
     assert intruder.returncode == 1 and "is in use by another run" in intruder.stderr, intruder.stderr
+
+
+def test_report_on_a_damaged_stats_file_is_built_from_the_done_records(tmp_path):
+    warc = _plain_warc(tmp_path / "in.warc", "aaa.example", range(20))
+    run = tmp_path / "run"
+    _extract([str(warc)], run)
+    (run / "stats.json").write_text('{"state": "fini')
+    result = run_cli("report", str(run), "-o", str(tmp_path / "r.html"))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "stats.json is damaged" in result.stderr and (tmp_path / "r.html").stat().st_size > 0

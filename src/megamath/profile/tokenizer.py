@@ -62,8 +62,12 @@ def load_tokenizer(spec: str = "qwen2.5") -> TokenCounter:
         if spec == "cl100k_base":
             encoding = _cl100k()
             return TokenCounter(spec, lambda texts: [len(encoding.encode_ordinary(text)) for text in texts])
-    except (ImportError, ValueError) as exc:  # tiktoken: ValueError for an encoding it does not know
+    except ModuleNotFoundError as exc:
         raise TokenizerError(f"tokenizer {spec}: its package is not installed ({exc})") from exc
+    except ImportError as exc:  # installed, but its native library did not load (no memory left, a bad build)
+        raise TokenizerError(f"tokenizer {spec}: its package is installed but did not load ({exc})") from exc
+    except ValueError as exc:  # tiktoken: an encoding it does not know
+        raise TokenizerError(f"tokenizer {spec}: {exc}") from exc
     path = Path(spec)
     if not path.is_file():
         raise TokenizerError(f"no tokenizer {spec!r}: give {' or '.join(NAMES)}, a tokenizer.json or a .tiktoken file")

@@ -13,6 +13,7 @@ its own phases inside (``dedup/``); :func:`find_runs` finds them all, in order.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ from megamath.runtime.shards import read_shard
 from megamath.runtime.stats import StageStats, merge_funnels
 
 SAMPLES_PER_BUCKET = 3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,8 +91,7 @@ def find_runs(location: str) -> list[str]:
 def collect_phase(location: str, name: str | None = None) -> PhaseReport:
     folder = RunFolder(location)
     results = list(folder.finished_results())
-    stats = json.loads(storage.read_bytes(folder.stats_path)) if storage.exists(folder.stats_path) else {}
-    config = json.loads(storage.read_bytes(folder.config_path)) if storage.exists(folder.config_path) else {}
+    stats, config = _readable_json(folder.stats_path), _readable_json(folder.config_path)
     state = stats.get("state", "finished") if results else "empty"
     phase = PhaseReport(
         name=name or storage.name_of(folder.root), root=folder.root, state=state, tasks_done=len(results),
@@ -101,6 +103,19 @@ def collect_phase(location: str, name: str | None = None) -> PhaseReport:
     phase.contamination = _contamination(folder)
     phase.samples = _samples(sorted(r["output"] for r in results if r.get("output")))
     return phase
+
+
+def _readable_json(location: str) -> dict:
+    """A run folder's JSON summary, or {} when it is absent or damaged: the report is built from the
+    done records, and these files only add to them."""
+    if not storage.exists(location):
+        return {}
+    try:
+        data = json.loads(storage.read_bytes(location))
+    except ValueError:
+        log.warning("%s is damaged; the report is built from the done records without it", location)
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _contamination(folder: RunFolder) -> list[dict]:

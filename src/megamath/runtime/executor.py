@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Iterator
 
+from megamath.runtime.guard import out_of_memory
 from megamath.runtime.task import Job, Task, TransientError, failed_result, run_task
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class _Worker:
     conn: Connection
     task: Task | None = None
     attempt: int = 0
+    retiring: bool = False
 
 
 class LocalExecutor(Executor):
@@ -164,6 +166,9 @@ class LocalExecutor(Executor):
         workers: list[_Worker] = []
         try:
             while waiting or any(w.task for w in workers):
+                for worker in [w for w in workers if w.retiring]:
+                    worker.process.join()
+                    workers.remove(worker)
                 while waiting and len(workers) < self.workers:
                     workers.append(self._start_worker(job, run_dir))
                 for worker in workers:
@@ -223,6 +228,9 @@ class LocalExecutor(Executor):
             return message[1]
         if kind == "transient":
             return self._retry_or_fail(worker, waiting, message[1])
+        if kind == "retire":  # the worker is ending itself (out of memory): another attempt on a fresh one
+            worker.retiring = True
+            return self._retry_or_fail(worker, waiting, message[1])
         # "error": the task raised; the worker itself is fine and takes the next task
         task, worker.task = worker.task, None
         return failed_result(task, message[1])
@@ -280,10 +288,18 @@ def _worker_main(conn: Connection, job: Job, run_dir: str, log_level: int) -> No
             logging.getLogger(__name__).warning("task %s: %s", task.task_id, describe_failure(exc))
             conn.send(("transient", describe_failure(exc)))
         except Exception as exc:
+            if out_of_memory(exc):
+                # whatever it held is in an unknown state: this worker ends, a fresh one takes the next task
+                logging.getLogger(__name__).error("task %s ran out of memory:\n%s", task.task_id, traceback.format_exc())
+                conn.send(("retire", f"ran out of memory ({describe_failure(exc)})"))
+                os._exit(_EXIT_OUT_OF_MEMORY)
             logging.getLogger(__name__).error("task %s failed:\n%s", task.task_id, traceback.format_exc())
             conn.send(("error", describe_failure(exc)))
         else:
             conn.send(("done", result))
+
+
+_EXIT_OUT_OF_MEMORY = 75
 
 
 def _die_with_parent() -> None:

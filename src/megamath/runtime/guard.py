@@ -17,6 +17,7 @@ Memory is bounded by the size limits the stages apply before parsing (see ``Warc
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import signal
@@ -118,12 +119,12 @@ class DocumentGuard(NullGuard):
             self._previous_handlers[signal.SIGPROF] = signal.signal(signal.SIGPROF, signal.SIG_DFL)
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0) if self._use_alarm else None
         signal.setitimer(signal.ITIMER_PROF, 0) if self._use_hard_limit else None
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler or signal.SIG_DFL)
-        if self.slot is not None:
+        if self.slot is not None and not out_of_memory(exc):
             self.slot.clear()
 
     @contextmanager
@@ -136,13 +137,34 @@ class DocumentGuard(NullGuard):
             signal.setitimer(signal.ITIMER_REAL, self.config.doc_timeout_s)
         try:
             yield
+        except BaseException as exc:
+            # out of memory, the worker ends like a crash: the slot keeps naming the document, so that
+            # the retry counts a death against it (and skips it after two)
+            if self.slot is not None and not out_of_memory(exc):
+                self.slot.clear()
+            raise
+        else:
+            if self.slot is not None:
+                self.slot.clear()
         finally:
             if self._use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             if self._use_hard_limit:
                 signal.setitimer(signal.ITIMER_PROF, 0)
-            if self.slot is not None:
-                self.slot.clear()
+
+
+def out_of_memory(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or an error it was raised from, is the process running out of memory (Python's
+    MemoryError and pyarrow's, ENOMEM, a native library that could not be mapped), whatever the code
+    that met it called it."""
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+            return True
+        if isinstance(exc, ImportError) and "cannot allocate memory" in str(exc).lower():
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _raise_timeout(signum, frame):

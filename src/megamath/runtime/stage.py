@@ -29,7 +29,7 @@ from functools import cached_property
 from itertools import islice
 from typing import Any, ClassVar, Iterable, Iterator, NamedTuple
 
-from megamath.runtime.guard import DocumentTimeout, active_guard
+from megamath.runtime.guard import DocumentTimeout, active_guard, out_of_memory
 
 Record = dict[str, Any]
 log = logging.getLogger(__name__)
@@ -109,10 +109,9 @@ class RecordStage(Stage):
             except DocumentTimeout:
                 log.warning("%s: document %s exceeded the time limit; skipped", self.name, record.get("source"))
                 result = Drop(record, "timeout")
-            except MemoryError:
-                log.warning("%s: out of memory on document %s; skipped", self.name, record.get("source"))
-                result = Drop(record, "out_of_memory")
             except Exception as exc:  # one bad document must not end the task
+                if out_of_memory(exc):
+                    raise  # the worker's state is unknown: it ends, and the document is retried like a crash's
                 log.warning("%s: %s on document %s: %s", self.name, type(exc).__name__, record.get("source"), exc)
                 result = Drop(record, f"error_{type(exc).__name__}")
             yield result
