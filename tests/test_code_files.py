@@ -225,3 +225,66 @@ def test_stack_rows_through_the_cli_with_the_content_store_on_s3(tmp_path):
     bad = run_cli("code", "read", str(tmp_path / "ids.parquet"), "-o", str(tmp_path / "run2"), "-q",
                   "--content-store", "s3://softwareheritage/content/")
     assert bad.returncode != 0 and "{blob_id}" in bad.stderr
+
+
+# -- hostile archives and rows: each cost a worker 2 GB, failed a whole file, or dropped good source ----
+
+def test_a_zip_member_whose_header_lies_about_its_size_is_one_counted_drop(tmp_path):
+    import struct
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("src/big.c", b"int x;\n" * 3_000_000)  # 21 MB that compress to a few kB
+        archive.writestr("src/ok.c", b"int main(void) { return 0; }\n")
+    data = bytearray(buffer.getvalue())
+    local, central = data.index(b"PK\x03\x04"), data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, local + 22, 1000)  # both headers say 1,000 bytes
+    struct.pack_into("<I", data, central + 24, 1000)
+    (tmp_path / "lie.zip").write_bytes(bytes(data))
+    records, drops = read_all(tmp_path / "lie.zip")
+    assert [r["meta"]["code"]["path"] for r in records] == ["src/ok.c"] and drops == Counter({"unreadable_file": 1})
+    # a header that says nothing true at all: reading stops one byte past the limit
+    reader = CodeFileReader(CodeReaderConfig(max_bytes=100_000))
+    struct.pack_into("<I", data, local + 22, 50)
+    struct.pack_into("<I", data, central + 24, 50)
+    (tmp_path / "lie.zip").write_bytes(bytes(data))
+    assert reader.bytes_read == 0 and len(list(reader(str(tmp_path / "lie.zip")))) == 2
+    assert reader.bytes_read < 200_000
+
+
+def test_a_zip_symlink_is_not_read_as_a_file_holding_its_target(tmp_path):
+    with zipfile.ZipFile(tmp_path / "links.zip", "w") as archive:
+        link = zipfile.ZipInfo("pkg/link.py")
+        link.external_attr = (0o120777 << 16)  # a symbolic link, as `zip --symlinks` stores one
+        archive.writestr(link, "../../etc/passwd")
+        archive.writestr("pkg/real.py", "print('hello')\n")
+    records, drops = read_all(tmp_path / "links.zip")
+    assert [r["meta"]["code"]["path"] for r in records] == ["pkg/real.py"] and not drops
+
+
+def test_utf16_sources_and_utf8_with_a_few_invalid_bytes_are_read(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    source = "// 计算平均值 (the mean)\nint mean(int *x, int n) { int s = 0; for (int i = 0; i < n; i++) s += x[i]; return s / n; }\n"
+    (tree / "utf16.c").write_bytes(source.encode("utf-16"))  # with its byte-order mark, as Windows editors write it
+    (tree / "broken.c").write_bytes(source.encode("utf-8")[:20] + b"\xff" + source.encode("utf-8")[20:])
+    records, drops = read_all(tree)
+    assert not drops
+    texts = {r["meta"]["code"]["path"]: r["text"] for r in records}
+    assert texts["utf16.c"] == source and "计算平均值" in texts["broken.c"] and "\ufffd" in texts["broken.c"]
+
+
+def test_bad_parquet_cells_are_counted_drops_and_text_flags_are_read_as_text(tmp_path):
+    rows = [{"path": "a.py", "content": "print(1)\n", "is_vendor": "false", "is_generated": "0"},
+            {"path": "b.py", "content": "print(2)\n", "is_vendor": "true", "is_generated": "false"}]
+    (tmp_path / "flags.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    records, drops = read_rows(str(tmp_path / "flags.jsonl"))
+    assert [r["meta"]["code"]["path"] for r in records] == ["a.py"] and drops == Counter({"vendored": 1})
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for name, content in (("float", [2.5, 1.0]), ("struct", [{"text": "x"}, {"text": "y"}]), ("int", [10**15, 3])):
+        pq.write_table(pa.Table.from_pylist([{"path": f"{name}{i}.py", "content": c} for i, c in enumerate(content)]),
+                       tmp_path / f"{name}.parquet")
+        records, drops = read_rows(str(tmp_path / f"{name}.parquet"))  # was: the whole file failed, or 1 PB asked for
+        assert not records and drops == Counter({"content_not_text": 2}), name

@@ -11,11 +11,14 @@ vendored, generated and minified files, and files over the size limit, are drops
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import re
+import stat
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
@@ -23,6 +26,7 @@ from typing import Iterator
 from megamath.runtime import storage
 from megamath.runtime.pipeline import InputError
 from megamath.runtime.stage import Drop, Record
+from megamath.sources.decoding import mostly_utf8
 from megamath.sources.code_rows import ContentStore, ContentStoreConfig, is_row_file, iter_rows, row_drop, row_meta
 
 log = logging.getLogger(__name__)
@@ -106,13 +110,26 @@ def why_not_source(path: str, data: bytes, config: CodeReaderConfig) -> str | No
 
 
 def decode_source(data: bytes) -> str | None:
-    """UTF-8 (a BOM dropped), else Latin-1 for files that are mostly ASCII; None for other bytes."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    """UTF-8 (a BOM dropped; a few invalid bytes replaced when most of its non-ASCII bytes are valid
+    UTF-8), else Latin-1 for files that are mostly ASCII; None for other bytes."""
+    text = mostly_utf8(data.removeprefix(codecs.BOM_UTF8))
+    if text is not None:
+        return text
     high = sum(1 for byte in data if byte > 127)
     return data.decode("latin-1") if high <= len(data) // 20 else None
+
+
+def as_utf8(data: bytes) -> bytes:
+    """UTF-16 and UTF-32 sources (with a byte-order mark: Windows editors write them) as UTF-8, so that
+    their zero bytes are not taken for a binary file; other bytes as they are."""
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec).encode("utf-8")
+            except UnicodeDecodeError:
+                return data
+    return data
 
 
 class CodeFileReader:
@@ -130,8 +147,9 @@ class CodeFileReader:
             return
         path = Path(source)
         repo = _repo_name(path)
+        limit = self.config.max_bytes
         if path.is_dir():
-            files = ((str(p.relative_to(path).as_posix()), p.stat().st_size, p.read_bytes)
+            files = ((str(p.relative_to(path).as_posix()), p.stat().st_size, lambda p=p: _at_most(p.open("rb"), limit))
                      for p in sorted(path.rglob("*")) if p.is_file() and not p.is_symlink())
             yield from self._records(repo, files)
             return
@@ -144,20 +162,24 @@ class CodeFileReader:
         elif name.endswith(_ARCHIVES):
             yield from self._archive(repo, path)
         else:  # one file
-            yield from self._records(repo, [(path.name, path.stat().st_size, path.read_bytes)])
+            yield from self._records(repo, [(path.name, path.stat().st_size, lambda: _at_most(path.open("rb"), limit))])
 
     def _archive(self, repo: str, path: Path) -> Iterator[Record | Drop]:
+        # every read stops one byte past the size limit: a member whose header lies about its size (a
+        # zip bomb) is dropped as too large after max_bytes + 1 bytes, never inflated whole
+        limit = self.config.max_bytes
         try:
             if path.name.lower().endswith((".zip", ".whl", ".jar")):
                 with zipfile.ZipFile(path) as archive:
-                    members = [m for m in archive.infolist() if not m.is_dir()]
-                    yield from self._records(repo, ((m.filename, m.file_size, lambda m=m: archive.read(m))
+                    members = [m for m in archive.infolist() if not m.is_dir() and not _zip_symlink(m)]
+                    yield from self._records(repo, ((m.filename, m.file_size, lambda m=m: _at_most(archive.open(m), limit))
                                                     for m in members))
             else:
                 with tarfile.open(path, mode="r:*") as archive:
                     members = (m for m in archive if m.isfile())
                     yield from self._records(repo, ((_strip_top(m.name), m.size,
-                                                     lambda m=m: archive.extractfile(m).read()) for m in members))
+                                                     lambda m=m: _at_most(archive.extractfile(m), limit))
+                                                    for m in members))
         except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
             raise InputError(f"{path}: unreadable archive ({type(exc).__name__}: {exc}); the files before the damage "
                              "were kept") from exc
@@ -166,22 +188,27 @@ class CodeFileReader:
         config = self.config
         for member, size, read in files:
             language = language_of(member)
-            if language is None and size <= config.max_bytes and "." not in PurePosixPath(member).name:
-                data = read()  # no extension: a script names its language on its #! line
-                self.bytes_read += len(data)
-                language = language_of(member, data[:256])
-            else:
-                data = None
             stub = {"id": _record_id(repo, member), "source": f"{repo}:{member}",
                     "meta": {"code": {"repo": repo, "path": member, "language": language}}}
-            if language is not None and language in config.languages and size <= config.max_bytes and data is None:
-                data = read()  # only files that will be kept are read at all
-                self.bytes_read += len(data)
+            data = None
+            try:
+                if language is None and size <= config.max_bytes and "." not in PurePosixPath(member).name:
+                    data = read()  # no extension: a script names its language on its #! line
+                    self.bytes_read += len(data)
+                    language = stub["meta"]["code"]["language"] = language_of(member, data[:256])
+                if language is not None and language in config.languages and size <= config.max_bytes and data is None:
+                    data = read()  # only files that will be kept are read at all
+                    self.bytes_read += len(data)
+            except _MEMBER_ERRORS as exc:  # one member of a zip (a bad CRC, a size that lies): the others are read
+                log.warning("%s:%s: unreadable (%s: %s)", repo, member, type(exc).__name__, exc)
+                yield Drop(stub, "unreadable_file")
+                continue
             yield self._checked(stub, data)
 
     def _rows(self, source: str) -> Iterator[Record | Drop]:
         name = storage.name_of(source)
-        for index, (row, data) in enumerate(ContentStore(self.config.content_store).contents(iter_rows(source))):
+        store = ContentStore(self.config.content_store, self.config.max_bytes)
+        for index, (row, data) in enumerate(store.contents(iter_rows(source))):
             if type(row) is Drop:
                 yield row
                 continue
@@ -204,6 +231,7 @@ class CodeFileReader:
             return Drop(stub, "other_language")
         if data is None or len(data) > config.max_bytes:
             return Drop(stub, "too_large")
+        data = as_utf8(data)
         reason = why_not_source(code["path"], data, config)
         text = decode_source(data) if reason is None else None
         if reason is None and text is None:
@@ -213,6 +241,20 @@ class CodeFileReader:
         stub["text"] = text
         code["bytes"] = len(data)
         return stub
+
+
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
+
+
+def _at_most(stream, limit: int) -> bytes:
+    """At most ``limit`` + 1 bytes of ``stream`` (enough to know it is larger than ``limit``)."""
+    with stream:
+        return stream.read(limit + 1)
+
+
+def _zip_symlink(member: zipfile.ZipInfo) -> bool:
+    """A symbolic link stored in a zip (its content is the target's path, not source)."""
+    return stat.S_ISLNK(member.external_attr >> 16)
 
 
 def _repo_name(path: Path) -> str:

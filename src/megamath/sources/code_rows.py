@@ -7,13 +7,14 @@ a local folder laid out the same way, read through the same storage as every oth
 kept in ``meta.code`` when present: ``repo`` (``repo_name``), ``path``, ``language``, ``licenses``
 (``detected_licenses``), ``license_type``, ``blob_id``. The language comes from the row (The Stack's
 names: ``C++``, ``JavaScript``, …) or, when absent or unknown, from the path. A row The Stack marks
-``is_vendor`` or ``is_generated`` is dropped with that reason; a blob the store does not have, or
-cannot decompress, is a counted drop (``content_missing``, ``content_unreadable``), never a crash.
+``is_vendor`` or ``is_generated`` (a boolean, 0/1 or "true"/"false") is dropped with that reason; a
+blob the store does not have, or cannot decompress, and a ``content`` cell that is not text (a number,
+a struct) are counted drops (``content_missing``, ``content_unreadable``, ``content_not_text``), never a
+crash; no blob is held or inflated past the size limit.
 """
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,10 +88,12 @@ def row_meta(row: dict, language_from_path: Callable[[str], str | None]) -> dict
 
 
 class ContentStore:
-    """Fetches the contents of rows that carry only a ``blob_id``."""
+    """Fetches the contents of rows that carry only a ``blob_id``; ``max_bytes``: a blob larger than this
+    (compressed or not) is ``too_large``, found out without holding more than ``max_bytes`` + 1 bytes of it."""
 
-    def __init__(self, config: ContentStoreConfig):
+    def __init__(self, config: ContentStoreConfig, max_bytes: int):
         self.config = config
+        self.max_bytes = max_bytes
 
     def fetch(self, blob_id: str) -> bytes | str:
         """The blob's bytes, or the drop reason (``content_missing``, ``content_unreadable``)."""
@@ -98,16 +101,24 @@ class ContentStore:
             return "content_missing"
         location = self.config.location.format(blob_id=blob_id)
         try:
-            data = storage.read_bytes(location)
+            with storage.open_input(location) as blob:
+                data = blob.read(self.max_bytes + 1)
         except (FileNotFoundError, storage.StorageError):
             return "content_missing"
         except OSError:
             return "content_unreadable"
+        if len(data) > self.max_bytes:
+            return "too_large"
         compression = self.config.compression
         if compression == "gzip" or (compression == "auto" and data[:2] == b"\x1f\x8b"):
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError, zlib.error):
+                data = inflater.decompress(data, self.max_bytes + 1)  # a blob that inflates without end stops here
+            except zlib.error:
+                return "content_unreadable"
+            if len(data) > self.max_bytes:
+                return "too_large"
+            if not inflater.eof:
                 return "content_unreadable"
         return data
 
@@ -127,13 +138,24 @@ class ContentStore:
         content = row.get("content")
         if content is None:
             return self.fetch(str(row.get("blob_id") or ""))
-        return content.encode("utf-8", "surrogatepass") if isinstance(content, str) else bytes(content)
+        if isinstance(content, str):
+            return content.encode("utf-8", "surrogatepass")
+        if isinstance(content, (bytes, bytearray, memoryview)):
+            return bytes(content)
+        return "content_not_text"  # a float, a number, a struct: one bad cell, one counted drop
 
 
 def row_drop(row: dict) -> str | None:
     """The reason The Stack's own flags give for not using a row."""
-    if row.get("is_vendor"):
+    if _flag(row.get("is_vendor")):
         return "vendored"
-    if row.get("is_generated"):
+    if _flag(row.get("is_generated")):
         return "generated"
     return None
+
+
+def _flag(value) -> bool:
+    """A yes/no column as exports write it: a boolean, 0/1, or text ("false" is no)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "y", "t")
+    return bool(value) if isinstance(value, (bool, int, float)) else False

@@ -24,6 +24,7 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from megamath.runtime import storage
 from megamath.runtime.pipeline import InputError
 from megamath.runtime.stage import Drop, Record
+from megamath.sources.decoding import mostly_utf8
 from megamath.sources.remote import download
 from megamath.sources.warc_resync import GZIP_MAGIC, LostRecord, first_unreadable, is_gzip, resynchronize
 
@@ -72,19 +73,6 @@ def decode_html(body: bytes, declared_charset: str | None) -> tuple[str, str]:
         return text, "utf-8"
     encoding = detect_encoding(body, from_html_meta=True)
     return bytes_to_str(body, encoding), encoding
-
-
-def mostly_utf8(body: bytes) -> str | None:
-    """``body`` decoded as UTF-8 with its invalid bytes replaced, when most of its non-ASCII bytes
-    are valid UTF-8 sequences; None when it reads as another charset."""
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    text = body.decode("utf-8", errors="replace")
-    invalid = text.count("\ufffd") - body.count(b"\xef\xbf\xbd")
-    multibyte = len(text) - len(text.encode("ascii", "ignore")) - invalid
-    return text if multibyte >= max(invalid, 1) else None
 
 
 _READ_TYPES = WarcRecordType.response | WarcRecordType.warcinfo
