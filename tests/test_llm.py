@@ -57,7 +57,9 @@ def test_score_parser_reads_text_and_json_and_never_defaults():
                            ("It is very good.", "no_score"), ("Score: 9", "score_out_of_range"),
                            ("Score: 2.5", "score_out_of_range"), ('{"score": "high"}', "no_score"),
                            ("Score: -1", "signed_score"), ("Score:+3", "signed_score"),
-                           ('{"score": -1}', "score_out_of_range")]:
+                           ('{"score": -1}', "score_out_of_range"), ('{"score": true}', "no_score"),
+                           ("Score: 4/10", "other_scale"), ("Score: 4 out of 10", "other_scale"),
+                           ("Score: 5/100", "other_scale")]:
         with pytest.raises(MalformedAnswer) as caught:
             parse_score(answer, 0, 5)
         assert caught.value.reason == reason, answer
@@ -349,3 +351,14 @@ def test_long_texts_are_split_at_the_best_break_within_the_limit():
     assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]  # no break at all: cut where it must
     pieces = split_text(" ".join(f"word{i}" for i in range(3000)), 997)
     assert all(len(p) <= 997 for p in pieces) and " ".join(pieces).split() == [f"word{i}" for i in range(3000)]
+
+
+def test_a_stalled_endpoint_ends_the_task_after_one_retry_budget_not_one_per_document():
+    """Models listed, chats never answered: once the first requests have spent their retry budget, the
+    documents queued behind them fail at once instead of each waiting out a budget of its own."""
+    with ScriptedServerProcess(stall=60.0) as running:
+        stage = scorer(running, max_concurrency=2, timeout_s=1.0, max_retries=8, backoff_s=0.01, max_retry_s=2.0)
+        with pytest.raises(EndpointUnavailable, match="nothing but failures from the endpoint for 2s"):
+            list(stage([doc(i, f"Doc {i} [[script: timeoutx99]]") for i in range(40)]))
+        sent = running.stats()["requests"]
+    assert sent <= 12, f"{sent} requests: each document spent a budget of its own"  # 2 slots x a few attempts

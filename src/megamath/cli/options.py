@@ -74,6 +74,10 @@ endpoint_options = apply_options([
                  show_default=True, help="Seconds per request."),
     click.option("--max-retries", type=click.IntRange(min=0), default=_endpoint.max_retries, show_default=True,
                  help="Retries of a request on 429, 5xx, timeouts and dropped connections."),
+    click.option("--max-retry-time", type=click.FloatRange(min=0, min_open=True), default=_endpoint.max_retry_s,
+                 show_default=True, help="Seconds a request may spend on attempts and waits before the endpoint counts "
+                                         "as down; then every request fails at once and the task fails (a rerun "
+                                         "resumes): a stalled endpoint ends a task within about this long."),
     click.option("--price-in", type=click.FloatRange(min=0), default=0.0, show_default=True,
                  help="Dollars per million prompt tokens (for the cost line)."),
     click.option("--price-out", type=click.FloatRange(min=0), default=0.0, show_default=True,
@@ -96,7 +100,8 @@ def endpoint_from(options: dict) -> EndpointConfig:
         raise click.ClickException("the LLM client needs the llm extra: pip install 'megamath[llm]'")
     return EndpointConfig(base_url=options["base_url"], api_key_env=options["api_key_env"],
                           max_concurrency=options["concurrency"], timeout_s=options["timeout"],
-                          max_retries=options["max_retries"], input_price_per_mtok=options["price_in"],
+                          max_retries=options["max_retries"], max_retry_s=options["max_retry_time"],
+                          input_price_per_mtok=options["price_in"],
                           output_price_per_mtok=options["price_out"])
 
 

@@ -43,7 +43,9 @@ class EndpointConfig:
         of the process that sends to it with this configuration.
     ``timeout_s``: seconds for one request, connection to last byte.
     ``max_retries``: retries of one request on 429/5xx/timeouts/connection errors; ``max_retry_s``: the
-        most seconds one request spends on attempts and waits before the endpoint counts as down.
+        most seconds one request spends on attempts and waits, counted from its first attempt (not
+        from waiting for a slot), before the endpoint counts as down; every other request then fails
+        at once, so a stalled endpoint ends a task within about ``max_retry_s``.
     ``backoff_s``, ``max_backoff_s``: first and largest wait between retries (doubling, with jitter).
     ``input_price_per_mtok``, ``output_price_per_mtok``: dollars per million tokens, for the cost line.
     """
@@ -100,6 +102,7 @@ class LLMClient:
         self._url = endpoint.base_url.rstrip("/") + "/chat/completions"
         self._session = None
         self._slots = _endpoint_budget(endpoint)
+        self._health = _Health(endpoint.max_retry_s)
 
     async def _http(self):
         if self._session is None:
@@ -125,19 +128,31 @@ class LLMClient:
                               answer["completion_tokens"], cached=True, malformed=answer.get("malformed", ""))
         body = orjson.dumps(payload)
         last_error = ""
-        started = time.monotonic()
+        started: float | None = None  # the budget counts from the first attempt, not from waiting for a slot
         for attempt in range(self.endpoint.max_retries + 1):
             try:
                 async with self._slots:
-                    completion = await self._send(body)
+                    self._health.check()
+                    attempt_started = time.monotonic()
+                    started = attempt_started if started is None else started
+                    remaining = self.endpoint.max_retry_s - (attempt_started - started)
+                    try:
+                        completion = await self._send(body, min(self.endpoint.timeout_s, max(remaining, 0.001)))
+                    except _Retry as retry:
+                        self._health.failed(attempt_started, f"{retry.kind}: {retry}")
+                        raise
+                    except RequestRejected:
+                        self._health.answered()
+                        raise
             except _Retry as retry:
                 self.counters[f"llm_retries_{retry.kind}"] += 1
                 last_error = f"{retry.kind}: {retry}"
                 wait = self._backoff(attempt, retry.wait_s)
-                if attempt == self.endpoint.max_retries or time.monotonic() - started + wait > self.endpoint.max_retry_s:
+                if attempt == self.endpoint.max_retries or time.monotonic() - started + wait >= self.endpoint.max_retry_s:
                     break
                 await asyncio.sleep(wait)
                 continue
+            self._health.answered()
             self._count_usage(completion)
             return completion
         raise EndpointUnavailable(f"{self._url}: gave up after {attempt + 1} attempt(s) in "
@@ -153,18 +168,18 @@ class LLMClient:
                   "completion_tokens": completion.completion_tokens}
         self.cache.put(request_key(payload), {**answer, "malformed": malformed} if malformed else answer)
 
-    async def _send(self, body: bytes) -> Completion:
+    async def _send(self, body: bytes, timeout_s: float) -> Completion:
         import aiohttp
 
         session = await self._http()
         self.counters["llm_requests"] += 1
         try:
-            async with session.post(self._url, data=body) as response:
+            async with session.post(self._url, data=body, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
                 raw = await response.read()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
         except asyncio.TimeoutError as exc:
-            raise _Retry("timeout", f"no answer within {self.endpoint.timeout_s}s") from exc
+            raise _Retry("timeout", f"no answer within {timeout_s:.0f}s") from exc
         except aiohttp.ClientError as exc:
             raise _Retry("connection", f"{type(exc).__name__}: {exc}") from exc
         if status == 429 or status == 408 or status >= 500:
@@ -204,6 +219,31 @@ class LLMClient:
 # One request budget per endpoint in a process: the stages of a worker that send to the same endpoint
 # (scoring and refinement of one command) keep at most ``max_concurrency`` requests in flight between them.
 _budgets: dict[tuple[int, EndpointConfig], asyncio.Semaphore] = {}
+
+
+class _Health:
+    """The endpoint as one client sees it: when nothing but failures (timeouts, 5xx, 429, dropped
+    connections) has come back for ``max_retry_s``, counted from the start of the first failed attempt,
+    the endpoint is down and every request of the client fails at once. Without this a stalled server
+    held a task for documents / concurrency x the timeout: each retry went to the back of the queue,
+    behind every document still waiting for its first attempt."""
+
+    def __init__(self, max_retry_s: float):
+        self.max_retry_s = max_retry_s
+        self.failing_since: float | None = None
+        self.why = ""
+
+    def check(self) -> None:
+        if self.failing_since is not None and time.monotonic() - self.failing_since >= self.max_retry_s:
+            raise EndpointUnavailable(f"nothing but failures from the endpoint for {self.max_retry_s:.0f}s "
+                                      f"(the last: {self.why})")
+
+    def failed(self, attempt_started: float, why: str) -> None:
+        self.failing_since = attempt_started if self.failing_since is None else min(self.failing_since, attempt_started)
+        self.why = why
+
+    def answered(self) -> None:
+        self.failing_since = None
 
 
 def _endpoint_budget(endpoint: EndpointConfig) -> asyncio.Semaphore:

@@ -15,7 +15,7 @@ class MalformedAnswer(ValueError):
 
 
 # the sign is captured (not skipped as punctuation), so that "Score: -1" is a signed score, not a 1
-_SCORE_LINE = re.compile(r"score[^\w+-]{0,4}([-+]?\d+(?:\.\d+)?)\s*(?:/\s*\d+|out of \d+)?", re.IGNORECASE)
+_SCORE_LINE = re.compile(r"score[^\w+-]{0,4}([-+]?\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*(\d+))?", re.IGNORECASE)
 _REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|i cannot|i can'?t|i won'?t|as an ai\b|sorry, (but )?i)",
                       re.IGNORECASE)
 _REFINED = re.compile(r"<refined>\s*(.*?)\s*(?:</refined>|$)", re.DOTALL | re.IGNORECASE)
@@ -42,6 +42,7 @@ def check_content(answer: str) -> str:
 def parse_score(answer: str, low: int, high: int) -> int:
     """The score in ``{"score": N}`` or the last ``Score: N`` of the answer, within [low, high]."""
     text = check_content(answer)
+    scale = ""
     if text.startswith("{"):
         try:
             value = orjson.loads(text).get("score")
@@ -49,9 +50,11 @@ def parse_score(answer: str, low: int, high: int) -> int:
             value = None
     else:
         matches = _SCORE_LINE.findall(text)
-        value = matches[-1] if matches else None
-    if value is None:
+        value, scale = matches[-1] if matches else (None, "")
+    if value is None or isinstance(value, bool):  # JSON's true is no score, not 1
         raise MalformedAnswer("no_score", text[-80:])
+    if scale and int(scale) != high:  # "4/10" or "5/100" on a 0-5 rubric: another scale, not a score of ours
+        raise MalformedAnswer("other_scale", f"{value}/{scale}")
     if isinstance(value, str) and value[:1] in "+-":
         raise MalformedAnswer("signed_score", value)
     try:

@@ -168,6 +168,8 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("concurrency", _endpoint.max_concurrency, "requests in flight per worker", bounds=_AT_LEAST_1),
         Option("timeout", _endpoint.timeout_s, "seconds per request", bounds=_AT_LEAST_0),
         Option("max_retries", _endpoint.max_retries, "retries on 429, 5xx, timeouts, dropped connections", bounds=_AT_LEAST_0),
+        Option("max_retry_time", _endpoint.max_retry_s, "seconds a request may spend on attempts before the endpoint "
+               "counts as down (a stalled endpoint ends a task within about this long)", bounds=_AT_LEAST_0),
         Option("response_format", _generation.response_format, "constrain score answers to JSON "
                "(json_schema: OpenAI, vLLM, SGLang; json_object: llama.cpp)", ("none", "json_schema", "json_object")),
         Option("max_input_chars", _generation.max_input_chars, "documents are cut to this many characters", bounds=_AT_LEAST_1),
@@ -344,7 +346,7 @@ def _suffix(recipe: Recipe) -> str:
 def _endpoint(recipe: Recipe) -> EndpointConfig:
     llm = recipe["llm"]
     return EndpointConfig(base_url=llm["base_url"], api_key_env=llm["api_key_env"], max_concurrency=llm["concurrency"],
-                          timeout_s=llm["timeout"], max_retries=llm["max_retries"])
+                          timeout_s=llm["timeout"], max_retries=llm["max_retries"], max_retry_s=llm["max_retry_time"])
 
 
 def _webpro_config(recipe: Recipe) -> WebProConfig:
