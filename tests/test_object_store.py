@@ -5,8 +5,10 @@ resume, a changed object re-run, dedup and stage 2 reading WARCs back by offset,
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -93,3 +95,70 @@ def test_the_lease_lock_refuses_another_driver(s3):
     assert not s3.fs.exists("runs/busy/.megamath/lock.json")  # released
     free = subprocess.run(second_driver, capture_output=True, text=True, env={**os.environ, **s3.env})
     assert free.returncode == 0 and free.stdout.strip() == "held"
+
+
+# -- faults between the run and the store (a proxy that fails, delays and lies) ----------------------
+
+@pytest.fixture
+def faulty_s3():
+    with S3Server(buckets=["commoncrawl", "runs"], proxy=True) as server:
+        server.fs.put_file(str(EXAMPLE_WARC), CRAWL_KEY)
+        yield server
+
+
+def test_a_lease_that_cannot_be_renewed_is_lost_and_the_run_stops_writing(faulty_s3):
+    from megamath.runtime.lock import LeaseLost
+
+    lock = RunLock("s3://runs/lease/.megamath", ttl_s=4.0, heartbeat_s=0.5, settle_s=0.1)
+    with lock:
+        faulty_s3.proxy.add("PUT", "lock.json", "500", times=2)  # two failed renewals: tried again, kept
+        time.sleep(2.5)
+        RunLock.check_still_held()
+        assert faulty_s3.proxy.seen[("PUT", "lock.json")] == 2
+        faulty_s3.proxy.add("PUT", "lock.json", "500", seconds=30)  # the store refuses every renewal
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and lock.lost() is None:
+            time.sleep(0.1)
+        with pytest.raises(LeaseLost, match="could not be renewed"):
+            RunLock.check_still_held()
+        faulty_s3.proxy.clear()
+
+
+def test_a_damaged_lease_is_held_and_a_dead_local_holder_is_taken_over(faulty_s3):
+    faulty_s3.fs.pipe_file("runs/cut/.megamath/lock.json", b'{"pid": 12, "host": "x", "heart')
+    with pytest.raises(RunFolderLocked, match="damaged lease"):
+        with RunLock("s3://runs/cut/.megamath", settle_s=0.1):
+            pass
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lease = {"pid": int(dead.stdout), "host": socket.gethostname(), "started": time.time(), "command": "megamath run",
+             "token": "gone", "heartbeat": time.time()}
+    faulty_s3.fs.pipe_file("runs/dead/.megamath/lock.json", json.dumps(lease).encode())
+    with RunLock("s3://runs/dead/.megamath", settle_s=0.1):  # its process is gone: not 120 s of refusals
+        assert json.loads(faulty_s3.fs.cat_file("runs/dead/.megamath/lock.json"))["pid"] == os.getpid()
+
+
+def test_failed_reads_of_done_records_and_leases_are_tried_again(faulty_s3):
+    args = ["web", "extract", "s3://" + CRAWL_KEY, "-o", "s3://runs/flaky", "-q"]
+    first = run_cli(*args, env=faulty_s3.env)
+    assert first.returncode == 0, first.stderr
+    faulty_s3.proxy.add("GET", "/.megamath/done/", "500", times=2)
+    faulty_s3.proxy.add("GET", "lock.json", "500", times=1)
+    again = run_cli(*args, env=faulty_s3.env)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
+    assert "1 of 1 input(s) resumed" in again.stdout
+    assert faulty_s3.proxy.seen[("GET", "/.megamath/done/")] == 2
+
+
+@pytest.mark.parametrize("fault", ["lie", "cut"])
+def test_a_warc_read_that_fails_midway_is_tried_again_not_recorded_as_damaged(faulty_s3, fault):
+    faulty_s3.proxy.add("GET", "example.warc.gz", fault, times=1)  # no bytes, or half of them, once
+    result = run_cli("web", "extract", "s3://" + CRAWL_KEY, "-o", "s3://runs/lied", "-q", env=faulty_s3.env)
+    assert result.returncode == 0, result.stderr
+    assert faulty_s3.proxy.seen[("GET", "example.warc.gz")] == 1
+    clean = run_cli("web", "extract", "s3://" + CRAWL_KEY, "-o", "s3://runs/clean", "-q", env=faulty_s3.env)
+    assert clean.returncode == 0, clean.stderr
+
+    def ids(run: str) -> list[str]:
+        return sorted(r["id"] for key in faulty_s3.fs.glob(f"runs/{run}/data/*.parquet") for r in read_shard("s3://" + key))
+
+    assert ids("lied") == ids("clean") and len(ids("clean")) == 5  # every page, as from a clean read

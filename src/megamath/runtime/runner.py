@@ -19,6 +19,7 @@ import orjson
 
 from megamath.runtime import storage
 from megamath.runtime.executor import Executor
+from megamath.runtime.lock import RunLock
 from megamath.runtime.pipeline import Pipeline
 from megamath.runtime.resume import RunFolder, config_fingerprint
 from megamath.runtime.stats import StageStats, merge_funnels
@@ -147,6 +148,7 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
             live = _LiveStats(folder, len(tasks), started)
             with _ProgressBar(pending, desc or job.name, enabled=show_progress) as bar:
                 for result in executor.run(pending, job, folder.root, on_progress=bar.update):
+                    RunLock.check_still_held()  # a lost lease: stop before anything more is written
                     bar.task_finished(result["task_id"])
                     if result.get("failed"):
                         failed[result["source"]] = result["failed"]
@@ -158,6 +160,7 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
         summary.tasks_changed = changed
         summary.funnel_this_run = merge_funnels(result["funnel"] for result in finished_now)
         summary.seconds = time.monotonic() - started
+        RunLock.check_still_held()
         storage.write_bytes(folder.stats_path, orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
     return summary
 

@@ -21,13 +21,17 @@ from __future__ import annotations
 import errno
 import glob as local_glob
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
+
+log = logging.getLogger(__name__)
 
 TMP_MARKER = ".tmp-"
 
@@ -93,6 +97,26 @@ def filesystem(location: str):
 
 # -- reading ---------------------------------------------------------------------------------------
 
+REMOTE_ATTEMPTS = 4
+_NOT_TRANSIENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
+def _retried(operation, *args, **kwargs):
+    """An object-store call, tried again on what another try may not meet (a 500, a reset, a timeout):
+    one failed read of a done record or a lease must not end a run that is otherwise fine."""
+    for attempt in range(1, REMOTE_ATTEMPTS + 1):
+        try:
+            return operation(*args, **kwargs)
+        except _NOT_TRANSIENT:
+            raise
+        except (OSError, TimeoutError) as exc:
+            if attempt == REMOTE_ATTEMPTS:
+                raise
+            log.warning("%s(%s) failed (%s); trying again (%d/%d)", getattr(operation, "__name__", "call"),
+                        args[0] if args else "", exc, attempt, REMOTE_ATTEMPTS - 1)
+            time.sleep(0.5 * 2 ** (attempt - 1))
+
+
 def open_input(location: str, block_size: int = 8 << 20) -> IO[bytes]:
     """A binary file object for reading (seekable), local or remote."""
     if is_local(location):
@@ -105,7 +129,7 @@ def read_bytes(location: str) -> bytes:
     if is_local(location):
         return Path(local_path(location)).read_bytes()
     fs, path = filesystem(location)
-    return fs.cat_file(path)
+    return _retried(fs.cat_file, path)
 
 
 def exists(location: str) -> bool:
@@ -113,7 +137,7 @@ def exists(location: str) -> bool:
         return os.path.exists(local_path(location))
     fs, path = filesystem(location)
     fs.invalidate_cache(path)  # another process may have written it since this one listed the folder
-    return fs.exists(path)
+    return _retried(fs.exists, path)
 
 
 def is_file(location: str) -> bool:
@@ -121,7 +145,7 @@ def is_file(location: str) -> bool:
         return os.path.isfile(local_path(location))
     fs, path = filesystem(location)
     fs.invalidate_cache(path)
-    return fs.isfile(path)
+    return _retried(fs.isfile, path)
 
 
 def info(location: str) -> dict:
@@ -141,7 +165,7 @@ def info(location: str) -> dict:
         return {"size": stat.st_size, "version": f"{stat.st_mtime_ns}:{stat.st_ino}:{stat.st_ctime_ns}"}
     fs, path = filesystem(location)
     fs.invalidate_cache(path)
-    details = fs.info(path)
+    details = _retried(fs.info, path)
     version = next((str(details[key]) for key in ("ETag", "etag", "md5Hash", "crc32c", "generation", "checksum",
                                                   "LastModified", "mtime", "last_modified", "created")
                     if details.get(key)), "")
@@ -213,7 +237,7 @@ def _entries(folder: str, kind: str, suffix: str = "") -> list[str]:
     fs, path = filesystem(folder)
     fs.invalidate_cache(path)
     try:
-        entries = fs.ls(path, detail=True)
+        entries = _retried(fs.ls, path, detail=True)
     except FileNotFoundError:
         return []
     return sorted(fs.unstrip_protocol(e["name"]) for e in entries
@@ -285,7 +309,7 @@ def publish(local_file: str, location: str) -> None:
             os.unlink(local_file)
         return
     fs, path = filesystem(location)
-    fs.put_file(local_file, path)
+    _retried(fs.put_file, local_file, path)
     fs.invalidate_cache(path)
 
 
@@ -296,7 +320,7 @@ def write_bytes(location: str, data: bytes) -> None:
             Path(tmp).write_bytes(data)
         return
     fs, path = filesystem(location)
-    fs.pipe_file(path, data)  # one PUT: the object appears whole or not at all
+    _retried(fs.pipe_file, path, data)  # one PUT: the object appears whole or not at all
     fs.invalidate_cache(path)
 
 
@@ -307,7 +331,7 @@ def remove(location: str) -> None:
         return
     fs, path = filesystem(location)
     try:
-        fs.rm_file(path)
+        _retried(fs.rm_file, path)
     except FileNotFoundError:
         pass
     fs.invalidate_cache(path)
