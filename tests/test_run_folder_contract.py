@@ -123,7 +123,7 @@ def test_training_publishes_across_filesystems(tmp_path, monkeypatch):
     output, not renamed across devices."""
     import tempfile
 
-    from megamath.classify.model import NEGATIVE, POSITIVE, TrainConfig
+    from megamath.classify.model import NEGATIVE, POSITIVE
     from megamath.pipelines.classify import train_classifier
     from megamath.runtime.executor import SerialExecutor
     from megamath.runtime.resume import RunFolder
@@ -133,14 +133,14 @@ def test_training_publishes_across_filesystems(tmp_path, monkeypatch):
         pytest.skip("needs /dev/shm on another filesystem than the test's folder")
     scratch = Path(tempfile.mkdtemp(dir=shm))
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    from test_classifier import SMALL, math_doc, prose_doc
+
     rng = random.Random(3)
-    seeds = {}
-    for label, words in ((POSITIVE, "solve equation prove lemma integral matrix prime root".split()),
-                         (NEGATIVE, "river garden market violin harbor engine planet song".split())):
-        seeds[label] = tmp_path / f"{label.removeprefix('__label__')}.txt"
-        seeds[label].write_text("".join(" ".join(rng.choices(words, k=12)) + "\n" for _ in range(200)))
+    seeds = {POSITIVE: tmp_path / "math.txt", NEGATIVE: tmp_path / "other.txt"}
+    seeds[POSITIVE].write_text("".join(math_doc(rng) + "\n" for _ in range(300)))
+    seeds[NEGATIVE].write_text("".join(prose_doc(rng) + "\n" for _ in range(300)))
     examples = [(label, str(path), ("text",)) for label, path in seeds.items()]
-    config = TrainConfig(dim=16, bucket=20000, epoch=5, threads=1)
+    config = SMALL
     result = train_classifier(examples, RunFolder(tmp_path / "train"), config, SerialExecutor(), show_progress=False)
     assert Path(result.model).is_file() and Path(f"{result.model}.folded.bin").is_file()
     assert not list(scratch.iterdir())  # nothing left behind on the other filesystem
