@@ -169,3 +169,23 @@ def test_content_hash_follows_the_normalized_words():
     texts = ["The  Cat sat, on the MAT!", "the cat sat on the mat", "the mat sat on the cat", "the cat sat on the"]
     hashes = hasher.sequence_hashes(hasher.word_hashes(texts)).tolist()
     assert hashes[0] == hashes[1] and len(set(hashes[1:])) == 3
+
+
+def test_the_kept_set_does_not_depend_on_where_the_inputs_were_read_from(tmp_path):
+    """The same WARC files in two places (a local copy and, in the issue, an object store): the pages
+    of one near-duplicate cluster keep the same representative."""
+    import shutil
+
+    from fixtures.corpus import make_batch
+
+    make_batch(tmp_path / "here", files=2, pages=150)  # templated pages: many near-duplicate clusters
+    shutil.copytree(tmp_path / "here", tmp_path / "elsewhere" / "copy")
+    kept = {}
+    for place in ("here", "elsewhere/copy"):
+        extract = run_cli("web", "extract", str(tmp_path / place / "*.warc.gz"), "-o", str(tmp_path / place / "s1"), "-q")
+        assert extract.returncode == 0, extract.stderr
+        shards = sorted(str(p) for p in (tmp_path / place / "s1" / "data").glob("*.parquet"))
+        result = run_cli("dedup", "run", *shards, "-o", str(tmp_path / place / "dedup"), "-q")
+        assert result.returncode == 0, result.stderr
+        kept[place] = kept_ids(tmp_path / place / "dedup")
+    assert 0 < len(kept["here"]) < 300 and kept["here"] == kept["elsewhere/copy"]

@@ -39,8 +39,12 @@ MAX_PARTITIONS = 4096
 
 
 def document_key(record: dict) -> int:
-    """64-bit key from the record's id and source (unique per record, independent of sharding)."""
-    identity = f"{record.get('id')}|{record.get('source')}"
+    """64-bit key from the record's id and source (unique per record, independent of sharding). Of
+    the source only the file's name and what follows it count (``x.warc.gz@1234``), not the folder or
+    bucket it was read from: the kept set must not change when the same inputs are read from another
+    place (a local copy, an object store)."""
+    source = str(record.get("source") or "")
+    identity = f"{record.get('id')}|{source.rsplit('/', 1)[-1]}"
     return int.from_bytes(hashlib.blake2b(identity.encode(), digest_size=8).digest(), "little")
 
 
