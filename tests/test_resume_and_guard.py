@@ -101,6 +101,7 @@ def test_a_worker_lost_once_loses_no_document(tmp_path):
                            show_progress=False)
     assert (tmp_path / "killed").exists() and summary.failed == {}
     assert summary.docs_written == 4 and dict(summary.funnel[0].dropped) == {}
+    assert not list((tmp_path / "run" / "data").glob("*.tmp-*"))  # the dead attempt's partial shard is gone
 
 
 class SlowOnSomeDocuments(RecordStage):

@@ -22,6 +22,7 @@ from megamath.profile.stage import ProfileConfig
 
 _endpoint = EndpointConfig()
 _generation = GenerationConfig("", "")
+_executor = ExecutorConfig()
 _train = TrainConfig()
 FORMATS = ("parquet", "jsonl.zst", "jsonl")
 
@@ -54,13 +55,17 @@ executor_options = apply_options([
     click.option("--ray-address", default=None, metavar="ADDRESS",
                  help="With --executor ray: a running cluster (host:6379, ray://host:10001) [default: RAY_ADDRESS, "
                       "else a local cluster]."),
+    click.option("--stall-timeout", type=click.FloatRange(min=0, min_open=True), default=_executor.stall_timeout_s,
+                 show_default=True, help="With --executor ray: seconds without a task finishing or reporting progress "
+                                         "after which the run stops, saying so (every worker node lost, say)."),
 ])
 
 
 def executor_from(options: dict) -> Executor:
     """The executor the options ask for (use it as a context manager: a Ray cluster it starts is stopped)."""
     return make_executor(ExecutorConfig(kind=options["executor_kind"], workers=options["workers"],
-                                        max_attempts=options["max_attempts"], ray_address=options["ray_address"]))
+                                        max_attempts=options["max_attempts"], ray_address=options["ray_address"],
+                                        stall_timeout_s=options["stall_timeout"]))
 
 
 endpoint_options = apply_options([

@@ -102,6 +102,8 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("max_attempts", 3, "attempts per task when its worker or node dies", bounds=_AT_LEAST_1),
         Option("ray_address", "", "a running Ray cluster (ray://host:10001 or host:6379); empty: RAY_ADDRESS, "
                "else a local cluster"),
+        Option("stall_timeout", ExecutorConfig().stall_timeout_s, "with kind = ray: seconds without a task finishing "
+               "or reporting progress after which the run stops, saying so", bounds=(0.001, None)),
     ]),
     "extract": ("Stage 1: WARC → URL filter → math-aware extraction → language ID.", [
         Option("languages", list(_extract.language.languages), "language codes kept"),
@@ -312,7 +314,7 @@ class PhaseOutcome:
 def executor_config(recipe: Recipe) -> ExecutorConfig:
     e = recipe["executor"]
     return ExecutorConfig(kind=e["kind"], workers=e["workers"] or None, max_attempts=e["max_attempts"],
-                          ray_address=e["ray_address"] or None)
+                          ray_address=e["ray_address"] or None, stall_timeout_s=e["stall_timeout"])
 
 
 def _profile(recipe: Recipe) -> ProfileConfig:

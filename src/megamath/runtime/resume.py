@@ -134,6 +134,11 @@ class RunFolder:
         not documents that killed their worker. Only the folder's lock holder may call this."""
         for slot in self.inflight.glob("*"):
             slot.unlink(missing_ok=True)
+        return self.remove_partial_shards()
+
+    def remove_partial_shards(self) -> int:
+        """Remove the temporary shards of attempts that died (how many): once every task of a phase has
+        ended, none is still being written."""
         removed = 0
         for folder in (self.data, self.excluded, self.dropped):
             for tmp in storage.list_files(folder):

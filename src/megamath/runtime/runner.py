@@ -156,6 +156,8 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
                     else:
                         finished_now.append(result)
                         live.task_finished(result)
+        if removed := folder.remove_partial_shards():
+            log.info("%s: removed %d partial shard(s) of attempts that died", folder.root, removed)
         summary = summarize(folder, len(tasks), len(tasks) - len(pending), failed)
         summary.tasks_changed = changed
         summary.funnel_this_run = merge_funnels(result["funnel"] for result in finished_now)
