@@ -175,3 +175,41 @@ def test_report_on_a_damaged_stats_file_is_built_from_the_done_records(tmp_path)
     result = run_cli("report", str(run), "-o", str(tmp_path / "r.html"))
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "stats.json is damaged" in result.stderr and (tmp_path / "r.html").stat().st_size > 0
+
+
+def test_workers_die_with_a_killed_driver_and_write_nothing_after_it(tmp_path):
+    make_batch(tmp_path / "in", files=8, pages=1500)
+    driver = subprocess.Popen([sys.executable, "-m", "megamath.cli", "web", "extract", str(tmp_path / "in" / "*.warc.gz"),
+                               "-q", "-w", "2", "-o", str(tmp_path / "run")], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    done = tmp_path / "run" / ".megamath" / "done"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (done.is_dir() and any(done.glob("*.json"))):
+        time.sleep(0.02)
+    workers = _descendants(driver.pid)
+    assert workers, "the driver should have started its workers"
+    driver.kill()  # the driver alone, as the OOM killer or `kill -9 PID` would
+    driver.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _alive(pid)], "workers outlived their driver"
+    finished = sorted(p.name for p in done.glob("*.json"))
+    time.sleep(1.0)
+    assert sorted(p.name for p in done.glob("*.json")) == finished  # nothing written without the lock
+
+
+def _descendants(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = []
+    for child in (int(c) for c in children.read_text().split()) if children.exists() else []:
+        found += [child, *_descendants(child)]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
