@@ -46,8 +46,8 @@ def report_run(summary: RunSummary, folder: RunFolder, *, what: str = "documents
     tokens = profile_counters(summary.funnel)["tokens"]
     click.echo(f"\n{summary.docs_written:,} {what} in {len(summary.shards)} shard(s) under {folder.data} "
                f"({resumed}, {summary.seconds:.1f}s){f', {tokens:,} tokens' if tokens else ''}. Funnel: {folder.stats_path}")
-    for source, error in summary.input_errors.items():
-        click.echo(f"warning: damaged input, kept what was readable: {source}: {error}", err=True)
+    for line in grouped(summary.input_errors):
+        click.echo(f"warning: damaged input, kept what was readable: {line}", err=True)
     exit_if_failed(summary, partial_work_note)
     if exit_on_empty and summary.docs_written == 0:
         click.echo("error: the output is empty: no document survived (see the funnel above)", err=True)
@@ -55,13 +55,29 @@ def report_run(summary: RunSummary, folder: RunFolder, *, what: str = "documents
 
 
 def exit_if_failed(summary: RunSummary, partial_work_note: str = "") -> None:
-    for source, error in summary.failed.items():
+    for line in grouped(summary.failed):
         if partial_work_note:
-            click.echo(f"error: input not finished: {source}: {error} (rerun the command: {partial_work_note})", err=True)
+            click.echo(f"error: input not finished: {line} (rerun the command: {partial_work_note})", err=True)
         else:
-            click.echo(f"error: input not processed: {source}: {error} (rerun the command to retry it)", err=True)
+            click.echo(f"error: input not processed: {line} (rerun the command to retry it)", err=True)
     if summary.failed:
         sys.exit(1)
+
+
+def grouped(errors: dict[str, str], shown: int = 3) -> list[str]:
+    """``source: error`` lines, one per source for a few, else one per distinct error with the number of
+    sources and the first of them: 400 tasks that ran out of memory are one line, not 400 (every
+    source is in stats.json and the log)."""
+    by_error: dict[str, list[str]] = {}
+    for source, error in errors.items():
+        by_error.setdefault(error, []).append(source)
+    lines = []
+    for error, sources in by_error.items():
+        if len(sources) <= shown:
+            lines += [f"{source}: {error}" for source in sources]
+        else:
+            lines.append(f"{len(sources)} inputs ({sources[0]}, {sources[1]}, ...): {error}")
+    return lines
 
 
 LLM_RERUN_NOTE = "answers already received are cached and not requested again"

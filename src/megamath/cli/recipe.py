@@ -53,6 +53,7 @@ def run(recipe_path, force, restart_from, quiet, verbose):
       megamath run examples/recipe.toml
       megamath run recipe.toml --from webpro       # after changing [webpro] thresholds
     """
+    from megamath.cli.common import grouped
     from megamath.pipelines.recipe import final_output, load_recipe, phase_funnel, run_recipe, skip_reasons
     from megamath.report.funnel import format_phase_funnel, profile_counters
     from megamath.report.llm_usage import format_llm_usage
@@ -83,8 +84,8 @@ def run(recipe_path, force, restart_from, quiet, verbose):
             click.echo(f"\n{outcome.name}: {usage}")
     last = outcomes[-1]
     if last.failed:
-        for source, error in last.failed.items():
-            click.echo(f"error: phase {last.name}: input not processed: {source}: {error}", err=True)
+        for line in grouped(last.failed):
+            click.echo(f"error: phase {last.name}: input not processed: {line}", err=True)
         click.echo(f"error: phase {last.name} did not finish; rerun `megamath run {recipe_path}` to retry it",
                    err=True)
         sys.exit(1)

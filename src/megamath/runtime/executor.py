@@ -255,10 +255,15 @@ def _describe_death(exitcode: int | None) -> str:
 
 
 def configure_worker_logging(log_path, level: int) -> None:
-    """Send this worker process's log records to the run's log file, and nowhere else."""
+    """Send this worker process's log records, and what native code writes to its stderr (an allocator
+    that gives up prints a line per failed allocation), to the run's log file and nowhere else: the
+    terminal gets the driver's one line per failure."""
     from pathlib import Path
 
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    with open(log_path, "ab") as log_file:
+        os.dup2(log_file.fileno(), 2)
     handler = logging.FileHandler(log_path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [worker %(process)d] %(name)s: %(message)s"))
     root = logging.getLogger()
