@@ -93,3 +93,12 @@ def test_an_input_on_a_host_that_does_not_resolve_is_refused_at_once(tmp_path):
     assert result.returncode == 1
     assert "cannot resolve no-such-host.invalid" in one_line_error(result)
     assert not (tmp_path / "run" / "data").exists()
+
+
+def test_an_endpoint_that_does_not_answer_leaves_no_run_folder(tmp_path):
+    shard = tmp_path / "in.jsonl"
+    shard.write_text('{"id": "a", "text": "Solve $x^2 = 4$.", "source": "s", "meta": {}}\n')
+    result = run_cli("llm", "score", str(shard), "-o", str(tmp_path / "run"), "--model", "m", "-q",
+                     "--base-url", "http://127.0.0.1:9/v1", timeout=120)
+    assert result.returncode == 1 and "does not answer" in one_line_error(result)
+    assert not (tmp_path / "run").exists()

@@ -238,8 +238,9 @@ def round2(inputs, round1_model, seed_dir, extra_positives, text_field, llm_mode
     from megamath.report.funnel import format_funnel
     from megamath.report.llm_usage import format_llm_usage
 
+    endpoint = endpoint_from(options)
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
-                                 shards=True)
+                                 shards=True, endpoint=endpoint)
     config = Round2Config(per_crawl=per_crawl, positive_min_score=positive_min_score,
                           negative_max_score=negative_max_score, threshold=threshold, seed=seed)
     seeds = Path(seed_dir).resolve()
@@ -248,7 +249,7 @@ def round2(inputs, round1_model, seed_dir, extra_positives, text_field, llm_mode
     score = ScoreConfig(generation_from(options, llm_model, "math_relevance"), key="math_relevance")
     with executor_from(options) as executor:
         result = run_round2(shards, folder.root, str(Path(round1_model).resolve()), round1_seeds, extra, config, score,
-                            endpoint_from(options), cache_for(options, folder.root), train_config_from(options),
+                            endpoint, cache_for(options, folder.root), train_config_from(options),
                             executor, force=options["force"], show_progress=not options["quiet"])
     for crawl, row in result.per_crawl.items():
         click.echo(f"{crawl}: sampled {row['sampled']:,} of {row['survivors']:,} survivors")

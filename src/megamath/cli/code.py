@@ -116,9 +116,10 @@ def score_sample(inputs, llm_model, per_language, math_threshold, edu_threshold,
     from megamath.report.funnel import format_funnel
     from megamath.report.llm_usage import format_llm_usage
 
+    endpoint = endpoint_from(options)
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
-                                 shards=True)
-    endpoint, cache = endpoint_from(options), cache_for(options, folder.root)
+                                 shards=True, endpoint=endpoint)
+    cache = cache_for(options, folder.root)
     try:
         stages = [LLMScore(ScoreConfig(generation_from(options, llm_model, prompt), key=key), endpoint, cache)
                   for prompt, key in ((math_prompt, "code_math"), (edu_prompt, "code_education"))]

@@ -7,6 +7,7 @@ import sys
 import click
 
 from megamath.cli.app import configure_logging
+from megamath.llm.client import EndpointConfig
 from megamath.report.funnel import format_funnel, profile_counters
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
@@ -16,10 +17,15 @@ from megamath.sources.inputs import resolve_inputs
 
 
 def prepare_run(output: str, inputs: tuple[str, ...], *, quiet: bool = False, verbose: bool = False,
-                shards: bool = False, folders: bool = False) -> tuple[RunFolder, list[str]]:
+                shards: bool = False, folders: bool = False, endpoint: EndpointConfig | None = None
+                ) -> tuple[RunFolder, list[str]]:
     """The output folder (checked writable, its log opened) and the resolved inputs; ``shards``: the
-    inputs must be corpus shards; ``folders``: local folders are inputs too. Every refusal is a
-    one-line message."""
+    inputs must be corpus shards; ``folders``: local folders are inputs too; ``endpoint``: an LLM
+    endpoint that must answer, probed before anything is created. Every refusal is a one-line message."""
+    if endpoint is not None:
+        from megamath.llm.stage import probe_endpoint
+
+        probe_endpoint(endpoint)  # a dead endpoint leaves no empty run folder behind
     folder = RunFolder(output)
     try:
         storage.check_writable(folder.root)

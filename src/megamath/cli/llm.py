@@ -51,10 +51,11 @@ def score(inputs, output_format, model, prompt, key, max_tokens, **options):
     from megamath.runtime.runner import run_pipeline
     from megamath.sources.shards import ShardReader
 
+    endpoint = endpoint_from(options)
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
-                                 shards=True)
+                                 shards=True, endpoint=endpoint)
     stage = LLMScore(ScoreConfig(generation_from(options, model, prompt, max_tokens=max_tokens), key=key),
-                     endpoint_from(options), cache_for(options, folder.root))
+                     endpoint, cache_for(options, folder.root))
     with executor_from(options) as executor:
         summary = run_pipeline(Pipeline(ShardReader(), [stage], output_suffix=f".{output_format}"), shards, folder,
                                executor, force=options["force"], show_progress=not options["quiet"], desc="llm score")

@@ -23,10 +23,11 @@ def _run(kind: str, inputs, output_format, config, options) -> None:
     from megamath.report.llm_usage import format_llm_usage
     from megamath.report.synth import format_synth_outcomes
 
+    endpoint = endpoint_from(options)
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
-                                 shards=True)
+                                 shards=True, endpoint=endpoint)
     with executor_from(options) as executor:
-        summary = run_synth(kind, shards, folder.root, config, endpoint_from(options), cache_for(options, folder.root),
+        summary = run_synth(kind, shards, folder.root, config, endpoint, cache_for(options, folder.root),
                             executor, output_suffix=f".{output_format}", profile=profile_from(options),
                             force=options["force"],
                             show_progress=not options["quiet"])

@@ -235,8 +235,9 @@ def pro(inputs, output_format, model, refine_model, thresholds, no_refine, score
     from megamath.pipelines.webpro import WebProConfig, run_webpro
     from megamath.web.pro import ScoreThresholdConfig, parse_year_thresholds
 
+    endpoint = endpoint_from(options)
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
-                                 shards=True)
+                                 shards=True, endpoint=endpoint)
     try:
         steps = parse_year_thresholds(thresholds)
     except ValueError as exc:
@@ -248,7 +249,7 @@ def pro(inputs, output_format, model, refine_model, thresholds, no_refine, score
                           score_sample=score_sample or 0, threshold=ScoreThresholdConfig(year_thresholds=steps),
                           refine=refine, output_suffix=f".{output_format}", profile=profile_from(options))
     with executor_from(options) as executor:
-        result = run_webpro(shards, folder.root, config, endpoint_from(options), cache_for(options, folder.root),
+        result = run_webpro(shards, folder.root, config, endpoint, cache_for(options, folder.root),
                             executor, force=options["force"], show_progress=not options["quiet"])
     extra = ["\n" + format_llm_usage(result.summary)]
     if result.score_model is not None:
