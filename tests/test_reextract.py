@@ -179,3 +179,21 @@ def test_stage2_reads_the_posts_of_more_engines(engine, post):
     result = extract_precise(page)
     assert result.layout == "thread", engine
     assert all(text in result.text for text in TWO_POSTS) and "Related topics" not in result.text
+
+
+def test_stage_2_is_redone_when_a_warc_it_reads_pages_from_changed(tmp_path):
+    from conftest import run_cli
+
+    warc = tmp_path / "w.warc.gz"
+    fetches = [Fetch(f"https://e.example/{i}", f"<html><body><article><p>Page {i} explains the quadratic formula "
+                     f"$x^2 = {i}$ with care and an example.</p></article></body></html>".encode()) for i in range(5)]
+    write_warc(warc, fetches)
+    assert run_cli("web", "extract", str(warc), "-o", str(tmp_path / "s1"), "-q").returncode == 0
+    shards = [str(p) for p in (tmp_path / "s1" / "data").glob("*.parquet")]
+    first = run_cli("web", "reextract", *shards, "-o", str(tmp_path / "s2"), "-q")
+    assert first.returncode == 0, first.stderr
+    write_warc(warc, fetches[2:])  # the WARC rewritten: two records fewer, every offset moved
+    again = run_cli("web", "reextract", *shards, "-o", str(tmp_path / "s2"), "-q")
+    assert "1 redone because their input changed" in again.stdout, again.stdout
+    stats = json.loads((tmp_path / "s2" / "stats.json").read_text())
+    assert dict(stats["funnel"][1]["dropped"]) == {"html_unavailable": 5}  # none read from another record

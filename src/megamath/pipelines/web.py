@@ -3,6 +3,7 @@ math classifier and decontamination, then optionally dedup) and stage 2 (precise
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
@@ -18,8 +19,9 @@ from megamath.runtime.executor import Executor
 from megamath.runtime.guard import GuardConfig
 from megamath.runtime.pipeline import Pipeline
 from megamath.runtime.resume import RunFolder
-from megamath.runtime.runner import RunSummary, run_pipeline
-from megamath.runtime.shards import check_shards
+from megamath.runtime.runner import RunSummary, combine_fingerprints, plan_tasks, run_phase, run_pipeline
+from megamath.runtime.shards import check_shards, read_shard
+from megamath.runtime.task import Task
 from megamath.sources.shards import ShardReader
 from megamath.sources.warc import WarcReader, WarcReaderConfig
 from megamath.profile.stage import Profile, ProfileConfig
@@ -103,7 +105,45 @@ def reextract_pipeline(config: ReextractConfig, output_suffix: str = ".parquet",
 def run_reextract(shards: list[str], out: str, config: ReextractConfig, executor: Executor, *,
                   output_suffix: str = ".parquet", profile: ProfileConfig = ProfileConfig(),
                   force: bool = False, show_progress: bool = True) -> RunSummary:
-    """Stage 2 over stage-1 shards into ``out``."""
+    """Stage 2 over stage-1 shards into ``out``. A task's identity covers the WARC files its pages are
+    read again from, so a WARC replaced since stage 2 ran has its pages extracted again."""
     check_shards(shards)
-    return run_pipeline(reextract_pipeline(config, output_suffix, profile), shards, out, executor, force=force,
-                        show_progress=show_progress, desc="web reextract")
+    pipeline = reextract_pipeline(config, output_suffix, profile)
+    folder = RunFolder(out)
+
+    def plan() -> list[Task]:
+        tasks = plan_tasks(shards, folder, pipeline.output_suffix, pipeline.dependencies_fingerprint())
+        return [replace(task, fingerprint=combine_fingerprints(task.fingerprint, pages_fingerprint(task.source)))
+                for task in tasks]
+
+    return run_phase(pipeline, plan, folder, executor, force=force, show_progress=show_progress, desc="web reextract")
+
+
+def pages_fingerprint(shard: str) -> str:
+    """What identifies the WARC files a stage-1 shard's pages are read again from (records that carry
+    their ``html`` read none)."""
+    warcs = sorted({source.rpartition("@")[0] for source, html in _sources_and_html(shard)
+                    if not html and "@" in (source or "")})
+    if not warcs:
+        return ""
+    return hashlib.sha1("|".join(f"{w}={_fingerprint_or_missing(w)}" for w in warcs).encode()).hexdigest()[:16]
+
+
+def _sources_and_html(shard: str) -> list[tuple[str, bool]]:
+    if shard.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        with storage.open_input(shard) as raw:
+            table = pq.ParquetFile(raw)
+            columns = [c for c in ("source", "html") if c in table.schema_arrow.names]
+            data = table.read(columns=columns).to_pydict()
+        sources = data.get("source", [])
+        return [(source or "", bool(html)) for source, html in zip(sources, data.get("html") or [None] * len(sources))]
+    return [(r.get("source") or "", bool(r.get("html"))) for r in read_shard(shard) if isinstance(r, dict)]
+
+
+def _fingerprint_or_missing(location: str) -> str:
+    try:
+        return storage.fingerprint(location)
+    except (OSError, storage.StorageError):
+        return "missing"  # counted as html_unavailable when read; its reappearance changes the identity
