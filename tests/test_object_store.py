@@ -162,3 +162,29 @@ def test_a_warc_read_that_fails_midway_is_tried_again_not_recorded_as_damaged(fa
         return sorted(r["id"] for key in faulty_s3.fs.glob(f"runs/{run}/data/*.parquet") for r in read_shard("s3://" + key))
 
     assert ids("lied") == ids("clean") and len(ids("clean")) == 5  # every page, as from a clean read
+
+
+def test_of_two_drivers_racing_for_a_folder_exactly_one_wins(faulty_s3):
+    """One racer's lease PUT fails late and is retried after the other has read its own lease back:
+    with conditional writes the retry is refused (reading back an unconditional lease let both
+    through)."""
+    racer = [sys.executable, "-c", "import sys, time\nfrom megamath.runtime.lock import RunLock\n"
+             "with RunLock(sys.argv[1]): print('held'); time.sleep(4)"]
+    for trial in range(4):
+        faulty_s3.proxy.add("PUT", "lock.json", "slow500:1.5", times=1)
+        folder = f"s3://runs/race-{trial}/.megamath"
+        runs = [subprocess.Popen(racer + [folder], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, **faulty_s3.env}) for _ in range(2)]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        held = [out.strip() == "held" for out, _ in outputs]
+        assert sum(held) == 1, outputs
+        refused = next(err for (out, err), won in zip(outputs, held) if not won)
+        assert "is in use by another run" in refused
+
+
+def test_a_lease_write_stored_but_answered_500_is_still_ours(faulty_s3):
+    faulty_s3.proxy.add("PUT", "lock.json", "done-then-500", times=1)
+    with RunLock("s3://runs/ours/.megamath", settle_s=0.1):
+        lease = json.loads(faulty_s3.fs.cat_file("runs/ours/.megamath/lock.json"))
+        assert lease["pid"] == os.getpid()
+    assert faulty_s3.proxy.seen[("PUT", "lock.json")] == 1

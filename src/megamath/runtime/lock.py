@@ -8,13 +8,15 @@ with a message naming the holder.
 * Local folders use ``flock`` on ``.megamath/lock``: the kernel releases it when the process ends,
   however it ends, so a killed run never leaves a stale lock behind.
 * Object stores have no locks; there the lock is a lease object (``.megamath/lock.json``) holding an
-  owner token and a heartbeat the holder renews every ``heartbeat_s``. A lease older than ``ttl_s``,
+  owner token and a heartbeat the holder renews every ``heartbeat_s``. On S3 every write of the lease
+  is conditional (``If-None-Match`` to create it, ``If-Match`` its last ETag to renew or take it
+  over), so of two runs racing for a folder exactly one wins. A lease older than ``ttl_s``,
   or naming a process of this machine that no longer exists, belongs to a run that died and is taken
   over; a lease that does not parse is held until it is as old. A holder that cannot renew its lease
   for ``ttl_s`` minus a heartbeat, or finds another run's token in it, has lost it and stops writing
   (:meth:`RunLock.check_still_held`). Two drivers starting within the same second can
-  both believe they hold it (object stores offer no compare-and-swap that s3fs exposes), so the
-  owner is read back after a pause and the loser steps down.
+  both believe they hold it on a store without conditional writes, so there the owner is read back
+  after a pause and the loser steps down.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class RunLock:
         self.settle_s = settle_s
         self._renewed = 0.0
         self._lost_why = ""
+        self._conditional = False
+        self._etag: str | None = None
         self._fd: int | None = None
         self._token = uuid.uuid4().hex
         self._stop = threading.Event()
@@ -166,9 +170,23 @@ class RunLock:
         return {"damaged": True, "heartbeat": _modified(self._lease_path), "pid": "?", "host": "?",
                 "command": "(a damaged lease: its content does not parse)"}
 
+    def _lease_bytes(self) -> bytes:
+        return json.dumps({**_me(), "token": self._token, "heartbeat": time.time()}).encode()
+
     def _write_lease(self) -> None:
-        storage.write_bytes(self._lease_path, json.dumps({**_me(), "token": self._token,
-                                                          "heartbeat": time.time()}).encode())
+        """Write this run's lease: where the store can (S3), only if it is still the lease this run
+        last saw, so that of two runs racing for a folder exactly one wins."""
+        if not self._conditional:
+            storage.write_bytes(self._lease_path, self._lease_bytes())
+            return
+        try:
+            self._etag = storage.write_bytes_if(self._lease_path, self._lease_bytes(), etag=self._etag)
+        except storage.PreconditionFailed:
+            current = self._read_lease()
+            if not current or current.get("token") != self._token:
+                raise
+            self._etag = storage.etag_of(self._lease_path)  # our own write, whose answer was lost on the way
+            self._write_lease()
 
     def _is_stale(self, lease: dict) -> bool:
         """A lease of a run that is gone: no heartbeat for ``ttl_s``, or a process of this machine that
@@ -185,14 +203,23 @@ class RunLock:
         return False
 
     def _lock_remote(self) -> None:
+        self._conditional = storage.supports_conditional_writes(self._lease_path)
+        self._etag = storage.etag_of(self._lease_path) if self._conditional else None
         lease = self._read_lease()
         if lease and not self._is_stale(lease):
             raise RunFolderLocked(self._refusal(lease))
-        self._write_lease()
-        time.sleep(self.settle_s)  # let a driver that started at the same moment write its lease, then see who won
-        lease = self._read_lease()
-        if not lease or lease.get("token") != self._token:
-            raise RunFolderLocked(self._refusal(lease or {}))
+        if self._conditional:
+            self._etag = self._etag if lease else None
+            try:
+                self._write_lease()  # created if absent, or replacing the stale lease read: one racer wins
+            except storage.PreconditionFailed:
+                raise RunFolderLocked(self._refusal(self._read_lease() or {})) from None
+        else:
+            self._write_lease()
+            time.sleep(self.settle_s)  # no compare-and-swap: let a driver that started at the same moment
+            lease = self._read_lease()  # write its lease, then see who won
+            if not lease or lease.get("token") != self._token:
+                raise RunFolderLocked(self._refusal(lease or {}))
         self._renewed = time.monotonic()
         self._heartbeat = threading.Thread(target=self._renew, name="megamath-lease", daemon=True)
         self._heartbeat.start()
@@ -211,6 +238,10 @@ class RunLock:
                     return
                 self._write_lease()
                 self._renewed, wait = time.monotonic(), self.heartbeat_s
+            except storage.PreconditionFailed:
+                current = self._read_lease() or {}
+                self._lose(f"another run took the lease over ({_holder_description(current)})")
+                return
             except Exception as exc:  # noqa: BLE001 - any failure of the store: try again, but not forever
                 if time.monotonic() - self._renewed >= self.ttl_s - self.heartbeat_s:
                     self._lose(f"the lease could not be renewed for {time.monotonic() - self._renewed:.0f}s ({exc})")

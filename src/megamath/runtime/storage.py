@@ -324,6 +324,45 @@ def write_bytes(location: str, data: bytes) -> None:
     fs.invalidate_cache(path)
 
 
+class PreconditionFailed(StorageError):
+    """A conditional write found the object otherwise than required (present, or of another ETag)."""
+
+
+def supports_conditional_writes(location: str) -> bool:
+    """Whether writes to ``location`` can be made conditional on the object's absence or ETag (S3 and
+    the stores that speak its API: ``If-None-Match``/``If-Match`` on PUT)."""
+    return not is_local(location) and location.split("://", 1)[0] in ("s3", "s3a")
+
+
+def write_bytes_if(location: str, data: bytes, *, etag: str | None) -> str:
+    """Write ``location`` only if it is absent (``etag`` None) or still has ``etag``; returns the new
+    ETag. Raises :class:`PreconditionFailed` when another writer came first: one of two racing
+    writers wins, whatever the timing (see :func:`supports_conditional_writes`)."""
+    fs, path = filesystem(location)
+    try:
+        if etag is None:
+            answer = fs.pipe_file(path, data, mode="create")
+        else:
+            answer = fs.pipe_file(path, data, IfMatch=etag)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or "pre-condition" in str(exc).lower() or "precondition" in str(exc).lower():
+            raise PreconditionFailed(f"{location} changed since it was read") from exc
+        raise
+    finally:
+        fs.invalidate_cache(path)
+    return str((answer or {}).get("ETag") or "")
+
+
+def etag_of(location: str) -> str | None:
+    """The object's ETag, or None when it does not exist."""
+    fs, path = filesystem(location)
+    fs.invalidate_cache(path)
+    try:
+        return str(_retried(fs.info, path).get("ETag") or "")
+    except FileNotFoundError:
+        return None
+
+
 def remove(location: str) -> None:
     """Delete a file; a missing one is not an error."""
     if is_local(location):
