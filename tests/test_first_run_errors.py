@@ -4,6 +4,7 @@ to deduplicate. Each case ended in a traceback, ran for a while first, or passed
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -50,6 +51,8 @@ def test_an_interrupted_run_ends_in_one_line_and_the_signals_exit_code(tmp_path,
     assert running.returncode == code, err
     result = subprocess.CompletedProcess(running.args, running.returncode, out, err)
     assert "Interrupted" in one_line_error(result) and "rerun the same command to resume" in err
+    stats = json.loads((tmp_path / "run" / "stats.json").read_text())
+    assert stats["state"] == "stopped" and stats["stopped_by"]  # not "running" for ever
     resumed = run_cli("web", "extract", str(tmp_path / "in" / "*.warc.gz"), "-q", "-w", "2", "-o", str(tmp_path / "run"))
     assert resumed.returncode == 0 and "input(s) resumed" in resumed.stdout
 

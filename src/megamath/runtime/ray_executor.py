@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _FORWARDED_ENV = ("FSSPEC_", "AWS_", "MEGAMATH_", "OPENAI_", "GOOGLE_APPLICATION_CREDENTIALS")
 _LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
+_STALL_NOTICE_S = 60.0  # a line to the log this often while nothing happens, before the stall timeout ends the run
 
 
 def _require_ray():
@@ -138,13 +139,18 @@ class RayExecutor(Executor):
         waiting = list(tasks)
         in_flight: dict = {}
         last_event = time.monotonic()
+        next_notice = _STALL_NOTICE_S
         try:
             while waiting or in_flight:
                 while waiting and len(in_flight) < in_flight_limit:
                     task = waiting.pop(0)
                     ref = remote.remote(task, [job_ref], job_key, run_dir, progress, self.log_level)
                     in_flight[ref] = task
-                ready, rest = ray.wait(list(in_flight), num_returns=1, timeout=self.poll_s)
+                try:
+                    ready, rest = ray.wait(list(in_flight), num_returns=1, timeout=self.poll_s)
+                except (ray.exceptions.RaySystemError, ConnectionError) as exc:
+                    raise ExecutorError(f"lost the Ray cluster ({type(exc).__name__}: {exc}): finished tasks are "
+                                        "kept; rerun once the cluster is back") from exc
                 if ready and rest:  # and whatever else finished meanwhile
                     ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
                 if progress is not None and (reported := self._drain(ray, progress)):
@@ -154,7 +160,15 @@ class RayExecutor(Executor):
                     task = in_flight.pop(ref)
                     last_event = time.monotonic()
                     yield self._result(ray, ref, task)
-                if time.monotonic() - last_event > self.stall_timeout_s:
+                quiet_s = time.monotonic() - last_event
+                if quiet_s >= next_notice:
+                    log.warning("no task has finished or reported progress for %.0fs (%d running, %d waiting); "
+                                "the run stops after %.0fs of this (--stall-timeout)", quiet_s, len(in_flight),
+                                len(waiting), self.stall_timeout_s)
+                    next_notice = quiet_s + _STALL_NOTICE_S
+                elif quiet_s < _STALL_NOTICE_S:
+                    next_notice = _STALL_NOTICE_S
+                if quiet_s > self.stall_timeout_s:
                     raise ExecutorError(
                         f"no task finished or reported progress for {self.stall_timeout_s:.0f}s "
                         f"({len(in_flight)} running, {len(waiting)} waiting): check the cluster "
@@ -247,6 +261,7 @@ def _ray_task(task: Task, job_ref: list, job_key: str, run_dir: str, progress, l
     if job is None:
         _jobs.clear()  # one run's job at a time per worker process
         job = _jobs[job_key] = ray.get(job_ref[0])
+    log.info("task %s: an attempt starts on %s (pid %d)", task.task_id, socket.gethostname(), os.getpid())
     report = None
     if progress is not None:
         def report(docs: int, nbytes: int) -> None:

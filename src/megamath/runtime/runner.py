@@ -146,16 +146,22 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
                 log.info("%s", line)
             log.info("running %d task(s) with %s", len(pending), type(executor).__name__)
             live = _LiveStats(folder, len(tasks), started)
-            with _ProgressBar(pending, desc or job.name, enabled=show_progress) as bar:
-                for result in executor.run(pending, job, folder.root, on_progress=bar.update):
-                    RunLock.check_still_held()  # a lost lease: stop before anything more is written
-                    bar.task_finished(result["task_id"])
-                    if result.get("failed"):
-                        failed[result["source"]] = result["failed"]
-                        log.info("task %s failed: %s", result["task_id"], result["failed"])
-                    else:
-                        finished_now.append(result)
-                        live.task_finished(result)
+            try:
+                with _ProgressBar(pending, desc or job.name, enabled=show_progress) as bar:
+                    for result in executor.run(pending, job, folder.root, on_progress=bar.update):
+                        RunLock.check_still_held()  # a lost lease: stop before anything more is written
+                        bar.task_finished(result["task_id"])
+                        if result.get("failed"):
+                            failed[result["source"]] = result["failed"]
+                            log.info("task %s failed: %s", result["task_id"], result["failed"])
+                        else:
+                            finished_now.append(result)
+                            live.task_finished(result)
+            except BaseException as exc:
+                # the executor or the driver stopped (a lost cluster, Ctrl-C, a lost lease): stats.json
+                # says so instead of "running" for ever; what finished is kept for the rerun
+                live.stopped(describe_stop(exc))
+                raise
         if removed := folder.remove_partial_shards():
             log.info("%s: removed %d partial shard(s) of attempts that died", folder.root, removed)
         summary = summarize(folder, len(tasks), len(tasks) - len(pending), failed)
@@ -182,6 +188,15 @@ class _LiveStats:
         self.shards = [r["output"] for r in finished]
         self.written = 0.0
 
+    def stopped(self, why: str) -> None:
+        summary = RunSummary(self.folder.root, list(self.funnel.values()), self.total, 0, self.docs,
+                             sorted(self.shards), seconds=time.monotonic() - self.started)
+        try:
+            storage.write_bytes(self.folder.stats_path,
+                                orjson.dumps({**summary.to_dict("stopped"), "stopped_by": why}, option=orjson.OPT_INDENT_2))
+        except OSError as exc:  # the store may be what stopped the run
+            log.warning("could not record in %s that the run stopped: %s", self.folder.stats_path, exc)
+
     def task_finished(self, result: dict) -> None:
         for stage in merge_funnels([result["funnel"]]):
             if stage.name in self.funnel:
@@ -197,6 +212,12 @@ class _LiveStats:
         summary = RunSummary(self.folder.root, list(self.funnel.values()), self.total, 0, self.docs,
                              sorted(self.shards), seconds=now - self.started)
         storage.write_bytes(self.folder.stats_path, orjson.dumps(summary.to_dict("running"), option=orjson.OPT_INDENT_2))
+
+
+def describe_stop(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _pending(folder: RunFolder, tasks: list[Task], configuration: str) -> tuple[list[Task], int]:
