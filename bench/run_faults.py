@@ -107,19 +107,27 @@ def run(recipe: Path, **popen) -> subprocess.CompletedProcess:
 
 
 def corpus(output: Path) -> list[tuple[str, str]]:
+    """(id, text) of every document of the final phase; a shard that cannot be read at all counts as
+    one document with an id of its own, so it shows as corrupted (served, but not the corpus)."""
     phases = json.loads((output / "recipe.json").read_text())["phases"]
     last = [p for p in phases if p.get("summary")][-1]
-    return [(r["id"], r["text"]) for shard in sorted(Path(last["folder"], "data").glob("*.parquet"))
-            for r in read_shard(shard)]
+    documents = []
+    for shard in sorted(Path(last["folder"], "data").glob("*.parquet")):
+        try:
+            documents += [(r["id"], r["text"]) for r in read_shard(shard)]
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged shard raises
+            documents.append((f"unreadable shard {shard.name}", repr(exc)))
+    return documents
 
 
 def compare(trial: str, result: list[tuple[str, str]], reference: list[tuple[str, str]]) -> Outcome:
     want = dict(reference)
     ids = [i for i, _ in result]
     got = dict(result)
-    return Outcome(trial, lost=len(want.keys() - got.keys()), stale=len(got.keys() - want.keys()),
+    unreadable = sum(1 for i in got if i.startswith("unreadable shard "))
+    return Outcome(trial, lost=len(want.keys() - got.keys()), stale=len(got.keys() - want.keys()) - unreadable,
                    duplicated=len(ids) - len(set(ids)),
-                   corrupted=sum(1 for i, text in got.items() if i in want and want[i] != text))
+                   corrupted=unreadable + sum(1 for i, text in got.items() if i in want and want[i] != text))
 
 
 def finish(recipe: Path, output: Path, reference, trial: str, failures: list[str]) -> Outcome:
