@@ -8,6 +8,8 @@
 3. Overhead with 2 CPUs: stage-1 throughput under Ray against the local executor (both with 2
    workers, alternating, best of --repeats; Ray's cluster start-up is reported apart), in wall time
    and in CPU seconds of the whole process tree (Ray's own daemons included).
+4. What a user pays per command: a whole `megamath web extract -w 2` with each executor, cluster
+   start-up and shutdown included, in CPU seconds of the process tree.
 
 Needs the ray extra and ../shared. Run inside a network namespace with only loopback up (``make
 bench`` does), so that every Ray node binds 127.0.0.1:
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -95,6 +98,19 @@ def main() -> None:
         print(f"CPU seconds of the process tree: local {cpu_l:.1f}, ray {cpu_r:.1f} -> ratio {cpu_l / cpu_r:.3f}; "
               f"Ray cluster start-up (once per job) {startup:.1f}s")
         ray_executor.close()
+
+        # 4. what a user pays per command: the whole `megamath web extract`, cluster start-up included
+        command = [sys.executable, "-m", "megamath.cli", "web", "extract", *warcs, "-q", "-w", "2"]
+        whole = {"local": float("inf"), "ray": float("inf")}
+        for repeat in range(args.repeats):
+            for name in whole:
+                with TreeSampler() as tree:
+                    subprocess.run(command + ["--executor", name, "-o", str(tmp / f"cmd-{name}-{repeat}")], check=True,
+                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                whole[name] = min(whole[name], tree.cpu_seconds)
+        print(f"a whole `megamath web extract -w 2`, CPU seconds of the process tree, best of {args.repeats}: "
+              f"local {whole['local']:.1f}, ray {whole['ray']:.1f} -> ratio {whole['local'] / whole['ray']:.3f}, "
+              f"Ray's cost per command {whole['ray'] - whole['local']:+.1f} CPU-s")
 
         # 2. a lost worker node, a lost driver
         lost = ray_cluster.node_loss(warcs, tmp / "node-loss", kill_after=max(2, args.files // 3))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import gzip
 import os
-import random
+import shutil
+import tempfile
 import subprocess
 import sys
 import time
@@ -113,33 +114,34 @@ def test_a_cut_done_record_or_configuration_is_redone_not_a_traceback(tmp_path, 
     assert "is damaged" in (run / "logs" / "run.log").read_text()
 
 
-def test_training_publishes_across_filesystems(tmp_path, monkeypatch):
-    """A model trained under a TMPDIR on another filesystem (a tmpfs /tmp) is published beside its
-    output, not renamed across devices."""
-    import tempfile
-
-    from megamath.classify.model import NEGATIVE, POSITIVE
-    from megamath.pipelines.classify import train_classifier
-    from megamath.runtime.executor import SerialExecutor
-    from megamath.runtime.resume import RunFolder
-
+def test_the_recipe_trains_its_classifier_with_tmpdir_on_another_filesystem(tmp_path):
+    """`megamath run` with TMPDIR on a tmpfs (Fedora's and Arch's /tmp) and the output elsewhere: the
+    model trained under TMPDIR is published beside its output, not renamed across devices."""
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
         pytest.skip("needs /dev/shm on another filesystem than the test's folder")
     scratch = Path(tempfile.mkdtemp(dir=shm))
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    from test_classifier import SMALL, math_doc, prose_doc
-
-    rng = random.Random(3)
-    seeds = {POSITIVE: tmp_path / "math.txt", NEGATIVE: tmp_path / "other.txt"}
-    seeds[POSITIVE].write_text("".join(math_doc(rng) + "\n" for _ in range(300)))
-    seeds[NEGATIVE].write_text("".join(prose_doc(rng) + "\n" for _ in range(300)))
-    examples = [(label, str(path), ("text",)) for label, path in seeds.items()]
-    config = SMALL
-    result = train_classifier(examples, RunFolder(tmp_path / "train"), config, SerialExecutor(), show_progress=False)
-    assert Path(result.model).is_file() and Path(f"{result.model}.folded.bin").is_file()
-    assert not list(scratch.iterdir())  # nothing left behind on the other filesystem
-    scratch.rmdir()
+    examples = ROOT / "examples"
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f"""[run]
+inputs = ["{examples / 'example.warc.gz'}"]
+output = "{tmp_path / 'run'}"
+[classifier]
+positive = ["{examples / 'seeds' / 'math.txt'}"]
+negative = ["{examples / 'seeds' / 'other.txt'}"]
+dim = 16
+bucket = 100000
+epoch = 50
+min_count = 1
+""")
+    try:
+        result = run_cli("run", str(recipe), "-q", env={"TMPDIR": str(scratch)})
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "run" / "2-classify" / "model.bin").is_file()
+        assert (tmp_path / "run" / "2-classify" / "model.bin.folded.bin").is_file()
+        assert not list(scratch.rglob("*.bin"))  # nothing left behind on the other filesystem
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_the_recipe_holds_every_phase_folder_while_it_runs(tmp_path):
