@@ -106,6 +106,7 @@ def peak_rss(paths: list[Path], out: Path, workers: int) -> int:
 def compare(name: str, path: Path, pages: int, startup: Path, out: Path, repeats: int) -> None:
     """Both sides in fresh processes, each less its own run over the one-page WARC ``startup``."""
     runs = {"bare": bare_cpu, "math": lambda p: megamath_cpu(p, out),
+            "no-tokens": lambda p: megamath_cpu(p, out, "--no-token-count"),
             "no-math": lambda p: megamath_cpu(p, out, "--no-math")}
     best = {key: float("inf") for key in runs}
     started = {key: float("inf") for key in runs}
@@ -117,6 +118,7 @@ def compare(name: str, path: Path, pages: int, startup: Path, out: Path, repeats
     print(f"\n{name}: {pages} pages, CPU seconds of the process tree, start-up excluded (best of {repeats})")
     for label, key in (("bare loop (fastwarc + resiliparse + fastText LID)", "bare"),
                        ("megamath web extract -w 1 (math-aware, default)", "math"),
+                       ("  the same --no-token-count (the bare loop counts none)", "no-tokens"),
                        ("megamath web extract -w 1 --no-math", "no-math")):
         print(f"  {label:51s} {seconds[key]:6.2f} s  {pages / seconds[key]:7.1f} pages/s"
               f"   ratio {seconds['bare'] / seconds[key]:.3f}   (start-up {started[key]:.2f} s)")
