@@ -370,10 +370,10 @@ def _webpro_config(recipe: Recipe) -> WebProConfig:
                         profile=_profile(recipe))
 
 
-def check_recipe(recipe: Recipe, *, probe: bool = True) -> None:
+def check_recipe(recipe: Recipe) -> None:
     """Everything that can be known before any phase runs: every configuration built once (ranges),
-    every file and folder named present, the LLM endpoint answering when the LLM phases will run
-    (``probe``). A bad value is refused here, not after hours of the phases before it."""
+    every file and folder named present, the LLM endpoint answering when the LLM phases will run.
+    A bad value is refused here, not after hours of the phases before it."""
     try:
         executor_config(recipe)
     except ValueError as exc:
@@ -386,7 +386,7 @@ def check_recipe(recipe: Recipe, *, probe: bool = True) -> None:
         if not recipe["llm"]["model"]:
             raise RecipeError("[llm] base_url is set but model is empty: name the model the endpoint serves")
         _webpro_config(recipe)
-    if probe and "webpro" not in skipped:
+    if "webpro" not in skipped:
         from megamath.llm.stage import probe_endpoint
 
         probe_endpoint(_endpoint(recipe))

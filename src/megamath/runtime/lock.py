@@ -49,7 +49,8 @@ class LeaseLost(RunFolderLocked):
 def _modified(location: str) -> float:
     """When an object was last written (epoch seconds), or now when the store does not say."""
     try:
-        details = storage.filesystem(location)[0].info(storage.filesystem(location)[1])
+        fs, path = storage.filesystem(location)
+        details = fs.info(path)
         stamp = details.get("LastModified") or details.get("mtime") or details.get("last_modified")
         return stamp.timestamp() if hasattr(stamp, "timestamp") else float(stamp)
     except (OSError, TypeError, ValueError):

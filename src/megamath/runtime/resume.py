@@ -97,8 +97,9 @@ class RunFolder:
         if storage.exists(self.config_path):
             try:
                 old = json.loads(storage.read_bytes(self.config_path))
-                old.get("fingerprint")
-            except (ValueError, AttributeError):
+                if not isinstance(old, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError:
                 # each done record carries its configuration's fingerprint too, so nothing of another
                 # configuration is trusted: the record is rewritten, and tasks of another one are redone
                 log.warning("%s is damaged: writing it again", self.config_path)
