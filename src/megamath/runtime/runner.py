@@ -2,8 +2,9 @@
 
 :func:`run_phase` is the one way any job runs (a pipeline over input files, a pass of dedup, a
 global step): it holds the folder's lock, refuses a changed configuration, removes what a killed run
-left, drops the results of tasks whose input or output changed since they ran and of inputs that left the
-run (so stale output is never served), runs the rest on the executor with a progress bar, and writes ``stats.json``.
+left, drops the results of tasks whose input or output changed since they ran and of inputs that left
+the run (so stale output is never served), runs the rest on the executor with a progress bar, and
+writes ``stats.json``. The contract it keeps is written down in ``docs/run-folder.md``.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
             except BaseException as exc:
                 # the executor or the driver stopped (a lost cluster, Ctrl-C, a lost lease): stats.json
                 # says so instead of "running" for ever; what finished is kept for the rerun
-                live.stopped(describe_stop(exc))
+                live.stopped(_describe_stop(exc))
                 raise
         if removed := folder.remove_partial_shards():
             log.info("%s: removed %d partial shard(s) of attempts that died", folder.root, removed)
@@ -214,7 +215,7 @@ class _LiveStats:
         storage.write_bytes(self.folder.stats_path, orjson.dumps(summary.to_dict("running"), option=orjson.OPT_INDENT_2))
 
 
-def describe_stop(exc: BaseException) -> str:
+def _describe_stop(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (Ctrl-C)"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
