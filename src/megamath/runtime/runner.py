@@ -149,7 +149,11 @@ def run_phase(job: Job, tasks, folder: RunFolder | str, executor: Executor, *, f
             live = _LiveStats(folder, len(tasks), started)
             try:
                 with _ProgressBar(pending, desc or job.name, enabled=show_progress) as bar:
-                    for result in executor.run(pending, job, folder.root, on_progress=bar.update):
+                    def progress(docs: int, nbytes: int) -> None:
+                        RunLock.check_still_held()  # a lost lease ends the run while long tasks still run
+                        bar.update(docs, nbytes)
+
+                    for result in executor.run(pending, job, folder.root, on_progress=progress):
                         RunLock.check_still_held()  # a lost lease: stop before anything more is written
                         bar.task_finished(result["task_id"])
                         if result.get("failed"):
