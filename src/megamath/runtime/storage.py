@@ -354,11 +354,9 @@ def write_bytes_if(location: str, data: bytes, *, etag: str | None) -> str:
 
 
 def etag_of(location: str) -> str | None:
-    """The object's ETag, or None when it does not exist."""
-    fs, path = filesystem(location)
-    fs.invalidate_cache(path)
+    """The object's ETag (what :func:`info` gives as its version on S3), or None when it does not exist."""
     try:
-        return str(_retried(fs.info, path).get("ETag") or "")
+        return info(location)["version"]
     except FileNotFoundError:
         return None
 

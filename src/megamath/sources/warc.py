@@ -27,7 +27,7 @@ from megamath.runtime.stage import Drop, Record
 from megamath.runtime.task import TransientError
 from megamath.sources.decoding import mostly_utf8
 from megamath.sources.remote import download
-from megamath.sources.warc_resync import GZIP_MAGIC, LostRecord, first_unreadable, is_gzip, resynchronize
+from megamath.sources.warc_resync import GZIP_MAGIC, WARC_MAGIC, LostRecord, first_unreadable, is_gzip, resynchronize
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,11 @@ class _Cursor:
     cut_short: int = 0
     held: Record | Drop | None = None  # the last record read, given out once the next one starts
     held_at: int = -1
+
+    def last_start(self, segment: int) -> int:
+        """Where the last record read in the segment that began at ``segment`` starts (the segment's
+        start when none was read in it)."""
+        return self.start if self.start is not None and self.start >= segment else segment
 
     def hand_over(self) -> Iterator[Record | Drop]:
         if self.held is not None:
@@ -170,8 +175,7 @@ class WarcReader:
             while segment is not None:
                 try:
                     yield from self._records_from(stream, segment, source, cursor)
-                    tail = cursor.start if cursor.start is not None and cursor.start >= segment else segment
-                    damaged = first_unreadable(stream, tail, gzipped)
+                    damaged = first_unreadable(stream, cursor.last_start(segment), gzipped)
                     if damaged is not None and damaged == cursor.start and cursor.done:
                         cursor.recount_held_as_cut(damaged)  # the last record, cut: the file ends there
                     elif damaged is not None:
@@ -182,7 +186,7 @@ class WarcReader:
                     yield from cursor.hand_over()
                     if region is not None and cursor.records > records_then:
                         yield self._lost(source, region, "damaged_region")
-                    start = cursor.start if cursor.start is not None and cursor.start >= segment else segment
+                    start = cursor.last_start(segment)
                     found = resynchronize(stream, start, gzipped, start_was_read=cursor.done and start == cursor.start,
                                           judged=judged if cursor.records == records_then else -1)
                     for lost in found.lost:
@@ -304,7 +308,7 @@ class _UnreadableMember(OSError):
 
 
 def _magic_begins_at(stream, offset: int, gzipped: bool) -> bool:
-    magic = GZIP_MAGIC if gzipped else b"WARC/1."
+    magic = GZIP_MAGIC if gzipped else WARC_MAGIC
     stream.seek(offset)
     found = stream.read(len(magic))
     return bool(found) and magic.startswith(found)

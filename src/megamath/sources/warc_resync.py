@@ -17,7 +17,7 @@ from typing import IO
 from fastwarc.warc import ArchiveIterator
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
-_WARC_MAGIC = b"WARC/1."
+WARC_MAGIC = b"WARC/1."
 _CHUNK = 1 << 20
 _HEAD_BYTES = 4096           # decompressed bytes kept to name a damaged record
 _MAX_MEMBER_BYTES = 64 << 20  # a gzip member larger than this is not taken for a record
@@ -62,7 +62,7 @@ def resynchronize(stream: IO[bytes], start: int, gzipped: bool, start_was_read: 
     """
     lost: list[LostRecord] = []
     position = start if judged < start else judged + 1
-    magic, at_line_start = (GZIP_MAGIC, False) if gzipped else (_WARC_MAGIC, True)
+    magic, at_line_start = (GZIP_MAGIC, False) if gzipped else (WARC_MAGIC, True)
     while (candidate := _next_candidate(stream, position, magic, at_line_start)) is not None:
         readable, head, cut = _probe_member(stream, candidate) if gzipped else _probe_plain(stream, candidate)
         if readable and candidate > start:
@@ -96,7 +96,7 @@ def _starts_a_record(head: bytes, cut: bool) -> bool:
     """Whether an unreadable member or record was a WARC record: its head says so, or the file ends
     within its first bytes (a cut there leaves too little to name it, but it is a lost record all the
     same; a chance magic number inside compressed data fails on a bad code, not at the end of the file)."""
-    return head.startswith(_WARC_MAGIC) or (cut and _WARC_MAGIC.startswith(head[:len(_WARC_MAGIC)]))
+    return head.startswith(WARC_MAGIC) or (cut and WARC_MAGIC.startswith(head[:len(WARC_MAGIC)]))
 
 
 def first_unreadable(stream: IO[bytes], start: int, gzipped: bool) -> int | None:
@@ -140,7 +140,7 @@ def _plain_end(stream: IO[bytes], offset: int) -> tuple[bool, int]:
     head = stream.read(_HEAD_BYTES * 16)
     header_end = head.find(b"\r\n\r\n")
     length = _CONTENT_LENGTH.search(head[:header_end]) if header_end != -1 else None
-    if not head.startswith(_WARC_MAGIC) or length is None:
+    if not head.startswith(WARC_MAGIC) or length is None:
         return False, offset
     end = offset + header_end + 4 + int(length.group(1))
     stream.seek(end)
@@ -169,7 +169,7 @@ def _probe_member(stream: IO[bytes], offset: int) -> tuple[bool, bytes, bool]:
             return False, head, False
         if len(head) < _HEAD_BYTES:
             head += data[:_HEAD_BYTES - len(head)]
-    return head.startswith(_WARC_MAGIC), head, False
+    return head.startswith(WARC_MAGIC), head, False
 
 
 def _probe_plain(stream: IO[bytes], offset: int) -> tuple[bool, bytes, bool]:
