@@ -100,7 +100,7 @@ class RunLock:
     @classmethod
     def check_still_held(cls) -> None:
         """Raise :class:`LeaseLost` when a lease this process holds has been lost: the run must stop
-        before it writes anything more (called as each task finishes)."""
+        before it writes anything more (called as each task finishes or reports progress)."""
         for folder, lock in list(cls._leases.items()):
             if (why := lock.lost()) is not None:
                 raise LeaseLost(f"{storage.parent_of(folder)}: {why}. This run stopped writing; rerun it "
@@ -233,10 +233,11 @@ class RunLock:
         wait = self.heartbeat_s
         while not self._stop.wait(wait):
             try:
-                current = self._read_lease()
-                if current is not None and current.get("token") not in (self._token, None):
-                    self._lose(f"another run took the lease over ({_holder_description(current)})")
-                    return
+                if not self._conditional:  # a conditional write finds a takeover itself (PreconditionFailed)
+                    current = self._read_lease()
+                    if current is not None and current.get("token") not in (self._token, None):
+                        self._lose(f"another run took the lease over ({_holder_description(current)})")
+                        return
                 self._write_lease()
                 self._renewed, wait = time.monotonic(), self.heartbeat_s
             except storage.PreconditionFailed:
