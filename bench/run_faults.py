@@ -59,9 +59,10 @@ class Outcome:
     corrupted: int = 0
     messages: list[str] = field(default_factory=list)  # the failures' stderr, as a user saw it
     tracebacks: int = 0
+    broken: str = ""  # what else the trial required and did not get (two runs in one folder, a stall not ended)
 
     def clean(self) -> bool:
-        return not (self.lost or self.stale or self.duplicated or self.corrupted or self.tracebacks)
+        return not (self.lost or self.stale or self.duplicated or self.corrupted or self.tracebacks or self.broken)
 
 
 def make_inputs(folder: Path, generated: int) -> None:
@@ -273,14 +274,21 @@ def main() -> None:
                                        [limited.stderr]))
                 break
 
+    print_outcomes(outcomes)
+
+
+def print_outcomes(outcomes: list[Outcome]) -> None:
     print(f"\n{'trial':62} {'lost':>5} {'stale':>5} {'dup':>5} {'corrupt':>7} {'tracebacks':>10}")
     for o in outcomes:
         print(f"{o.trial:62} {o.lost:5d} {o.stale:5d} {o.duplicated:5d} {o.corrupted:7d} {o.tracebacks:10d}")
+        if o.broken:
+            print(f"    NOT AS REQUIRED: {o.broken}")
         for message in o.messages:
             lines = [line for line in message.splitlines() if line.strip()]
             print(f"    failure ({len(lines)} line(s)): {lines[-1][:150] if lines else ''}")
     bad = [o.trial for o in outcomes if not o.clean()]
     print(f"\n{len(outcomes) - len(bad)} of {len(outcomes)} trials lost, duplicated, served stale and corrupted nothing"
+          " and held every other requirement"
           + (f"; not: {', '.join(bad)}" if bad else ""))
 
 

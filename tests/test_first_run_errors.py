@@ -105,3 +105,18 @@ def test_an_endpoint_that_does_not_answer_leaves_no_run_folder(tmp_path):
                      "--base-url", "http://127.0.0.1:9/v1", timeout=120)
     assert result.returncode == 1 and "does not answer" in one_line_error(result)
     assert not (tmp_path / "run").exists()
+
+
+def test_failures_of_one_kind_are_one_line_whatever_their_wording():
+    from megamath.cli.common import grouped
+
+    down = {f"s{i}.parquet": f"raised EndpointUnavailable: nothing but failures for 30s (the last: {why})"
+            for i, why in enumerate(["timeout", "timeout", "reset", "500"])}
+    down["s0.parquet"] = "raised EndpointUnavailable: gave up after 1 attempt(s) in 31s"
+    assert grouped(down) == ["4 inputs (s0.parquet, s1.parquet, ...): raised EndpointUnavailable: gave up after 1 "
+                             "attempt(s) in 31s"]
+    few = {"a": "raised ValueError: x", "b": "raised ValueError: y"}
+    assert grouped(few) == ["a: raised ValueError: x", "b: raised ValueError: y"]  # a few: each in full
+    memory = {f"w{i}": "ran out of memory" for i in range(400)}
+    assert grouped({**memory, "z": "raised OSError: disk full"}) == ["400 inputs (w0, w1, ...): ran out of memory",
+                                                                      "z: raised OSError: disk full"]

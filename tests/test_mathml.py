@@ -4,6 +4,8 @@ Each case is MathML as renderers write it (Temml, KaTeX, MathJax, Word's mml: pr
 pages) and the TeX a reader of the page would write.
 """
 
+from pathlib import Path
+
 import pytest
 from resiliparse.parse.html import HTMLTree
 
@@ -178,3 +180,32 @@ def test_rows_labelled_one_by_one_are_an_align_with_a_tag_each():
             "<mtd><mi>c</mi></mtd><mtd><mo>=</mo><mi>d</mi></mtd></mlabeledtr></mtable></math>")
     tree = HTMLTree.parse(f"<html><body>{html}</body></html>")
     assert mathml_to_tex(tree.document.query_selector("math")) == "\\begin{align}a & =b \\tag{1} \\\\ c & =d \\tag{2}\\end{align}"
+
+
+def test_no_parser_node_is_left_in_a_reference_cycle():
+    """Nodes in a reference cycle are freed by whichever thread next runs a garbage collection (s3fs's
+    I/O thread, a server's), where resiliparse refuses to free them ("NodePy is unsendable, but is
+    being dropped on another thread"): every page's nodes must go by reference counting, in the thread
+    that made them. Tables are where two nested closures had made such a cycle."""
+    import gc
+
+    from megamath.web.reextract import extract_precise
+
+    table = ('<p>Cases <math display="block"><mrow><mo>{</mo><mtable><mtr><mtd><mi>x</mi></mtd><mtd><mn>1</mn></mtd>'
+             '</mtr><mtr><mtd><mi>y</mi><mtd><mn>2</mn></mtr></mtable></mrow></math> and more prose here.</p>')
+    pages = [f"<html><body><article>{table * 3}</article></body></html>"]
+    pages += [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parents[1] / "examples" / "pages").glob("*.html"))]
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for html in pages:
+            extract(html)
+            extract_precise(html)
+        gc.collect()
+        left = [type(o).__qualname__ for o in gc.garbage if type(o).__module__.startswith("resiliparse")]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []

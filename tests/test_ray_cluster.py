@@ -1,10 +1,11 @@
 """A Ray cluster of a head and two worker nodes on this machine, in a network namespace with only
 loopback up (Ray binds the machine's address otherwise): a worker node lost halfway through stage 1
 and dedup loses and duplicates nothing; a driver killed halfway leaves only unfinished tasks to its
-rerun. Needs the ray extra and `unshare` (root); skipped without them."""
+rerun; a lost head stops the driver with one line. Needs the ray extra and `unshare` (root); skipped without them."""
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -41,3 +42,16 @@ def test_a_killed_driver_leaves_only_unfinished_tasks(tmp_path):
     assert got["rerun_exit"] == 0 and got["done_before_rerun"] >= 2
     assert got["rerun_ran_tasks"] == 6 - got["done_before_rerun"]
     assert got["records"] == got["distinct"] == got["expected"] == 1800
+
+
+def test_a_lost_head_stops_the_driver_with_one_line_before_ray_ends_it(tmp_path):
+    """Ray ends a driver whose head has been gone 60 s at once and without a word (exit 1, stats.json
+    left "running"); the executor notices first, stops the run saying so, and a rerun on a new cluster
+    gives every record once."""
+    got = in_namespace("head-loss", "--out", str(tmp_path), "--files", "80", "--pages", "300", "--kill-after", "3")
+    assert got["driver_exit"] == 1 and got["driver_stopped_after_s"] < 50
+    assert got["stats_state"] == "stopped"
+    assert len(got["messages"]) == 1 and re.fullmatch(
+        r"Error: lost the Ray cluster's head: no answer from it for \d+s; finished tasks are kept: rerun once the "
+        r"cluster is back", got["messages"][0])
+    assert got["rerun_exit"] == 0 and got["records"] == got["distinct"] == got["expected"] == 24000

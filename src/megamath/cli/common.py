@@ -71,18 +71,23 @@ def exit_if_failed(summary: RunSummary, partial_work_note: str = "") -> None:
 
 
 def grouped(errors: dict[str, str], shown: int = 3) -> list[str]:
-    """``source: error`` lines, one per source for a few, else one per distinct error with the number of
-    sources and the first of them: 400 tasks that ran out of memory are one line, not 400 (every
-    source is in stats.json and the log)."""
-    by_error: dict[str, list[str]] = {}
+    """``source: error`` lines, one per source for a few, else one per kind of error with the number of
+    sources, the first of them and its error: 400 tasks that ran out of memory are one line, not 400, and
+    so are tasks that each said in their own words that the endpoint is down (every source and its
+    error is in stats.json and the log)."""
+    def kind(error: str) -> str:  # "raised EndpointUnavailable: <details>" -> "raised EndpointUnavailable"
+        return error.split(":", 1)[0] if len(errors) > shown and error.startswith("raised ") else error
+
+    by_kind: dict[str, list[tuple[str, str]]] = {}
     for source, error in errors.items():
-        by_error.setdefault(error, []).append(source)
+        by_kind.setdefault(kind(error), []).append((source, error))
     lines = []
-    for error, sources in by_error.items():
-        if len(sources) <= shown:
-            lines += [f"{source}: {error}" for source in sources]
+    for failures in by_kind.values():
+        if len(failures) <= shown:
+            lines += [f"{source}: {error}" for source, error in failures]
         else:
-            lines.append(f"{len(sources)} inputs ({sources[0]}, {sources[1]}, ...): {error}")
+            (first, error), (second, _) = failures[:2]
+            lines.append(f"{len(failures)} inputs ({first}, {second}, ...): {error}")
     return lines
 
 

@@ -14,7 +14,10 @@ only its counters. So:
   keeps the copy it deserialized, with the models its stages loaded, for the tasks it runs next;
 * progress comes back through a small actor the tasks report to; every wait has a timeout, and a run
   in which nothing finishes or reports progress for ``stall_timeout_s`` fails with a message (a
-  cluster without free CPUs, a task stuck in a dead node's queue) instead of hanging.
+  cluster without free CPUs, a task stuck in a dead node's queue) instead of hanging;
+* the driver asks the cluster's head (its GCS) every few seconds whether it is there: Ray itself ends a
+  driver whose head has been gone for 60 s, at once and without a word, so after ``_HEAD_LOST_S`` of
+  silence the run stops first, saying so, with its finished tasks kept.
 
 The driver connects to a running cluster (``address``, or ``RAY_ADDRESS``) or starts a local one with
 ``workers`` CPUs, no dashboard and a small object store (only jobs and counters travel through it).
@@ -39,6 +42,32 @@ log = logging.getLogger(__name__)
 _FORWARDED_ENV = ("FSSPEC_", "AWS_", "MEGAMATH_", "OPENAI_", "GOOGLE_APPLICATION_CREDENTIALS")
 _LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
 _STALL_NOTICE_S = 60.0  # a line to the log this often while nothing happens, before the stall timeout ends the run
+_HEAD_PROBE_S = 5.0  # how often the driver asks the head whether it is there (each question waits at most this)
+_HEAD_LOST_S = 25.0  # no answer for this long: the head is gone (well before Ray's own 60 s exit)
+
+
+class _HeadWatch:
+    """Asks the head (the GCS) a trivial question every ``_HEAD_PROBE_S``; raises
+    :class:`ExecutorError` once none has been answered for ``_HEAD_LOST_S``."""
+
+    def __init__(self, ray):
+        self._gcs = ray._private.worker.global_worker.gcs_client
+        self._asked = self._answered = time.monotonic()
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self._asked < _HEAD_PROBE_S:
+            return
+        self._asked = now
+        try:
+            self._gcs.internal_kv_get(b"megamath-head-probe", b"megamath", timeout=_HEAD_PROBE_S)
+            self._answered = time.monotonic()
+        except Exception as exc:  # any failure to answer (timeout, unavailable, connection reset) is silence
+            silent = time.monotonic() - self._answered
+            log.warning("the Ray cluster's head did not answer (%s) for %.0fs", type(exc).__name__, silent)
+            if silent >= _HEAD_LOST_S:
+                raise ExecutorError(f"lost the Ray cluster's head: no answer from it for {silent:.0f}s; finished "
+                                    "tasks are kept: rerun once the cluster is back") from exc
 
 
 def _require_ray():
@@ -140,8 +169,10 @@ class RayExecutor(Executor):
         in_flight: dict = {}
         last_event = time.monotonic()
         next_notice = _STALL_NOTICE_S
+        head = _HeadWatch(ray)
         try:
             while waiting or in_flight:
+                head.check()
                 while waiting and len(in_flight) < in_flight_limit:
                     task = waiting.pop(0)
                     ref = remote.remote(task, [job_ref], job_key, run_dir, progress, self.log_level)

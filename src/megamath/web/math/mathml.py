@@ -408,35 +408,39 @@ def _table_rows(table) -> list[tuple[str, list[tuple]]]:
     ``<mtr>`` open make the parser nest the next cell or row inside the open one: those are taken out as
     the siblings they were meant to be, so ``x & y`` does not become ``xy``."""
     rows: list[tuple[str, list[tuple]]] = []
-
-    def row(node) -> None:
-        cells: list[tuple] = []
-        rows.append((name_of(node), cells))
-        for child in element_children(node):
-            kind = name_of(child)
-            if kind in _ROWS:
-                row(child)
-            elif kind == "mtd":
-                cell(child, cells)
-            else:  # content outside any cell is a cell of its own
-                cells.append((None, [child]))
-
-    def cell(node, cells: list[tuple]) -> None:
-        content: list = []
-        cells.append((node, content))
-        for child in element_children(node):
-            kind = name_of(child)
-            if kind == "mtd":
-                cell(child, cells)
-            elif kind in _ROWS:
-                row(child)
-            else:
-                content.append(child)
-
     for child in element_children(table):
         if name_of(child) in _ROWS:
-            row(child)
+            _add_row(child, rows)
     return rows
+
+
+# _add_row and _add_cell are module functions, not closures over ``rows``: two closures that call each
+# other form a reference cycle, which kept the parser's nodes alive until a garbage collection ran on
+# whichever thread (s3fs's I/O thread, say), where resiliparse refuses to free them.
+def _add_row(node, rows: list[tuple[str, list[tuple]]]) -> None:
+    cells: list[tuple] = []
+    rows.append((name_of(node), cells))
+    for child in element_children(node):
+        kind = name_of(child)
+        if kind in _ROWS:
+            _add_row(child, rows)
+        elif kind == "mtd":
+            _add_cell(child, cells, rows)
+        else:  # content outside any cell is a cell of its own
+            cells.append((None, [child]))
+
+
+def _add_cell(node, cells: list[tuple], rows: list[tuple[str, list[tuple]]]) -> None:
+    content: list = []
+    cells.append((node, content))
+    for child in element_children(node):
+        kind = name_of(child)
+        if kind == "mtd":
+            _add_cell(child, cells, rows)
+        elif kind in _ROWS:
+            _add_row(child, rows)
+        else:
+            content.append(child)
 
 
 def _script_base(node) -> str:
