@@ -23,8 +23,11 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import select
 import signal
 import sys
+import threading
+import time
 import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -211,7 +214,7 @@ class LocalExecutor(Executor):
     def _start_worker(self, job: Job, run_dir: str) -> _Worker:
         driver_end, worker_end = self._context.Pipe()
         process = self._context.Process(
-            target=_worker_main, args=(worker_end, job, run_dir, self.log_level), name="megamath-worker"
+            target=_worker_main, args=(worker_end, job, run_dir, self.log_level, os.getpid()), name="megamath-worker"
         )
         process.start()
         worker_end.close()
@@ -271,10 +274,10 @@ def configure_worker_logging(log_path, level: int) -> None:
     root.setLevel(level)
 
 
-def _worker_main(conn: Connection, job: Job, run_dir: str, log_level: int) -> None:
+def _worker_main(conn: Connection, job: Job, run_dir: str, log_level: int, driver_pid: int) -> None:
     from megamath.runtime.resume import RunFolder
 
-    _die_with_parent()
+    _die_with_driver(driver_pid)
     # Ctrl-C and SIGTERM reach the whole process group: the driver answers them and ends the workers,
     # which would otherwise each print a KeyboardInterrupt or BrokenPipeError traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -307,13 +310,24 @@ def _worker_main(conn: Connection, job: Job, run_dir: str, log_level: int) -> No
 _EXIT_OUT_OF_MEMORY = 75
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to end this worker if its parent dies, so no orphan keeps writing."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
+def _die_with_driver(driver_pid: int) -> None:
+    """End this worker the moment the driver is gone, so no orphan keeps writing without the run's lock.
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    The driver is not the worker's parent (the forkserver is, and it stays up while any worker holds its
+    descriptor), and a task may run for minutes without a word to the driver (a model training, a
+    components pass): a thread waits on a descriptor of the driver's process instead."""
+    try:
+        driver = os.pidfd_open(driver_pid)
+    except (AttributeError, OSError):  # not Linux 5.3+: look every second
+        def watch() -> None:
+            while True:
+                time.sleep(1.0)
+                try:
+                    os.kill(driver_pid, 0)
+                except ProcessLookupError:
+                    os._exit(128 + signal.SIGKILL)
+    else:
+        def watch() -> None:
+            select.select([driver], [], [])  # readable once the driver's process has ended
+            os._exit(128 + signal.SIGKILL)
+    threading.Thread(target=watch, name="megamath-driver-watch", daemon=True).start()
