@@ -149,12 +149,16 @@ def test_failed_reads_of_done_records_and_leases_are_tried_again(faulty_s3):
     assert faulty_s3.proxy.seen[("GET", "/.megamath/done/")] == 2
 
 
-@pytest.mark.parametrize("fault", ["lie", "cut"])
-def test_a_warc_read_that_fails_midway_is_tried_again_not_recorded_as_damaged(faulty_s3, fault):
-    faulty_s3.proxy.add("GET", "example.warc.gz", fault, times=1)  # no bytes, or half of them, once
+@pytest.mark.parametrize("faults", ["lie", "cut", "500,500,500,500,cut,cut,cut,lie"])
+def test_a_warc_read_that_fails_midway_is_tried_again_not_recorded_as_damaged(faulty_s3, faults):
+    """No bytes, half of them, or server errors then both: the task is tried again (a short read is
+    never taken for the file's end, nor for damage that loses its records)."""
+    for fault in faults.split(","):
+        faulty_s3.proxy.add("GET", "example.warc.gz", fault, times=1)
     result = run_cli("web", "extract", "s3://" + CRAWL_KEY, "-o", "s3://runs/lied", "-q", env=faulty_s3.env)
     assert result.returncode == 0, result.stderr
-    assert faulty_s3.proxy.seen[("GET", "example.warc.gz")] == 1
+    assert faulty_s3.proxy.seen[("GET", "example.warc.gz")] == len(faults.split(","))
+    assert json.loads(faulty_s3.fs.cat_file("runs/lied/stats.json"))["input_errors"] == {}  # not "truncated"
     clean = run_cli("web", "extract", "s3://" + CRAWL_KEY, "-o", "s3://runs/clean", "-q", env=faulty_s3.env)
     assert clean.returncode == 0, clean.stderr
 
@@ -162,6 +166,19 @@ def test_a_warc_read_that_fails_midway_is_tried_again_not_recorded_as_damaged(fa
         return sorted(r["id"] for key in faulty_s3.fs.glob(f"runs/{run}/data/*.parquet") for r in read_shard("s3://" + key))
 
     assert ids("lied") == ids("clean") and len(ids("clean")) == 5  # every page, as from a clean read
+
+
+@pytest.mark.parametrize("fault", ["lie", "done-then-500", "500"])
+def test_a_write_the_store_answers_wrongly_is_checked_and_tried_again(faulty_s3, fault):
+    """A shard or done record PUT answered 200 with nothing kept, kept but answered 500, or refused:
+    every shard the run names is there, whole, and no traceback follows."""
+    faulty_s3.proxy.add("PUT", "/data/", fault, times=1)
+    faulty_s3.proxy.add("PUT", "/.megamath/done/", fault, times=1)
+    result = run_cli("web", "extract", "s3://" + CRAWL_KEY, "-o", "s3://runs/written", "-q", env=faulty_s3.env)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert faulty_s3.proxy.seen[("PUT", "/data/")] == faulty_s3.proxy.seen[("PUT", "/.megamath/done/")] == 1
+    done = [json.loads(faulty_s3.fs.cat_file(key)) for key in faulty_s3.fs.glob("runs/written/.megamath/done/*.json")]
+    assert len(done) == 1 and len(list(read_shard(done[0]["output"]))) == 5
 
 
 def test_of_two_drivers_racing_for_a_folder_exactly_one_wins(faulty_s3):
@@ -188,3 +205,19 @@ def test_a_lease_write_stored_but_answered_500_is_still_ours(faulty_s3):
         lease = json.loads(faulty_s3.fs.cat_file("runs/ours/.megamath/lock.json"))
         assert lease["pid"] == os.getpid()
     assert faulty_s3.proxy.seen[("PUT", "lock.json")] == 1
+
+
+def test_a_lease_taken_while_the_store_fails_waits_the_failure_out(faulty_s3):
+    """A phase's lease taken during an outage (classifier training takes one mid-run) is tried again
+    until the store answers, then held; one that never can be taken is one line, not a traceback."""
+    faulty_s3.proxy.add("PUT", "lock.json", "500", seconds=3.0)
+    faulty_s3.proxy.add("PUT", "lock.json", "done-then-500", times=1)  # then stored, but answered 500
+    with RunLock("s3://runs/outage/.megamath", ttl_s=30.0, heartbeat_s=1.0, settle_s=0.1):
+        assert json.loads(faulty_s3.fs.cat_file("runs/outage/.megamath/lock.json"))["pid"] == os.getpid()
+    faulty_s3.proxy.clear()
+    faulty_s3.proxy.add("PUT", "lock.json", "500", seconds=60.0)
+    from megamath.runtime.storage import StorageError
+
+    with pytest.raises(StorageError, match="cannot take the lease of s3://runs/down: the store kept failing for 3s"):
+        with RunLock("s3://runs/down/.megamath", ttl_s=3.0, heartbeat_s=1.0, settle_s=0.1):
+            pass

@@ -204,12 +204,31 @@ class RunLock:
         return False
 
     def _lock_remote(self) -> None:
+        """Take the lease, trying again for up to ``ttl_s`` while the store fails (a phase that starts
+        during an outage waits it out, as the heartbeat does); then one line saying so."""
+        deadline = time.monotonic() + self.ttl_s
+        while True:
+            try:
+                return self._take_lease()
+            except (RunFolderLocked, storage.StorageError, FileNotFoundError):
+                raise
+            except OSError as exc:
+                RunLock.check_still_held()  # a lease this run holds already, lost meanwhile, ends it first
+                if time.monotonic() >= deadline:
+                    raise storage.StorageError(f"cannot take the lease of {storage.parent_of(self.folder)}: the "
+                                               f"store kept failing for {self.ttl_s:.0f}s ({exc})") from exc
+                log.warning("taking the lease of %s failed (%s); trying again", storage.parent_of(self.folder), exc)
+                time.sleep(min(5.0, self.heartbeat_s))
+
+    def _take_lease(self) -> None:
         self._conditional = storage.supports_conditional_writes(self._lease_path)
         self._etag = storage.etag_of(self._lease_path) if self._conditional else None
         lease = self._read_lease()
-        if lease and not self._is_stale(lease):
+        if lease and lease.get("token") == self._token:  # an earlier try's write, whose answer was lost
+            self._write_lease()
+        elif lease and not self._is_stale(lease):
             raise RunFolderLocked(self._refusal(lease))
-        if self._conditional:
+        elif self._conditional:
             self._etag = self._etag if lease else None
             try:
                 self._write_lease()  # created if absent, or replacing the stale lease read: one racer wins

@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+from megamath.runtime.errors import TransientError
+
 log = logging.getLogger(__name__)
 
 TMP_MARKER = ".tmp-"
@@ -118,11 +120,53 @@ def _retried(operation, *args, **kwargs):
 
 
 def open_input(location: str, block_size: int = 8 << 20) -> IO[bytes]:
-    """A binary file object for reading (seekable), local or remote."""
+    """A binary file object for reading (seekable), local or remote. A remote read that fails or comes
+    back shorter than the object holds raises :class:`IncompleteRead`: a store that cut or emptied
+    its answer must not look like a damaged or shorter file."""
     if is_local(location):
         return open(local_path(location), "rb")
     fs, path = filesystem(location)
-    return fs.open(path, "rb", block_size=block_size)
+    return _WholeReads(_retried(fs.open, path, "rb", block_size=block_size), location)
+
+
+class IncompleteRead(TransientError):
+    """A remote read failed or returned fewer bytes than the object holds: another attempt may not."""
+
+
+class _WholeReads:
+    """A remote file whose reads return every byte asked for up to the object's end, or raise."""
+
+    def __init__(self, file, location: str):
+        self._file, self._location = file, location
+
+    def read(self, length: int = -1) -> bytes:
+        position = self._file.tell()
+        left = max(self._file.size - position, 0)
+        wanted = left if length is None or length < 0 else min(length, left)
+        try:
+            data = self._file.read(length)
+        except OSError as exc:
+            raise IncompleteRead(f"{self._location}: reading at byte {position} failed ({exc})") from exc
+        if len(data) < wanted:
+            raise IncompleteRead(f"{self._location}: the store sent {len(data)} of {wanted} bytes at byte {position}")
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._file, name)
+
+    def __iter__(self):
+        return iter(self._file)
+
+    def __enter__(self) -> "_WholeReads":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._file.close()
 
 
 def read_bytes(location: str) -> bytes:
@@ -309,8 +353,21 @@ def publish(local_file: str, location: str) -> None:
             os.unlink(local_file)
         return
     fs, path = filesystem(location)
-    _retried(fs.put_file, local_file, path)
+    _retried(_upload_checked, path, fs, os.path.getsize(local_file), lambda: fs.put_file(local_file, path))
+
+
+def _upload_checked(path: str, fs, size: int, upload) -> None:
+    """Upload (one PUT: the object appears whole or not at all), then ask the store what it holds: a
+    store that answered 200 and kept nothing must not leave a done record pointing at no shard."""
+    upload()
     fs.invalidate_cache(path)
+    try:
+        stored = fs.info(path).get("size")
+    except FileNotFoundError:
+        stored = None
+    if stored != size:
+        raise StorageError(f"{path}: the store accepted the upload but holds "
+                           f"{'nothing' if stored is None else f'{stored} bytes'} of {size}")
 
 
 def write_bytes(location: str, data: bytes) -> None:
@@ -320,8 +377,7 @@ def write_bytes(location: str, data: bytes) -> None:
             Path(tmp).write_bytes(data)
         return
     fs, path = filesystem(location)
-    _retried(fs.pipe_file, path, data)  # one PUT: the object appears whole or not at all
-    fs.invalidate_cache(path)
+    _retried(_upload_checked, path, fs, len(data), lambda: fs.pipe_file(path, data))
 
 
 class PreconditionFailed(StorageError):

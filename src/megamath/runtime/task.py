@@ -19,16 +19,11 @@ from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 from megamath.runtime import storage
+from megamath.runtime.errors import TransientError  # noqa: F401 - raised by jobs, retried by executors
 from megamath.runtime.resume import RunFolder, config_fingerprint
 
 ProgressFn = Callable[[int, int], None]
 """Called from a task with (documents read, input bytes read) since the previous call."""
-
-
-class TransientError(Exception):
-    """An error another attempt may not meet (a network failure after its own retries, say): executors
-    retry the task, up to their ``max_attempts``. Any other exception fails the task at once: the same
-    input would fail the same way again."""
 
 
 @dataclass(frozen=True)

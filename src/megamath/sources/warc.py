@@ -24,7 +24,6 @@ from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 from megamath.runtime import storage
 from megamath.runtime.pipeline import InputError
 from megamath.runtime.stage import Drop, Record
-from megamath.runtime.task import TransientError
 from megamath.sources.decoding import mostly_utf8
 from megamath.sources.remote import download
 from megamath.sources.warc_resync import GZIP_MAGIC, WARC_MAGIC, LostRecord, first_unreadable, is_gzip, resynchronize
@@ -208,9 +207,6 @@ class WarcReader:
                     segment = judged = found.resume
             if region is not None:
                 yield self._lost(source, region, "damaged_region")
-            if not cursor.records and not storage.is_local(path):
-                # a store that answered with nothing (a cut or lying connection): another attempt may read it
-                raise TransientError(f"{source}: no record read from a file of {size} bytes")
             if not cursor.responses:
                 _refuse_derived_files(stream, source)
         self.bytes_read = size
