@@ -1,3 +1,4 @@
+import gzip
 import logging
 
 import pytest
@@ -19,7 +20,8 @@ def make_ut1(root):
     (root / "adult" / "domains").write_text("badsite.com\n# comment\nsub.other.net\n")
     (root / "adult" / "urls").write_text("example.org/private/page.html\n")
     (root / "gambling").mkdir()
-    (root / "gambling" / "domains").write_text("casino.example\n")
+    with gzip.open(root / "gambling" / "domains.gz", "wt") as fh:  # big lists come gzipped
+        fh.write("casino.example\n")
     (root / "news").mkdir()
     (root / "news" / "domains").write_text("newspaper.com\n")  # category not selected
     return root
@@ -59,8 +61,41 @@ def test_curated_sources_and_bad_urls():
     assert got == [(False, "curated_source")] * 3 + [(True, None), (False, "bad_url"), (True, None)]
 
 
-def test_without_lists_it_passes_everything_and_says_so(caplog):
+def test_the_shipped_banned_words_drop_adult_urls_by_default_and_not_their_innocent_neighbours():
+    stage = UrlFilter()
+    adult = ["https://www.freepornclips.example/v/1", "https://example.com/tags/xxx", "https://sexcams.example/",
+             "https://nsfw.example.org/", "https://xvideos-mirror.example/", "https://site.example/?q=hentai"]
+    innocent = ["https://www.sussex.ac.uk/maths/", "https://middlesex.edu/calculus", "https://www.essex.gov.uk/",
+                "https://scunthorpe.example/", "https://therapist.example/", "https://sextant.example/navigation",
+                "https://example.com/analysis/xx-and-yy", "https://cornhub.example/farming",
+                "https://news.example/2019/sex-education-in-schools", "https://art.example/nude-descending-a-staircase"]
+    assert verdicts(stage, adult) == [(False, "banned_word")] * len(adult)
+    assert verdicts(stage, innocent) == [(True, None)] * len(innocent)
+    assert verdicts(UrlFilter(UrlFilterConfig(banned_words=False)), adult[:1]) == [(True, None)]
+
+
+def test_the_banned_words_keep_every_real_page_of_the_shared_data(shared_warc):
+    """No URL of ../shared's real pages (trafilatura's 990 evaluation pages: news, blogs, shops, forums
+    in many languages; the real WARC files) holds a banned word."""
+    import json
+
+    from megamath.runtime.pipeline import InputError
+    from megamath.sources.warc import WarcReader
+
+    urls = list(json.loads((shared_warc.parent / "html-nonmath" / "adbar__trafilatura" / "tests" /
+                            "evaldata.json").read_text(encoding="utf-8")))
+    for path in sorted(shared_warc.rglob("*.warc.gz")):
+        try:
+            urls += [r["url"] for r in WarcReader()(str(path)) if isinstance(r, dict) and r.get("url")]
+        except InputError:  # the damaged and cut files among them
+            pass
+    assert len(urls) > 1000
     stage = UrlFilter(UrlFilterConfig(exclude_curated=False))
+    assert [u for u, (kept, _) in zip(urls, verdicts(stage, urls)) if not kept] == []
+
+
+def test_without_lists_it_passes_everything_and_says_so(caplog):
+    stage = UrlFilter(UrlFilterConfig(exclude_curated=False, banned_words=False))
     with caplog.at_level(logging.INFO):
         assert verdicts(stage, ["https://arxiv.org/abs/1", "https://a.b/"]) == [(True, None), (True, None)]
     assert "passing all URLs" in caplog.text

@@ -54,6 +54,9 @@ _reextract_defaults = ReextractConfig()
               help="UT1-format block lists: one folder per category with `domains` and `urls` files.")
 @click.option("--block-categories", default=",".join(DEFAULT_CATEGORIES), show_default=True,
               help="UT1 categories to apply, comma-separated.")
+@click.option("--no-banned-words", "no_banned_words", is_flag=True,
+              help="Keep URLs holding a word of the shipped adult-content list (dropped by default: "
+                   "docs/url-filter.md).")
 @click.option("--banned-substring", "banned_substrings", multiple=True, help="Drop URLs containing this (repeatable).")
 @click.option("--allow-domain", "allow_domains", multiple=True, help="Always keep this domain (repeatable).")
 @click.option("--allow-list", type=click.Path(dir_okay=False, exists=True), default=None,
@@ -79,7 +82,7 @@ _reextract_defaults = ReextractConfig()
 @click.option("--dedup", "run_dedup", is_flag=True,
               help="Then remove exact and near duplicates from the output into OUTPUT/dedup (see `megamath dedup run`).")
 def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unmasked, lid_model, blocklist_dir, block_categories,
-            banned_substrings, allow_domains, allow_list, keep_curated, full_page, no_math, max_dom_depth,
+            no_banned_words, banned_substrings, allow_domains, allow_list, keep_curated, full_page, no_math, max_dom_depth,
             max_html_bytes, doc_timeout, hard_timeout, classifier_model, math_threshold, run_dedup, **options):
     """Turn WARC files into an English text corpus (stage 1 of the web pipeline).
 
@@ -117,6 +120,7 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unma
         url_filter=UrlFilterConfig(
             blocklist_dir=str(Path(blocklist_dir).resolve()) if blocklist_dir else None,
             categories=csv(block_categories),
+            banned_words=not no_banned_words,
             banned_substrings=tuple(banned_substrings),
             allow_domains=tuple(allow_domains),
             allow_list_file=str(Path(allow_list).resolve()) if allow_list else None,

