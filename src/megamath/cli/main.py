@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from megamath.cli import classifier, code, decontaminate, dedup, llm, recipe, report, synth, web  # noqa: F401
+from megamath.cli import classifier, code, decontaminate, dedup, llm, recipe, release, report, synth, web  # noqa: F401
 from megamath.cli.app import cli
 
 

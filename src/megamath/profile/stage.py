@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
-from megamath.profile.tokenizer import NAMES, TokenCounter, TokenizerError, load_tokenizer
+from megamath.profile.tokenizer import NAMES, Tokenizer, TokenizerError, load_tokenizer
 from megamath.runtime.stage import BatchStage, Record, StageConfigError, resource
 from megamath.sources.crawl import crawl_year
 
@@ -55,7 +55,7 @@ class Profile(BatchStage):
         self.counters: Counter = Counter()
 
     @resource
-    def counter(self) -> TokenCounter | None:
+    def counter(self) -> Tokenizer | None:
         if self.config.tokenizer is None:
             return None
         try:

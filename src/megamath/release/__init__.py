@@ -1,0 +1,1 @@
+"""The release: a corpus's shards turned into what a training run reads (tokenized datasets)."""
