@@ -3,6 +3,7 @@
 import json
 import random
 
+import numpy as np
 import pytest
 
 from megamath.decontam.index import BenchmarkIndex, locate_benchmarks
@@ -110,3 +111,49 @@ def test_cli_reports_what_it_removed(tmp_path, benchmark_files):
     assert all(r["benchmark"] == "gsm8k" and len(r["ngram"].split()) == 13 for r in report)
     kept = [r for shard in (tmp_path / "run" / "data").glob("*.parquet") for r in read_shard(shard)]
     assert len(kept) == 47
+
+
+def test_the_shipped_index_is_the_one_built_from_the_recipe_benchmarks(benchmark_files):
+    """tools/build_benchmark_index.py built it from the same files (LLM360/MegaMath's and MATH's test
+    set): any change to the n-gram hash, the fields read or the files shows here."""
+    from megamath.decontam.index import shipped_index
+
+    built, shipped = BenchmarkIndex.build(benchmark_files), BenchmarkIndex.load(shipped_index())
+    assert (shipped.n, shipped.seed, shipped.items, shipped.counts) == (built.n, built.seed, built.items, built.counts)
+    assert np.array_equal(shipped.hashes, built.hashes) and np.array_equal(shipped.item_of_hash, built.item_of_hash)
+    assert np.array_equal(shipped.short_prefixes, built.short_prefixes) and sorted(shipped.short) == sorted(built.short)
+    for k, (hashes, owners) in built.short.items():
+        assert np.array_equal(shipped.short[k][0], hashes) and np.array_equal(shipped.short[k][1], owners)
+    assert len(shipped.items) == 15_867 and len(np.unique(shipped.hashes)) == len(shipped.hashes)
+
+
+def test_without_benchmarks_the_shipped_index_decontaminates(tmp_path, benchmark_files):
+    documents = planted_documents(benchmark_files)[:40] + [{"id": "clean", "text": "A page about bread. " * 30}]
+    shard = tmp_path / "in.jsonl"
+    with ShardWriter(shard) as writer:
+        for document in documents:
+            writer.write(document)
+    result = run_cli("decontaminate", str(shard), "-o", str(tmp_path / "out"), "-q")
+    assert result.returncode == 0, result.stderr
+    assert "the shipped index of the recipe's 12 benchmarks: 15,867 items" in result.stdout
+    kept = [r["id"] for path in (tmp_path / "out" / "data").glob("*") for r in read_shard(path)]
+    assert kept == ["clean"]
+    refused = run_cli("decontaminate", str(shard), "-o", str(tmp_path / "n10"), "--ngram", "10")
+    assert refused.returncode == 2 and "the shipped index is of 13-grams" in refused.stderr
+
+
+def test_an_index_built_with_other_ngram_hashes_is_refused(tmp_path):
+    from megamath.decontam.index import BenchmarkError
+    from megamath.dedup.store import load_arrays, save_arrays
+
+    (tmp_path / "b.jsonl").write_text(json.dumps({"question": "what is the sum of the first twenty odd numbers "
+                                                              "in the list written on the board"}) + "\n")
+    path = str(tmp_path / "index.arrays")
+    BenchmarkIndex.build({"b": str(tmp_path / "b.jsonl")}).save(path)
+    arrays = load_arrays(path)
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["probe"] = ["1", "2", "3", "4"]  # what another version's hash would give
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    save_arrays(path, **arrays)
+    with pytest.raises(BenchmarkError, match="another version's n-gram hashes"):
+        BenchmarkIndex.load(path)

@@ -145,6 +145,7 @@ class BenchmarkIndex:
         informative = _informative_windows(texts, n)
         hashes, item_of_hash = hashes[informative], item_of_hash[informative]
         order = np.argsort(hashes, kind="stable")
+        hashes, item_of_hash = _first_of_each(hashes[order], item_of_hash[order], len(items))
         short: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         prefixes = np.zeros(0, dtype=np.uint64)
         if short_texts:
@@ -155,8 +156,9 @@ class BenchmarkIndex:
             for k in np.unique(lengths):
                 chosen_k = np.flatnonzero(lengths == k)
                 k_order = np.argsort(whole_hashes[chosen_k], kind="stable")
-                short[int(k)] = (whole_hashes[chosen_k][k_order], np.array(short_owners)[chosen_k][k_order])
-        return cls(n, seed, hashes[order], item_of_hash[order], items, short, prefixes, counts)
+                short[int(k)] = _first_of_each(whole_hashes[chosen_k][k_order],
+                                               np.array(short_owners)[chosen_k][k_order], len(items))
+        return cls(n, seed, hashes, item_of_hash, items, short, prefixes, counts)
 
     @property
     def too_short(self) -> dict[str, int]:
@@ -164,7 +166,7 @@ class BenchmarkIndex:
 
     def save(self, path: str) -> None:
         meta = {"n": self.n, "seed": self.seed, "items": self.items, "counts": self.counts,
-                "short_sizes": sorted(self.short)}
+                "short_sizes": sorted(self.short), "probe": _probe(self.n, self.seed)}
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), "hashes": self.hashes,
                   "item_of_hash": self.item_of_hash, "short_prefixes": self.short_prefixes}
         for k, (hashes, owners) in self.short.items():
@@ -173,11 +175,41 @@ class BenchmarkIndex:
 
     @classmethod
     def load(cls, path: str) -> "BenchmarkIndex":
+        """The index saved at ``path`` (``.zst``: compressed, as the shipped one is). An index whose
+        n-gram hashes no longer match this version's is refused: it would match nothing."""
         arrays = load_arrays(path)
         meta = json.loads(arrays["meta"].tobytes())
+        if meta.get("probe") != _probe(meta["n"], meta["seed"]):
+            raise BenchmarkError(f"{path} was built with another version's n-gram hashes: build it again "
+                                 "(the shipped one: tools/build_benchmark_index.py)")
         short = {k: (arrays[f"short{k}.hashes"], arrays[f"short{k}.items"]) for k in meta["short_sizes"]}
         return cls(meta["n"], meta["seed"], arrays["hashes"], arrays["item_of_hash"],
                    [tuple(item) for item in meta["items"]], short, arrays["short_prefixes"], meta["counts"])
+
+
+def _first_of_each(sorted_hashes: np.ndarray, owners: np.ndarray, items: int) -> tuple[np.ndarray, np.ndarray]:
+    """One entry per hash, its first owner: a lookup finds the first of equal hashes, so the others
+    never answer (about half of the entries: a problem's n-grams also come with problem + solution)."""
+    first = np.ones(len(sorted_hashes), dtype=bool)
+    first[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+    return sorted_hashes[first], owners[first].astype(np.uint16 if items <= 1 << 16 else np.int64)
+
+
+_PROBE_TEXT = "a probe of the n-gram hash: if these words hash otherwise, an index built before matches nothing"
+
+
+def _probe(n: int, seed: int) -> list[str]:
+    hashes, _ = NgramHasher(n, seed=seed).hash_batch([" ".join([_PROBE_TEXT] * (1 + n // 10))])
+    return [str(h) for h in hashes[:4]]
+
+
+SHIPPED_INDEX = "recipe_benchmarks.arrays.zst"
+
+
+def shipped_index() -> str:
+    """The path of the shipped index of the recipe's 12 benchmarks (13-grams; how it is built and the
+    benchmarks' sources and licences: docs/benchmarks.md)."""
+    return str(resources.files("megamath.decontam").joinpath("data", SHIPPED_INDEX))
 
 
 def _check(benchmark: str, path: str, count: dict[str, int]) -> None:

@@ -6,10 +6,12 @@ storage reaches (a local path or a URL); reading some arrays of a file skips ove
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 
 import numpy as np
+import zstandard
 
 from megamath.runtime import storage
 
@@ -36,10 +38,11 @@ def save_arrays(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
 
 
 def load_arrays(path: str | os.PathLike[str], names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """Read (some of) the arrays of ``path``, verifying each one's length and checksum."""
+    """Read (some of) the arrays of ``path``, verifying each one's length and checksum; a ``.zst``
+    file (an array file compressed whole, as shipped files are) is decompressed in memory."""
     path = str(path)
     try:
-        with storage.open_input(path) as fh:
+        with _array_file(path) as fh:
             header = json.loads(fh.readline())
             if header.get("magic") != _MAGIC:
                 raise CorruptFileError(f"{path}: not a megamath array file")
@@ -60,3 +63,10 @@ def load_arrays(path: str | os.PathLike[str], names: tuple[str, ...] | None = No
             return out
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptFileError(f"{path}: unreadable header ({exc})") from exc
+
+
+def _array_file(path: str):
+    if not path.endswith(".zst"):
+        return storage.open_input(path)
+    with storage.open_input(path) as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream:
+        return io.BytesIO(stream.read())

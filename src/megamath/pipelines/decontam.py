@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from megamath.decontam.index import BenchmarkError, BenchmarkSpec, BuildIndex
+from megamath.decontam.index import BenchmarkError, BenchmarkIndex, BenchmarkSpec, BuildIndex, shipped_index
 from megamath.decontam.stage import Decontaminate, DecontaminateConfig
 from megamath.report.contamination import write_contamination_report
 from megamath.runtime.executor import Executor
@@ -20,10 +20,18 @@ from megamath.sources.shards import ShardReader
 
 @dataclass
 class IndexResult:
-    """``location``: the index file; ``counts``: lines, items, too short, malformed per benchmark."""
+    """``location``: the index file; ``counts``: lines, items, too short, malformed per benchmark;
+    ``shipped``: whether it is the shipped index of the recipe's 12 benchmarks."""
 
     location: str
     counts: dict[str, dict[str, int]]
+    shipped: bool = False
+
+
+def shipped_index_result() -> IndexResult:
+    """The shipped index, loaded once here so that one built by another version is refused up front."""
+    location = shipped_index()
+    return IndexResult(location, BenchmarkIndex.load(location).counts, shipped=True)
 
 
 def build_index(spec: BenchmarkSpec, folder: RunFolder, executor: Executor, *, show_progress: bool = True
@@ -46,17 +54,19 @@ class DecontaminationResult:
     removed: Counter = field(default_factory=Counter)
 
 
-def run_decontaminate(shards: list[str], out: str, spec: BenchmarkSpec, executor: Executor, *,
+def run_decontaminate(shards: list[str], out: str, spec: BenchmarkSpec | None, executor: Executor, *,
                       output_suffix: str = ".parquet", force: bool = False, show_progress: bool = True
                       ) -> DecontaminationResult:
     """Drop the documents of ``shards`` that share an n-gram with a benchmark item, into ``out``;
-    the removed ones are listed in ``OUT/contamination.jsonl``."""
+    the removed ones are listed in ``OUT/contamination.jsonl``. ``spec`` None: the shipped index of
+    the recipe's 12 benchmarks (13-grams)."""
     check_shards(shards)
     folder = RunFolder(out)
     with folder.lock():
         if force:
             folder.reset()
-        index = build_index(spec, folder.sub("work", "index"), executor, show_progress=show_progress)
+        index = (build_index(spec, folder.sub("work", "index"), executor, show_progress=show_progress)
+                 if spec is not None else shipped_index_result())
         pipeline = Pipeline(ShardReader(), [Decontaminate(DecontaminateConfig(index.location)), Profile(CARRY)],
                             output_suffix=output_suffix)
         summary = run_pipeline(pipeline, shards, folder, executor, show_progress=show_progress, desc="decontaminate")

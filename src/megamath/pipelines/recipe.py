@@ -149,11 +149,14 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("seed", _lsh.minhash.seed, "MinHash seed"),
         Option("partitions", _lsh.partitions, "slices of each band per task (raise for 10^8+ documents)", bounds=_AT_LEAST_1),
     ]),
-    "decontaminate": ("Drop documents sharing an n-gram with a math benchmark (skipped without benchmarks).", [
-        Option("benchmark_dir", "", "folder of the recipe's 12 benchmarks as jsonl (megamath/decontam/benchmarks.toml "
-               "names the files)"),
-        Option("benchmarks", {}, "more (or replacement) benchmarks: { name = \"file.jsonl\" }"),
-        Option("ngram", 13, "words per n-gram (the recipe's 13)", bounds=_AT_LEAST_1),
+    "decontaminate": ("Drop documents sharing a 13-gram with the test items of the recipe's 12 math benchmarks "
+                      "(a shipped index, docs/benchmarks.md), or of the benchmarks you name.", [
+        Option("enabled", True, "false: skip this phase"),
+        Option("benchmark_dir", "", "instead of the shipped index: a folder of benchmarks as jsonl "
+               "(megamath/decontam/benchmarks.toml names the files)"),
+        Option("benchmarks", {}, "instead of the shipped index, or beside benchmark_dir: { name = \"file.jsonl\" }"),
+        Option("ngram", 13, "words per n-gram (the recipe's 13; another size needs benchmark_dir or benchmarks)",
+               bounds=_AT_LEAST_1),
     ]),
     "reextract": ("Stage 2: trafilatura in precision mode on the survivors.", [
         Option("enabled", True, "false: skip this phase"),
@@ -403,8 +406,8 @@ def skip_reasons(recipe: Recipe) -> dict[str, str]:
         reasons["classify"] = "no [classifier] model, nor positive and negative seeds to train one"
     if not recipe["dedup"]["enabled"]:
         reasons["dedup"] = "[dedup] enabled = false"
-    if not d["benchmark_dir"] and not d["benchmarks"]:
-        reasons["decontaminate"] = "no [decontaminate] benchmark_dir or benchmarks"
+    if not d["enabled"]:
+        reasons["decontaminate"] = "[decontaminate] enabled = false"
     if not recipe["reextract"]["enabled"]:
         reasons["reextract"] = "[reextract] enabled = false"
     if not recipe["llm"]["base_url"]:
@@ -426,6 +429,9 @@ def _check_paths(recipe: Recipe) -> None:
     for section, key, value in named:
         if value and not storage.exists(recipe.location(value)):
             raise RecipeError(f"{recipe.path}: [{section}] {key}: {recipe.location(value)} does not exist")
+    if d["enabled"] and d["ngram"] != 13 and not (d["benchmark_dir"] or d["benchmarks"]):
+        raise RecipeError(f"{recipe.path}: [decontaminate] ngram = {d['ngram']} needs benchmark_dir or benchmarks: "
+                          "the shipped index is of 13-grams")
     if d["benchmark_dir"] and not locate_benchmarks(recipe.location(d["benchmark_dir"])):
         raise RecipeError(f"{recipe.path}: [decontaminate] benchmark_dir: {recipe.location(d['benchmark_dir'])} holds "
                           "none of the benchmark files megamath/decontam/benchmarks.toml names (gsm8k/test.jsonl, ...)")
@@ -536,11 +542,12 @@ def _phase_decontaminate(recipe, shards, folder, executor, show_progress) -> Pha
     d = recipe["decontaminate"]
     files = locate_benchmarks(recipe.location(d["benchmark_dir"])) if d["benchmark_dir"] else {}
     files.update({name: recipe.location(path) for name, path in d["benchmarks"].items()})
-    spec = BenchmarkSpec(tuple(sorted(files.items())), ngram=d["ngram"])
+    spec = BenchmarkSpec(tuple(sorted(files.items())), ngram=d["ngram"]) if files else None
     result = run_decontaminate(shards, folder.root, spec, executor, output_suffix=_suffix(recipe),
                                show_progress=show_progress)
     return PhaseOutcome("decontaminate", folder.root, result.summary,
-                        notes=[format_index_counts(result.index.counts), format_removals(result.removed, result.report)])
+                        notes=[format_index_counts(result.index.counts, shipped=result.index.shipped),
+                               format_removals(result.removed, result.report)])
 
 
 def _phase_reextract(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:

@@ -35,9 +35,12 @@ def format_removals(per_benchmark: Counter, report: str) -> str:
     return f"decontamination removed {sum(per_benchmark.values()):,} document(s): {listed}; listed in {report}"
 
 
-def format_index_counts(counts: dict[str, dict[str, int]]) -> str:
-    """Items indexed per benchmark (printed before a decontamination run's results)."""
+def format_index_counts(counts: dict[str, dict[str, int]], shipped: bool = False) -> str:
+    """Items indexed per benchmark (printed before a decontamination run's results); ``shipped``: the
+    index is the one shipped with megamath, which the line says."""
     parts = [f"{name} {c['items']:,}" + (f" ({c['too_short']:,} too short)" if c.get("too_short") else "")
              for name, c in sorted(counts.items())]
     total = sum(c["items"] for c in counts.values())
-    return f"benchmark items indexed: {total:,} — " + ", ".join(parts)
+    head = (f"the shipped index of the recipe's {len(counts)} benchmarks: {total:,} items" if shipped
+            else f"benchmark items indexed: {total:,}")
+    return f"{head} — " + ", ".join(parts)
