@@ -157,3 +157,20 @@ def test_an_index_built_with_other_ngram_hashes_is_refused(tmp_path):
     save_arrays(path, **arrays)
     with pytest.raises(BenchmarkError, match="another version's n-gram hashes"):
         BenchmarkIndex.load(path)
+
+
+def test_a_run_folder_index_of_another_version_is_built_again(tmp_path):
+    (tmp_path / "b.jsonl").write_text(json.dumps({"question": "what is the sum of the first twenty odd numbers "
+                                                              "in the list written on the board"}) + "\n")
+    shard = tmp_path / "in.jsonl"
+    with ShardWriter(shard) as writer:
+        writer.write({"id": "x", "text": "a page about bread and butter " * 10})
+    args = ["decontaminate", str(shard), "-o", str(tmp_path / "out"), "--benchmark", f"b={tmp_path / 'b.jsonl'}", "-q"]
+    assert run_cli(*args).returncode == 0
+    done = next((tmp_path / "out" / "work" / "index" / ".megamath" / "done").glob("*.json"))
+    record = json.loads(done.read_text())
+    record["fingerprint"] = record["fingerprint"].split("|hash=")[0]  # as a version before the probe wrote it
+    done.write_text(json.dumps(record))
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert "hash=" in json.loads(next((tmp_path / "out" / "work" / "index" / ".megamath" / "done").glob("*.json")).read_text())["fingerprint"]

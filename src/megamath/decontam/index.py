@@ -251,8 +251,10 @@ class BuildIndex(Job):
         return {"benchmarks": [list(b) for b in self.spec.benchmarks], "ngram": self.spec.ngram, "seed": self.spec.seed}
 
     def task(self, folder: RunFolder) -> Task:
-        """The one task, identified by the content of every benchmark file."""
+        """The one task, identified by the content of every benchmark file and by the n-gram hash (an
+        index built by a version that hashes otherwise is built again, not refused on every rerun)."""
         fingerprint = "|".join(f"{name}={storage.fingerprint(path)}" for name, path in self.spec.benchmarks)
+        fingerprint += "|hash=" + ",".join(_probe(self.spec.ngram, self.spec.seed))
         return Task("index", "benchmarks", storage.join(folder.data, "index.arrays"), fingerprint)
 
     def run(self, task: Task, folder: RunFolder, progress: ProgressFn | None, *, disposable: bool) -> dict:
