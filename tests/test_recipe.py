@@ -99,6 +99,26 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     rerun = run_cli("run", recipe, "-q")
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout.count("(1 of 1 task(s) resumed") == 5
+    # the card of the recipe's folder: its final phase's shards inside the card's folder, and what every
+    # phase used (the classifier, the benchmarks)
+    card = run_cli("card", f"example={tmp_path / 'run'}", "-o", str(tmp_path / "release"))
+    assert card.returncode == 0, card.stderr
+    text = (tmp_path / "release" / "README.md").read_text()
+    assert "path: data/example/*.parquet" in text and len(list((tmp_path / "release" / "data" / "example").glob("*.parquet"))) == 1
+    assert "| example | 13 | 1 |" in text and "`2-classify` math_classifier.threshold" in text
+    assert "No decontamination was run" not in text and "- none recorded" not in text
+
+
+def test_a_recipe_of_inputs_and_output_alone_decontaminates_with_the_shipped_benchmarks(tmp_path):
+    from megamath.pipelines.recipe import skip_reasons
+
+    path = tmp_path / "recipe.toml"
+    path.write_text(f'[run]\ninputs = ["{EXAMPLE_WARC}"]\noutput = "{tmp_path / "run"}"\n')
+    reasons = skip_reasons(load_recipe(path))
+    assert "decontaminate" not in reasons and "classify" in reasons
+    path.write_text(path.read_text() + "[decontaminate]\nngram = 10\n")
+    with pytest.raises(RecipeError, match="ngram = 10 needs benchmark_dir or benchmarks"):
+        check_recipe(load_recipe(path))
 
 
 def test_the_llm_phase_runs_against_an_endpoint_and_resumes_without_new_requests(tmp_path):

@@ -48,19 +48,21 @@ def report(runs, output):
 @cli.command("card")
 @click.argument("subsets", nargs=-1, required=True, metavar="[NAME=]RUN...")
 @click.option("-o", "--output", "card_dir", type=click.Path(file_okay=False), required=True,
-              help="Folder the README.md goes to (the subsets' Parquet paths are written relative to it).")
+              help="Folder the README.md goes to; shards outside it are linked (or copied) into its data/<NAME>/.")
 @click.option("--title", default="A math corpus built with megamath", show_default=True)
 def card(subsets, card_dir, title):
     """A dataset card (README.md with Hugging Face YAML front matter) for the Parquet output of run folders.
 
-    One config per subset (NAME, or the run folder's name), rows and bytes per subset, size_categories,
+    RUN is a run folder, or a recipe's folder (its final phase's output is the subset; the thresholds,
+    models and benchmarks of all its phases are reported). One config per subset (NAME, or the folder's
+    name), its data files inside OUTPUT as the Hub requires, rows and bytes per subset, size_categories,
     every field documented, the thresholds, models, tokenizer and decontamination benchmarks the runs
     used, and the licences the data inherits (Common Crawl's terms, code files' own licences, the terms
     of the LLMs whose outputs it holds). `datasets.load_dataset(FOLDER, NAME)` reads it.
 
     \b
     Example:
-      megamath card web=runs/example/6-webpro code=runs/code-math -o runs/release
+      megamath card web=runs/example code=runs/code-math -o runs/release
     """
     from megamath.report.card import write_card
     from megamath.runtime import storage

@@ -1,8 +1,9 @@
 """The dataset card a corpus is published with: ``README.md`` with Hugging Face YAML front matter, made
 with ``huggingface_hub``'s card classes (offline).
 
-One ``configs`` entry per subset (a run folder's ``data/*.parquet``, paths relative to the card), its
-``dataset_info`` (features from the Parquet schema, rows and bytes from the run's statistics),
+One ``configs`` entry per subset (a run folder's ``data/*.parquet``, or a recipe folder's final phase's;
+shards outside the card's folder are linked, or copied, into ``data/<subset>/`` beside the card, since
+the Hub reads only files inside the dataset's folder), its ``dataset_info`` (features from the Parquet schema, rows and bytes from the run's statistics),
 ``size_categories`` from the rows; the body documents every field, the thresholds and models the runs
 used, the tokenizer and token counts, the decontamination benchmarks with their n-gram size and hits,
 and the licences the data inherits: Common Crawl's terms of use for web text, each code file's own
@@ -12,10 +13,11 @@ licence (counted from ``meta.code``), and the terms of every LLM whose outputs a
 from __future__ import annotations
 
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 
-from megamath.report.collect import PhaseReport, collect_phase, config_items
+from megamath.report.collect import PhaseReport, collect_phase, config_items, find_runs
 from megamath.runtime import storage
 
 FIELDS = {
@@ -93,29 +95,70 @@ def _benchmark_sizes(phases: list[PhaseReport]) -> dict[str, int]:
     return sizes
 
 
+def subset_runs(location: str) -> tuple[str, list[str]]:
+    """(the run folder whose shards are the subset, every run folder that made them): a run folder is
+    both; a recipe's folder gives its final phase with output, and all of its phases, whose thresholds,
+    models and benchmarks the card reports."""
+    runs = find_runs(storage.normalize(location))
+    if not runs:
+        raise ValueError(f"{location} is neither a run folder nor a recipe's folder")
+    with_output = [run for run in runs if storage.list_files(storage.join(run, "data"), ".parquet")]
+    if not with_output:
+        raise ValueError(f"{location} has no Parquet shards (the card describes Parquet output)")
+    return with_output[-1], runs
+
+
+def _data_inside(name: str, shards: list[str], data_folder: str, card_dir: str) -> str:
+    """The subset's data folder relative to the card: where it is, if inside the card's folder; else
+    ``data/<name>`` beside the card, its shards hard-linked there (copied across filesystems or from a
+    store)."""
+    local = storage.is_local(data_folder) and Path(storage.local_path(data_folder)).resolve()
+    if local and local.is_relative_to(Path(card_dir).resolve()):
+        return os.path.relpath(local, card_dir)
+    target = Path(card_dir) / "data" / name
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("*.parquet"):
+        old.unlink()  # a card made again from other runs: no stale shard may stay
+    for shard in shards:
+        destination = target / storage.name_of(shard)
+        if storage.is_local(shard):
+            try:
+                os.link(storage.local_path(shard), destination)
+                continue
+            except OSError:  # another filesystem: copied
+                pass
+        with storage.open_input(shard) as source, open(destination, "wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+    return f"data/{name}"
+
+
 def build_card(subsets: dict[str, str], card_dir: str, *, title: str = "A math corpus built with megamath"):
-    """The card (a ``huggingface_hub.DatasetCard``) of ``subsets`` (name → run folder) for ``card_dir``."""
+    """The card (a ``huggingface_hub.DatasetCard``) of ``subsets`` (name → run folder or recipe folder)
+    for ``card_dir``."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    phases = {name: collect_phase(location, name) for name, location in subsets.items()}
+    phases, history = {}, []
+    for name, location in subsets.items():
+        final, runs = subset_runs(location)
+        phases[name] = collect_phase(final, name)
+        history += [collect_phase(run) for run in runs if run != final] + [phases[name]]
     configs, infos, rows = [], [], 0
     for name, phase in phases.items():
-        shards = sorted(r for r in storage.list_files(storage.join(phase.root, "data"), ".parquet"))
-        if not shards:
-            raise ValueError(f"subset {name}: {phase.root} has no Parquet shards (the card describes Parquet output)")
-        relative = os.path.relpath(storage.local_path(storage.join(phase.root, "data")), card_dir)
+        shards = sorted(storage.list_files(storage.join(phase.root, "data"), ".parquet"))
+        relative = _data_inside(name, shards, storage.join(phase.root, "data"), card_dir)
         configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{relative}/*.parquet"}]})
         nbytes = sum(storage.size(shard) or 0 for shard in shards)
         infos.append({"config_name": name, "features": _features(shards[0]),
                       "splits": [{"name": "train", "num_bytes": nbytes, "num_examples": phase.docs_written}],
                       "download_size": nbytes, "dataset_size": nbytes})
         rows += phase.docs_written
-    settings, models, tokenizers, hits = _used(list(phases.values()))
-    sizes = _benchmark_sizes(list(phases.values()))
+    settings, models, tokenizers, hits = _used(history)
+    sizes = _benchmark_sizes(history)
     data = DatasetCardData(license="other", language=["en"], pretty_name=title, size_categories=[size_category(rows)],
                            task_categories=["text-generation"], configs=configs, dataset_info=infos,
                            tags=["math", "megamath"])
-    folders = {name: os.path.relpath(storage.local_path(phase.root), card_dir) for name, phase in phases.items()}
+    folders = {name: os.path.relpath(storage.local_path(phase.root), card_dir) if storage.is_local(phase.root)
+               else phase.root for name, phase in phases.items()}
     body = _body(phases, folders, settings, models, tokenizers, hits, sizes)
     card = DatasetCard.from_template(data, template_str=_TEMPLATE, title=title, body=body)
     return card
