@@ -107,6 +107,13 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     assert "path: data/example/*.parquet" in text and len(list((tmp_path / "release" / "data" / "example").glob("*.parquet"))) == 1
     assert "| example | 13 | 1 |" in text and "`2-classify` math_classifier.threshold" in text
     assert "No decontamination was run" not in text and "- none recorded" not in text
+    # the report of the recipe's folder: its own input once (not the phases' shards), the skipped phase,
+    # tokens "not counted" where a phase counts none, and each distribution drawn once
+    assert run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html")).returncode == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "<summary>1 input(s)</summary>" in page and "Skipped: <b>webpro</b>" in page
+    assert "<td>1-extract</td><td>finished</td><td>1</td><td>5</td><td>not counted</td>" in page
+    assert page.count("language score (5-reextract)") == 2 and "1-extract: language score" not in page  # title + svg title
 
 
 def test_a_recipe_of_inputs_and_output_alone_decontaminates_with_the_shipped_benchmarks(tmp_path):

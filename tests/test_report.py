@@ -83,6 +83,17 @@ def test_every_number_in_the_report_is_the_sum_of_the_per_task_stats(tmp_path):
             assert 1 <= len(stage.examples[reason]) <= 3
 
 
+def test_the_report_lists_inputs_that_could_not_be_read_whole(tmp_path):
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(EXAMPLE_WARC.read_bytes()[:6000])
+    run = tmp_path / "run"
+    result = run_cli("web", "extract", str(EXAMPLE_WARC), str(cut), "-o", str(run), "-q")
+    assert "cut.warc.gz" in result.stderr
+    assert run_cli("report", str(run), "-o", str(tmp_path / "r.html")).returncode == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "1 input(s) not read whole</summary>" in page and str(cut) in page and "is damaged after byte" in page
+
+
 def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     """Width, height and rows of RGB(A) bytes of a PNG (8-bit, as Chromium writes them), unfiltered."""
     data = path.read_bytes()

@@ -48,6 +48,7 @@ class PhaseReport:
     fingerprint: str
     contamination: list[dict] = field(default_factory=list)
     samples: dict[str, list[dict]] = field(default_factory=dict)
+    input_errors: dict[str, str] = field(default_factory=dict)  # input -> why it could not be read
 
     @property
     def profile(self) -> Counter:
@@ -100,6 +101,7 @@ def collect_phase(location: str, name: str | None = None) -> PhaseReport:
         wall_seconds=stats.get("seconds", 0.0),
         inputs=sorted(r["source"] for r in results), config=config.get("config", {}),
         fingerprint=config.get("fingerprint", ""))
+    phase.input_errors = {r["source"]: r["input_error"] for r in results if r.get("input_error")}
     phase.contamination = _contamination(folder)
     phase.samples = _samples(sorted(r["output"] for r in results if r.get("output")))
     return phase
@@ -164,6 +166,13 @@ def _samples(shards: list[str], max_records: int = 5_000) -> dict[str, list[dict
 class RunReport:
     phases: list[PhaseReport]
     version: str = __version__
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (phase, why) of the recipes reported
+
+    @property
+    def raw_inputs(self) -> list[str]:
+        """The inputs no reported phase wrote: a recipe's own inputs, not its phases' intermediate shards."""
+        roots = [p.root.rstrip("/") + "/" for p in self.phases]
+        return sorted({i for p in self.phases for i in p.inputs if not any(i.startswith(r) for r in roots)})
 
     @property
     def core_hours(self) -> float:
@@ -172,10 +181,13 @@ class RunReport:
 
 def collect(locations: list[str]) -> RunReport:
     """The report of every run folder found under ``locations``, named by their path below each location."""
-    phases = []
+    phases, skipped = [], []
     for location in locations:
         root = storage.normalize(location)
         for run in find_runs(root):
             relative = run[len(root):].strip("/") or storage.name_of(root)
             phases.append(collect_phase(run, relative))
-    return RunReport(phases)
+        recipe = _readable_json(storage.join(root, "recipe.json"))
+        skipped += [(str(phase.get("phase")), str(phase["skipped"])) for phase in recipe.get("phases", [])
+                    if isinstance(phase, dict) and phase.get("skipped")]
+    return RunReport(phases, skipped=skipped)

@@ -28,6 +28,8 @@ td:first-child, th:first-child {{ text-align: left; }}
 th {{ background: #f1f4f9; }}
 .running {{ background: #fff4d6; border: 1px solid #e6c35c; padding: 8px 12px; }}
 .charts {{ display: flex; flex-wrap: wrap; gap: 16px; }}
+.distribution {{ display: flex; gap: 12px; align-items: flex-start; }}
+table.beside {{ font-size: 12px; }}
 .chart text {{ font: 11px system-ui, sans-serif; fill: #1d2330; }}
 pre {{ white-space: pre-wrap; background: #f7f8fb; border: 1px solid #e1e5ee; padding: 8px; max-height: 240px;
        overflow: auto; font: 12.5px/1.4 ui-monospace, monospace; }}
@@ -167,6 +169,31 @@ def _synthesis(report: RunReport) -> str:
     return "<div class='charts'>" + "".join(charts) + "</div>" if charts else "<p class='muted'>No synthesis ran.</p>"
 
 
+def _tokens(phase) -> int | None:
+    """A phase's output tokens, or None where its records carry none: not counted (a recipe counts them
+    once, where the text is final), which the report says instead of showing 0."""
+    tokens = phase.profile["tokens"]
+    return None if tokens == 0 and phase.docs_written else tokens
+
+
+def _distribution(title: str, prefix: str, phases, order=_ordered) -> str:
+    """One distribution drawn once: the chart of the last phase that has it, and a table of every such
+    phase's counts beside each other (a recipe's phases carry the same scores from phase to phase)."""
+    having = [(p.name, p.counters_with(prefix)) for p in phases]
+    having = [(name, counts) for name, counts in having if any(counts.values())]
+    if not having:
+        return ""
+    last_name, last = having[-1]
+    chart = bar_chart(f"{title} ({last_name})", order(last))
+    if len(having) == 1:
+        return chart
+    buckets = [label for label, _ in order({k: 1 for _, counts in having for k in counts})]
+    table = ("<table class='beside'><tr><th>" + _e(title) + "</th>" + "".join(f"<th>{_e(n)}</th>" for n, _ in having)
+             + "</tr>" + "".join("<tr><td>" + _e(b) + "</td>" + "".join(f"<td>{_n(c.get(b, 0))}</td>" for _, c in having)
+                                 + "</tr>" for b in buckets) + "</table>")
+    return f"<div class='distribution'>{chart}{table}</div>"
+
+
 def render(report: RunReport) -> str:
     phases = report.phases
     body = ["<h1>megamath run report</h1>"]
@@ -178,41 +205,51 @@ def render(report: RunReport) -> str:
                 "<th>tokens out</th><th>configuration</th><th>task time</th><th>wall time</th></tr>")
     for p in phases:
         body.append(f"<tr><td>{_e(p.name)}</td><td>{_e(p.state)}</td><td>{p.tasks_done}</td><td>{_n(p.docs_written)}</td>"
-                    f"<td>{_n(p.profile['tokens'])}</td><td><code>{_e(p.fingerprint)}</code></td>"
+                    f"<td>{'not counted' if _tokens(p) is None else _n(_tokens(p))}</td><td><code>{_e(p.fingerprint)}</code></td>"
                     f"<td>{p.task_seconds:,.1f} s</td><td>{p.wall_seconds:,.1f} s</td></tr>")
-    inputs = sorted({i for p in phases for i in p.inputs})
+    inputs = report.raw_inputs
     seeds = sorted({f"{k}={v}" for p in phases for k, v in config_items(p.config) if k.endswith("seed")})
     body.append(f"</table><p>megamath {_e(report.version)}; {len(phases)} phase(s); {report.core_hours:.3f} core-hours "
                 f"of task time; seeds: {_e(', '.join(seeds) or 'none')}.</p>"
                 f"<details><summary>{len(inputs)} input(s)</summary><pre>{_e(chr(10).join(inputs))}</pre></details>")
+    if report.skipped:
+        body.append("<p>Skipped: " + "; ".join(f"<b>{_e(phase)}</b> ({_e(why)})" for phase, why in report.skipped)
+                    + "</p>")
+    damaged = [(p.name, source, why) for p in phases for source, why in sorted(p.input_errors.items())]
+    if damaged:
+        body.append(f"<details open><summary>{len(damaged)} input(s) not read whole</summary><table><tr><th>phase</th>"
+                    "<th>input</th><th>why</th></tr>" + "".join(
+                        f"<tr><td>{_e(name)}</td><td style='text-align:left'>{_e(source)}</td>"
+                        f"<td style='text-align:left'>{_e(why)}</td></tr>" for name, source, why in damaged)
+                    + "</table></details>")
 
     body.append("<h2 id='funnel'>Funnel</h2>")
     body.append("<div class='charts'>" + bar_chart("records out per phase", [(p.name, p.docs_written) for p in phases])
                 + bar_chart("tokens out per phase", [(p.name, p.profile["tokens"]) for p in phases]) + "</div>")
     for p in phases:
-        body.append(f"<h3>{_e(p.name)}</h3><p>{_n(p.docs_written)} records out, {_n(p.profile['tokens'])} tokens, "
+        tokens = _tokens(p)
+        body.append(f"<h3>{_e(p.name)}</h3><p>{_n(p.docs_written)} records out, "
+                    f"{'tokens not counted' if tokens is None else _n(tokens) + ' tokens'}, "
                     f"{p.tasks_done} task(s)</p>{_funnel(p)}")
 
-    tokens = []
-    for p in phases:
-        tokens += [bar_chart(f"{p.name}: tokens per crawl year", _ordered(p.counters_with("tokens_year_"))),
-                   bar_chart(f"{p.name}: documents per crawl year", _ordered(p.counters_with("docs_year_"))),
-                   bar_chart(f"{p.name}: tokens per code language", sorted(p.counters_with("tokens_lang_").items())),
-                   bar_chart(f"{p.name}: files per code language", sorted(p.counters_with("docs_lang_").items()))]
+    by_language = lambda counts: sorted(counts.items())  # noqa: E731 - code languages in name order
+    tokens = [_distribution("tokens per crawl year", "tokens_year_", phases),
+              _distribution("documents per crawl year", "docs_year_", phases),
+              _distribution("tokens per code language", "tokens_lang_", phases, by_language),
+              _distribution("files per code language", "docs_lang_", phases, by_language)]
     body.append("<h2 id='tokens'>Tokens and documents</h2>" + _charts(tokens, "No tokens were counted."))
-    scores = []
+    scores = [_distribution("language score", "hist_lang_score_", phases),
+              _distribution("math classifier score", "hist_math_score_", phases),
+              _distribution("educational score (0–5)", "hist_edu_", phases)]
     for p in phases:
-        for key, title in (("hist_lang_score_", "language score"), ("hist_math_score_", "math classifier score"),
-                           ("hist_edu_", "educational score (0–5)")):
-            scores.append(bar_chart(f"{p.name}: {title}", _ordered(p.counters_with(key))))
         grid = {tuple(int(x) for x in k.split("_")): n for k, n in p.counters_with("grid_code_").items()}
         scores.append(grid_chart(f"{p.name}: code math × education", grid))
     body.append("<h2 id='scores'>Scores</h2>" + _charts(scores, "No scores in these runs."))
     body.append("<h2 id='formulas'>Formulas per markup family</h2>" + _charts(
-        [bar_chart(p.name, sorted(p.counters_with("formulas_").items(), key=lambda kv: -kv[1])) for p in phases],
-        "No formulas counted."))
+        [_distribution("formulas per markup family", "formulas_", phases,
+                       lambda counts: sorted(counts.items(), key=lambda kv: -kv[1]))], "No formulas counted."))
     body.append("<h2 id='dedup'>Duplicate cluster sizes (kept documents)</h2>" + _charts(
-        [bar_chart(p.name, _ordered(p.counters_with("dedup_size_"))) for p in phases], "No deduplication ran."))
+        [_distribution("kept documents per cluster size", "dedup_size_", phases)], "No deduplication ran."))
 
     body.append("<h2 id='contamination'>Decontamination</h2>")
     hits = [(p.name, m) for p in phases for m in p.contamination]
