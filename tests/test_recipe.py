@@ -114,6 +114,8 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     assert "<summary>1 input(s)</summary>" in page and "Skipped: <b>webpro</b>" in page
     assert "<td>1-extract</td><td>finished</td><td>1</td><td>5</td><td>not counted</td>" in page
     assert page.count("language score (5-reextract)") == 2 and "1-extract: language score" not in page  # title + svg title
+    assert "<td>1-extract / read</td><td>11</td>" in page and "2-classify / read" not in page  # one funnel, raw to last
+    assert "<td>webpro</td><td colspan='4' style='text-align:left'>skipped: no LLM endpoint" in page
 
 
 def test_a_recipe_of_inputs_and_output_alone_decontaminates_with_the_shipped_benchmarks(tmp_path):

@@ -139,6 +139,24 @@ def _funnel(phase: PhaseReport) -> str:
     return "".join(rows)
 
 
+def _whole_funnel(report: RunReport) -> str:
+    """One table from the raw records to the last phase's output: every phase's stages in order, less the
+    shard readers of the phases after the first (they only read the previous phase's output again), and
+    the skipped phases."""
+    rows = ["<table><tr><th>phase / stage</th><th>in</th><th>out</th><th>kept</th><th>dropped (top reasons)</th></tr>"]
+    for number, phase in enumerate(report.phases):
+        for stage in phase.funnel:
+            if stage.name == Profile.name or (number and stage.name == "read" and not stage.dropped):
+                continue
+            kept = f"{100 * stage.docs_out / stage.docs_in:.1f}%" if stage.docs_in else "–"
+            top = ", ".join(f"{_e(r)} {_n(n)}" for r, n in stage.dropped.most_common(3)) or "–"
+            rows.append(f"<tr><td>{_e(phase.name)} / {_e(stage.name)}</td><td>{_n(stage.docs_in)}</td>"
+                        f"<td>{_n(stage.docs_out)}</td><td>{kept}</td><td style='text-align:left'>{top}</td></tr>")
+    rows += [f"<tr><td>{_e(phase)}</td><td colspan='4' style='text-align:left'>skipped: {_e(why)}</td></tr>"
+             for phase, why in report.skipped]
+    return "".join(rows) + "</table>"
+
+
 def _llm(report: RunReport) -> str:
     rows = []
     for phase in report.phases:
@@ -224,6 +242,8 @@ def render(report: RunReport) -> str:
                     + "</table></details>")
 
     body.append("<h2 id='funnel'>Funnel</h2>")
+    if len(phases) > 1:
+        body.append(_whole_funnel(report))
     body.append("<div class='charts'>" + bar_chart("records out per phase", [(p.name, p.docs_written) for p in phases])
                 + bar_chart("tokens out per phase", [(p.name, p.profile["tokens"]) for p in phases]) + "</div>")
     for p in phases:
