@@ -165,7 +165,6 @@ def export_tokenized(shards: list[str], out: str, fmt: str, tokenizer_spec: str 
     document followed by the tokenizer's end-of-document token. Writes and returns ``out/export.json``
     (what was written, with which tokenizer). Records without text are skipped and counted."""
     from megamath.profile.tokenizer import TokenizerError, load_tokenizer
-    from megamath.runtime.shards import read_records
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: {' or '.join(FORMATS)}")
@@ -198,12 +197,11 @@ def export_tokenized(shards: list[str], out: str, fmt: str, tokenizer_spec: str 
                 progress.update(len(pending))
             pending.clear()
 
-        for record in read_records(shards):
-            text = record.get("text")
+        for doc_id, text in _ids_and_texts(shards):
             if not isinstance(text, str) or not text:
                 counts["skipped_without_text"] += 1
                 continue
-            pending.append((str(record.get("id", "")), text))
+            pending.append((doc_id, text))
             if len(pending) >= batch:
                 write_pending()
         write_pending()
@@ -215,3 +213,19 @@ def export_tokenized(shards: list[str], out: str, fmt: str, tokenizer_spec: str 
                ["index.json"] + [s["raw_data"]["basename"] for s in writer.shards]}
     storage.write_bytes(storage.join(out, "export.json"), json.dumps(summary, indent=2).encode("utf-8"))
     return summary
+
+
+def _ids_and_texts(shards: list[str]):
+    """(id, text) of every record in order: Parquet shards by their two columns alone (their ``meta``
+    JSON is not parsed), other formats record by record."""
+    import pyarrow.parquet as pq
+
+    from megamath.runtime.shards import read_records, shard_format
+
+    for shard in shards:
+        if shard_format(shard) != ".parquet":
+            yield from ((str(r.get("id", "")), r.get("text")) for r in read_records([shard]))
+            continue
+        with storage.open_input(shard) as raw:
+            for batch in pq.ParquetFile(raw).iter_batches(columns=["id", "text"], batch_size=2048):
+                yield from zip((str(i or "") for i in batch.column("id").to_pylist()), batch.column("text").to_pylist())
