@@ -345,7 +345,7 @@ def main() -> None:
         print("\n== packages never seen in training ==\n" + report)
 
         every = [glob for globs in shards.values() for glob in globs]  # every file read, for the throughput
-        _, cpu = timed("code", "recall", *every, "-o", str(tmp / "recall"), "--model", str(model), "-w", "1", "-q")
+        _, cpu = timed("code", "recall", *every, "-o", str(tmp / "recall"), "--classifier", str(model), "-w", "1", "-q")
         count = sum(json.loads((Path(g).parent.parent / "stats.json").read_text())["docs_written"] for g in every)
         near, median = median_files(every)
         print(f"== recall, one worker, CPU seconds with start-up ==\n  every file read: {count:,} files in {cpu:.1f} s: "
@@ -354,12 +354,12 @@ def main() -> None:
         megamath("code", "read", *write_tarballs(sample, near, 20_000, 20_000), "-o", str(tmp / "median-read"), "-q",
                  "--executor", "serial")
         _, cpu = timed("code", "recall", str(tmp / "median-read" / "data" / "*.parquet"), "-o", str(tmp / "median-recall"),
-                       "--model", str(model), "-w", "1", "-q")
+                       "--classifier", str(model), "-w", "1", "-q")
         # the command's start-up (imports, the model loaded): the same command over ten files
         megamath("code", "read", *write_tarballs(tmp / "ten", near, 10, 10), "-o", str(tmp / "ten-read"), "-q",
                  "--executor", "serial")
         _, start_up = timed("code", "recall", str(tmp / "ten-read" / "data" / "*.parquet"), "-o", str(tmp / "ten-recall"),
-                            "--model", str(model), "-w", "1", "-q")
+                            "--classifier", str(model), "-w", "1", "-q")
         print(f"  20,000 files of the median size ({median:,.0f} bytes; {len(near):,} distinct files within 20% of it): "
               f"{cpu:.1f} s: {20_000 / cpu:,.0f} files/s; without the {start_up:.1f} s the command takes to start "
               f"(its run over ten files): {20_000 / (cpu - start_up):,.0f} files/s")
@@ -368,7 +368,7 @@ def main() -> None:
             tarballs = write_tarballs(tmp / "corpus", near, 100_000, 10_000)
             read_wall, read_cpu = timed("code", "read", *tarballs, "-o", str(tmp / "corpus-read"), "-q")
             recall_wall, recall_cpu = timed("code", "recall", str(tmp / "corpus-read" / "data" / "*.parquet"), "-o",
-                                            str(tmp / "corpus-recall"), "--model", str(model), "-q")
+                                            str(tmp / "corpus-recall"), "--classifier", str(model), "-q")
             kept = json.loads((tmp / "corpus-recall" / "stats.json").read_text())["docs_written"]
             print(f"== end to end, 100,000 median-size files in 10 tarballs, every core ==\n"
                   f"  read: {read_wall:.1f} s wall, {read_cpu:.1f} CPU s;  recall: {recall_wall:.1f} s wall, "

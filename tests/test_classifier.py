@@ -264,7 +264,7 @@ def test_cli_train_eval_apply_and_web_extract_stage(model, tmp_path):
 
     mixed = write_jsonl(tmp_path / "mixed.jsonl", [{"id": f"m{i}", "text": math_doc(rng)} for i in range(5)]
                         + [{"id": f"n{i}", "text": prose_doc(rng)} for i in range(5)])
-    result = run_cli("classifier", "apply", str(mixed), "--model", str(tmp_path / "m.bin"), "-o",
+    result = run_cli("classifier", "apply", str(mixed), "--classifier", str(tmp_path / "m.bin"), "-o",
                      str(tmp_path / "applied"), "-q")
     assert result.returncode == 0, result.stderr
     kept = [r for p in (tmp_path / "applied" / "data").glob("*.parquet") for r in read_shard(str(p))]

@@ -42,7 +42,7 @@ def test_read_train_recall_and_eval_per_language(tmp_path):
     assert json.loads((tmp_path / "model" / "model.bin.preprocess.json").read_text())["preprocess"] == "code"
 
     result = run_cli("code", "recall", shards["test-math"], shards["test-other"], "-o", str(tmp_path / "recall"),
-                     "--model", str(model), "--threshold", "0", "-q", "--format", "jsonl", "--executor", "serial")
+                     "--classifier", str(model), "--threshold", "0", "-q", "--format", "jsonl", "--executor", "serial")
     assert result.returncode == 0, result.stderr
     scored = {r["meta"]["code"]["path"]: r["meta"]["code"] for r in records(tmp_path / "recall")}
     assert all(0 <= c["model_score"] <= 1 for c in scored.values()) and len(scored) == len(records(tmp_path / "test-math")) \
@@ -69,7 +69,7 @@ def test_a_web_model_is_refused_for_code_and_unknown_languages_are_refused(tmp_p
     result = run_cli("classifier", "train", "--positive", str(tmp_path / "math.txt"), "--negative",
                      str(tmp_path / "news.txt"), "-o", str(web), "--dim", "32", "--bucket", "100000", "--threads", "1")
     assert result.returncode == 0, result.stderr
-    result = run_cli("code", "recall", shards, "-o", str(tmp_path / "recall"), "--model", str(web))
+    result = run_cli("code", "recall", shards, "-o", str(tmp_path / "recall"), "--classifier", str(web))
     assert result.returncode != 0 and "is not a code model" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -169,7 +169,7 @@ def test_recall_and_eval_take_a_scorer_of_another_kind(tmp_path):
     words = tmp_path / "words.txt"
     words.write_text("mean median variance stdev pvariance mode quantiles sqrt fraction")
     env = {"PYTHONPATH": str(Path(__file__).parent)}
-    scorer = ["--scorer", "fixtures.code_scorers:word_list_scorer", "--model", str(words)]
+    scorer = ["--scorer", "fixtures.code_scorers:word_list_scorer", "--classifier", str(words)]
     result = run_cli("code", "recall", math, other, "-o", str(tmp_path / "recall"), *scorer, "--threshold", "0.01",
                      "-q", "--format", "jsonl", env=env)
     assert result.returncode == 0, result.stderr
@@ -181,5 +181,5 @@ def test_recall_and_eval_take_a_scorer_of_another_kind(tmp_path):
     for name, message in (("fixtures.code_scorers:not_a_scorer", "has no math_scores"),
                           ("fixtures.nowhere:factory", "cannot be loaded"), ("bert", "give 'fasttext' or")):
         refused = run_cli("code", "recall", math, "-o", str(tmp_path / name.replace(":", "-")), "--scorer", name,
-                          "--model", str(words), env=env)
+                          "--classifier", str(words), env=env)
         assert refused.returncode == 1 and message in refused.stderr and "Traceback" not in refused.stderr

@@ -180,7 +180,8 @@ def bootstrap(inputs, output, min_formulas, min_density, negatives_per_positive,
 @run_folder_options
 @format_option
 @executor_options
-@click.option("--model", required=True, help="A model from `megamath classifier train` (a path or URL).")
+@click.option("--classifier", "model", required=True, metavar="MODEL",
+              help="A model from `megamath classifier train` (a path or URL).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 def apply(inputs, output_format, model, threshold, **options):
     """Score shards with a classifier (meta.math_score) and keep those at or above the threshold."""

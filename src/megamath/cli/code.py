@@ -170,7 +170,8 @@ def train(positives, negatives, output, no_rule_feature, max_ratio, **options):
 @run_folder_options
 @format_option
 @executor_options
-@click.option("--model", required=True, help="A model from `megamath code train` (its model.bin).")
+@click.option("--classifier", "model", required=True, metavar="MODEL",
+              help="A model from `megamath code train` (its model.bin).")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
 @click.option("--no-rule-feature", is_flag=True, help="The model was trained without math-import tokens.")
 @click.option("--scorer", default="fasttext", show_default=True, metavar="NAME",
