@@ -106,6 +106,14 @@ def _ordered(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=key)
 
 
+def _by_name(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items())
+
+
+def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: -kv[1])
+
+
 def _with_formulas(text: str) -> str:
     """Escaped text with ``$…$`` and ``$$…$$`` spans marked, so formulas stand out as LaTeX."""
     out, rest = [], text
@@ -252,11 +260,10 @@ def render(report: RunReport) -> str:
                     f"{'tokens not counted' if tokens is None else _n(tokens) + ' tokens'}, "
                     f"{p.tasks_done} task(s)</p>{_funnel(p)}")
 
-    by_language = lambda counts: sorted(counts.items())  # noqa: E731 - code languages in name order
     tokens = [_distribution("tokens per crawl year", "tokens_year_", phases),
               _distribution("documents per crawl year", "docs_year_", phases),
-              _distribution("tokens per code language", "tokens_lang_", phases, by_language),
-              _distribution("files per code language", "docs_lang_", phases, by_language)]
+              _distribution("tokens per code language", "tokens_lang_", phases, _by_name),
+              _distribution("files per code language", "docs_lang_", phases, _by_name)]
     body.append("<h2 id='tokens'>Tokens and documents</h2>" + _charts(tokens, "No tokens were counted."))
     scores = [_distribution("language score", "hist_lang_score_", phases),
               _distribution("math classifier score", "hist_math_score_", phases),
@@ -266,8 +273,7 @@ def render(report: RunReport) -> str:
         scores.append(grid_chart(f"{p.name}: code math × education", grid))
     body.append("<h2 id='scores'>Scores</h2>" + _charts(scores, "No scores in these runs."))
     body.append("<h2 id='formulas'>Formulas per markup family</h2>" + _charts(
-        [_distribution("formulas per markup family", "formulas_", phases,
-                       lambda counts: sorted(counts.items(), key=lambda kv: -kv[1]))], "No formulas counted."))
+        [_distribution("formulas per markup family", "formulas_", phases, _by_count)], "No formulas counted."))
     body.append("<h2 id='dedup'>Duplicate cluster sizes (kept documents)</h2>" + _charts(
         [_distribution("kept documents per cluster size", "dedup_size_", phases)], "No deduplication ran."))
 
