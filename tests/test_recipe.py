@@ -82,6 +82,11 @@ def test_bad_recipes_are_refused_with_the_reason(tmp_path):
 
 def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     recipe = example_recipe(tmp_path)
+    plan = run_cli("run", recipe, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.startswith("1 input(s): ") and "nothing was run (--dry-run)" in plan.stdout
+    assert "runs (0 task(s) already done)" in plan.stdout and "skipped: no LLM endpoint configured" in plan.stdout
+    assert not (tmp_path / "run").exists()
     first = run_cli("run", recipe, "-q")
     assert first.returncode == 0, first.stderr
     for phase in ("extract", "classify", "dedup", "decontaminate", "reextract"):
@@ -96,7 +101,8 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     progress = json.loads((tmp_path / "run" / "recipe.json").read_text())
     assert [p["phase"] for p in progress["phases"]] == ["extract", "classify", "dedup", "decontaminate",
                                                         "reextract", "webpro"]
-    rerun = run_cli("run", recipe, "-q")
+    assert "runs (1 task(s) already done)" in run_cli("run", recipe, "--dry-run").stdout
+    rerun = run_cli("run", recipe, "-q", "--executor", "serial", "-w", "1")  # the executor chosen on the command line
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout.count("(1 of 1 task(s) resumed") == 5
     # the card of the recipe's folder: its final phase's shards inside the card's folder, and what every

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from megamath.cli.app import cli, configure_logging, recipe
+from megamath.runtime.executor import EXECUTORS
 
 
 @recipe.command("init")
@@ -38,9 +39,16 @@ def init(path, inputs, output, force):
 @click.option("--from", "restart_from", default=None, metavar="PHASE",
               help="Discard the results of this phase and the ones after it (extract, classify, dedup, decontaminate, "
                    "reextract, webpro), e.g. after changing its options.")
+@click.option("--executor", "executor_kind", type=click.Choice(EXECUTORS), default=None,
+              help="Where tasks run, instead of the recipe's [executor] kind: local, ray or serial.")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
+              help="Tasks at a time, instead of the recipe's [executor] workers.")
+@click.option("--dry-run", is_flag=True,
+              help="Check the recipe and show the plan (inputs, phases, what each skips, tasks already done); "
+                   "run nothing.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars; only errors on the terminal.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show informational messages on the terminal.")
-def run(recipe_path, force, restart_from, quiet, verbose):
+def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, quiet, verbose):
     """Run the recipe: stage 1 → math classifier → dedup → decontamination → stage 2 → Web-Pro.
 
     Each phase writes OUTPUT/<n>-<phase>/ and is resumable: a rerun continues at the first unfinished
@@ -51,16 +59,32 @@ def run(recipe_path, force, restart_from, quiet, verbose):
     \b
     Examples:
       megamath run examples/recipe.toml
+      megamath run recipe.toml --dry-run           # the plan, checked, nothing run
+      megamath run recipe.toml -w 16 --executor ray
       megamath run recipe.toml --from webpro       # after changing [webpro] thresholds
     """
     from megamath.cli.common import grouped
-    from megamath.pipelines.recipe import final_output, load_recipe, phase_funnel, run_recipe, skip_reasons
+    from megamath.pipelines.recipe import final_output, load_recipe, phase_funnel, plan_recipe, run_recipe, skip_reasons
     from megamath.report.funnel import format_phase_funnel, profile_counters
     from megamath.report.llm_usage import format_llm_usage
     from megamath.runtime import storage
     from megamath.runtime.resume import RunFolder
 
     recipe = load_recipe(recipe_path)
+    if executor_kind:
+        recipe["executor"]["kind"] = executor_kind
+    if workers:
+        recipe["executor"]["workers"] = workers
+    if dry_run:
+        plan = plan_recipe(recipe)
+        click.echo(f"{len(plan.inputs):,} input(s): " + ", ".join(plan.inputs[:3]) + (", ..." if len(plan.inputs) > 3 else ""))
+        for name, folder, skipped, done in plan.phases:
+            state = f"skipped: {skipped}" if skipped else f"runs ({done:,} task(s) already done)"
+            click.echo(f"phase {name:13} {folder}: {state}")
+        e = recipe["executor"]
+        count = f"{e['workers']} worker(s)" if e["workers"] else "a worker per core"
+        click.echo(f"executor: {e['kind']}, {count}; nothing was run (--dry-run)")
+        return
     root = RunFolder(recipe.location(recipe["run"]["output"]))
     storage.check_writable(root.root)
     configure_logging(root.log_path, quiet=quiet, verbose=verbose)

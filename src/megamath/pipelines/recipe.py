@@ -448,6 +448,29 @@ def _lsh_config(recipe: Recipe) -> LshConfig:
         raise RecipeError(f"[dedup] {exc}") from exc
 
 
+@dataclass
+class RecipePlan:
+    """What ``megamath run --dry-run`` shows before anything runs: the recipe's inputs, resolved, and per
+    phase its folder, whether it will be skipped (and why) and how many of its tasks are already done."""
+
+    inputs: list[str]
+    phases: list[tuple[str, str, str | None, int]]  # (phase, folder, why it is skipped or None, tasks done)
+
+
+def plan_recipe(recipe: Recipe) -> RecipePlan:
+    """The plan of ``recipe``, after every check :func:`run_recipe` makes first; nothing is written."""
+    check_recipe(recipe)
+    skipped = skip_reasons(recipe)
+    sources = resolve_inputs([recipe.location(i) for i in recipe["run"]["inputs"]])
+    root = recipe.location(recipe["run"]["output"])
+    phases = []
+    for number, name in enumerate(PHASES):
+        folder = RunFolder(storage.join(root, f"{number + 1}-{name}"))
+        done = sum(1 for _ in folder.finished_results()) if storage.exists(folder.state) else 0
+        phases.append((name, folder.root, skipped.get(name), done))
+    return RecipePlan(sources, phases)
+
+
 def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None = None, show_progress: bool = True,
                on_phase: Callable[[PhaseOutcome], None] | None = None) -> list[PhaseOutcome]:
     """Run every phase in order; stop after a phase in which tasks failed (a rerun retries them).
