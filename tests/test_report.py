@@ -73,10 +73,15 @@ def test_every_number_in_the_report_is_the_sum_of_the_per_task_stats(tmp_path):
     assert [r["meta"]["tokens"] for r in records] == load_tokenizer("qwen2.5").count(texts)
     tokens = sum(r["meta"]["tokens"] for r in records)
     assert phase.profile["tokens"] == tokens == sum(phase.counters_with("tokens_year_").values())
+    from megamath.profile.stage import length_bucket
+
+    assert phase.counters_with("length_chars_") == Counter(length_bucket(len(t)) for t in texts)
+    assert phase.counters_with("length_tokens_") == Counter(length_bucket(r["meta"]["tokens"]) for r in records)
     assert f"s), {tokens:,} tokens. Funnel:" in result.stdout
     assert run_cli("report", str(run), "-o", str(tmp_path / "r.html")).returncode == 0
     page = (tmp_path / "r.html").read_text()
     assert f"<td>{tokens:,}</td>" in page and f"<td>{phase.docs_written:,}</td>" in page
+    assert "documents by text length (characters) (run)" in page and "documents by text length (tokens) (run)" in page
     for stage in phase.funnel:
         for reason, n in stage.dropped.items():
             assert f"{reason} {n:,}</summary>" in page

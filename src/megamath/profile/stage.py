@@ -10,7 +10,9 @@ Counters, all sums over the phase's output:
 * ``hist_lang_score_<b>``, ``hist_math_score_<b>`` (tenths: ``0.9`` holds 0.9 ≤ s ≤ 1), ``hist_edu_<n>``
   (the educational score, rounded), ``grid_code_<math>_<edu>`` (the code rubrics' two scores);
 * ``formulas_<family>`` (formulas kept per markup family, ``meta.math``);
-* ``dedup_size_<n>`` (kept documents by the size of their duplicate cluster: 1, 2, 3-4, 5-8, ...).
+* ``dedup_size_<n>`` (kept documents by the size of their duplicate cluster: 1, 2, 3-4, 5-8, ...);
+* ``length_chars_<a-b>`` and ``length_tokens_<a-b>``: documents by the length of their text, in
+  characters and (where counted) tokens, in powers of two (``1024-2047``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ CARRY = ProfileConfig(tokenizer=None)  # the profile of a phase that only filter
 
 def tenth(score: float) -> str:
     return f"{min(int(score * 10), 9) / 10:.1f}"
+
+
+def length_bucket(n: int) -> str:
+    """``0``, or the power-of-two range ``n`` falls in (``1024-2047``)."""
+    if n <= 0:
+        return "0"
+    low = 1 << (n.bit_length() - 1)
+    return f"{low}-{2 * low - 1}"
 
 
 def cluster_bucket(size: int) -> str:
@@ -83,6 +93,9 @@ class Profile(BatchStage):
         tokens = meta.get("tokens") or 0
         year = crawl_year(record) or "unknown"
         c["tokens"] += tokens
+        c[f"length_chars_{length_bucket(len(record.get('text') or ''))}"] += 1
+        if "tokens" in meta:
+            c[f"length_tokens_{length_bucket(tokens)}"] += 1
         c[f"tokens_year_{year}"] += tokens
         c[f"docs_year_{year}"] += 1
         code = meta.get("code") or {}

@@ -263,7 +263,9 @@ def render(report: RunReport) -> str:
     tokens = [_distribution("tokens per crawl year", "tokens_year_", phases),
               _distribution("documents per crawl year", "docs_year_", phases),
               _distribution("tokens per code language", "tokens_lang_", phases, _by_name),
-              _distribution("files per code language", "docs_lang_", phases, _by_name)]
+              _distribution("files per code language", "docs_lang_", phases, _by_name),
+              _distribution("documents by text length (characters)", "length_chars_", phases),
+              _distribution("documents by text length (tokens)", "length_tokens_", phases)]
     body.append("<h2 id='tokens'>Tokens and documents</h2>" + _charts(tokens, "No tokens were counted."))
     scores = [_distribution("language score", "hist_lang_score_", phases),
               _distribution("math classifier score", "hist_math_score_", phases),
