@@ -115,6 +115,8 @@ def test_failures_of_one_kind_are_one_line_whatever_their_wording():
     down["s0.parquet"] = "raised EndpointUnavailable: gave up after 1 attempt(s) in 31s"
     assert grouped(down) == ["4 inputs (s0.parquet, s1.parquet, ...): raised EndpointUnavailable: gave up after 1 "
                              "attempt(s) in 31s"]
+    retried = {**down, "s1.parquet": "failed 3 time(s), the last time it raised EndpointUnavailable: reset"}
+    assert len(grouped(retried)) == 1  # tried again by the executor, or not: the same kind of failure
     few = {"a": "raised ValueError: x", "b": "raised ValueError: y"}
     assert grouped(few) == ["a: raised ValueError: x", "b: raised ValueError: y"]  # a few: each in full
     memory = {f"w{i}": "ran out of memory" for i in range(400)}

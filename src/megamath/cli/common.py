@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -75,8 +76,9 @@ def grouped(errors: dict[str, str], shown: int = 3) -> list[str]:
     sources, the first of them and its error: 400 tasks that ran out of memory are one line, not 400, and
     so are tasks that each said in their own words that the endpoint is down (every source and its
     error is in stats.json and the log)."""
-    def kind(error: str) -> str:  # "raised EndpointUnavailable: <details>" -> "raised EndpointUnavailable"
-        return error.split(":", 1)[0] if len(errors) > shown and error.startswith("raised ") else error
+    def kind(error: str) -> str:  # "[failed 3 time(s), the last time it ]raised EndpointUnavailable: <details>"
+        raised = re.search(r"raised (\w+)", error)
+        return raised.group(1) if len(errors) > shown and raised else error
 
     by_kind: dict[str, list[tuple[str, str]]] = {}
     for source, error in errors.items():
