@@ -46,9 +46,12 @@ def test_an_interrupted_run_ends_in_one_line_and_the_signals_exit_code(tmp_path,
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (done.is_dir() and any(done.glob("*.json"))):
         time.sleep(0.02)
+    finished_at_kill = len(list(done.glob("*.json")))
     os.killpg(running.pid, signal_number)  # as a terminal's Ctrl-C does: the driver and every worker
     out, err = running.communicate(timeout=120)
-    assert running.returncode == code, err
+    log = (tmp_path / "run" / "logs" / "run.log").read_text()
+    assert running.returncode == code, (f"{finished_at_kill} of 8 tasks done at the kill\n{err}\n{out}\n"
+                                        f"{log[-3000:]}")
     result = subprocess.CompletedProcess(running.args, running.returncode, out, err)
     assert "Interrupted" in one_line_error(result) and "rerun the same command to resume" in err
     stats = json.loads((tmp_path / "run" / "stats.json").read_text())
