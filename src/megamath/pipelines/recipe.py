@@ -462,13 +462,16 @@ def plan_recipe(recipe: Recipe) -> RecipePlan:
     check_recipe(recipe)
     skipped = skip_reasons(recipe)
     sources = resolve_inputs([recipe.location(i) for i in recipe["run"]["inputs"]])
-    root = recipe.location(recipe["run"]["output"])
     phases = []
-    for number, name in enumerate(PHASES):
-        folder = RunFolder(storage.join(root, f"{number + 1}-{name}"))
+    for name, folder in zip(PHASES, phase_folders(recipe.location(recipe["run"]["output"]))):
         done = sum(1 for _ in folder.finished_results()) if storage.exists(folder.state) else 0
         phases.append((name, folder.root, skipped.get(name), done))
     return RecipePlan(sources, phases)
+
+
+def phase_folders(root: str) -> list[RunFolder]:
+    """The run folder of each phase, in order: ``ROOT/1-extract``, ``ROOT/2-classify``, ..."""
+    return [RunFolder(storage.join(root, f"{number + 1}-{name}")) for number, name in enumerate(PHASES)]
 
 
 def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None = None, show_progress: bool = True,
@@ -485,7 +488,7 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
     storage.check_writable(root.root)
     outcomes: list[PhaseOutcome] = []
     first_reset = 0 if force else (PHASES.index(restart_from) if restart_from else len(PHASES))
-    folders = [RunFolder(storage.join(root.root, f"{number + 1}-{name}")) for number, name in enumerate(PHASES)]
+    folders = phase_folders(root.root)
     with ExitStack() as held:
         # every phase's folder is held from the start, so no other command writes into one while
         # the recipe runs (its shards would become the next phase's input)

@@ -47,7 +47,7 @@ def mds_dtype(vocab_size: int) -> np.dtype:
 
 
 class MegatronWriter:
-    """``with MegatronWriter(prefix, vocab_size) as out: out.add(ids)`` writes ``prefix.bin/.idx``."""
+    """``with MegatronWriter(prefix, vocab_size) as out: out.add(doc_id, ids)`` writes ``prefix.bin/.idx``."""
 
     def __init__(self, prefix: str, vocab_size: int):
         self.prefix = prefix
@@ -58,7 +58,8 @@ class MegatronWriter:
         self._idx_path = self._files.enter_context(storage.atomic_output(prefix + ".idx"))
         self._bin: BinaryIO = self._files.enter_context(open(self._bin_path, "wb"))
 
-    def add(self, ids: np.ndarray) -> None:
+    def add(self, doc_id: str, ids: np.ndarray) -> None:
+        """One document (its id is not kept: the indexed dataset holds tokens only)."""
         self._bin.write(np.asarray(ids, dtype=self.dtype).tobytes())
         self.lengths.append(len(ids))
 
@@ -102,19 +103,18 @@ class MdsWriter:
         shape = np.array([length], dtype=np.uint16 if shape_code == _MDS_SHAPE_UINT16 else np.uint32)
         tokens = bytes([(1 << 2) | shape_code]) + shape.tobytes() + np.asarray(ids, dtype=self.dtype).tobytes()
         sample = np.array([len(name), len(tokens)], dtype=np.uint32).tobytes() + name + tokens
-        if self._samples and self._shard_bytes(extra=sample) > self.size_limit:
+        if self._samples and self._head_bytes(len(self._samples) + 1) + self._bytes + len(sample) > self.size_limit:
             self._flush()
         self._samples.append(sample)
         self._bytes += len(sample)
 
-    def _shard_bytes(self, extra: bytes = b"") -> int:
-        count = len(self._samples) + (1 if extra else 0)
-        return 4 + 4 * (count + 1) + len(self._config_bytes) + self._bytes + len(extra)
+    def _head_bytes(self, count: int) -> int:
+        """A shard's bytes before its samples: the count, ``count + 1`` offsets, the configuration."""
+        return 4 + 4 * (count + 1) + len(self._config_bytes)
 
     def _flush(self) -> None:
         count = len(self._samples)
-        head = 4 + 4 * (count + 1) + len(self._config_bytes)
-        offsets = head + np.concatenate([[0], np.cumsum([len(s) for s in self._samples])]).astype(np.uint32)
+        offsets = self._head_bytes(count) + np.concatenate([[0], np.cumsum([len(s) for s in self._samples])])
         basename = f"shard.{len(self.shards):05d}.mds"
         with storage.atomic_output(storage.join(self.folder, basename)) as tmp, open(tmp, "wb") as out:
             out.write(np.uint32(count).tobytes() + offsets.astype(np.uint32).tobytes() + self._config_bytes)
@@ -187,10 +187,7 @@ def export_tokenized(shards: list[str], out: str, fmt: str, tokenizer_spec: str 
         def write_pending() -> None:
             for (doc_id, _), ids in zip(pending, tokenizer.encode([text for _, text in pending])):
                 document = np.concatenate([np.asarray(ids, dtype=np.int64), eod])
-                if fmt == "megatron":
-                    writer.add(document)
-                else:
-                    writer.add(doc_id, document)
+                writer.add(doc_id, document)
                 counts["documents"] += 1
                 counts["tokens"] += len(document)
             if progress is not None:
@@ -208,7 +205,7 @@ def export_tokenized(shards: list[str], out: str, fmt: str, tokenizer_spec: str 
     if progress is not None:
         progress.close()
     summary = {"format": fmt, "tokenizer": tokenizer.name, "eod_id": tokenizer.eod_id,
-               "dtype": (writer.dtype.name), **counts, "inputs": shards,
+               "dtype": writer.dtype.name, **counts, "inputs": shards,
                "files": ["corpus.bin", "corpus.idx"] if fmt == "megatron" else
                ["index.json"] + [s["raw_data"]["basename"] for s in writer.shards]}
     storage.write_bytes(storage.join(out, "export.json"), json.dumps(summary, indent=2).encode("utf-8"))

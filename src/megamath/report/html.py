@@ -230,8 +230,9 @@ def render(report: RunReport) -> str:
     body.append("<h2 id='run'>Run</h2><table><tr><th>phase</th><th>state</th><th>tasks</th><th>records out</th>"
                 "<th>tokens out</th><th>configuration</th><th>task time</th><th>wall time</th></tr>")
     for p in phases:
+        tokens = _tokens(p)
         body.append(f"<tr><td>{_e(p.name)}</td><td>{_e(p.state)}</td><td>{p.tasks_done}</td><td>{_n(p.docs_written)}</td>"
-                    f"<td>{'not counted' if _tokens(p) is None else _n(_tokens(p))}</td><td><code>{_e(p.fingerprint)}</code></td>"
+                    f"<td>{'not counted' if tokens is None else _n(tokens)}</td><td><code>{_e(p.fingerprint)}</code></td>"
                     f"<td>{p.task_seconds:,.1f} s</td><td>{p.wall_seconds:,.1f} s</td></tr>")
     inputs = report.raw_inputs
     seeds = sorted({f"{k}={v}" for p in phases for k, v in config_items(p.config) if k.endswith("seed")})
