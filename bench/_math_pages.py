@@ -461,10 +461,9 @@ def _page(title: str, body: str, head: str = "") -> str:
             "<footer>Copyright 2024. All rights reserved.</footer></body></html>")
 
 
-def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0, hard_negatives: bool = True) -> list[Path]:
-    """Three WARC files, one per crawl id in the file name, math and non-math pages dealt across them;
-    with ``hard_negatives``, also API-reference pages of standard-library modules and pages of
-    numbers without math (shops, classifieds, league tables, recipes)."""
+def own_pages(generated: int = 3000, seed: int = 0, hard_negatives: bool = True) -> list[tuple[str, str]]:
+    """(name, html) of the pages :func:`write_crawl` holds, shuffled; a name starts with ``math/`` for a math
+    page (``text/``, ``code/`` or ``numbers/`` for the others)."""
     rng = random.Random(seed)
     math_pages = ([worked_example(rng) for _ in range(generated)] + [proof_page(rng) for _ in range(generated // 3)]
                   + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets(rng) + gsm8k_answer_sheets(rng)
@@ -476,6 +475,14 @@ def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0, hard_negati
         pages += [(f"code/{i}", _page(title, body)) for i, (title, body) in enumerate(code_pages(TRAINING_CODE_MODULES))]
         pages += [(f"numbers/{i}", _page(title, body)) for i, (title, body) in enumerate(hard_negative_pages(rng, 1600))]
     rng.shuffle(pages)
+    return pages
+
+
+def write_crawl(out_dir: Path, generated: int = 3000, seed: int = 0, hard_negatives: bool = True) -> list[Path]:
+    """Three WARC files, one per crawl id in the file name, math and non-math pages dealt across them;
+    with ``hard_negatives``, also API-reference pages of standard-library modules and pages of
+    numbers without math (shops, classifieds, league tables, recipes)."""
+    pages = own_pages(generated, seed, hard_negatives)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for index, crawl in enumerate(CRAWLS):

@@ -100,7 +100,10 @@ def test_preprocess_tells_prices_code_and_tables_from_math():
     assert preprocess("20 USD or 15 € or 7% off on 2024-05-01 at 12:30, 5 pm") == \
         "price or price or percent off on date at clock clock"
     assert preprocess("Selling 2 x JCM800 heads") == "selling qty model heads"
-    assert preprocess("Arsenal\t\t38\t\t26\n| a | 2 |") == "tablerow arsenal tnum tnum tablerow | a | tnum |"
+    assert preprocess("Arsenal\t\t38\t\t26\n| a | 2 |") == "tablerow arsenal tnum tnum tablerow a tnum"
+    # a table reads the same written with tabs (an extractor's) or as Markdown (stage 1's on math pages)
+    assert preprocess("| Team | P |\n| --- | ---: |\n| Arsenal | 38 |") == preprocess("Team\tP\nArsenal\t38") == \
+        "tablerow team p tablerow arsenal tnum"
     assert preprocess("x = torch.nn.Linear(in_features, 3);") == "codeline x = torch nn apicall in_features 0"
     assert preprocess("Let $x_1 = 2$ and x_1 in prose") == "let mathspan x 0 = 0 mathend and x 0 in prose"
     assert preprocess("LaTeX: \\[|x|\\le 7\\] and \\(a\\)") == "latex mathspan | x | \\le 0 mathend and mathspan a mathend"
@@ -377,3 +380,53 @@ def test_bootstrap_draws_hard_negatives_of_each_kind_in_every_crawl():
     for crawl, row in counts["per_crawl"].items():
         assert row["negatives"] == 12 and row["hard_negatives"] == {"code": 2, "tables": 2, "prices": 2}, crawl
     assert sum(1 for seed in negatives if seed["kind"] == "plain") == 12
+
+
+def test_the_shipped_model_is_small_current_and_tells_math_from_prices_code_and_tables():
+    """The model megamath ships (tools/build_math_classifier.py): under 50 MB, trained with today's
+    preprocessing (loading refuses any other version), its threshold calibrated, and right on pages of
+    the kinds it was built to tell apart."""
+    from megamath.classify.shipped import SHIPPED_MODEL, model_and_threshold, shipped_card, shipped_threshold
+
+    assert SHIPPED_MODEL.stat().st_size < 50e6
+    classifier = MathClassifier(SHIPPED_MODEL)
+    threshold = shipped_threshold()
+    assert 0 < threshold < 1 and shipped_card()["calibration"]["recall"] >= 0.97
+    assert model_and_threshold("default", None) == (str(SHIPPED_MODEL), threshold)
+    assert model_and_threshold("default", 0.7) == (str(SHIPPED_MODEL), 0.7)
+    assert model_and_threshold("m.bin", None) == ("m.bin", 0.5)
+    math_pages = [
+        "Completing the square\n\nFor $x^2 + 6x + 5 = 0$ we add and subtract $9$: $(x+3)^2 - 4 = 0$, so $x = -1$ or "
+        "$x = -5$. In general the roots of $ax^2 + bx + c$ are $\\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}$.",
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many "
+        "clips did Natalia sell altogether in April and May? In May she sold 48 / 2 = 24 clips, so 48 + 24 = 72.",
+        "Theorem. Every bounded monotone sequence of real numbers converges. Proof. Let $(a_n)$ be increasing and "
+        "bounded, and let $L = \\sup_n a_n$. For $\\varepsilon > 0$ there is $N$ with $a_N > L - \\varepsilon$.",
+    ]
+    other_pages = [
+        "Trail Running Jacket\n\n$89.00\n\nIn stock\n\nSKU#: WJ08\n\nQty Add to Cart\n\nDetails\n\nA light shell "
+        "for wet days.\n\nSubtotal $178.00\nShipping $5.00\nTax $14.69\nOrder Total $197.69",
+        "requests.get(url, params=None, **kwargs)\n\nSends a GET request. Returns a Response object.\n\n"
+        "r = requests.get('https://api.github.com/user', auth=('user', 'pass'))\nr.status_code\n200",
+        "| Pos | Team | P | W | D | L | GF | GA | Pts |\n| 1 | Arsenal | 38 | 26 | 6 | 6 | 88 | 43 | 84 |\n"
+        "| 2 | Chelsea | 38 | 24 | 7 | 7 | 76 | 33 | 79 |\n| 3 | Everton | 38 | 20 | 9 | 9 | 61 | 40 | 69 |",
+        "Simple country bread\n\n500 g flour, 350 g water, 10 g salt and 2 g dry yeast. Mix in the evening, "
+        "fold twice, shape in the morning and bake for 45 minutes at 230 °C.",
+    ]
+    scores = classifier.scores(math_pages + other_pages)
+    assert (scores[:3] >= threshold).all() and (scores[3:] < threshold).all(), scores
+
+
+def test_web_extract_and_classifier_apply_take_the_shipped_model_by_name(tmp_path):
+    from megamath.classify.shipped import shipped_threshold
+
+    out = tmp_path / "s1"
+    result = run_cli("web", "extract", str(EXAMPLE_WARC), "-o", str(out), "-q", "--classifier", "default")
+    assert result.returncode == 0, result.stderr
+    assert "not_math 1" in result.stdout  # the example's bread recipe; its four math pages are kept
+    kept = [r for shard in out.glob("data/*.parquet") for r in read_shard(str(shard))]
+    assert len(kept) == 4 and all(r["meta"]["math_score"] >= shipped_threshold() for r in kept)
+    applied = run_cli("classifier", "apply", *map(str, out.glob("data/*.parquet")), "-o", str(tmp_path / "a"), "-q",
+                      "--classifier", "default", "--threshold", "0.999999")
+    assert applied.returncode == 0, applied.stderr
+    assert "not_math" in applied.stdout  # the threshold given overrides the calibrated one

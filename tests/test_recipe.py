@@ -19,9 +19,6 @@ def example_recipe(tmp_path, **extra_sections: dict) -> str:
     """The example recipe with its paths made absolute and its output in ``tmp_path``, plus sections."""
     recipe = tomllib.loads((EXAMPLES / "recipe.toml").read_text())
     recipe["run"] = {"inputs": [str(EXAMPLES / "example.warc.gz")], "output": str(tmp_path / "run")}
-    recipe["classifier"]["positive"] = [str(EXAMPLES / p) for p in recipe["classifier"]["positive"]]
-    recipe["classifier"]["negative"] = [str(EXAMPLES / p) for p in recipe["classifier"]["negative"]]
-    recipe["decontaminate"]["benchmarks"] = {k: str(EXAMPLES / v) for k, v in recipe["decontaminate"]["benchmarks"].items()}
     for section, values in extra_sections.items():
         recipe.setdefault(section, {}).update(values)
     path = tmp_path / "recipe.toml"
@@ -96,8 +93,10 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     for row in ("extract/read", "extract/language", "classify/math_classifier", "dedup/dedup",
                 "decontaminate/decontaminate", "reextract/reextract", "webpro                       skipped"):
         assert row in first.stdout, row
-    assert "benchmark_example 1" in first.stdout and "not_math 1" in first.stdout
-    assert "corpus: 3 documents under" in first.stdout
+    # with no [classifier] or [decontaminate] section, the shipped model and benchmark index are used
+    assert "the math classifier megamath ships (docs/classifier-card.md), threshold" in first.stdout
+    assert "not_math 1" in first.stdout and "the shipped index of the recipe's 12 benchmarks" in first.stdout
+    assert "corpus: 4 documents under" in first.stdout
     progress = json.loads((tmp_path / "run" / "recipe.json").read_text())
     assert [p["phase"] for p in progress["phases"]] == ["extract", "classify", "dedup", "decontaminate",
                                                         "reextract", "webpro"]
@@ -111,26 +110,29 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     assert card.returncode == 0, card.stderr
     text = (tmp_path / "release" / "README.md").read_text()
     assert "path: data/example/*.parquet" in text and len(list((tmp_path / "release" / "data" / "example").glob("*.parquet"))) == 1
-    assert "| example | 13 | 1 |" in text and "`2-classify` math_classifier.threshold" in text
+    assert "| gsm8k | 13 | 0 |" in text and "`2-classify` math_classifier.threshold" in text
+    assert "math_classifier.model_path = `the math classifier megamath ships" in text
     assert "No decontamination was run" not in text and "- none recorded" not in text
     # the report of the recipe's folder: its own input once (not the phases' shards), the skipped phase,
     # tokens "not counted" where a phase counts none, and each distribution drawn once
     assert run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html")).returncode == 0
     page = (tmp_path / "r.html").read_text()
     assert "<summary>1 input(s)</summary>" in page and "Skipped: <b>webpro</b>" in page
+    assert "<td>2-classify</td><td style='text-align:left'>math_classifier.model_path</td><td style='text-align:left'>" \
+           "the math classifier megamath ships" in page
     assert "<td>1-extract</td><td>finished</td><td>1</td><td>5</td><td>not counted</td>" in page
     assert page.count("language score (5-reextract)") == 2 and "1-extract: language score" not in page  # title + svg title
     assert "<td>1-extract / read</td><td>11</td>" in page and "2-classify / read" not in page  # one funnel, raw to last
     assert "<td>webpro</td><td colspan='4' style='text-align:left'>skipped: no LLM endpoint" in page
 
 
-def test_a_recipe_of_inputs_and_output_alone_decontaminates_with_the_shipped_benchmarks(tmp_path):
+def test_a_recipe_of_inputs_and_output_alone_classifies_and_decontaminates_with_what_ships(tmp_path):
     from megamath.pipelines.recipe import skip_reasons
 
     path = tmp_path / "recipe.toml"
     path.write_text(f'[run]\ninputs = ["{EXAMPLE_WARC}"]\noutput = "{tmp_path / "run"}"\n')
     reasons = skip_reasons(load_recipe(path))
-    assert "decontaminate" not in reasons and "classify" in reasons
+    assert "decontaminate" not in reasons and "classify" not in reasons
     path.write_text(path.read_text() + "[decontaminate]\nngram = 10\n")
     with pytest.raises(RecipeError, match="ngram = 10 needs benchmark_dir or benchmarks"):
         check_recipe(load_recipe(path))
@@ -143,10 +145,10 @@ def test_the_llm_phase_runs_against_an_endpoint_and_resumes_without_new_requests
         first = run_cli("run", recipe, "-q")
         assert first.returncode == 0, first.stderr
         requests = server.stats()["requests"]
-        assert requests == 6  # 3 documents scored, 3 refined
+        assert requests == 8  # 4 documents scored, 4 refined
         assert "webpro/llm_score" in first.stdout and "webpro/llm_refine" in first.stdout
-        assert "webpro: llm_score: 3 request(s) sent" in first.stdout
-        assert "corpus: 3 documents under" in first.stdout and "6-webpro" in first.stdout
+        assert "webpro: llm_score: 4 request(s) sent" in first.stdout
+        assert "corpus: 4 documents under" in first.stdout and "6-webpro" in first.stdout
         # the report of the whole recipe: every phase; tokens counted where the text is final (stage 2,
         # then the refined text), not in stage 1 whose text stage 2 replaces
         report = run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "report.html"))
@@ -165,5 +167,5 @@ def test_the_llm_phase_runs_against_an_endpoint_and_resumes_without_new_requests
         # --from discards that phase and the ones after it; the answers come from the cache
         redo = run_cli("run", recipe, "-q", "--from", "webpro")
         assert redo.returncode == 0 and server.stats()["requests"] == requests
-        assert "phase webpro: 3 documents" in redo.stdout and "(0 of 1 task(s) resumed" in redo.stdout
+        assert "phase webpro: 4 documents" in redo.stdout and "(0 of 1 task(s) resumed" in redo.stdout
         assert redo.stdout.count("(1 of 1 task(s) resumed") == 5

@@ -268,7 +268,9 @@ class TextClassifier:
             raise ClassifierError(f"{self.path} was trained on text preprocessed by {self.preprocessing} version "
                                   f"{version}; this megamath preprocesses by version {current}: train it again")
         folded = f"{self.path}.folded.bin"  # a string: Path() would fold the // of a URL
-        if _folded_is_current(folded, self.path):
+        if self.path.endswith(".folded.bin"):  # folded already (the shipped model is only its folded table)
+            self._model = self._load(self.path)
+        elif _folded_is_current(folded, self.path):
             self._model = self._load(folded)
         else:
             self._model = self._load(self.path, cache=False)  # folded in place: not the shared copy

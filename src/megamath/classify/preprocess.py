@@ -16,7 +16,8 @@ math to a bag of tokens but are not get tokens of their own, before anything els
   ``percent``; dates (``2024-05-01``, ``05/01/2024``) → ``date``; clock times (``12:30``, ``5pm``) →
   ``clock``; counts of goods (``2 x JCM800``) → ``qty``; model numbers (``JCM800``, ``RTX4090``) → ``model``;
 - a table row (a Markdown table line, or a line with a tab: extractors separate cells by tabs) starts
-  with ``tablerow`` and its numbers are ``tnum``, not the ``0`` of a formula;
+  with ``tablerow`` and its numbers are ``tnum``, not the ``0`` of a formula; a Markdown row's pipes and
+  its rule line (``| --- |``) leave no token, so both ways of writing a table read the same;
 - what is markup, not a formula: StackExchange's ``$\\begingroup$``/``$\\endgroup$`` around every post
   (on non-math sites too) are dropped; an Asymptote figure (``[asy]…[/asy]``, a competition problem's
   drawing) is ``asyfigure``, not lines of code;
@@ -53,7 +54,7 @@ except ImportError as exc:  # a checkout on the path without an install
     raise ImportError("megamath's compiled tokenizer (megamath/classify/_prose.c) is not built: install megamath "
                       "with pip (`pip install -e .` in a checkout; it needs a C compiler)") from exc
 
-PREPROCESS_VERSION = 7
+PREPROCESS_VERSION = 8
 
 # Inside formulas: TeX commands, words (any script, no digits), a number (digits with inner . or ,),
 # one math symbol; under re.ASCII for ASCII text (the faster form, the same tokens there).
@@ -121,8 +122,21 @@ def page_traits(text: str) -> dict[str, int]:
             "prices": len(_PRICE.findall(text))}
 
 
+# a Markdown table's layout: its cell pipes (not an escaped one inside a cell) and its rule line's dashes
+_MARKDOWN_LAYOUT = re.compile(r"(?<!\\)\||:?-{3,}:?")
+
+
 def _table_row(match: re.Match) -> str:
-    return "\n tablerow " + _TABLE_NUMBER.sub(" tnum ", match.group(1))
+    """A table row as ``tablerow`` and its cells, whichever way the table was written: a Markdown row's
+    pipes and rule line are layout, as an extractor's tabs are, so they leave no token (stage 1 writes the
+    tables of pages with math as Markdown and the others with tabs: pipes would mark the page, not the
+    table)."""
+    row = match.group(1)
+    if row.lstrip().startswith("|"):
+        row = _MARKDOWN_LAYOUT.sub(" ", row)
+        if not row.strip():
+            return "\n"
+    return "\n tablerow " + _TABLE_NUMBER.sub(" tnum ", row)
 
 
 def _mark_lines(text: str) -> str:

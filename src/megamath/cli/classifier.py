@@ -181,10 +181,14 @@ def bootstrap(inputs, output, min_formulas, min_density, negatives_per_positive,
 @format_option
 @executor_options
 @click.option("--classifier", "model", required=True, metavar="MODEL",
-              help="A model from `megamath classifier train` (a path or URL).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+              help="A model from `megamath classifier train` (a path or URL), or `default` for the one megamath "
+                   "ships (docs/classifier-card.md).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Keep documents with P(math) at least this [default: 0.5; with --classifier default, the shipped "
+                   "model's calibrated threshold].")
 def apply(inputs, output_format, model, threshold, **options):
     """Score shards with a classifier (meta.math_score) and keep those at or above the threshold."""
+    from megamath.classify.shipped import is_default, model_and_threshold
     from megamath.classify.stage import ClassifierConfig
     from megamath.pipelines.classify import run_classifier
     from megamath.runtime import storage
@@ -192,7 +196,8 @@ def apply(inputs, output_format, model, threshold, **options):
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
                                  shards=True)
     with executor_from(options) as executor:
-        summary = run_classifier(shards, folder.root, ClassifierConfig(storage.normalize(model), threshold), executor,
+        path, threshold = model_and_threshold(model if is_default(model) else storage.normalize(model), threshold)
+        summary = run_classifier(shards, folder.root, ClassifierConfig(path, threshold), executor,
                                  output_suffix=f".{output_format}", force=options["force"],
                                  show_progress=not options["quiet"])
     report_run(summary, folder)

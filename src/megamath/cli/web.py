@@ -74,10 +74,12 @@ _reextract_defaults = ReextractConfig()
 @click.option("--hard-timeout", type=click.FloatRange(min=0), default=_defaults.guard.hard_timeout_s,
               show_default=True, help="CPU seconds after which a stuck worker is restarted without the document.")
 @click.option("--classifier", "classifier_model", default=None, metavar="MODEL",
-              help="Keep only documents this math classifier (megamath classifier train) scores at least "
-                   "--math-threshold; the score goes to meta.math_score.")
-@click.option("--math-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Minimum P(math) with --classifier (the recipe's round 1: 0.5).")
+              help="Keep only documents this math classifier scores at least --math-threshold; the score goes to "
+                   "meta.math_score. A model from `megamath classifier train`, or `default` for the one megamath "
+                   "ships (docs/classifier-card.md).")
+@click.option("--math-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Minimum P(math) with --classifier [default: 0.5, the recipe's round 1; with --classifier default, "
+                   "the shipped model's calibrated threshold].")
 @benchmark_options
 @click.option("--dedup", "run_dedup", is_flag=True,
               help="Then remove exact and near duplicates from the output into OUTPUT/dedup (see `megamath dedup run`).")
@@ -133,7 +135,7 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unma
         profile=profile_from(options),
         output_suffix=f".{output_format}",
         keep_html=keep_html,
-        classifier=ClassifierConfig(_location(classifier_model), threshold=math_threshold) if classifier_model else None,
+        classifier=_classifier_config(classifier_model, math_threshold) if classifier_model else None,
     )
     benchmarks = benchmark_spec_from(options)
     with executor_from(options) as executor:
@@ -150,6 +152,14 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unma
         click.echo(f"\ndedup: {counts.get('exact_duplicates', 0):,} exact and {counts.get('near_duplicates', 0):,} near "
                    f"duplicates removed, {counts.get('kept', 0):,} kept under {result.dedup.summary.run_dir}/data")
         exit_if_failed(result.dedup.summary)
+
+
+def _classifier_config(model: str, threshold: float | None):
+    from megamath.classify.shipped import is_default, model_and_threshold
+    from megamath.classify.stage import ClassifierConfig
+
+    path, threshold = model_and_threshold(model if is_default(model) else _location(model), threshold)
+    return ClassifierConfig(path, threshold=threshold)
 
 
 def _location(path: str) -> str:

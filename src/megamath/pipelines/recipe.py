@@ -27,6 +27,7 @@ from megamath.llm.client import EndpointConfig
 from megamath.llm.refine import RefineConfig
 from megamath.llm.score import ScoreConfig
 from megamath.llm.stage import GenerationConfig, default_cache_path
+from megamath.classify.shipped import DEFAULT, is_default, model_and_threshold
 from megamath.pipelines.classify import run_classifier, train_classifier
 from megamath.pipelines.decontam import run_decontaminate
 from megamath.pipelines.dedup import deduplicate
@@ -127,12 +128,14 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("hard_timeout", _extract.guard.hard_timeout_s,
                "CPU seconds after which a stuck worker is ended and its task retried without the document", bounds=_AT_LEAST_0),
     ]),
-    "classifier": ("The fastText math classifier (skipped without a model or seeds).", [
-        Option("model", "", "a model from `megamath classifier train`; empty: train one on the seeds below"),
+    "classifier": ("The fastText math classifier: the one megamath ships unless a model or seeds are named.", [
+        Option("model", "", "a model from `megamath classifier train`, or `default` for the shipped one; empty: "
+                            "train one on the seeds below, or without seeds use the shipped one"),
         Option("positive", [], "math seed files (.txt, .jsonl[.gz|.zst], .parquet) to train on"),
         Option("negative", [], "non-math seed files"),
         Option("text_field", "text", "field(s) holding the text in jsonl/parquet seeds, comma-separated"),
-        Option("threshold", 0.5, "keep documents with P(math) at least this (the recipe's round 1: 0.5)", bounds=_SHARE),
+        Option("threshold", 0.5, "keep documents with P(math) at least this (the recipe's round 1: 0.5); the shipped "
+                                 "model uses its calibrated threshold unless this is set", bounds=_SHARE),
         Option("dim", _train.dim, "fastText dimension", bounds=_AT_LEAST_1),
         Option("epoch", _train.epoch, "fastText epochs", bounds=_AT_LEAST_1),
         Option("word_ngrams", _train.word_ngrams, "fastText word n-grams", bounds=_AT_LEAST_1),
@@ -238,6 +241,7 @@ class Recipe:
     values: dict[str, dict[str, Any]]
     base: Path
     path: str = ""
+    given: frozenset[tuple[str, str]] = frozenset()  # the (section, key) the file sets, the rest are defaults
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.values[section]
@@ -282,7 +286,8 @@ def load_recipe(path: str | Path) -> Recipe:
                 raise RecipeError(f"{path}: [{section}] {option.key} = {value!r}: choose one of "
                                   f"{', '.join(option.choices)}")
             values[section][option.key] = value
-    return Recipe(values, path.resolve().parent, str(path))
+    given = frozenset((section, key) for section, table in data.items() for key in table)
+    return Recipe(values, path.resolve().parent, str(path), given)
 
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
@@ -403,9 +408,7 @@ def check_recipe(recipe: Recipe) -> None:
 def skip_reasons(recipe: Recipe) -> dict[str, str]:
     """The phases this recipe skips, and why: known from the recipe alone, before any phase runs."""
     reasons = {}
-    c, d = recipe["classifier"], recipe["decontaminate"]
-    if not c["model"] and not (c["positive"] and c["negative"]):
-        reasons["classify"] = "no [classifier] model, nor positive and negative seeds to train one"
+    d = recipe["decontaminate"]
     if not recipe["dedup"]["enabled"]:
         reasons["dedup"] = "[dedup] enabled = false"
     if not d["enabled"]:
@@ -422,7 +425,8 @@ def _check_paths(recipe: Recipe) -> None:
     the phases before it ran, or, for benchmarks, give an undecontaminated corpus without a word)."""
     x, c, d = recipe["extract"], recipe["classifier"], recipe["decontaminate"]
     named = [("extract", "lid_model", x["lid_model"]), ("extract", "blocklist_dir", x["blocklist_dir"]),
-             ("classifier", "model", c["model"]), ("decontaminate", "benchmark_dir", d["benchmark_dir"])]
+             ("classifier", "model", "" if is_default(c["model"]) else c["model"]),
+             ("decontaminate", "benchmark_dir", d["benchmark_dir"])]
     named += [("classifier", "positive", path) for path in c["positive"]]
     named += [("classifier", "negative", path) for path in c["negative"]]
     named += [("decontaminate", f"benchmarks.{name}", path) for name, path in d["benchmarks"].items()]
@@ -533,8 +537,12 @@ def _phase_extract(recipe, sources, folder, executor, show_progress) -> PhaseOut
 def _phase_classify(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
     c = recipe["classifier"]
     model = recipe.location(c["model"])
+    threshold = c["threshold"]
     notes = []
-    if not model:
+    if is_default(model) or not (model or c["positive"] or c["negative"]):
+        model, threshold = model_and_threshold(DEFAULT, threshold if ("classifier", "threshold") in recipe.given else None)
+        notes.append(f"the math classifier megamath ships (docs/classifier-card.md), threshold {threshold}")
+    elif not model:
         fields = tuple(f.strip() for f in c["text_field"].split(",") if f.strip())
         examples = ([(POSITIVE, recipe.location(p), fields) for p in c["positive"]]
                     + [(NEGATIVE, recipe.location(n), fields) for n in c["negative"]])
@@ -548,7 +556,7 @@ def _phase_classify(recipe, shards, folder, executor, show_progress) -> PhaseOut
         docs = trained.training["docs"]
         notes.append(f"trained {model} on {docs.get(POSITIVE, 0):,} math and {docs.get(NEGATIVE, 0):,} other seed "
                      "documents")
-    summary = run_classifier(shards, folder.root, ClassifierConfig(model, threshold=c["threshold"]), executor,
+    summary = run_classifier(shards, folder.root, ClassifierConfig(model, threshold=threshold), executor,
                              output_suffix=_suffix(recipe), show_progress=show_progress)
     return PhaseOutcome("classify", folder.root, summary, notes=notes)
 

@@ -17,7 +17,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from megamath.report.collect import PhaseReport, collect_phase, config_items, find_runs
+from megamath.report.collect import PhaseReport, collect_phase, config_items, find_runs, settings_used
 from megamath.runtime import storage
 
 FIELDS = {
@@ -67,11 +67,8 @@ def _used(phases: list[PhaseReport]) -> tuple[list[str], list[str], set[str], di
     """(thresholds and models used, LLM models, tokenizers, benchmark hits) from the runs' configurations."""
     settings, models, tokenizers, hits = [], set(), set(), Counter()
     for phase in phases:
+        settings += [f"`{phase.name}` {path} = `{value}`" for path, value in settings_used(phase)]
         for path, value in config_items(phase.config.get("stages", {})):
-            leaf = path.rsplit(".", 1)[-1]
-            if leaf in ("threshold", "model_path", "year_thresholds", "math_threshold", "edu_threshold", "index",
-                        "min_number_share", "rel_tol") and value not in (None, ""):
-                settings.append(f"`{phase.name}` {path} = `{value}`")
             if path.endswith("generation.model") and value:
                 models.add(str(value))
             if path.endswith("profile.tokenizer") and value:

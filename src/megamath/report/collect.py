@@ -73,6 +73,23 @@ def config_items(config: dict, prefix: str = ""):
             yield f"{prefix}{key}", value
 
 
+# the configuration leaves that say what a phase decided with: its models, thresholds and benchmark index
+_SETTINGS = ("threshold", "model_path", "year_thresholds", "math_threshold", "edu_threshold", "index",
+             "min_number_share", "rel_tol")
+
+
+def settings_used(phase) -> list[tuple[str, str]]:
+    """(dotted path, value) of the models, thresholds and benchmark index a phase's stages used; the files
+    that ship with megamath are named as such rather than by their path inside the installation."""
+    from megamath.classify.shipped import SHIPPED_MODEL
+    from megamath.decontam.index import shipped_index
+
+    shipped = {str(SHIPPED_MODEL): "the math classifier megamath ships (docs/classifier-card.md)",
+               shipped_index(): "the index of the recipe's 12 benchmarks megamath ships (docs/benchmarks.md)"}
+    return [(path, shipped.get(str(value), str(value))) for path, value in config_items(phase.config.get("stages", {}))
+            if path.rsplit(".", 1)[-1] in _SETTINGS and value not in (None, "")]
+
+
 def is_run(location: str) -> bool:
     return storage.exists(RunFolder(location).config_path)
 

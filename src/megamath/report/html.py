@@ -14,7 +14,7 @@ import html
 from collections import Counter
 
 from megamath.profile.stage import Profile
-from megamath.report.collect import PhaseReport, RunReport, config_items
+from megamath.report.collect import PhaseReport, RunReport, config_items, settings_used
 from megamath.report.synth import SYNTH_STAGES, block_outcomes, record_outcomes
 
 BAR_COLOR = "#3b6fd4"
@@ -239,6 +239,13 @@ def render(report: RunReport) -> str:
     body.append(f"</table><p>megamath {_e(report.version)}; {len(phases)} phase(s); {report.core_hours:.3f} core-hours "
                 f"of task time; seeds: {_e(', '.join(seeds) or 'none')}.</p>"
                 f"<details><summary>{len(inputs)} input(s)</summary><pre>{_e(chr(10).join(inputs))}</pre></details>")
+    used = [(p.name, path, value) for p in phases for path, value in settings_used(p)]
+    if used:
+        body.append("<details open><summary>Models, thresholds and benchmarks</summary><table><tr><th>phase</th>"
+                    "<th>setting</th><th>value</th></tr>" + "".join(
+                        f"<tr><td>{_e(name)}</td><td style='text-align:left'>{_e(path)}</td>"
+                        f"<td style='text-align:left'>{_e(value)}</td></tr>" for name, path, value in used)
+                    + "</table></details>")
     if report.skipped:
         body.append("<p>Skipped: " + "; ".join(f"<b>{_e(phase)}</b> ({_e(why)})" for phase, why in report.skipped)
                     + "</p>")
