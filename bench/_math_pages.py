@@ -461,16 +461,18 @@ def _page(title: str, body: str, head: str = "") -> str:
             "<footer>Copyright 2024. All rights reserved.</footer></body></html>")
 
 
-def own_pages(generated: int = 3000, seed: int = 0, hard_negatives: bool = True) -> list[tuple[str, str]]:
+def own_pages(generated: int = 3000, seed: int = 0, hard_negatives: bool = True,
+              news: bool = True) -> list[tuple[str, str]]:
     """(name, html) of the pages :func:`write_crawl` holds, shuffled; a name starts with ``math/`` for a math
-    page (``text/``, ``code/`` or ``numbers/`` for the others)."""
+    page (``text/``, ``code/`` or ``numbers/`` for the others). ``news=False`` leaves gensim's news and
+    movie-review texts out (their licence does not say a model of them may be redistributed)."""
     rng = random.Random(seed)
     math_pages = ([worked_example(rng) for _ in range(generated)] + [proof_page(rng) for _ in range(generated // 3)]
                   + [table_example(rng) for _ in range(generated // 10)] + gsm8k_worksheets(rng) + gsm8k_answer_sheets(rng)
                   + math_docstrings())
     pages = [(f"math/{i}", _render_math(title, blocks, rng.randrange(3))) for i, (title, blocks) in enumerate(math_pages)]
     pages += [(f"text/{i}", _page(title, "\n".join(f"<p>{html.escape(p)}</p>" for p in re.split(r"\n\s*\n", text))))
-              for i, (title, text) in enumerate(nonmath_texts())]
+              for i, (title, text) in enumerate(nonmath_texts()) if news or title != "News"]
     if hard_negatives:
         pages += [(f"code/{i}", _page(title, body)) for i, (title, body) in enumerate(code_pages(TRAINING_CODE_MODULES))]
         pages += [(f"numbers/{i}", _page(title, body)) for i, (title, body) in enumerate(hard_negative_pages(rng, 1600))]

@@ -107,7 +107,6 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unma
       megamath web extract warc.paths.gz -o s3://bucket/cc --executor ray --ray-address head:6379
       megamath web extract crawl/*.warc.gz -o runs/math --classifier math.bin --benchmark-dir bench/ --dedup
     """
-    from megamath.classify.stage import ClassifierConfig
     from megamath.dedup.lsh import LshConfig
     from megamath.pipelines.web import run_stage1
     from megamath.runtime.guard import GuardConfig
