@@ -1,7 +1,8 @@
-"""Tokenized training data: Megatron-LM's indexed dataset and MosaicML Streaming's MDS, checked byte by
-byte against the layouts their readers document (docs/training-data.md), on the example's real pages.
-Reading them back with megatron-core and mosaicml-streaming (which pull in torch) is the optional
-`train-readers` extra: tests/test_release_readers.py."""
+"""The release: typed Parquet shards, the mixture by token ratios, the card inside the folder (loaded by
+`datasets`), and tokenized training data — Megatron-LM's indexed dataset and MosaicML Streaming's MDS,
+checked byte by byte against the layouts their readers document (docs/training-data.md), on the example's
+real pages. Reading them back with megatron-core and mosaicml-streaming (which pull in torch) is the
+optional `train-readers` extra: tests/test_release_readers.py."""
 
 import json
 import struct
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 from megamath.profile.tokenizer import load_tokenizer
+from megamath.release.dataset import ReleaseConfig, ReleaseError, mixture_plan, write_release
 from megamath.release.tokenized import MdsWriter, export_tokenized, read_megatron
-from megamath.runtime.shards import read_records
+from megamath.runtime.shards import ShardWriter, read_records
 
 from conftest import EXAMPLE_WARC, run_cli
 
@@ -134,3 +136,67 @@ def test_the_command_writes_both_and_refuses_a_tokenizer_without_an_end_of_docum
                       str(tmp_path / "plain.json"))
     assert refused.returncode == 1 and "no end-of-document token" in refused.stderr
     assert "Traceback" not in refused.stderr and not (tmp_path / "x" / "index.json").exists()
+
+
+def test_a_release_folder_loads_alone_with_meta_as_a_struct(corpus, tmp_path):
+    import datasets
+    import pyarrow.parquet as pq
+
+    run = corpus[0].rsplit("/data/", 1)[0]
+    out = tmp_path / "release"
+    result = run_cli("release", f"web={run}", "-o", str(out), "--mix", "web=1")
+    assert result.returncode == 0, result.stderr
+    assert (out / "report.html").is_file() and json.loads((out / "release.json").read_text())["subsets"]["web"]["rows"]
+    shards = sorted((out / "data" / "web").glob("*.parquet"))
+    assert [p.name for p in shards] == ["web-00000.parquet"]
+    assert pq.read_schema(shards[0]).field("meta").type.num_fields > 10
+    card = (out / "README.md").read_text()
+    assert "path: data/web/*.parquet" in card and "path: data/mix/*.parquet" in card and "## Release" in card
+    exported = run_cli("export", str(out / "data" / "mix" / "*.parquet"), "-o", str(tmp_path / "mds"), "--format", "mds")
+    assert exported.returncode == 0 and f"{len(list(read_records(corpus)))} documents" in exported.stdout, exported.stderr
+    moved = tmp_path / "moved"
+    out.rename(moved)  # the folder alone: nothing outside it is needed
+    web = datasets.load_dataset(str(moved), "web", split="train")
+    original = list(read_records(corpus))
+    assert web.num_rows == len(original) and web[0]["text"] == original[0]["text"]
+    assert isinstance(web.features["meta"], dict) and web.features["meta"]["math_score"].dtype == "float64"
+    assert web[0]["meta"]["lang"] == original[0]["meta"]["lang"] and "lang_unmasked" in json.loads(web[0]["meta_rest"])
+    assert datasets.load_dataset(str(moved), "mix", split="train").num_rows == len(original)
+
+
+def _synthetic_subset(folder, name: str, docs: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    path = folder / f"{name}.parquet"
+    with ShardWriter(path) as writer:
+        for i in range(docs):
+            tokens = int(rng.integers(20, 600))
+            writer.write({"id": f"{name}-{i}", "text": "x " * tokens, "url": None, "source": name,
+                          "meta": {"tokens": tokens, "lang": "en", "code": {"language": "python"} if name == "code" else None}})
+    return [str(path)]
+
+
+def test_the_mixture_meets_its_token_ratios_by_repeating_and_sampling_subsets(tmp_path):
+    subsets = {"web": _synthetic_subset(tmp_path / "w", "web", 3000, 1), "code": _synthetic_subset(tmp_path / "c", "code", 400, 2)}
+    config = ReleaseConfig(shard_rows=500, mix={"web": 0.4, "code": 0.6}, seed=7)
+    summary = write_release(subsets, str(tmp_path / "out"), config)
+    web, code = summary["subsets"]["web"], summary["subsets"]["code"]
+    assert [s["rows"] for s in web["shards"]] == [500] * 6 and len(code["shards"]) == 1
+    assert sorted(p.name for p in (tmp_path / "out" / "data" / "web").iterdir()) == [f"web-{i:05d}.parquet" for i in range(6)]
+    mix = summary["mix"]
+    # the default size takes no subset more than once: code, the scarcer for its share, is taken whole
+    assert mix["subsets"]["code"]["epochs"] == 1.0 and mix["subsets"]["web"]["epochs"] < 1
+    for name, share in config.mix.items():
+        assert abs(mix["subsets"][name]["achieved_share"] - share) <= 0.01, mix["subsets"]
+    # a larger mixture repeats the scarce subset: whole passes, then a sample
+    bigger = ReleaseConfig(mix={"web": 0.4, "code": 0.6}, mix_tokens=3 * code["tokens"], seed=7)
+    summary = write_release(subsets, str(tmp_path / "out2"), bigger)
+    for name, share in bigger.mix.items():
+        assert abs(summary["mix"]["subsets"][name]["achieved_share"] - share) <= 0.01
+    assert abs(summary["mix"]["tokens"] - 3 * code["tokens"]) <= 0.01 * 3 * code["tokens"]
+    ids = [r["id"] for r in read_records(sorted(str(p) for p in (tmp_path / "out2" / "data" / "mix").glob("*.parquet")))]
+    assert len(ids) > len(set(ids)) and ids != sorted(ids)  # repeated documents, shuffled together
+    again = write_release(subsets, str(tmp_path / "out3"), bigger)  # the same seed gives the same mixture
+    assert again["mix"]["tokens"] == summary["mix"]["tokens"]
+    with pytest.raises(ReleaseError, match="names qa, which is not a subset"):
+        mixture_plan(summary["subsets"], ReleaseConfig(mix={"qa": 1.0}))

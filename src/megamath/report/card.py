@@ -54,13 +54,25 @@ def size_category(rows: int) -> str:
     return next((label for bound, label in bounds if rows < bound), "n>1T")
 
 
+_DTYPES = {"large_string": "string", "double": "float64", "float": "float32", "halffloat": "float16"}
+
+
+def _feature(name: str, kind) -> dict:
+    """A column as a ``dataset_info`` feature, in Hugging Face's names (``float64`` for Arrow's ``double``;
+    a struct as its fields)."""
+    import pyarrow as pa
+
+    if pa.types.is_struct(kind):
+        return {"name": name, "struct": [_feature(f.name, f.type) for f in kind]}
+    return {"name": name, "dtype": _DTYPES.get(str(kind), str(kind))}
+
+
 def _features(shard: str) -> list[dict]:
     import pyarrow.parquet as pq
 
     with storage.open_input(shard) as handle:
         schema = pq.read_schema(handle)
-    return [{"name": column.name, "dtype": "string" if str(column.type) in ("string", "large_string") else str(column.type)}
-            for column in schema]
+    return [_feature(column.name, column.type) for column in schema]
 
 
 def _used(phases: list[PhaseReport]) -> tuple[list[str], list[str], set[str], dict[str, int]]:
@@ -129,9 +141,12 @@ def _data_inside(name: str, shards: list[str], data_folder: str, card_dir: str) 
     return f"data/{name}"
 
 
-def build_card(subsets: dict[str, str], card_dir: str, *, title: str = "A math corpus built with megamath"):
+def build_card(subsets: dict[str, str], card_dir: str, *, title: str = "A math corpus built with megamath",
+               release: dict | None = None):
     """The card (a ``huggingface_hub.DatasetCard``) of ``subsets`` (name → run folder or recipe folder)
-    for ``card_dir``."""
+    for ``card_dir``. ``release``: the summary of a release written into ``card_dir``
+    (:func:`megamath.release.dataset.write_release`): its typed shards under ``data/<subset>`` (and
+    ``data/mix``) are the data files, instead of the runs' own shards."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     phases, history = {}, []
@@ -140,15 +155,24 @@ def build_card(subsets: dict[str, str], card_dir: str, *, title: str = "A math c
         phases[name] = collect_phase(final, name)
         history += [collect_phase(run) for run in runs if run != final] + [phases[name]]
     configs, infos, rows = [], [], 0
-    for name, phase in phases.items():
-        shards = sorted(storage.list_files(storage.join(phase.root, "data"), ".parquet"))
-        relative = _data_inside(name, shards, storage.join(phase.root, "data"), card_dir)
+    if release:
+        written = {**{name: s["shards"] for name, s in release["subsets"].items()},
+                   **({"mix": release["mix"]["shards"]} if "mix" in release else {})}
+        data = {name: ([shard["path"] for shard in shards], f"data/{name}", sum(shard["rows"] for shard in shards))
+                for name, shards in written.items()}
+    else:
+        data = {}
+        for name, phase in phases.items():
+            shards = sorted(storage.list_files(storage.join(phase.root, "data"), ".parquet"))
+            data[name] = (shards, _data_inside(name, shards, storage.join(phase.root, "data"), card_dir),
+                          phase.docs_written)
+    for name, (shards, relative, count) in data.items():
         configs.append({"config_name": name, "data_files": [{"split": "train", "path": f"{relative}/*.parquet"}]})
         nbytes = sum(storage.size(shard) or 0 for shard in shards)
-        infos.append({"config_name": name, "features": _features(shards[0]),
-                      "splits": [{"name": "train", "num_bytes": nbytes, "num_examples": phase.docs_written}],
+        infos.append({"config_name": name, "features": _features(shards[0]) if shards else [],
+                      "splits": [{"name": "train", "num_bytes": nbytes, "num_examples": count}],
                       "download_size": nbytes, "dataset_size": nbytes})
-        rows += phase.docs_written
+        rows += count
     settings, models, tokenizers, hits = _used(history)
     sizes = _benchmark_sizes(history)
     data = DatasetCardData(license="other", language=["en"], pretty_name=title, size_categories=[size_category(rows)],
@@ -157,8 +181,29 @@ def build_card(subsets: dict[str, str], card_dir: str, *, title: str = "A math c
     folders = {name: os.path.relpath(storage.local_path(phase.root), card_dir) if storage.is_local(phase.root)
                else phase.root for name, phase in phases.items()}
     body = _body(phases, folders, settings, models, tokenizers, hits, sizes)
+    if release:
+        body += _release_section(release)
     card = DatasetCard.from_template(data, template_str=_TEMPLATE, title=title, body=body)
     return card
+
+
+def _release_section(release: dict) -> str:
+    from megamath.release.dataset import META_FIELDS as TYPED
+
+    lines = ["", "## Release", "", "Every subset is in `data/<subset>/<subset>-NNNNN.parquet`; its rows have the "
+             "columns `id`, `subset`, `text`, `url`, `source`, `meta` (a struct), `meta_rest` (the rest of the "
+             "run's meta, JSON) and `extra` (JSON).", "", "`meta` fields: "
+             + ", ".join(f"`{name}` ({kind})" for name, kind, _ in TYPED) + ".", "",
+             "| subset | rows | tokens | shards |", "| --- | --- | --- | --- |"]
+    lines += [f"| `{name}` | {s['rows']:,} | {s['tokens']:,} | {len(s['shards'])} |" for name, s in release["subsets"].items()]
+    if "mix" in release:
+        mix = release["mix"]
+        lines += ["", f"The mixture (`data/mix`): {mix['rows']:,} rows, {mix['tokens']:,} tokens, rows shuffled "
+                  f"(seed {release['config']['seed']}).", "",
+                  "| subset | share asked | share of tokens | tokens | passes over the subset |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| `{name}` | {m['share']:.4f} | {m['achieved_share']:.4f} | {m['tokens']:,} | {m['epochs']} |"
+                  for name, m in mix["subsets"].items()]
+    return "\n".join(lines)
 
 
 def write_card(subsets: dict[str, str], card_dir: str, **kwargs) -> Path:

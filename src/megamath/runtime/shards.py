@@ -9,6 +9,8 @@ Writers write a local file (the runtime publishes it atomically through
 Parquet columns are ``id``, ``text``, ``url``, ``source`` (strings), ``meta`` (the meta mapping as
 a JSON string, queryable with DuckDB's ``json_extract``) and ``extra`` (any other top-level fields
 as a JSON object, null when there are none). Reading a shard back gives the records that were written.
+A release's shard (``megamath release``) has ``meta`` as a struct of typed fields and the rest in
+``meta_rest``: it reads back with both in ``meta``.
 """
 
 from __future__ import annotations
@@ -166,7 +168,12 @@ def _read_parquet(raw) -> Iterator[Record]:
         # few shards and exits must not leave Arrow's pool threads starting up behind it
         for row in parquet.read_row_group(group, use_threads=False).to_pylist():
             record: Record = {name: row.get(name) for name in CORE_FIELDS}
-            record["meta"] = orjson.loads(row["meta"]) if row.get("meta") else {}
+            meta = row.get("meta")
+            if isinstance(meta, dict):  # a release's shard (megamath.release.dataset): typed fields, then the rest
+                record["meta"] = {key: value for key, value in meta.items() if value is not None}
+                record["meta"].update(orjson.loads(row["meta_rest"]) if row.get("meta_rest") else {})
+            else:
+                record["meta"] = orjson.loads(meta) if meta else {}
             if row.get("extra"):
                 record.update(orjson.loads(row["extra"]))
             yield record
