@@ -124,6 +124,7 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     assert page.count("language score (5-reextract)") == 2 and "1-extract: language score" not in page  # title + svg title
     assert "<td>1-extract / read</td><td>11</td>" in page and "2-classify / read" not in page  # one funnel, raw to last
     assert "<td>webpro</td><td colspan='4' style='text-align:left'>skipped: no LLM endpoint" in page
+    assert "top domains, approximate (documents) (5-reextract)" in page and "forum.example.net" in page
 
 
 def test_a_recipe_of_inputs_and_output_alone_classifies_and_decontaminates_with_what_ships(tmp_path):

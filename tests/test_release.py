@@ -172,7 +172,8 @@ def _synthetic_subset(folder, name: str, docs: int, seed: int) -> list[str]:
         for i in range(docs):
             tokens = int(rng.integers(20, 600))
             writer.write({"id": f"{name}-{i}", "text": "x " * tokens, "url": None, "source": name,
-                          "meta": {"tokens": tokens, "lang": "en", "code": {"language": "python"} if name == "code" else None}})
+                          "meta": {"tokens": tokens, "lang": "en",
+                                   "code": {"language": "python", "licenses": ["MIT", "Apache-2.0"]} if name == "code" else None}})
     return [str(path)]
 
 
@@ -182,6 +183,11 @@ def test_the_mixture_meets_its_token_ratios_by_repeating_and_sampling_subsets(tm
     summary = write_release(subsets, str(tmp_path / "out"), config)
     web, code = summary["subsets"]["web"], summary["subsets"]["code"]
     assert [s["rows"] for s in web["shards"]] == [500] * 6 and len(code["shards"]) == 1
+    import pyarrow.parquet as pq
+
+    first = pq.read_table(code["shards"][0]["path"]).slice(0, 1).to_pylist()[0]
+    assert first["meta"]["code_language"] == "python" and first["meta"]["code_licence"] == "MIT, Apache-2.0"
+    assert first["meta"]["tokens"] > 0 and first["meta"]["math_score"] is None and first["subset"] == "code"
     assert sorted(p.name for p in (tmp_path / "out" / "data" / "web").iterdir()) == [f"web-{i:05d}.parquet" for i in range(6)]
     mix = summary["mix"]
     # the default size takes no subset more than once: code, the scarcer for its share, is taken whole

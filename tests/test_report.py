@@ -210,3 +210,18 @@ def test_the_card_round_trips_and_its_yaml_loads_with_datasets(tmp_path):
         assert {"id", "text", "meta"} <= set(loaded.column_names)
     refused = run_cli("card", str(tmp_path / "nowhere"), "-o", str(release))
     assert refused.returncode == 2 and "no such run folder" in refused.stderr
+
+
+def test_top_domains_are_counted_per_task_and_stay_bounded():
+    from megamath.profile.stage import CARRY, TOP_DOMAINS, Profile
+
+    stage = Profile(CARRY)
+    records = [{"url": f"https://www.site{i}.example/page/{j}", "text": "x", "meta": {}}
+               for i in range(TOP_DOMAINS + 10) for j in range(i + 1)]
+    records += [{"url": "not a url", "text": "x", "meta": {}}, {"url": None, "text": "x", "meta": {}}]
+    list(stage.process_batch(records))
+    counts = stage.task_counters()
+    assert len(counts) == TOP_DOMAINS + 1 and counts[f"domain_site{TOP_DOMAINS + 9}.example"] == TOP_DOMAINS + 10
+    assert "domain_site0.example" not in counts and counts["domain_(other)"] == sum(range(1, 11))
+    assert not any(key.startswith("domain_") for key in stage.counters)  # nothing kept for the worker's life
+    assert stage.task_counters() == {}  # the next task starts from nothing

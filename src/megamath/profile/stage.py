@@ -12,7 +12,11 @@ Counters, all sums over the phase's output:
 * ``formulas_<family>`` (formulas kept per markup family, ``meta.math``);
 * ``dedup_size_<n>`` (kept documents by the size of their duplicate cluster: 1, 2, 3-4, 5-8, ...);
 * ``length_chars_<a-b>`` and ``length_tokens_<a-b>``: documents by the length of their text, in
-  characters and (where counted) tokens, in powers of two (``1024-2047``).
+  characters and (where counted) tokens, in powers of two (``1024-2047``);
+* ``domain_<host>``: documents per web host (``www.`` dropped), the :data:`TOP_DOMAINS` most frequent of
+  each task only, the rest summed as ``domain_(other)``: a crawl holds millions of hosts, and a run's
+  statistics must stay small. Summed over tasks, a host frequent everywhere is counted exactly and one
+  frequent in a few tasks only is undercounted (the report says "top domains, approximate").
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
+from urllib.parse import urlsplit
 
 from megamath.profile.tokenizer import NAMES, Tokenizer, TokenizerError, load_tokenizer
 from megamath.runtime.stage import BatchStage, Record, StageConfigError, resource
@@ -36,6 +41,17 @@ class ProfileConfig:
 
 
 CARRY = ProfileConfig(tokenizer=None)  # the profile of a phase that only filters
+TOP_DOMAINS = 50
+
+
+def host(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        name = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return name.removeprefix("www.") if name else None
 
 
 def tenth(score: float) -> str:
@@ -63,6 +79,16 @@ class Profile(BatchStage):
     def __init__(self, config: ProfileConfig | None = None):
         self.config = config or ProfileConfig()
         self.counters: Counter = Counter()
+        self.domains: Counter = Counter()  # this task's hosts, reported by task_counters()
+
+    def task_counters(self) -> Counter:
+        """The counters of the task that just ended that are not kept for the worker's life: the task's
+        most frequent hosts (the runtime calls this once per task)."""
+        top = Counter({f"domain_{name}": n for name, n in self.domains.most_common(TOP_DOMAINS)})
+        if rest := sum(self.domains.values()) - sum(top.values()):
+            top["domain_(other)"] = rest
+        self.domains = Counter()
+        return top
 
     @resource
     def counter(self) -> Tokenizer | None:
@@ -98,6 +124,8 @@ class Profile(BatchStage):
             c[f"length_tokens_{length_bucket(tokens)}"] += 1
         c[f"tokens_year_{year}"] += tokens
         c[f"docs_year_{year}"] += 1
+        if name := host(record.get("url")):
+            self.domains[name] += 1
         code = meta.get("code") or {}
         if language := code.get("language"):
             c[f"tokens_lang_{language}"] += tokens

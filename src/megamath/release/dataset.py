@@ -41,7 +41,7 @@ META_FIELDS = (
     ("code_language", pa.string(), ("code", "language")),
     ("code_repo", pa.string(), ("code", "repo")),
     ("code_path", pa.string(), ("code", "path")),
-    ("code_licence", pa.string(), ("code", "licence")),
+    ("code_licence", pa.string(), ("code", "license")),  # or code.licenses, a list: see typed_row
     ("code_score", pa.float64(), ("code", "model_score")),
     ("synth_kind", pa.string(), ("synth", "kind")),
     ("synth_from", pa.string(), ("synth", "from", "id")),
@@ -91,6 +91,8 @@ def typed_row(record: dict, subset: str) -> dict:
             except (TypeError, ValueError):
                 value = None
         typed[name] = value
+    if typed["code_licence"] is None and isinstance(licences := _pick(meta, ("code", "licenses")), list):
+        typed["code_licence"] = ", ".join(map(str, licences)) or None
     taken = {path[0] for name, kind, path in META_FIELDS if len(path) == 1}
     rest = {k: v for k, v in meta.items() if k not in taken}
     extra = {k: v for k, v in record.items() if k not in ("id", "text", "url", "source", "meta")}

@@ -114,6 +114,10 @@ def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda kv: -kv[1])
 
 
+def _top_domains(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (kv[0] == "(other)", -kv[1]))[:21]
+
+
 def _with_formulas(text: str) -> str:
     """Escaped text with ``$…$`` and ``$$…$$`` spans marked, so formulas stand out as LaTeX."""
     out, rest = [], text
@@ -273,7 +277,8 @@ def render(report: RunReport) -> str:
               _distribution("tokens per code language", "tokens_lang_", phases, _by_name),
               _distribution("files per code language", "docs_lang_", phases, _by_name),
               _distribution("documents by text length (characters)", "length_chars_", phases),
-              _distribution("documents by text length (tokens)", "length_tokens_", phases)]
+              _distribution("documents by text length (tokens)", "length_tokens_", phases),
+              _distribution("top domains, approximate (documents)", "domain_", phases, _top_domains)]
     body.append("<h2 id='tokens'>Tokens and documents</h2>" + _charts(tokens, "No tokens were counted."))
     scores = [_distribution("language score", "hist_lang_score_", phases),
               _distribution("math classifier score", "hist_math_score_", phases),

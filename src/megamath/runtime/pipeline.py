@@ -114,6 +114,8 @@ class Pipeline(Job):
             slot.close()
         for stage, stats, before, upstream in zip(self.stages, stage_stats, counters_before, [read_stats, *stage_stats]):
             stats.counters = Counter(getattr(stage, "counters", ())) - before
+            if hasattr(stage, "task_counters"):  # counted per task, not kept for the worker's life
+                stats.counters.update(stage.task_counters())
             stats.records_in = upstream.docs_out
         return {
             "docs_written": writer.count,
