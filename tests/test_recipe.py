@@ -170,3 +170,12 @@ def test_the_llm_phase_runs_against_an_endpoint_and_resumes_without_new_requests
         assert redo.returncode == 0 and server.stats()["requests"] == requests
         assert "phase webpro: 4 documents" in redo.stdout and "(0 of 1 task(s) resumed" in redo.stdout
         assert redo.stdout.count("(1 of 1 task(s) resumed") == 5
+
+
+def test_the_recipe_reference_in_docs_is_generated_from_the_option_table():
+    from megamath.pipelines.recipe import recipe_reference
+
+    reference = (ROOT / "docs" / "recipe.md").read_text()
+    assert reference == recipe_reference() + "\n", "docs/recipe.md is stale: megamath recipe reference -o docs/recipe.md"
+    for section, (_, options) in SECTIONS.items():
+        assert f"## [{section}]" in reference and all(f"| `{o.key}` |" in reference for o in options)

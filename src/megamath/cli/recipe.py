@@ -33,6 +33,21 @@ def init(path, inputs, output, force):
     click.echo(f"wrote {target}: edit it, then run `megamath run {target}`")
 
 
+@recipe.command("reference")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write it to this file (docs/recipe.md in the repository) instead of printing it.")
+def reference(output):
+    """Every option of the recipe as Markdown: its section, default, bounds or choices and meaning."""
+    from megamath.pipelines.recipe import recipe_reference
+
+    text = recipe_reference() + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
 @cli.command("run")
 @click.argument("recipe_path", metavar="RECIPE", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Discard every phase's results and start over.")

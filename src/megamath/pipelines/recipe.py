@@ -234,6 +234,32 @@ def recipe_template(inputs: list[str] | None = None, output: str | None = None) 
     return "\n".join(lines)
 
 
+def recipe_reference() -> str:
+    """docs/recipe.md: every section and option of the recipe, with its default, its bounds or choices and
+    what it does, from the same table `recipe init` and the checks use (``megamath recipe reference``)."""
+    lines = ["# The recipe: every option", "",
+             "Generated from the recipe's option table by `megamath recipe reference -o docs/recipe.md`; "
+             "`megamath recipe init FILE` writes the same options with their defaults into a recipe. A recipe "
+             "names only what differs from the defaults; relative paths are read from the recipe's folder.", ""]
+    for section, (about, options) in SECTIONS.items():
+        lines += [f"## [{section}]", "", about, "", "| option | default | values | what it does |",
+                  "| --- | --- | --- | --- |"]
+        for option in options:
+            if option.choices:
+                values = " \\| ".join(f"`{c}`" for c in option.choices)
+            elif option.bounds:
+                least, greatest = option.bounds
+                values = (f"{least:g} to {greatest:g}" if least is not None and greatest is not None
+                          else f"at least {least:g}" if least is not None else f"at most {greatest:g}")
+            else:
+                values = _KINDS[type(option.default)]
+            default = "required" if option.required else f"`{_toml_value(option.default)}`"
+            comment = option.comment.replace("|", "\\|")
+            lines.append(f"| `{option.key}` | {default} | {values} | {comment} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 @dataclass
 class Recipe:
     """A parsed recipe: ``values[section][key]``, every option present; ``base``: the recipe's folder."""
