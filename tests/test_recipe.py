@@ -179,3 +179,19 @@ def test_the_recipe_reference_in_docs_is_generated_from_the_option_table():
     assert reference == recipe_reference() + "\n", "docs/recipe.md is stale: megamath recipe reference -o docs/recipe.md"
     for section, (_, options) in SECTIONS.items():
         assert f"## [{section}]" in reference and all(f"| `{o.key}` |" in reference for o in options)
+
+
+def test_a_sample_run_reads_the_first_records_of_each_input_beside_the_full_run(tmp_path):
+    recipe = example_recipe(tmp_path)
+    plan = run_cli("run", recipe, "--limit", "3", "--dry-run")
+    assert plan.returncode == 0 and f"{tmp_path / 'run' / 'sample-3' / '1-extract'}: runs" in plan.stdout
+    sample = run_cli("run", recipe, "--limit", "3", "-q")
+    assert sample.returncode == 0, sample.stderr
+    assert "a sample run: the first 3 record(s) of each input" in sample.stdout
+    assert "extract/read                  3    3" in sample.stdout
+    assert list((tmp_path / "run" / "sample-3" / "5-reextract" / "data").glob("*.parquet"))
+    assert not (tmp_path / "run" / "1-extract").exists()  # the full run's folders are not touched
+    full = run_cli("run", recipe, "-q")
+    assert full.returncode == 0 and "extract/read                 11" in full.stdout
+    report = run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html"))
+    assert report.returncode == 0 and "5 phase(s)" in report.stdout  # the sample's phases are not the run's

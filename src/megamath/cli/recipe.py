@@ -61,9 +61,12 @@ def reference(output):
 @click.option("--dry-run", is_flag=True,
               help="Check the recipe and show the plan (inputs, phases, what each skips, tasks already done); "
                    "run nothing.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, metavar="N",
+              help="A sample run, instead of the recipe's [run] limit: the first N records of each input, under "
+                   "OUTPUT/sample-N/ (the full run's folders are left as they are).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars; only errors on the terminal.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show informational messages on the terminal.")
-def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, quiet, verbose):
+def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, limit, quiet, verbose):
     """Run the recipe: stage 1 → math classifier → dedup → decontamination → stage 2 → Web-Pro.
 
     Each phase writes OUTPUT/<n>-<phase>/ and is resumable: a rerun continues at the first unfinished
@@ -77,9 +80,11 @@ def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, quiet
       megamath run recipe.toml --dry-run           # the plan, checked, nothing run
       megamath run recipe.toml -w 16 --executor ray
       megamath run recipe.toml --from webpro       # after changing [webpro] thresholds
+      megamath run recipe.toml --limit 100         # a sample: 100 records of each input, OUTPUT/sample-100/
     """
     from megamath.cli.common import grouped
-    from megamath.pipelines.recipe import final_output, load_recipe, phase_funnel, plan_recipe, run_recipe, skip_reasons
+    from megamath.pipelines.recipe import (final_output, load_recipe, output_folder, phase_funnel, plan_recipe,
+                                           run_recipe, skip_reasons)
     from megamath.report.funnel import format_phase_funnel, profile_counters
     from megamath.report.llm_usage import format_llm_usage
     from megamath.runtime import storage
@@ -90,6 +95,8 @@ def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, quiet
         recipe["executor"]["kind"] = executor_kind
     if workers:
         recipe["executor"]["workers"] = workers
+    if limit:
+        recipe["run"]["limit"] = limit
     if dry_run:
         plan = plan_recipe(recipe)
         click.echo(f"{len(plan.inputs):,} input(s): " + ", ".join(plan.inputs[:3]) + (", ..." if len(plan.inputs) > 3 else ""))
@@ -100,8 +107,10 @@ def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, quiet
         count = f"{e['workers']} worker(s)" if e["workers"] else "a worker per core"
         click.echo(f"executor: {e['kind']}, {count}; nothing was run (--dry-run)")
         return
-    root = RunFolder(recipe.location(recipe["run"]["output"]))
+    root = RunFolder(output_folder(recipe))
     storage.check_writable(root.root)
+    if recipe["run"]["limit"]:
+        click.echo(f"a sample run: the first {recipe['run']['limit']:,} record(s) of each input, under {root.root}")
     configure_logging(root.log_path, quiet=quiet, verbose=verbose)
 
     def announce(outcome) -> None:

@@ -93,6 +93,9 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("inputs", ["crawl/*.warc.gz"], "WARC files, globs, http(s) URLs, crawl-data/... paths or path lists "
                "(.paths.gz); local or on any fsspec filesystem (s3://...)", required=True),
         Option("output", "runs/recipe", "a folder or URL; each phase writes OUTPUT/<n>-<phase>/"),
+        Option("limit", 0, "a sample run: only the first this many records of each input, written under "
+                           "OUTPUT/sample-<limit>/ so the full run's folders stay as they are (0: every record)",
+               bounds=_AT_LEAST_0),
         Option("format", "parquet", "shard format of every phase", FORMATS),
         Option("tokenizer", "qwen2.5", "tokens of every document counted into meta.tokens where its text is final: "
                "qwen2.5, cl100k_base, a tokenizer.json or a .tiktoken file; empty: not counted"),
@@ -365,7 +368,7 @@ def _profile(recipe: Recipe) -> ProfileConfig:
 def _stage1_config(recipe: Recipe) -> WebExtractConfig:
     x = recipe["extract"]
     return WebExtractConfig(
-        reader=WarcReaderConfig(max_html_bytes=x["max_html_bytes"]),
+        reader=WarcReaderConfig(max_html_bytes=x["max_html_bytes"], max_records=recipe["run"]["limit"]),
         url_filter=UrlFilterConfig(blocklist_dir=recipe.location(x["blocklist_dir"]) or None,
                                    categories=tuple(x["block_categories"]), banned_words=x["banned_words"],
                                    exclude_curated=not x["keep_curated"]),
@@ -493,10 +496,16 @@ def plan_recipe(recipe: Recipe) -> RecipePlan:
     skipped = skip_reasons(recipe)
     sources = resolve_inputs([recipe.location(i) for i in recipe["run"]["inputs"]])
     phases = []
-    for name, folder in zip(PHASES, phase_folders(recipe.location(recipe["run"]["output"]))):
+    for name, folder in zip(PHASES, phase_folders(output_folder(recipe))):
         done = sum(1 for _ in folder.finished_results()) if storage.exists(folder.state) else 0
         phases.append((name, folder.root, skipped.get(name), done))
     return RecipePlan(sources, phases)
+
+
+def output_folder(recipe: Recipe) -> str:
+    """Where the recipe's phases write: ``[run] output``, or its ``sample-<limit>`` folder for a sample run."""
+    output = recipe.location(recipe["run"]["output"])
+    return storage.join(output, f"sample-{recipe['run']['limit']}") if recipe["run"]["limit"] else output
 
 
 def phase_folders(root: str) -> list[RunFolder]:
@@ -514,7 +523,7 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
     if restart_from is not None and restart_from not in PHASES:
         raise RecipeError(f"unknown phase {restart_from!r}: choose one of {', '.join(PHASES)}")
     sources = resolve_inputs([recipe.location(i) for i in recipe["run"]["inputs"]])
-    root = RunFolder(recipe.location(recipe["run"]["output"]))
+    root = RunFolder(output_folder(recipe))
     storage.check_writable(root.root)
     outcomes: list[PhaseOutcome] = []
     first_reset = 0 if force else (PHASES.index(restart_from) if restart_from else len(PHASES))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -96,11 +97,12 @@ def is_run(location: str) -> bool:
 
 def find_runs(location: str) -> list[str]:
     """``location`` if it is a run folder, and the run folders inside it, depth first in name order
-    (a workflow's intermediate passes under ``work/`` are not outputs, and are left out)."""
+    (a workflow's intermediate passes under ``work/`` are not outputs, and are left out; nor is a
+    recipe's sample run, ``sample-<N>/``, which is reported on its own)."""
     found = [location] if is_run(location) else []
     for child in sorted(storage.list_dirs(location)):
         name = storage.name_of(child)
-        if name in ("work", "data", "excluded", "dropped", "logs", ".megamath"):
+        if name in ("work", "data", "excluded", "dropped", "logs", ".megamath") or re.fullmatch(r"sample-\d+", name):
             continue
         found += find_runs(child)
     return found

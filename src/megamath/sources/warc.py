@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import zlib
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -46,6 +47,7 @@ class WarcReaderConfig:
     ``download_dir``: where HTTP(S) inputs are downloaded (the run folder sets it); inputs on other
         filesystems (``s3://``...) are streamed.
     ``keep_downloads``: keep downloaded files after they have been read.
+    ``max_records``: read only the first this many response records of each input (0: all; a sample run).
     """
 
     content_types: tuple[str, ...] = ("text/html", "application/xhtml+xml")
@@ -55,6 +57,7 @@ class WarcReaderConfig:
     lenient_warc: bool = False
     download_dir: str | None = None
     keep_downloads: bool = False
+    max_records: int = 0
 
 
 def decode_html(body: bytes, declared_charset: str | None) -> tuple[str, str]:
@@ -134,7 +137,8 @@ class WarcReader:
         self.bytes_read = 0
         path = self._readable_location(source)
         try:
-            yield from self._read(path, source)
+            records = self._read(path, source)
+            yield from islice(records, self.config.max_records) if self.config.max_records else records
         finally:
             if storage.is_http(source) and not self.config.keep_downloads:
                 Path(path).unlink(missing_ok=True)
