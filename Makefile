@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine:
-#   make example   install into .venv and run the whole recipe on the shipped example WARC (offline)
+#   make example   install into .venv and run the whole recipe on the shipped examples (offline)
 #   make test      install into .venv and run the test suite
 # and, optionally:
 #   make test-ray  add the ray extra and run the Ray tests in a network namespace of their own (root)

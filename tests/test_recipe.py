@@ -6,7 +6,7 @@ import tomllib
 import pytest
 
 from fixtures.scripted_server import ScriptedServerProcess
-from megamath.pipelines.recipe import SECTIONS, RecipeError, check_recipe, load_recipe, recipe_template
+from megamath.pipelines.recipe import PHASES, SECTIONS, RecipeError, check_recipe, load_recipe, recipe_template
 from megamath.report.collect import collect
 from megamath.runtime.shards import read_shard
 
@@ -19,6 +19,7 @@ def example_recipe(tmp_path, **extra_sections: dict) -> str:
     """The example recipe with its paths made absolute and its output in ``tmp_path``, plus sections."""
     recipe = tomllib.loads((EXAMPLES / "recipe.toml").read_text())
     recipe["run"] = {"inputs": [str(EXAMPLES / "example.warc.gz")], "output": str(tmp_path / "run")}
+    recipe["code"]["inputs"] = [str(EXAMPLES / p) for p in recipe["code"]["inputs"]]
     for section, values in extra_sections.items():
         recipe.setdefault(section, {}).update(values)
     path = tmp_path / "recipe.toml"
@@ -91,19 +92,26 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     assert "phase webpro: skipped (no LLM endpoint configured ([llm] base_url))" in first.stdout
     # one funnel across all phases
     for row in ("extract/read", "extract/language", "classify/math_classifier", "dedup/dedup",
-                "decontaminate/decontaminate", "reextract/reextract", "webpro                       skipped"):
+                "decontaminate/decontaminate", "reextract/reextract", "code/read_code", "code_dedup/dedup",
+                "code_decontaminate/decontaminate"):
         assert row in first.stdout, row
+    lines = {line.split()[0]: line for line in first.stdout.splitlines() if line.strip()}
+    assert "skipped: no LLM endpoint configured ([llm] base_url)" in lines["webpro"]
+    assert "skipped: no code model ([code] classifier)" in lines["code_recall"] and "written under" in lines["release"]
+    # the release: web and code subsets, the mixture at the asked shares (as near as 10 documents allow)
+    release = json.loads((tmp_path / "run" / "14-release" / "release.json").read_text())
+    assert set(release["subsets"]) == {"web", "code"} and release["subsets"]["code"]["rows"] == 4
+    assert abs(release["mix"]["subsets"]["web"]["achieved_share"] - 0.7) < 0.05
     # with no [classifier] or [decontaminate] section, the shipped model and benchmark index are used
     assert "the math classifier megamath ships (docs/classifier-card.md), threshold" in first.stdout
     assert "not_math 1" in first.stdout and "the shipped index of the recipe's 12 benchmarks" in first.stdout
     assert "corpus: 4 documents under" in first.stdout
     progress = json.loads((tmp_path / "run" / "recipe.json").read_text())
-    assert [p["phase"] for p in progress["phases"]] == ["extract", "classify", "dedup", "decontaminate",
-                                                        "reextract", "webpro"]
+    assert [p["phase"] for p in progress["phases"]] == list(PHASES)
     assert "runs (1 task(s) already done)" in run_cli("run", recipe, "--dry-run").stdout
     rerun = run_cli("run", recipe, "-q", "--executor", "serial", "-w", "1")  # the executor chosen on the command line
     assert rerun.returncode == 0, rerun.stderr
-    assert rerun.stdout.count("(1 of 1 task(s) resumed") == 5
+    assert rerun.stdout.count("(1 of 1 task(s) resumed") == 8  # five web phases, three code phases
     # the card of the recipe's folder: its final phase's shards inside the card's folder, and what every
     # phase used (the classifier, the benchmarks)
     card = run_cli("card", f"example={tmp_path / 'run'}", "-o", str(tmp_path / "release"))
@@ -117,7 +125,7 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     # tokens "not counted" where a phase counts none, and each distribution drawn once
     assert run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html")).returncode == 0
     page = (tmp_path / "r.html").read_text()
-    assert "<summary>1 input(s)</summary>" in page and "Skipped: <b>webpro</b>" in page
+    assert "<summary>2 input(s)</summary>" in page and "Skipped: <b>webpro</b>" in page  # the WARC, the code folder
     assert "<td>2-classify</td><td style='text-align:left'>math_classifier.model_path</td><td style='text-align:left'>" \
            "the math classifier megamath ships" in page
     assert "<td>1-extract</td><td>finished</td><td>1</td><td>5</td><td>not counted</td>" in page
@@ -142,7 +150,8 @@ def test_a_recipe_of_inputs_and_output_alone_classifies_and_decontaminates_with_
 def test_the_llm_phase_runs_against_an_endpoint_and_resumes_without_new_requests(tmp_path):
     with ScriptedServerProcess() as server:
         recipe = example_recipe(tmp_path, llm={"base_url": server.base_url, "model": "scripted"},
-                                webpro={"thresholds": "0:0", "refine_model": "scripted-echo"})
+                                webpro={"thresholds": "0:0", "refine_model": "scripted-echo"}, synth={"kinds": []},
+                                code={"inputs": []}, release={"mix": {}})
         first = run_cli("run", recipe, "-q")
         assert first.returncode == 0, first.stderr
         requests = server.stats()["requests"]
@@ -188,10 +197,48 @@ def test_a_sample_run_reads_the_first_records_of_each_input_beside_the_full_run(
     sample = run_cli("run", recipe, "--limit", "3", "-q")
     assert sample.returncode == 0, sample.stderr
     assert "a sample run: the first 3 record(s) of each input" in sample.stdout
-    assert "extract/read                  3    3" in sample.stdout
+    reads = {line.split()[0]: line.split()[1] for line in sample.stdout.splitlines() if "/read" in line}
+    assert reads == {"extract/read": "3", "code/read_code": "3"}
     assert list((tmp_path / "run" / "sample-3" / "5-reextract" / "data").glob("*.parquet"))
     assert not (tmp_path / "run" / "1-extract").exists()  # the full run's folders are not touched
     full = run_cli("run", recipe, "-q")
-    assert full.returncode == 0 and "extract/read                 11" in full.stdout
+    assert full.returncode == 0 and any(line.split()[:2] == ["extract/read", "11"] for line in full.stdout.splitlines())
     report = run_cli("report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html"))
-    assert report.returncode == 0 and "5 phase(s)" in report.stdout  # the sample's phases are not the run's
+    assert report.returncode == 0 and "8 phase(s)" in report.stdout  # the sample's phases are not the run's
+
+
+def test_one_recipe_makes_web_code_and_synthetic_subsets_mixes_them_and_releases_them(tmp_path):
+    """The whole MegaMath recipe in one run over examples/: web and Web-Pro, code, the three synthetic
+    kinds (scripted LLM answers on 127.0.0.1, generated code run in the sandbox), the mixture at the asked
+    token shares, typed shards that `datasets` loads, Megatron and MDS files, one report."""
+    import datasets
+    import numpy as np
+
+    from megamath.release.tokenized import read_megatron
+
+    shares = {"web": 0.3, "web-pro": 0.1, "code": 0.2, "qa": 0.2, "translate": 0.1, "blocks": 0.1}
+    with ScriptedServerProcess() as server:
+        recipe = example_recipe(
+            tmp_path, llm={"base_url": server.base_url, "model": "scripted"},
+            webpro={"thresholds": "0:0", "refine_model": "scripted-echo"},
+            synth={"qa_model": "scripted-qa", "translate_model": "scripted-translate", "blocks_model": "scripted-blocks"},
+            release={"mix": shares, "mix_tokens": 200_000, "tokenized": ["megatron", "mds"]})
+        result = run_cli("run", recipe, "-q")
+    assert result.returncode == 0, result.stderr
+    release_dir = tmp_path / "run" / "14-release"
+    summary = json.loads((release_dir / "release.json").read_text())
+    assert set(summary["subsets"]) == set(shares) and all(s["rows"] > 0 for s in summary["subsets"].values())
+    for name, share in shares.items():
+        assert abs(summary["mix"]["subsets"][name]["achieved_share"] - share) <= 0.01, summary["mix"]["subsets"]
+    assert abs(summary["mix"]["tokens"] - 200_000) <= 2_000
+    mix = datasets.load_dataset(str(release_dir), "mix", split="train")
+    assert mix.num_rows == summary["mix"]["rows"] and isinstance(mix.features["meta"], dict)
+    assert set(mix["subset"]) == set(shares) and {r["synth_kind"] for r in mix["meta"]} >= {"qa", "translate", "blocks"}
+    documents = read_megatron(str(release_dir / "tokenized" / "mix" / "megatron" / "corpus"))
+    assert len(documents) == mix.num_rows and sum(len(d) for d in documents) == summary["mix"]["tokens"] + mix.num_rows
+    assert json.loads((release_dir / "tokenized" / "qa" / "mds" / "index.json").read_text())["shards"]
+    assert np.all([d[-1] == 151643 for d in documents])  # each document ends with Qwen2.5's end of text
+    page = (release_dir / "report.html").read_text()
+    assert all(f"<h3>{n}-{phase}</h3>" in page for n, phase in ((11, "qa"), (12, "translate"), (13, "blocks")))
+    card = (release_dir / "README.md").read_text()
+    assert "config_name: mix" in card and "| `translate` |" in card

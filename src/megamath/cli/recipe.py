@@ -53,7 +53,8 @@ def reference(output):
 @click.option("--force", is_flag=True, help="Discard every phase's results and start over.")
 @click.option("--from", "restart_from", default=None, metavar="PHASE",
               help="Discard the results of this phase and the ones after it (extract, classify, dedup, decontaminate, "
-                   "reextract, webpro), e.g. after changing its options.")
+                   "reextract, webpro, code, code_recall, code_dedup, code_decontaminate, qa, translate, blocks, "
+                   "release), e.g. after changing its options.")
 @click.option("--executor", "executor_kind", type=click.Choice(EXECUTORS), default=None,
               help="Where tasks run, instead of the recipe's [executor] kind: local, ray or serial.")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
@@ -67,11 +68,12 @@ def reference(output):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars; only errors on the terminal.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show informational messages on the terminal.")
 def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, limit, quiet, verbose):
-    """Run the recipe: stage 1 → math classifier → dedup → decontamination → stage 2 → Web-Pro.
+    """Run the recipe: the web phases (stage 1 → math classifier → dedup → decontamination → stage 2 →
+    Web-Pro), the code phases ([code] inputs), the synthesis ([synth] kinds) and the release.
 
     Each phase writes OUTPUT/<n>-<phase>/ and is resumable: a rerun continues at the first unfinished
-    task of the first unfinished phase. A phase that cannot run (no classifier model or seeds, no
-    benchmarks, no LLM endpoint) is skipped, with the reason, and its input passes on. One funnel
+    task of the first unfinished phase. A phase that cannot run (no LLM endpoint, no code inputs or
+    code model, enabled = false) is skipped, with the reason, and its input passes on. One funnel
     across all phases is printed at the end and OUTPUT/recipe.json follows the run as it goes.
 
     \b
@@ -83,8 +85,8 @@ def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, limit
       megamath run recipe.toml --limit 100         # a sample: 100 records of each input, OUTPUT/sample-100/
     """
     from megamath.cli.common import grouped
-    from megamath.pipelines.recipe import (final_output, load_recipe, output_folder, phase_funnel, plan_recipe,
-                                           run_recipe, skip_reasons)
+    from megamath.pipelines.recipe import (SUBSETS, WEB_PHASES, final_output, load_recipe, output_folder, phase_funnel,
+                                           plan_recipe, run_recipe, skip_reasons)
     from megamath.report.funnel import format_phase_funnel, profile_counters
     from megamath.report.llm_usage import format_llm_usage
     from megamath.runtime import storage
@@ -118,6 +120,11 @@ def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, limit
             click.echo(f"phase {outcome.name}: skipped ({outcome.skipped})")
             return
         summary = outcome.summary
+        if summary is None:  # the release: no pass of tasks, its notes say what it wrote
+            click.echo(f"phase {outcome.name}: {outcome.folder}")
+            for note in outcome.notes:
+                click.echo(f"  {note}")
+            return
         click.echo(f"phase {outcome.name}: {summary.docs_written:,} documents under {outcome.folder} "
                    f"({summary.tasks_skipped} of {summary.tasks_total} task(s) resumed, {summary.seconds:.1f}s)")
         for note in outcome.notes:
@@ -144,3 +151,9 @@ def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, limit
     tokens = profile_counters(final.summary.funnel)["tokens"]
     click.echo(f"\ncorpus: {final.summary.docs_written:,} documents under {final.folder}/data"
                f"{f', {tokens:,} tokens' if tokens else ''} (phases: {root.root}/recipe.json)")
+    ran = {o.name: o for o in outcomes if o.summary is not None}
+    for subset, phase in SUBSETS.items():
+        if phase in ran and phase not in WEB_PHASES:
+            made = ran[phase].summary
+            click.echo(f"{subset}: {made.docs_written:,} records under {ran[phase].folder}/data, "
+                       f"{profile_counters(made.funnel)['tokens']:,} tokens")

@@ -71,8 +71,10 @@ def _shares(spec: str) -> dict[str, float]:
               help="The mixture's size in tokens (0: the largest that repeats no subset).")
 @click.option("--seed", type=int, default=0, show_default=True, help="The mixture's sampling and order.")
 @click.option("--tokenizer", default="qwen2.5", show_default=True, metavar="NAME|FILE",
-              help="Counts the tokens of records whose meta has none (the mixture is by tokens).")
-def release_command(subsets, output, shard_size, shard_rows, mix, mix_tokens, seed, tokenizer):
+              help="Counts the tokens of records whose meta has none (the mixture is by tokens), and tokenizes.")
+@click.option("--tokenized", default="", metavar="FORMAT,...",
+              help="Also write every subset and the mixture tokenized: megatron, mds (under FOLDER/tokenized/).")
+def release_command(subsets, output, shard_size, shard_rows, mix, mix_tokens, seed, tokenizer, tokenized):
     """Write a release: each subset (NAME=a run folder or a recipe's folder) as evenly sized Parquet shards
     with a typed meta struct, the mixture if --mix asks, the dataset card inside and the report beside.
 
@@ -85,7 +87,11 @@ def release_command(subsets, output, shard_size, shard_rows, mix, mix_tokens, se
       megamath release web=runs/web code=runs/code qa=runs/qa -o release --mix web=0.7,code=0.2,qa=0.1
     """
     from megamath.release.dataset import ReleaseConfig, ReleaseError, release
+    from megamath.release.tokenized import FORMATS
 
+    formats = tuple(f.strip() for f in tokenized.split(",") if f.strip())
+    if unknown := [f for f in formats if f not in FORMATS]:
+        raise click.BadParameter(f"{', '.join(unknown)}: choose among {', '.join(FORMATS)}", param_hint="--tokenized")
     locations = {}
     for spec in subsets:
         name, _, location = spec.partition("=")
@@ -95,7 +101,7 @@ def release_command(subsets, output, shard_size, shard_rows, mix, mix_tokens, se
     config = ReleaseConfig(shard_bytes=shard_size << 20, shard_rows=shard_rows, mix=_shares(mix),
                            mix_tokens=mix_tokens, seed=seed)
     try:
-        summary = release(locations, output, config, tokenizer)
+        summary = release(locations, output, config, tokenizer, tokenized=formats)
     except (ReleaseError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     for name, s in summary["subsets"].items():
@@ -104,4 +110,5 @@ def release_command(subsets, output, shard_size, shard_rows, mix, mix_tokens, se
         m = summary["mix"]
         click.echo(f"mix: {m['rows']:,} rows, {m['tokens']:,} tokens in {len(m['shards'])} shard(s); shares "
                    + ", ".join(f"{n} {s['achieved_share']:.3f} (asked {s['share']:.3f})" for n, s in m["subsets"].items()))
-    click.echo(f"release under {output}: README.md (the card), release.json, report.html")
+    click.echo(f"release under {output}: README.md (the card), release.json, report.html"
+               + (f", tokenized/ ({', '.join(formats)})" if formats else ""))

@@ -1,5 +1,14 @@
-"""The whole web recipe from one TOML file: stage 1 → math classifier → dedup → decontamination →
-stage 2 → Web-Pro, each phase in its own folder ``OUTPUT/<n>-<phase>/``, each resumable.
+"""The whole MegaMath recipe from one TOML file, each phase in its own folder ``OUTPUT/<n>-<phase>/``,
+each resumable:
+
+* web: stage 1 → math classifier → dedup → decontamination → stage 2 → Web-Pro;
+* code (``[code] inputs``): source files → recall with a code model → dedup → decontamination;
+* synthesis (``[synth] kinds``): Q&A from the web corpus, the code translated to Python, text+code blocks;
+* the release (``[release]``): every subset as typed shards, the mixture by token shares, tokenized
+  output, the card and the report (:mod:`megamath.release.dataset`).
+
+Each phase reads the output of the phase named in :data:`PHASE_INPUTS` (a skipped phase passes its input
+on).
 
 ``megamath recipe init`` writes every option with the published default and a comment
 (:func:`recipe_template`); ``megamath run`` reads a recipe (:func:`load_recipe`) and runs it
@@ -14,7 +23,7 @@ from __future__ import annotations
 import json
 import tomllib
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,8 +57,28 @@ from megamath.web.langid import LanguageIdConfig
 from megamath.web.pro import ScoreThresholdConfig, parse_year_thresholds
 from megamath.web.reextract import ReextractConfig
 from megamath.web.url_filter import UrlFilterConfig
+from megamath.sources.code_files import CodeReaderConfig
+from megamath.synth.sandbox import ISOLATIONS, SandboxConfig
+from megamath.synth.blocks import BlocksConfig
+from megamath.synth.qa import QAExtractConfig, QARefineConfig
+from megamath.synth.translate import TranslateConfig
+from megamath.pipelines.synth import QAConfig, run_synth
+from megamath.pipelines.code import read_code, recall_code
+from megamath.code.stage import CodeClassifierConfig
+from megamath.release.tokenized import FORMATS as TOKENIZED_FORMATS
 
-PHASES = ("extract", "classify", "dedup", "decontaminate", "reextract", "webpro")
+PHASES = ("extract", "classify", "dedup", "decontaminate", "reextract", "webpro",
+          "code", "code_recall", "code_dedup", "code_decontaminate", "qa", "translate", "blocks", "release")
+WEB_PHASES = PHASES[:6]
+# what each phase reads: the recipe's web inputs, its [code] inputs, or the output of an earlier phase
+PHASE_INPUTS = {"extract": "web inputs", "classify": "extract", "dedup": "classify", "decontaminate": "dedup",
+                "reextract": "decontaminate", "webpro": "reextract", "code": "code inputs", "code_recall": "code",
+                "code_dedup": "code_recall", "code_decontaminate": "code_dedup", "qa": "webpro",
+                "translate": "code_decontaminate", "blocks": "webpro", "release": "every subset"}
+# the release's subsets: name → the phase whose output it is (a subset whose phase did not run is left out)
+SUBSETS = {"web": "reextract", "web-pro": "webpro", "code": "code_decontaminate", "qa": "qa",
+           "translate": "translate", "blocks": "blocks"}
+SYNTH_KINDS = ("qa", "translate", "blocks")
 FORMATS = ("parquet", "jsonl.zst", "jsonl")
 
 
@@ -87,13 +116,14 @@ _AT_LEAST_0, _AT_LEAST_1, _SHARE = (0, None), (1, None), (0, 1)
 
 _extract, _lsh, _endpoint, _train = WebExtractConfig(), LshConfig(), EndpointConfig(), TrainConfig()
 _generation, _refine, _reextract = GenerationConfig("", ""), RefineConfig(), ReextractConfig()
+_code_reader, _sandbox = CodeReaderConfig(), SandboxConfig()
 
 SECTIONS: dict[str, tuple[str, list[Option]]] = {
     "run": ("What to read and where the phases write.", [
         Option("inputs", ["crawl/*.warc.gz"], "WARC files, globs, http(s) URLs, crawl-data/... paths or path lists "
                "(.paths.gz); local or on any fsspec filesystem (s3://...)", required=True),
         Option("output", "runs/recipe", "a folder or URL; each phase writes OUTPUT/<n>-<phase>/"),
-        Option("limit", 0, "a sample run: only the first this many records of each input, written under "
+        Option("limit", 0, "a sample run: only the first this many records (pages, code files) of each input, written under "
                            "OUTPUT/sample-<limit>/ so the full run's folders stay as they are (0: every record)",
                bounds=_AT_LEAST_0),
         Option("format", "parquet", "shard format of every phase", FORMATS),
@@ -200,6 +230,41 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("min_length_ratio", _refine.min_length_ratio, "a rewrite shorter than this fraction is malformed", bounds=_AT_LEAST_0),
         Option("max_length_ratio", _refine.max_length_ratio, "a rewrite longer than this multiple is malformed", bounds=_AT_LEAST_0),
         Option("refine_max_tokens", _refine.generation.max_tokens, "answer budget of a rewrite", bounds=_AT_LEAST_1),
+    ]),
+    "code": ("MegaMath-Code: source files → recall with a code model → dedup → decontamination (skipped without "
+             "inputs).", [
+        Option("inputs", [], "source trees, archives (.tar.gz, .zip) or row files (.parquet, .jsonl with a content "
+                             "column), local or remote; empty: no code corpus"),
+        Option("classifier", "", "a model from `megamath code train`; empty: the recall phase is skipped and every file "
+                                 "read is kept"),
+        Option("threshold", 0.5, "keep files with P(math) at least this", bounds=_SHARE),
+        Option("max_bytes", _code_reader.max_bytes, "larger files are dropped", bounds=_AT_LEAST_1),
+        Option("dedup", True, "remove near-duplicate files (MinHash-LSH with [dedup]'s settings)"),
+        Option("decontaminate", True, "drop files sharing an n-gram with the benchmarks ([decontaminate]'s)"),
+    ]),
+    "synth": ("MegaMath-Synth: Q&A from the web corpus, the code translated to Python, text+code blocks run in a "
+              "sandbox (skipped without an LLM endpoint).", [
+        Option("kinds", list(SYNTH_KINDS), "which to make: qa, translate, blocks"),
+        Option("base_url", "", "the endpoint of the synthesis; empty: [llm] base_url"),
+        Option("model", "", "empty: [llm] model"),
+        Option("qa_model", "", "the model of the Q&A; empty: [synth] model"),
+        Option("translate_model", "", "the model of the translation; empty: [synth] model"),
+        Option("blocks_model", "", "the model of the text+code blocks; empty: [synth] model"),
+        Option("refine", True, "Q&A: rewrite the extracted pairs (false: keep them as the page gave them)"),
+        Option("isolation", _sandbox.isolation, "the sandbox around generated code (unsafe-rlimits-only: trusted "
+                                                "code only)", ISOLATIONS),
+        Option("snippet_timeout", _sandbox.wall_seconds, "seconds a snippet may run", bounds=(0.1, None)),
+    ]),
+    "release": ("The release: every subset as typed shards, the mixture, tokenized output, the card and the report "
+                "(docs/output.md).", [
+        Option("enabled", True, "false: skip this phase"),
+        Option("mix", {}, "each subset's share of the mixture's tokens (subsets: web, web-pro, code, qa, translate, "
+                          "blocks), e.g. { web = 0.6, code = 0.4 }; empty: no mixture"),
+        Option("mix_tokens", 0, "the mixture's size in tokens (0: the largest that repeats no subset)", bounds=_AT_LEAST_0),
+        Option("shard_size", 256, "megabytes of text per shard", bounds=_AT_LEAST_1),
+        Option("shard_rows", 0, "rows per shard (0: no limit)", bounds=_AT_LEAST_0),
+        Option("seed", 0, "the mixture's sampling and order"),
+        Option("tokenized", [], "also write every subset and the mixture tokenized with [run] tokenizer: megatron, mds"),
     ]),
 }
 
@@ -393,6 +458,34 @@ def _endpoint(recipe: Recipe) -> EndpointConfig:
                           timeout_s=llm["timeout"], max_retries=llm["max_retries"], max_retry_s=llm["max_retry_time"])
 
 
+def _synth_endpoint(recipe: Recipe) -> EndpointConfig:
+    return replace(_endpoint(recipe), base_url=recipe["synth"]["base_url"] or recipe["llm"]["base_url"])
+
+
+def _synth_model(recipe: Recipe, kind: str) -> str:
+    synth = recipe["synth"]
+    return synth[f"{kind}_model"] or synth["model"] or recipe["llm"]["model"]
+
+
+def _synth_config(recipe: Recipe, kind: str):
+    """The configuration of one synthesis kind, as `megamath synth KIND` builds it from its options."""
+    llm, synth = recipe["llm"], recipe["synth"]
+    model = _synth_model(recipe, kind)
+
+    def generation(prompt: str, defaults: GenerationConfig) -> GenerationConfig:
+        return GenerationConfig(model=model, prompt=prompt, max_input_chars=llm["max_input_chars"],
+                                response_format=llm["response_format"], max_tokens=defaults.max_tokens)
+
+    sandbox = SandboxConfig(wall_seconds=synth["snippet_timeout"], cpu_seconds=max(1, int(synth["snippet_timeout"]) - 1),
+                            isolation=synth["isolation"])
+    if kind == "qa":
+        refine = QARefineConfig(generation("qa_refine", QARefineConfig().generation)) if synth["refine"] else None
+        return QAConfig(QAExtractConfig(generation("qa_extract", QAExtractConfig().generation)), refine)
+    if kind == "translate":
+        return TranslateConfig(generation("code_to_python", TranslateConfig().generation), sandbox=sandbox)
+    return BlocksConfig(generation("math_blocks", BlocksConfig().generation), sandbox=sandbox)
+
+
 def _webpro_config(recipe: Recipe) -> WebProConfig:
     llm, pro = recipe["llm"], recipe["webpro"]
 
@@ -428,10 +521,38 @@ def check_recipe(recipe: Recipe) -> None:
         if not recipe["llm"]["model"]:
             raise RecipeError("[llm] base_url is set but model is empty: name the model the endpoint serves")
         _webpro_config(recipe)
-    if "webpro" not in skipped:
-        from megamath.llm.stage import probe_endpoint
+    _check_synth_and_release(recipe)
+    from megamath.llm.stage import probe_endpoint
 
+    if "webpro" not in skipped:
         probe_endpoint(_endpoint(recipe))
+    if any(kind not in skipped for kind in SYNTH_KINDS) and _synth_endpoint(recipe).base_url != recipe["llm"]["base_url"]:
+        probe_endpoint(_synth_endpoint(recipe))
+
+
+def _check_synth_and_release(recipe: Recipe) -> None:
+    """The values whose form the option table cannot check: lists of names, the mixture's shares."""
+    unknown = [kind for kind in recipe["synth"]["kinds"] if kind not in SYNTH_KINDS]
+    if unknown:
+        raise RecipeError(f"{recipe.path}: [synth] kinds: {', '.join(map(str, unknown))}: choose among "
+                          f"{', '.join(SYNTH_KINDS)}")
+    for kind in SYNTH_KINDS:
+        if kind in recipe["synth"]["kinds"] and _synth_endpoint(recipe).base_url and not _synth_model(recipe, kind):
+            raise RecipeError(f"{recipe.path}: [synth] {kind} runs but names no model: set [synth] {kind}_model, "
+                              "[synth] model or [llm] model")
+    r = recipe["release"]
+    for name, share in r["mix"].items():
+        if name not in SUBSETS or isinstance(share, bool) or not isinstance(share, (int, float)) or share < 0:
+            raise RecipeError(f"{recipe.path}: [release] mix: {name} = {share!r}: a subset ({', '.join(SUBSETS)}) "
+                              "and a share of at least 0")
+    if r["mix"] and not sum(r["mix"].values()):
+        raise RecipeError(f"{recipe.path}: [release] mix: the shares add up to 0")
+    unknown = [f for f in r["tokenized"] if f not in TOKENIZED_FORMATS]
+    if unknown:
+        raise RecipeError(f"{recipe.path}: [release] tokenized: {', '.join(map(str, unknown))}: choose among "
+                          f"{', '.join(TOKENIZED_FORMATS)}")
+    if r["tokenized"] and not recipe["run"]["tokenizer"]:
+        raise RecipeError(f"{recipe.path}: [release] tokenized needs [run] tokenizer")
 
 
 def skip_reasons(recipe: Recipe) -> dict[str, str]:
@@ -446,6 +567,26 @@ def skip_reasons(recipe: Recipe) -> dict[str, str]:
         reasons["reextract"] = "[reextract] enabled = false"
     if not recipe["llm"]["base_url"]:
         reasons["webpro"] = "no LLM endpoint configured ([llm] base_url)"
+    code = recipe["code"]
+    if not code["inputs"]:
+        reasons.update(dict.fromkeys(("code", "code_recall", "code_dedup", "code_decontaminate"),
+                                     "no code inputs ([code] inputs)"))
+    else:
+        if not code["classifier"]:
+            reasons["code_recall"] = "no code model ([code] classifier): every file read is kept"
+        if not code["dedup"]:
+            reasons["code_dedup"] = "[code] dedup = false"
+        if not code["decontaminate"]:
+            reasons["code_decontaminate"] = "[code] decontaminate = false"
+    for kind in SYNTH_KINDS:
+        if kind not in recipe["synth"]["kinds"]:
+            reasons[kind] = "not in [synth] kinds"
+        elif not _synth_endpoint(recipe).base_url:
+            reasons[kind] = "no LLM endpoint configured ([synth] base_url or [llm] base_url)"
+        elif kind == "translate" and not code["inputs"]:
+            reasons[kind] = "no code to translate ([code] inputs)"
+    if not recipe["release"]["enabled"]:
+        reasons["release"] = "[release] enabled = false"
     return reasons
 
 
@@ -459,6 +600,7 @@ def _check_paths(recipe: Recipe) -> None:
     named += [("classifier", "positive", path) for path in c["positive"]]
     named += [("classifier", "negative", path) for path in c["negative"]]
     named += [("decontaminate", f"benchmarks.{name}", path) for name, path in d["benchmarks"].items()]
+    named.append(("code", "classifier", recipe["code"]["classifier"]))
     if recipe["run"]["tokenizer"] and recipe["run"]["tokenizer"] not in NAMES:
         named.append(("run", "tokenizer", recipe["run"]["tokenizer"]))
     for section, key, value in named:
@@ -534,14 +676,18 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
         for folder in (root, *folders):
             held.enter_context(folder.lock())
         executor = held.enter_context(make_executor(executor_config(recipe)))
-        shards = sources
+        code_inputs = [recipe.location(i) for i in recipe["code"]["inputs"]]
+        outputs = {"web inputs": sources, "code inputs": resolve_inputs(code_inputs, folders=True) if code_inputs else []}
         for number, (name, folder) in enumerate(zip(PHASES, folders)):
             if number >= first_reset:
                 folder.reset()
             phase = _PHASE_RUNNERS[name]
+            shards = outputs.get(PHASE_INPUTS[name], [])
             try:
                 if name in skipped:
                     outcome = PhaseOutcome(name, folder.root, skipped=skipped[name])
+                elif name == "release":
+                    outcome = _phase_release(recipe, outputs, outcomes, folder)
                 else:
                     outcome = phase(recipe, shards, folder, executor, show_progress)
             except ConfigChangedError as exc:
@@ -553,8 +699,7 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
                 on_phase(outcome)
             if outcome.failed:
                 break
-            if outcome.summary is not None:
-                shards = outcome.summary.shards
+            outputs[name] = outcome.summary.shards if outcome.summary is not None else shards
     return outcomes
 
 
@@ -642,16 +787,86 @@ def _phase_webpro(recipe, shards, folder, executor, show_progress) -> PhaseOutco
     return PhaseOutcome("webpro", folder.root, result.summary, notes=notes)
 
 
+def _phase_code(recipe, sources, folder, executor, show_progress) -> PhaseOutcome:
+    config = CodeReaderConfig(max_bytes=recipe["code"]["max_bytes"], max_records=recipe["run"]["limit"])
+    summary = read_code(sources, folder.root, executor, config, output_suffix=_suffix(recipe), profile=_profile(recipe),
+                        show_progress=show_progress)
+    return PhaseOutcome("code", folder.root, summary)
+
+
+def _phase_code_recall(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+    c = recipe["code"]
+    config = CodeClassifierConfig(storage.normalize(recipe.location(c["classifier"])), threshold=c["threshold"])
+    summary = recall_code(shards, folder.root, config, executor, output_suffix=_suffix(recipe), show_progress=show_progress)
+    return PhaseOutcome("code_recall", folder.root, summary)
+
+
+def _phase_code_dedup(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+    return replace(_phase_dedup(recipe, shards, folder, executor, show_progress), name="code_dedup")
+
+
+def _phase_code_decontaminate(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+    return replace(_phase_decontaminate(recipe, shards, folder, executor, show_progress), name="code_decontaminate")
+
+
+def _synth_phase(kind: str):
+    def run(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
+        cache = recipe.location(recipe["llm"]["cache"]) or default_cache_path(folder.root)
+        summary = run_synth(kind, shards, folder.root, _synth_config(recipe, kind), _synth_endpoint(recipe), cache,
+                            executor, output_suffix=_suffix(recipe), profile=_profile(recipe), show_progress=show_progress)
+        return PhaseOutcome(kind, folder.root, summary, notes=[f"model {_synth_model(recipe, kind)}"])
+    return run
+
+
+def release_subsets(outcomes: list[PhaseOutcome]) -> dict[str, str]:
+    """The release's subsets (:data:`SUBSETS`) whose phase ran: name → that phase's folder."""
+    ran = {o.name: o.folder for o in outcomes if o.summary is not None}
+    return {subset: ran[phase] for subset, phase in SUBSETS.items() if phase in ran}
+
+
+def _phase_release(recipe, outputs, outcomes, folder) -> PhaseOutcome:
+    from megamath.release.dataset import ReleaseConfig, ReleaseError, release
+
+    r = recipe["release"]
+    config = ReleaseConfig(shard_bytes=r["shard_size"] << 20, shard_rows=r["shard_rows"], mix=dict(r["mix"]),
+                           mix_tokens=r["mix_tokens"], seed=r["seed"])
+    subsets = release_subsets(outcomes)
+    missing = sorted(set(config.mix) - set(subsets))
+    if missing:
+        return PhaseOutcome("release", folder.root, skipped=f"[release] mix names {', '.join(missing)}, which this "
+                                                            "run did not make")
+    tokenizer = recipe["run"]["tokenizer"]
+    try:
+        summary = release(subsets, folder.root, config, tokenizer and _profile(recipe).tokenizer,
+                          history=[o.folder for o in outcomes if o.summary is not None],
+                          tokenized=tuple(r["tokenized"]))
+    except ReleaseError as exc:
+        raise RecipeError(f"[release] {exc}") from exc
+    notes = [f"{name}: {s['rows']:,} rows, {s['tokens']:,} tokens in {len(s['shards'])} shard(s)"
+             for name, s in summary["subsets"].items()]
+    if "mix" in summary:
+        m = summary["mix"]
+        notes.append(f"mix: {m['rows']:,} rows, {m['tokens']:,} tokens; shares " + ", ".join(
+            f"{n} {v['achieved_share']:.3f} (asked {v['share']:.3f})" for n, v in m["subsets"].items()))
+    if r["tokenized"]:
+        notes.append(f"tokenized ({', '.join(r['tokenized'])}) under {storage.join(folder.root, 'tokenized')}")
+    return PhaseOutcome("release", folder.root, notes=notes + [f"card, release.json and report.html under {folder.root}"])
+
+
 _PHASE_RUNNERS = {"extract": _phase_extract, "classify": _phase_classify, "dedup": _phase_dedup,
-                  "decontaminate": _phase_decontaminate, "reextract": _phase_reextract, "webpro": _phase_webpro}
+                  "decontaminate": _phase_decontaminate, "reextract": _phase_reextract, "webpro": _phase_webpro,
+                  "code": _phase_code, "code_recall": _phase_code_recall, "code_dedup": _phase_code_dedup,
+                  "code_decontaminate": _phase_code_decontaminate, "qa": _synth_phase("qa"),
+                  "translate": _synth_phase("translate"), "blocks": _synth_phase("blocks"), "release": None}
 
 
 def final_output(outcomes: list[PhaseOutcome]) -> PhaseOutcome | None:
-    """The last phase that ran: where the corpus is."""
-    ran = [o for o in outcomes if o.summary is not None]
+    """The last web phase that ran: where the web corpus is."""
+    ran = [o for o in outcomes if o.summary is not None and o.name in WEB_PHASES]
     return ran[-1] if ran else None
 
 
 def phase_funnel(outcomes: list[PhaseOutcome]) -> list[tuple[str, list[StageStats] | str]]:
     """(phase, its funnel or the reason it was skipped), for the one funnel across all phases."""
-    return [(o.name, o.summary.funnel if o.summary else f"skipped: {o.skipped}") for o in outcomes]
+    return [(o.name, o.summary.funnel if o.summary else f"skipped: {o.skipped}" if o.skipped else f"written under {o.folder}")
+            for o in outcomes]

@@ -271,10 +271,14 @@ def _relative(summary: dict, out: str) -> dict:
 
 
 def release(locations: dict[str, str], out: str, config: ReleaseConfig | None = None,
-            tokenizer_spec: str | None = None) -> dict:
+            tokenizer_spec: str | None = None, *, history: list[str] | None = None,
+            tokenized: tuple[str, ...] = ()) -> dict:
     """The whole release of ``locations`` (subset name → a run folder or a recipe's folder, whose final
     phase's shards are the subset): the typed shards and the mixture, the card inside ``out`` (its data
-    files those shards) and the report of every run the subsets came from beside it."""
+    files those shards), the report of every run the subsets came from beside it (``history``: those runs,
+    when the locations do not name them all), and each subset and the mixture tokenized in ``tokenized``
+    formats (``tokenized/<subset>/<format>/``)."""
+    from megamath.release.tokenized import export_tokenized
     from megamath.report.card import subset_runs, write_card
     from megamath.report.collect import collect
     from megamath.report.html import render
@@ -282,10 +286,17 @@ def release(locations: dict[str, str], out: str, config: ReleaseConfig | None = 
     out = storage.normalize(out)
     subsets, runs = {}, []
     for name, location in locations.items():
-        final, history = subset_runs(location)
+        final, found = subset_runs(location)
         subsets[name] = sorted(storage.list_files(storage.join(final, "data"), ".parquet"))
-        runs += history
+        runs += found
+    runs = history or runs
     summary = write_release(subsets, out, config, tokenizer_spec)
-    write_card(locations, out, release=summary)
+    write_card(locations, out, release=summary, history=runs)
     storage.write_bytes(storage.join(out, "report.html"), render(collect(runs)).encode())
+    written = {**{n: s["shards"] for n, s in summary["subsets"].items()},
+               **({"mix": summary["mix"]["shards"]} if "mix" in summary else {})}
+    for fmt in tokenized:
+        for name, shards in written.items():
+            export_tokenized([shard["path"] for shard in shards], storage.join(out, "tokenized", name, fmt), fmt,
+                             tokenizer_spec or "qwen2.5")
     return summary

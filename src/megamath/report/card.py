@@ -13,10 +13,12 @@ licence (counted from ``meta.code``), and the terms of every LLM whose outputs a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
 
+from megamath.pipelines.recipe import WEB_PHASES
 from megamath.report.collect import PhaseReport, collect_phase, config_items, find_runs, settings_used
 from megamath.runtime import storage
 
@@ -108,10 +110,14 @@ def subset_runs(location: str) -> tuple[str, list[str]]:
     """(the run folder whose shards are the subset, every run folder that made them): a run folder is
     both; a recipe's folder gives its final phase with output, and all of its phases, whose thresholds,
     models and benchmarks the card reports."""
-    runs = find_runs(storage.normalize(location))
+    location = storage.normalize(location)
+    runs = find_runs(location)
     if not runs:
         raise ValueError(f"{location} is neither a run folder nor a recipe's folder")
     with_output = [run for run in runs if storage.list_files(storage.join(run, "data"), ".parquet")]
+    web = [run for run in with_output if re.fullmatch(r"\d+-(" + "|".join(WEB_PHASES) + ")", storage.name_of(run))]
+    if storage.exists(storage.join(location, "recipe.json")) and web:  # a recipe's folder: its web corpus
+        with_output = web
     if not with_output:
         raise ValueError(f"{location} has no Parquet shards (the card describes Parquet output)")
     return with_output[-1], runs
@@ -142,18 +148,21 @@ def _data_inside(name: str, shards: list[str], data_folder: str, card_dir: str) 
 
 
 def build_card(subsets: dict[str, str], card_dir: str, *, title: str = "A math corpus built with megamath",
-               release: dict | None = None):
+               release: dict | None = None, history: list[str] | None = None):
     """The card (a ``huggingface_hub.DatasetCard``) of ``subsets`` (name → run folder or recipe folder)
     for ``card_dir``. ``release``: the summary of a release written into ``card_dir``
     (:func:`megamath.release.dataset.write_release`): its typed shards under ``data/<subset>`` (and
-    ``data/mix``) are the data files, instead of the runs' own shards."""
+    ``data/mix``) are the data files, instead of the runs' own shards. ``history``: the run folders whose
+    models, thresholds and benchmarks the card lists (default: those of each subset's location)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
-    phases, history = {}, []
+    phases, used = {}, []
     for name, location in subsets.items():
         final, runs = subset_runs(location)
         phases[name] = collect_phase(final, name)
-        history += [collect_phase(run) for run in runs if run != final] + [phases[name]]
+        used += [collect_phase(run) for run in runs if run != final] + [phases[name]]
+    if history is not None:
+        used = [collect_phase(run) for run in history]
     configs, infos, rows = [], [], 0
     if release:
         written = {**{name: s["shards"] for name, s in release["subsets"].items()},
@@ -173,8 +182,8 @@ def build_card(subsets: dict[str, str], card_dir: str, *, title: str = "A math c
                       "splits": [{"name": "train", "num_bytes": nbytes, "num_examples": count}],
                       "download_size": nbytes, "dataset_size": nbytes})
         rows += count
-    settings, models, tokenizers, hits = _used(history)
-    sizes = _benchmark_sizes(history)
+    settings, models, tokenizers, hits = _used(used)
+    sizes = _benchmark_sizes(used)
     data = DatasetCardData(license="other", language=["en"], pretty_name=title, size_categories=[size_category(rows)],
                            task_categories=["text-generation"], configs=configs, dataset_info=infos,
                            tags=["math", "megamath"])

@@ -18,6 +18,7 @@ import re
 import stat
 import tarfile
 import zipfile
+from itertools import islice
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -68,6 +69,7 @@ class CodeReaderConfig:
     ``max_bytes``: larger files are dropped as ``too_large`` before they are read.
     ``max_mean_line``: a file whose lines are longer than this on average is ``minified``.
     ``max_line``: a file with a line longer than this and fewer than ``minified_lines`` lines is ``minified``.
+    ``max_records``: read only the first this many files of each input (0: all; a sample run).
     """
 
     languages: tuple[str, ...] = LANGUAGES
@@ -76,6 +78,7 @@ class CodeReaderConfig:
     max_mean_line: int = 200
     max_line: int = 5_000
     minified_lines: int = 50
+    max_records: int = 0
 
 
 def language_of(path: str, head: bytes = b"") -> str | None:
@@ -142,6 +145,10 @@ class CodeFileReader:
         self.bytes_read = 0
 
     def __call__(self, source: str) -> Iterator[Record | Drop]:
+        records = self._read(source)
+        yield from islice(records, self.config.max_records) if self.config.max_records else records
+
+    def _read(self, source: str) -> Iterator[Record | Drop]:
         if is_row_file(source):
             yield from self._rows(source)
             return
