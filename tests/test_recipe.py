@@ -240,5 +240,26 @@ def test_one_recipe_makes_web_code_and_synthetic_subsets_mixes_them_and_releases
     assert np.all([d[-1] == 151643 for d in documents])  # each document ends with Qwen2.5's end of text
     page = (release_dir / "report.html").read_text()
     assert all(f"<h3>{n}-{phase}</h3>" in page for n, phase in ((11, "qa"), (12, "translate"), (13, "blocks")))
+    _rendered_in_chromium(release_dir / "report.html", tmp_path / "shot.png")
     card = (release_dir / "README.md").read_text()
     assert "config_name: mix" in card and "| `translate` |" in card
+
+
+def _rendered_in_chromium(page, shot) -> None:
+    """The whole recipe's report as a browser draws it: its new parts are in the DOM, and the page is drawn
+    (bars in the charts' colour, text)."""
+    import subprocess
+
+    from test_report import CHROMIUM, _png_pixels
+
+    if CHROMIUM is None:
+        pytest.skip("needs Debian's chromium (make install installs it as root)")
+    command = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,2400"]
+    dom = subprocess.run([*command, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    for part in ("Models, thresholds and benchmarks", "the math classifier megamath ships", "top domains, approximate",
+                 "<h3>13-blocks</h3>", "files per code language"):
+        assert part in dom, part
+    assert subprocess.run([*command, f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120).returncode == 0
+    width, height, pixels = _png_pixels(shot)
+    bars = sum(1 for p in pixels if p == bytes.fromhex("3b6fd4"))
+    assert (width, height) == (1280, 2400) and bars > 2_000 and sum(1 for p in pixels if max(p) < 90) > 5_000
