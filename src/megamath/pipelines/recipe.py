@@ -251,6 +251,7 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("translate_model", "", "the model of the translation; empty: [synth] model"),
         Option("blocks_model", "", "the model of the text+code blocks; empty: [synth] model"),
         Option("refine", True, "Q&A: rewrite the extracted pairs (false: keep them as the page gave them)"),
+        Option("max_tokens", 0, "answer budget of each synthesis request (0: each kind's own)", bounds=_AT_LEAST_0),
         Option("isolation", _sandbox.isolation, "the sandbox around generated code (unsafe-rlimits-only: trusted "
                                                 "code only)", ISOLATIONS),
         Option("snippet_timeout", _sandbox.wall_seconds, "seconds a snippet may run", bounds=(0.1, None)),
@@ -474,7 +475,8 @@ def _synth_config(recipe: Recipe, kind: str):
 
     def generation(prompt: str, defaults: GenerationConfig) -> GenerationConfig:
         return GenerationConfig(model=model, prompt=prompt, max_input_chars=llm["max_input_chars"],
-                                response_format=llm["response_format"], max_tokens=defaults.max_tokens)
+                                response_format=llm["response_format"],
+                                max_tokens=synth["max_tokens"] or defaults.max_tokens)
 
     sandbox = SandboxConfig(wall_seconds=synth["snippet_timeout"], cpu_seconds=max(1, int(synth["snippet_timeout"]) - 1),
                             isolation=synth["isolation"])
