@@ -206,3 +206,17 @@ def test_the_mixture_meets_its_token_ratios_by_repeating_and_sampling_subsets(tm
     assert again["mix"]["tokens"] == summary["mix"]["tokens"]
     with pytest.raises(ReleaseError, match="names qa, which is not a subset"):
         mixture_plan(summary["subsets"], ReleaseConfig(mix={"qa": 1.0}))
+
+
+def test_the_python_api_example_runs_as_documented(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "python_api.py"), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "$ax^2 + bx + c = 0$" in done.stdout and "https://forum.example.net/q/1234/product-rule" in done.stdout
+    assert "release: 5 rows" in done.stdout and (tmp_path / "release" / "README.md").is_file()
+    assert (tmp_path / "megatron" / "corpus.idx").is_file()
