@@ -44,6 +44,21 @@ def real_pages() -> list[tuple[str, bytes]]:
     return pages
 
 
+def real_page_texts(min_chars: int = 200) -> list[str]:
+    """The stage-1 text of every real page of :func:`real_pages` longer than ``min_chars``."""
+    from megamath.web.extract import extract_text
+
+    texts = []
+    for _, html in real_pages():
+        try:
+            text = extract_text(html.decode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001 - a page the extractor refuses is not a text for a bench
+            continue
+        if len(text) > min_chars:
+            texts.append(text)
+    return texts
+
+
 def write_warc_batch(out_dir: Path, files: int, pages_per_file: int) -> list[Path]:
     """``files`` WARC files cycling through the real pages, each page under a distinct URL."""
     pages = real_pages()

@@ -44,6 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import ROOT, megamath, read_jsonl, require_shared  # noqa: E402
 from _math_pages import hott_sections, nonmath_texts, write_crawl  # noqa: E402
+from _measure import best_cpu_seconds  # noqa: E402
 
 from megamath.classify.model import MathClassifier, TrainConfig, train  # noqa: E402
 from megamath.classify.preprocess import preprocess  # noqa: E402
@@ -157,12 +158,7 @@ def speed(model_path: Path, web_sets: list[Path]) -> None:
                 lambda: model.predict([preprocess(d) for d in docs], k=-1),
             "preprocessing alone": lambda: [preprocess(d) for d in docs],
             "fastText predict on the model as trained, preprocessed lines": lambda: model.predict(lines, k=-1)}
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(5):  # CPU seconds, interleaved, best of 5: the machine is shared
-        for name, run in runs.items():
-            start = time.process_time()
-            run()
-            best[name] = min(best[name], time.process_time() - start)
+    best = best_cpu_seconds(runs, 5)
     print(f"\n== inference, one core, {len(docs):,} documents ({distinct} distinct web documents of "
           f"{sizes[0]:,}–{sizes[-1]:,} bytes), CPU time, best of 5 ==")
     for name, seconds in best.items():

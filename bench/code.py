@@ -58,7 +58,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import ROOT, megamath  # noqa: E402
-from _measure import TreeSampler  # noqa: E402
+from _measure import TreeSampler, best_cpu_seconds  # noqa: E402
 
 CACHE = ROOT / "bench" / ".code-packages"
 # language -> label -> split -> sources: "pypi:NAME==VERSION" (sdist), "npm:NAME@VERSION" (npm pack),
@@ -297,12 +297,7 @@ def scoring_beside_fasttext(model: Path, files: list[tuple[str, str]]) -> None:
             lambda: scorer.math_scores(texts, languages, [math_imports(t, lang) for t, lang in zip(texts, languages)]),
             "fastText predict on the model as trained, whitespace folded only":
             lambda: plain.predict([" ".join(t.split()) for t in texts], k=-1)}
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(5):
-        for name, run in runs.items():
-            start = time.process_time()
-            run()
-            best[name] = min(best[name], time.process_time() - start)
+    best = best_cpu_seconds(runs, 5)
     for name, seconds in best.items():
         print(f"  in process, {name}: {len(texts) / seconds:,.0f} files/s")
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import real_pages  # noqa: E402
+from _corpus import real_page_texts  # noqa: E402
+from _measure import best_cpu_seconds  # noqa: E402
 
 
 def main() -> None:
@@ -36,16 +36,8 @@ def main() -> None:
     from megamath.profile.tokenizer import load_tokenizer
     from megamath.release.tokenized import export_tokenized
     from megamath.runtime.shards import ShardWriter, read_records
-    from megamath.web.extract import extract_text
 
-    texts = []
-    for _, html in real_pages():
-        try:
-            text = extract_text(html.decode("utf-8", "replace"))
-        except Exception:  # noqa: BLE001 - a page the extractor refuses is not a text for this bench
-            continue
-        if len(text) > 200:
-            texts.append(text)
+    texts = real_page_texts()
     tokenizer = load_tokenizer(args.tokenizer)
     with tempfile.TemporaryDirectory() as scratch:
         shard = Path(scratch) / "corpus.parquet"
@@ -67,12 +59,7 @@ def main() -> None:
         runs = {"tokenizer batch (peer)": peer,
                 "export megatron": lambda: export_tokenized([str(shard)], f"{scratch}/m", "megatron", args.tokenizer),
                 "export mds": lambda: export_tokenized([str(shard)], f"{scratch}/d", "mds", args.tokenizer)}
-        best = {name: float("inf") for name in runs}
-        for _ in range(args.repeats):
-            for name, run in runs.items():
-                started = time.process_time()
-                run()
-                best[name] = min(best[name], time.process_time() - started)
+        best = best_cpu_seconds(runs, args.repeats)
         peer_s = best["tokenizer batch (peer)"]
         for name, seconds in best.items():
             print(f"{name:24} {seconds:7.2f} CPU-s  {total / 1e6 / seconds:6.1f} MB/s  "

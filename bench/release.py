@@ -20,11 +20,11 @@ import argparse
 import random
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import real_pages  # noqa: E402
+from _corpus import real_page_texts  # noqa: E402
+from _measure import best_cpu_seconds  # noqa: E402
 
 
 def main() -> None:
@@ -38,18 +38,10 @@ def main() -> None:
 
     from megamath.release.dataset import ReleaseConfig, write_release
     from megamath.runtime.shards import ShardWriter
-    from megamath.web.extract import extract_text
 
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
-    texts = []
-    for _, html in real_pages():
-        try:
-            text = extract_text(html.decode("utf-8", "replace"))
-        except Exception:  # noqa: BLE001 - a page the extractor refuses is not a text for this bench
-            continue
-        if len(text) > 200:
-            texts.append(text)
+    texts = real_page_texts()
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as scratch:
         shards, total, n = [], 0, 0
@@ -79,12 +71,7 @@ def main() -> None:
         config = ReleaseConfig(shard_bytes=64 << 20)
         runs = {"Arrow read + write (peer)": peer,
                 "release (typed meta)": lambda: write_release({"web": shards}, f"{scratch}/release", config)}
-        best = {name: float("inf") for name in runs}
-        for _ in range(args.repeats):
-            for name, run in runs.items():
-                started = time.process_time()
-                run()
-                best[name] = min(best[name], time.process_time() - started)
+        best = best_cpu_seconds(runs, args.repeats)
         peer_s = best["Arrow read + write (peer)"]
         for name, seconds in best.items():
             print(f"{name:28} {seconds:7.2f} CPU-s  {total / 1e6 / seconds:7.1f} MB/s of text  "

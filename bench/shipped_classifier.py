@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classifier import evaluation_sets  # noqa: E402
+from _measure import best_cpu_seconds  # noqa: E402
 
 from megamath.classify.model import MathClassifier  # noqa: E402
 from megamath.classify.preprocess import preprocess  # noqa: E402
@@ -98,12 +99,7 @@ def speed(classifier: MathClassifier, trained: Path, sets) -> None:
     runs = {"shipped scorer (preprocessing + folded model)": lambda: classifier.scores(docs),
             "fastText predict on the model as trained (same preprocessing)":
                 lambda: model.predict([preprocess(d) for d in docs], k=-1)}
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(5):
-        for name, run in runs.items():
-            start = time.process_time()
-            run()
-            best[name] = min(best[name], time.process_time() - start)
+    best = best_cpu_seconds(runs, 5)
     print(f"\n== inference, one core, {len(docs):,} documents ({distinct} distinct of 5–11 KB), CPU time, best of 5 ==")
     for name, seconds in best.items():
         print(f"  {name:64s} {len(docs) / seconds:7,.0f} docs/s")
