@@ -55,3 +55,12 @@ def best_cpu_seconds(runs: dict, repeats: int = 5) -> dict[str, float]:
             run()
             best[name] = min(best[name], time.process_time() - start)
     return best
+
+
+def print_against_peer(best: dict[str, float], peer: str, megabytes: float, against: str) -> None:
+    """One line per run of :func:`best_cpu_seconds`: CPU seconds, MB/s of text, and its speed as a
+    multiple of the ``peer`` run's, measured in the same process."""
+    width = max(map(len, best)) + 2
+    for name, seconds in best.items():
+        print(f"{name:{width}} {seconds:7.2f} CPU-s  {megabytes / seconds:7.1f} MB/s of text  "
+              f"{best[peer] / seconds:5.2f}× {against}")

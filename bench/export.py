@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import real_page_texts  # noqa: E402
-from _measure import best_cpu_seconds  # noqa: E402
+from _measure import best_cpu_seconds, print_against_peer  # noqa: E402
 
 
 def main() -> None:
@@ -59,11 +59,8 @@ def main() -> None:
         runs = {"tokenizer batch (peer)": peer,
                 "export megatron": lambda: export_tokenized([str(shard)], f"{scratch}/m", "megatron", args.tokenizer),
                 "export mds": lambda: export_tokenized([str(shard)], f"{scratch}/d", "mds", args.tokenizer)}
-        best = best_cpu_seconds(runs, args.repeats)
-        peer_s = best["tokenizer batch (peer)"]
-        for name, seconds in best.items():
-            print(f"{name:24} {seconds:7.2f} CPU-s  {total / 1e6 / seconds:6.1f} MB/s  "
-                  f"{peer_s / seconds:5.2f}× the tokenizer's speed")
+        print_against_peer(best_cpu_seconds(runs, args.repeats), "tokenizer batch (peer)", total / 1e6,
+                           "the tokenizer's speed")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import real_page_texts  # noqa: E402
-from _measure import best_cpu_seconds  # noqa: E402
+from _measure import best_cpu_seconds, print_against_peer  # noqa: E402
 
 
 def main() -> None:
@@ -71,11 +71,8 @@ def main() -> None:
         config = ReleaseConfig(shard_bytes=64 << 20)
         runs = {"Arrow read + write (peer)": peer,
                 "release (typed meta)": lambda: write_release({"web": shards}, f"{scratch}/release", config)}
-        best = best_cpu_seconds(runs, args.repeats)
-        peer_s = best["Arrow read + write (peer)"]
-        for name, seconds in best.items():
-            print(f"{name:28} {seconds:7.2f} CPU-s  {total / 1e6 / seconds:7.1f} MB/s of text  "
-                  f"{peer_s / seconds:5.2f}× the peer's speed")
+        print_against_peer(best_cpu_seconds(runs, args.repeats), "Arrow read + write (peer)", total / 1e6,
+                           "the peer's speed")
 
 
 if __name__ == "__main__":
