@@ -49,3 +49,24 @@ def test_streaming_reads_the_mds_dataset(exported):
     dataset = StreamingDataset(local=str(root / "mds"), shuffle=False, batch_size=1)
     got = [(sample["id"], np.asarray(sample["tokens"]).tolist()) for sample in (dataset[i] for i in range(dataset.num_samples))]
     assert got == want
+
+
+def test_the_frameworks_read_a_releases_tokenized_mixture(tmp_path):
+    """`megamath release --mix --tokenized`: the mixture's Megatron and MDS files, read by the frameworks,
+    hold the mixture's rows in order, each document its text's tokens and the end-of-document token."""
+    import pyarrow.parquet as pq
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+    from streaming import StreamingDataset
+
+    run = tmp_path / "run"
+    assert run_cli("web", "extract", str(EXAMPLE_WARC), "-o", str(run), "-q").returncode == 0
+    result = run_cli("release", f"web={run}", "-o", str(tmp_path / "rel"), "--mix", "web=1", "--mix-tokens", "5000",
+                     "--tokenized", "megatron,mds")
+    assert result.returncode == 0, result.stderr
+    rows = [r for p in sorted((tmp_path / "rel" / "data" / "mix").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
+    tokenizer = load_tokenizer("qwen2.5")
+    want = [ids + [tokenizer.eod_id] for ids in tokenizer.encode([r["text"] for r in rows])]
+    megatron = IndexedDataset(str(tmp_path / "rel" / "tokenized" / "mix" / "megatron" / "corpus"))
+    assert [np.asarray(megatron[i]).tolist() for i in range(len(megatron))] == want
+    mds = StreamingDataset(local=str(tmp_path / "rel" / "tokenized" / "mix" / "mds"), shuffle=False, batch_size=1)
+    assert [np.asarray(mds[i]["tokens"]).tolist() for i in range(mds.num_samples)] == want
