@@ -13,9 +13,9 @@ on).
 ``megamath recipe init`` writes every option with the published default and a comment
 (:func:`recipe_template`); ``megamath run`` reads a recipe (:func:`load_recipe`) and runs it
 (:func:`run_recipe`). A rerun continues at the first unfinished task of the first unfinished phase:
-finished phases cost only the check of their done records. A phase that cannot run (no classifier
-model or seeds, no benchmark folder, no LLM endpoint) is skipped with the reason, and the documents
-pass on unchanged. Relative paths in a recipe are read from the recipe file's folder.
+finished phases cost only the check of their done records. A phase that cannot run (no LLM endpoint,
+no code inputs or code model, ``enabled = false``) is skipped with the reason (:func:`skip_reasons`), and
+the documents pass on unchanged. Relative paths in a recipe are read from the recipe file's folder.
 """
 
 from __future__ import annotations
@@ -683,7 +683,6 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
         for number, (name, folder) in enumerate(zip(PHASES, folders)):
             if number >= first_reset:
                 folder.reset()
-            phase = _PHASE_RUNNERS[name]
             shards = outputs.get(PHASE_INPUTS[name], [])
             try:
                 if name in skipped:
@@ -691,7 +690,7 @@ def run_recipe(recipe: Recipe, *, force: bool = False, restart_from: str | None 
                 elif name == "release":
                     outcome = _phase_release(recipe, outputs, outcomes, folder)
                 else:
-                    outcome = phase(recipe, shards, folder, executor, show_progress)
+                    outcome = _PHASE_RUNNERS[name](recipe, shards, folder, executor, show_progress)
             except ConfigChangedError as exc:
                 raise RecipeError(f"phase {name}: {exc} With a recipe: `megamath run {recipe.path} --from {name}` "
                                   "discards this phase and the ones after it.") from exc
@@ -859,7 +858,7 @@ _PHASE_RUNNERS = {"extract": _phase_extract, "classify": _phase_classify, "dedup
                   "decontaminate": _phase_decontaminate, "reextract": _phase_reextract, "webpro": _phase_webpro,
                   "code": _phase_code, "code_recall": _phase_code_recall, "code_dedup": _phase_code_dedup,
                   "code_decontaminate": _phase_code_decontaminate, "qa": _synth_phase("qa"),
-                  "translate": _synth_phase("translate"), "blocks": _synth_phase("blocks"), "release": None}
+                  "translate": _synth_phase("translate"), "blocks": _synth_phase("blocks")}
 
 
 def final_output(outcomes: list[PhaseOutcome]) -> PhaseOutcome | None:
