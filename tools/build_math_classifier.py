@@ -6,8 +6,8 @@ generated pages of bench/_math_pages.py (worked examples, GSM8K *train* workshee
 math docstrings, standard-library API pages, shops, classifieds, league tables, recipes, and ../shared's
 Common Crawl and Wikipedia seed texts but the fourth the benchmarks keep out; not its news and movie
 reviews, whose licence says nothing of models), plus every other chapter of the HoTT book. Building
-needs ../shared, scipy (for its docstrings) and markdown-it-py and docutils (for the documentation
-pages).
+needs ../shared and the ``classifier-build`` extra (scipy for its docstrings, markdown-it-py and docutils
+for the documentation pages).
 The default threshold is the highest that keeps the target recall, 0.97, on the ``calibrate`` sources, provided every one of their non-math slices stays within its false-positive
 target there (ordinary pages 0.1%, code and API pages, shops and number-dense pages 1%) and the precision
 at a 5% math base rate is at least 0.97: of the thresholds that meet the targets, the one that rejects
