@@ -220,3 +220,18 @@ def test_the_python_api_example_runs_as_documented(tmp_path):
     assert "$ax^2 + bx + c = 0$" in done.stdout and "https://forum.example.net/q/1234/product-rule" in done.stdout
     assert "release: 5 rows" in done.stdout and (tmp_path / "release" / "README.md").is_file()
     assert (tmp_path / "megatron" / "corpus.idx").is_file()
+
+
+def test_a_release_made_again_keeps_nothing_of_the_old_one(corpus, tmp_path):
+    run = corpus[0].rsplit("/data/", 1)[0]
+    out = tmp_path / "release"
+    assert run_cli("release", f"web={run}", f"old={run}", "-o", str(out), "--tokenized", "megatron").returncode == 0
+    assert (out / "data" / "old").is_dir() and (out / "tokenized" / "old").is_dir()
+    again = run_cli("release", f"web={run}", "-o", str(out))
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in (out / "data").iterdir()) == ["web"] and not (out / "tokenized").exists()
+    assert json.loads((out / "release.json").read_text())["state"] == "finished"
+    mine = tmp_path / "mine"  # a folder of the user's: its files stay
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    assert run_cli("release", f"web={run}", "-o", str(mine)).returncode == 0 and (mine / "notes.txt").is_file()

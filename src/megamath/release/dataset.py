@@ -108,8 +108,6 @@ class _ShardSeries:
     def __init__(self, folder: str, name: str, config: ReleaseConfig):
         self.folder, self.name, self.config = folder, name, config
         storage.makedirs(folder)
-        for old in storage.list_files(folder, ".parquet"):  # a release made again: no stale shard may stay
-            storage.remove(old)
         self.shards: list[dict] = []
         self._rows: list[dict] = []
         self._writer = None
@@ -130,9 +128,12 @@ class _ShardSeries:
         if not self._rows:
             return
         if self._writer is None:
+            import os
             import tempfile
 
-            self._local = Path(tempfile.mkstemp(suffix=".parquet")[1])
+            handle, name = tempfile.mkstemp(suffix=".parquet")
+            os.close(handle)
+            self._local = Path(name)
             self._writer = pq.ParquetWriter(str(self._local), SCHEMA, compression="zstd")
         self._writer.write_table(pa.Table.from_pylist(self._rows, schema=SCHEMA))
         self._rows = []
@@ -237,6 +238,22 @@ def write_mixture(subsets: dict[str, dict], plan: dict[str, dict], folder: str, 
                         for name in plan}}
 
 
+def clear_release(out: str) -> None:
+    """Empty a folder that holds an earlier release, or an attempt at one (it has a ``release.json``), so
+    that a release made again serves nothing of the old one: no shard of a subset it no longer has, no
+    card or report that outlives a failed attempt. Another folder's files are left as they are (``-o``
+    may name a folder of the user's)."""
+    marker = storage.join(out, "release.json")
+    if storage.exists(marker):
+        for name in ("README.md", "report.html"):
+            if storage.exists(path := storage.join(out, name)):
+                storage.remove(path)
+        for folder in ("data", "tokenized"):
+            storage.remove_tree(storage.join(out, folder))
+    # an attempt that stops half-way leaves this marker, so the next one clears what it wrote
+    storage.write_bytes(marker, b'{"state": "writing"}\n')
+
+
 def write_release(subsets: dict[str, list[str]], out: str, config: ReleaseConfig | None = None,
                   tokenizer_spec: str | None = None) -> dict:
     """Write every subset (name → its shards), the mixture if asked, and ``release.json``; returns the
@@ -247,7 +264,7 @@ def write_release(subsets: dict[str, list[str]], out: str, config: ReleaseConfig
         from megamath.profile.tokenizer import load_tokenizer
 
         tokenizer = load_tokenizer(tokenizer_spec)
-    summary = {"subsets": {}, "config": {"shard_bytes": config.shard_bytes, "shard_rows": config.shard_rows,
+    summary = {"state": "finished", "subsets": {}, "config": {"shard_bytes": config.shard_bytes, "shard_rows": config.shard_rows,
                                          "mix": config.mix, "mix_tokens": config.mix_tokens, "seed": config.seed,
                                          "tokenizer": tokenizer_spec}}
     for name, shards in subsets.items():
@@ -284,6 +301,7 @@ def release(locations: dict[str, str], out: str, config: ReleaseConfig | None = 
     from megamath.report.html import render
 
     out = storage.normalize(out)
+    clear_release(out)
     subsets, runs = {}, []
     for name, location in locations.items():
         final, found = subset_runs(location)
