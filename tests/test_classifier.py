@@ -391,7 +391,9 @@ def test_the_shipped_model_is_small_current_and_tells_math_from_prices_code_and_
     assert SHIPPED_MODEL.stat().st_size < 50e6
     classifier = MathClassifier(SHIPPED_MODEL)
     threshold = shipped_threshold()
-    assert 0 < threshold < 1 and shipped_card()["calibration"]["recall"] >= 0.97
+    calibration = shipped_card()["calibration"]
+    assert 0 < threshold < 1 and calibration["precision_at_5pct"] >= 0.97
+    assert calibration["false_positive_rates"]["ordinary"] <= 0.001 and max(calibration["false_positive_rates"].values()) <= 0.01
     assert model_and_threshold("default", None) == (str(SHIPPED_MODEL), threshold)
     assert model_and_threshold("default", 0.7) == (str(SHIPPED_MODEL), 0.7)
     assert model_and_threshold("m.bin", None) == ("m.bin", 0.5)

@@ -426,28 +426,33 @@ MATH_SITES = {
 }
 
 CC_BY = "CC BY 4.0"
+# OpenStax's current editions are CC BY-NC-SA 4.0: a model of them could not be used commercially, so
+# they calibrate and test, and never train
+CC_BY_NC_SA = "CC BY-NC-SA 4.0"
 SOURCES = [
     # math: textbooks with formulas, word problems, tables in solutions and front matter
-    Source("openstax-calculus", "openstax+osbooks-calculus-bundle", "math", "textbook", "train", CC_BY, openstax("OpenStax")),
-    Source("openstax-college-algebra", "openstax+osbooks-college-algebra-bundle", "math", "textbook", "train", CC_BY,
+    Source("openstax-calculus", "openstax+osbooks-calculus-bundle", "math", "textbook", "test", CC_BY_NC_SA,
+           openstax("OpenStax")),
+    Source("openstax-college-algebra", "openstax+osbooks-college-algebra-bundle", "math", "textbook", "test", CC_BY_NC_SA,
            openstax("OpenStax")),
     Source("openlogic", "OpenLogicProject+OpenLogic", "math", "textbook", "train", CC_BY,
            tex_sections(r"^content/.*\.tex$", "Open Logic Project")),
-    Source("openstax-prealgebra", "openstax+osbooks-prealgebra-bundle", "math", "textbook", "calibrate", CC_BY,
+    Source("openstax-prealgebra", "openstax+osbooks-prealgebra-bundle", "math", "textbook", "calibrate", CC_BY_NC_SA,
            openstax("OpenStax")),
     Source("openstax-contemporary-math", "openstax+osbooks-contemporary-mathematics", "math", "textbook", "test",
-           CC_BY, openstax("OpenStax")),
+           "test only", openstax("OpenStax")),
     Source("openstax-statistics", "openstax+osbooks-introductory-statistics-bundle", "math", "textbook", "test",
-           CC_BY, openstax("OpenStax")),
+           "test only", openstax("OpenStax")),
     # ordinary prose
-    Source("openstax-us-history", "openstax+osbooks-us-history", "other", "ordinary", "train", CC_BY, openstax("OpenStax")),
-    Source("openstax-business", "openstax+osbooks-introduction-business", "other", "ordinary", "train", CC_BY,
+    Source("openstax-us-history", "openstax+osbooks-us-history", "other", "ordinary", "calibrate", CC_BY_NC_SA,
+           openstax("OpenStax")),
+    Source("openstax-business", "openstax+osbooks-introduction-business", "other", "ordinary", "calibrate", CC_BY_NC_SA,
            openstax("OpenStax")),
     Source("openstax-american-government", "openstax+osbooks-american-government", "other", "ordinary", "calibrate",
-           CC_BY, openstax("OpenStax")),
-    Source("openstax-sociology", "openstax+osbooks-introduction-sociology", "other", "ordinary", "test", CC_BY,
+           CC_BY_NC_SA, openstax("OpenStax")),
+    Source("openstax-sociology", "openstax+osbooks-introduction-sociology", "other", "ordinary", "test", "test only",
            openstax("OpenStax")),
-    Source("openstax-world-history", "openstax+osbooks-world-history", "other", "ordinary", "test", CC_BY,
+    Source("openstax-world-history", "openstax+osbooks-world-history", "other", "ordinary", "test", "test only",
            openstax("OpenStax")),
     # code and API documentation
     Source("rust-book", "rust-lang+book", "other", "code-api", "train", "MIT or Apache-2.0",
