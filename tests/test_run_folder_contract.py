@@ -218,6 +218,6 @@ def _descendants(pid: int) -> list[int]:
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
+    except (OSError, IndexError):  # gone before the read, or while it read (ProcessLookupError)
         return False
     return state != "Z"
