@@ -18,7 +18,6 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from megamath.pipelines.recipe import WEB_PHASES
 from megamath.report.collect import PhaseReport, collect_phase, config_items, find_runs, settings_used
 from megamath.runtime import storage
 
@@ -114,6 +113,8 @@ def subset_runs(location: str) -> tuple[str, list[str]]:
     runs = find_runs(location)
     if not runs:
         raise ValueError(f"{location} is neither a run folder nor a recipe's folder")
+    from megamath.pipelines.recipe import WEB_PHASES  # here: the recipe's whole stack is heavy to import
+
     with_output = [run for run in runs if storage.list_files(storage.join(run, "data"), ".parquet")]
     web = [run for run in with_output if re.fullmatch(r"\d+-(" + "|".join(WEB_PHASES) + ")", storage.name_of(run))]
     if storage.exists(storage.join(location, "recipe.json")) and web:  # a recipe's folder: its web corpus
