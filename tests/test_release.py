@@ -235,3 +235,17 @@ def test_a_release_made_again_keeps_nothing_of_the_old_one(corpus, tmp_path):
     mine.mkdir()
     (mine / "notes.txt").write_text("keep")
     assert run_cli("release", f"web={run}", "-o", str(mine)).returncode == 0 and (mine / "notes.txt").is_file()
+
+
+def test_a_release_counts_the_tokens_of_records_whose_meta_has_none(tmp_path):
+    import pyarrow.parquet as pq
+
+    texts = [f"document {i} " + "x y " * (i % 50) for i in range(5000)]
+    with ShardWriter(tmp_path / "in.parquet") as writer:
+        for i, text in enumerate(texts):
+            writer.write({"id": str(i), "text": text, "meta": {"tokens": 7} if i % 3 == 0 else {}})
+    summary = write_release({"a": [str(tmp_path / "in.parquet")]}, str(tmp_path / "out"), tokenizer_spec="qwen2.5")
+    want = [7 if i % 3 == 0 else n for i, n in enumerate(load_tokenizer("qwen2.5").count(texts))]
+    got = [m["tokens"] for s in summary["subsets"]["a"]["shards"] for m in pq.read_table(s["path"]).column("meta").to_pylist()]
+    assert got == want and summary["subsets"]["a"]["tokens"] == sum(want)
+    assert summary["subsets"]["a"]["tokens_counted_here"] == sum(1 for i in range(5000) if i % 3)

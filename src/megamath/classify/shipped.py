@@ -17,11 +17,6 @@ def is_default(model: str | None) -> bool:
     return model == DEFAULT
 
 
-def resolve_model(model: str) -> str:
-    """A model file, or the shipped model's for ``default``."""
-    return str(SHIPPED_MODEL) if is_default(model) else model
-
-
 @lru_cache(maxsize=1)
 def shipped_card() -> dict:
     return json.loads((SHIPPED_MODEL.parent / SHIPPED_CARD).read_text())

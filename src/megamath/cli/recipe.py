@@ -85,8 +85,8 @@ def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, limit
       megamath run recipe.toml --limit 100         # a sample: 100 records of each input, OUTPUT/sample-100/
     """
     from megamath.cli.common import grouped
-    from megamath.pipelines.recipe import (SUBSETS, WEB_PHASES, final_output, load_recipe, output_folder, phase_funnel,
-                                           plan_recipe, run_recipe, skip_reasons)
+    from megamath.pipelines.recipe import (WEB_PHASES, final_output, load_recipe, output_folder, phase_funnel,
+                                           plan_recipe, release_subsets, run_recipe, skip_reasons)
     from megamath.report.funnel import format_phase_funnel, profile_counters
     from megamath.report.llm_usage import format_llm_usage
     from megamath.runtime import storage
@@ -151,9 +151,7 @@ def run(recipe_path, force, restart_from, executor_kind, workers, dry_run, limit
     tokens = profile_counters(final.summary.funnel)["tokens"]
     click.echo(f"\ncorpus: {final.summary.docs_written:,} documents under {final.folder}/data"
                f"{f', {tokens:,} tokens' if tokens else ''} (phases: {root.root}/recipe.json)")
-    ran = {o.name: o for o in outcomes if o.summary is not None}
-    for subset, phase in SUBSETS.items():
-        if phase in ran and phase not in WEB_PHASES:
-            made = ran[phase].summary
-            click.echo(f"{subset}: {made.docs_written:,} records under {ran[phase].folder}/data, "
-                       f"{profile_counters(made.funnel)['tokens']:,} tokens")
+    for subset, made in release_subsets(outcomes).items():
+        if made.name not in WEB_PHASES:
+            click.echo(f"{subset}: {made.summary.docs_written:,} records under {made.folder}/data, "
+                       f"{profile_counters(made.summary.funnel)['tokens']:,} tokens")

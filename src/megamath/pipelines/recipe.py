@@ -819,9 +819,9 @@ def _synth_phase(kind: str):
     return run
 
 
-def release_subsets(outcomes: list[PhaseOutcome]) -> dict[str, str]:
-    """The release's subsets (:data:`SUBSETS`) whose phase ran: name → that phase's folder."""
-    ran = {o.name: o.folder for o in outcomes if o.summary is not None}
+def release_subsets(outcomes: list[PhaseOutcome]) -> dict[str, PhaseOutcome]:
+    """The release's subsets (:data:`SUBSETS`) whose phase ran: name → that phase's outcome."""
+    ran = {o.name: o for o in outcomes if o.summary is not None}
     return {subset: ran[phase] for subset, phase in SUBSETS.items() if phase in ran}
 
 
@@ -838,7 +838,7 @@ def _phase_release(recipe, outputs, outcomes, folder) -> PhaseOutcome:
                                                             "run did not make")
     tokenizer = recipe["run"]["tokenizer"]
     try:
-        summary = release(subsets, folder.root, config, tokenizer and _profile(recipe).tokenizer,
+        summary = release({name: o.folder for name, o in subsets.items()}, folder.root, config, tokenizer and _profile(recipe).tokenizer,
                           history=[o.folder for o in outcomes if o.summary is not None],
                           tokenized=tuple(r["tokenized"]))
     except ReleaseError as exc:

@@ -154,14 +154,25 @@ def write_subset(name: str, shards: list[str], folder: str, config: ReleaseConfi
     """One subset's records as typed shards; tokens from ``meta.tokens``, else counted by ``tokenizer``."""
     series = _ShardSeries(folder, name, config)
     rows = tokens = counted = 0
+    pending: list[dict] = []
+
+    def write_pending() -> None:  # the rows without meta.tokens counted in one call to the tokenizer
+        nonlocal rows, tokens, counted
+        uncounted = [row for row in pending if row["meta"]["tokens"] is None] if tokenizer is not None else []
+        for row, n in zip(uncounted, tokenizer.count([row["text"] or "" for row in uncounted]) if uncounted else []):
+            row["meta"]["tokens"] = n
+        counted += len(uncounted)
+        for row in pending:
+            tokens += row["meta"]["tokens"] or 0
+            series.add(row)
+        rows += len(pending)
+        pending.clear()
+
     for record in read_records(shards):
-        row = typed_row(record, name)
-        if row["meta"]["tokens"] is None and tokenizer is not None:
-            row["meta"]["tokens"] = tokenizer.count([row["text"] or ""])[0]
-            counted += 1
-        tokens += row["meta"]["tokens"] or 0
-        rows += 1
-        series.add(row)
+        pending.append(typed_row(record, name))
+        if len(pending) >= _ROW_GROUP:
+            write_pending()
+    write_pending()
     series.close_shard()
     return {"rows": rows, "tokens": tokens, "tokens_counted_here": counted, "shards": series.shards}
 
