@@ -5,8 +5,8 @@ import random
 import numpy as np
 import pytest
 
-from megamath.dedup.lsh import LshConfig, band_edges, slice_names
-from megamath.dedup.minhash import detection_probability, suggest_parameters, threshold_at_half
+from megamath.dedup.lsh import LshConfig, band_edges, document_key, slice_names
+from megamath.dedup.minhash import Signer, detection_probability, suggest_parameters, threshold_at_half
 from megamath.dedup.ngrams import NgramHasher, normalize
 from megamath.dedup.store import CorruptFileError, load_arrays, save_arrays
 from megamath.pipelines.dedup import deduplicate
@@ -15,6 +15,7 @@ from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.shards import ShardWriter, read_shard
 
 from conftest import SHARED, run_cli
+from fixtures.dedup_oracle import single_task_components
 
 DOLMA = SHARED / "data" / "seeds" / "nonmath" / "allenai__dolma" / "tests" / "data" / "formats" / "gz"
 
@@ -153,7 +154,8 @@ def test_cli_plan_and_run(tmp_path):
     # again, and the result is the same
     signature = next((tmp_path / "run" / "work" / "sign" / "data").glob("*.sig"))
     signature.write_bytes(signature.read_bytes()[:-5])
-    for folder in ("bands", "components"):
+    for folder in ("bands", "gather", "verify", *(f"components/{step.name}" for step in
+                                                   (tmp_path / "run" / "work" / "components").iterdir())):
         storage.remove_tree(str(tmp_path / "run" / "work" / folder / ".megamath" / "done"))
     storage.remove_tree(str(tmp_path / "run" / ".megamath" / "done"))
     rerun = run_cli("dedup", "run", *shards, "-o", str(tmp_path / "run"), "-q")
@@ -189,3 +191,62 @@ def test_the_kept_set_does_not_depend_on_where_the_inputs_were_read_from(tmp_pat
         assert result.returncode == 0, result.stderr
         kept[place] = kept_ids(tmp_path / place / "dedup")
     assert 0 < len(kept["here"]) < 300 and kept["here"] == kept["elsewhere/copy"]
+
+
+def decisions_of(run_dir) -> dict[int, tuple[int, int]]:
+    """key → (representative key, reason) of every clustered document, from the verify phase's files."""
+    found = {}
+    for path in sorted((run_dir / "work" / "verify" / "data").glob("*.arrays")):
+        arrays = load_arrays(path)
+        blocks = {name.split(".")[0] for name in arrays}
+        for block in blocks:
+            found.update(zip(arrays[f"{block}.keys"].tolist(), zip(arrays[f"{block}.representative"].tolist(),
+                                                                   arrays[f"{block}.reason"].tolist())))
+    return found
+
+
+def single_task_kept(records: list[dict], config: LshConfig) -> set[str]:
+    """The kept set of dedup's single-task clustering: every document linked to the first of each
+    band or content hash it shares, connected components in one process, the smallest key kept."""
+    signer = Signer(config.minhash)
+    signatures, has_ngrams, content = signer.signatures([r["text"] for r in records])
+    keys = np.array([document_key(r) for r in records], dtype=np.uint64)
+    columns = [(keys, content)] + [(keys[has_ngrams], column[has_ngrams]) for column in signer.band_hashes(signatures).T]
+    u, v = [], []
+    for column_keys, hashes in columns:
+        first: dict[int, int] = {}
+        for key, h in sorted(zip(column_keys.tolist(), hashes.tolist()), key=lambda kh: (kh[1], kh[0])):
+            if h in first:
+                u.append(first[h])
+                v.append(key)
+            else:
+                first[h] = key
+    nodes, representative = single_task_components(keys, np.array(u, dtype=np.uint64), np.array(v, dtype=np.uint64))
+    kept_keys = set(nodes[nodes == representative].tolist())
+    return {r["id"] for r, key in zip(records, keys.tolist()) if key in kept_keys}
+
+
+def test_unverified_clusters_are_the_single_task_ones_and_verified_removals_are_near_duplicates(tmp_path):
+    records, _ = corpus_with_near_duplicates(seed=2)
+    shards = write_shards(records, tmp_path / "in", 3)
+    plain = LshConfig(partitions=2, verify=False)
+    deduplicate(shards, str(tmp_path / "plain"), plain, LocalExecutor(workers=2), show_progress=False)
+    assert kept_ids(tmp_path / "plain") == single_task_kept(records, plain)
+
+    verified = LshConfig(partitions=2)
+    counts = deduplicate(shards, str(tmp_path / "verified"), verified, LocalExecutor(workers=2),
+                         show_progress=False).counts
+    by_key = {document_key(r): r for r in records}
+    shingles = {key: set(_shingles(r["text"])) for key, r in by_key.items()}
+    removed = {key: rep for key, (rep, reason) in decisions_of(tmp_path / "verified").items() if reason}
+    assert len(removed) == counts["exact_duplicates"] + counts["near_duplicates"] > 0
+    similarity = [jaccard(shingles[key], shingles[rep]) for key, rep in removed.items()]
+    threshold = verified.similarity_threshold
+    # MinHash estimates (110 values) err by about 0.04 near the threshold
+    assert min(similarity) >= threshold - 0.12
+    assert sum(s < threshold for s in similarity) <= 0.01 * len(similarity)
+    # without verification, chains of band collisions removed documents far from what was kept
+    unverified = {key: rep for key, (rep, reason) in decisions_of(tmp_path / "plain").items() if reason}
+    assert min(jaccard(shingles[key], shingles[rep]) for key, rep in unverified.items()) < threshold - 0.12
+    assert counts["refused"] > 0 and len(counts["refused_examples"]) == 5
+    assert kept_ids(tmp_path / "verified") > kept_ids(tmp_path / "plain")

@@ -37,6 +37,12 @@ def test_a_lost_worker_node_loses_and_duplicates_nothing(tmp_path):
         got["dedup_counts"]["kept"]
 
 
+def test_dedup_gives_the_same_result_with_a_node_lost_in_a_round_of_its_components(tmp_path):
+    got = in_namespace("dedup-node-loss", "--out", str(tmp_path), "--files", "4", "--pages", "150", "--kill-after", "1")
+    assert got["failed"] == {} and got["killed_node"]["done_at_kill"] >= 1
+    assert got["same_kept_set"] and got["counts_equal"] and got["records"] == got["distinct"] == got["kept"] > 0
+
+
 def test_a_killed_driver_leaves_only_unfinished_tasks(tmp_path):
     got = in_namespace("driver-loss", "--out", str(tmp_path), "--files", "6", "--pages", "300", "--kill-after", "2")
     assert got["rerun_exit"] == 0 and got["done_before_rerun"] >= 2

@@ -66,16 +66,23 @@ def plan(bands, rows, threshold, docs, partitions):
               help="Words per shingle.")
 @click.option("--seed", type=int, default=_defaults.seed, show_default=True)
 @click.option("--partitions", type=click.IntRange(min=1, max=MAX_PARTITIONS), default=1, show_default=True,
-              help="Slices of each band per task: one band task holds 1/partitions of the corpus's hashes "
-                   "(raise it for 10^8+ documents; the result does not change).")
-def run(inputs, output_format, bands, rows, ngram, seed, partitions, **options):
+              help="Slices of the corpus per task: a band, components or verify task holds 1/partitions of the "
+                   "corpus's hashes or graph (raise it for 10^7+ documents; the result does not change).")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Drop a document only if its MinHash similarity to the document kept for it is at least "
+                   "--verify-threshold; clusters chained by band collisions are split.")
+@click.option("--verify-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="The similarity --verify asks for  [default: where the bands detect half the pairs]")
+def run(inputs, output_format, bands, rows, ngram, seed, partitions, verify, verify_threshold, **options):
     """Remove exact and near-duplicate documents from corpus shards (the output of `web extract`).
 
     Every shard is signed (word n-gram MinHash), documents sharing a band are linked (a task per band
     and partition), and each connected cluster keeps its representative: the document with the
     smallest key (a hash of its id and source), so the kept set does not depend on workers, sharding
-    or partitions. Kept records get meta.dedup_cluster and meta.dedup_cluster_size. Every pass is
-    resumable; signature files carry checksums, and a damaged one is named and refused.
+    or partitions. Before a document is dropped, its MinHash similarity to the document kept for it is
+    checked (--verify). Kept records get meta.dedup_cluster and meta.dedup_cluster_size. Every pass,
+    and every round of the connected components, is resumable; signature files carry checksums, and a
+    damaged one is named and refused.
 
     \b
     Examples:
@@ -84,10 +91,11 @@ def run(inputs, output_format, bands, rows, ngram, seed, partitions, **options):
       megamath dedup run 's3://bucket/cc/data/*.parquet' -o s3://bucket/cc-dedup --executor ray --partitions 16
     """
     from megamath.dedup.lsh import LshConfig
-    from megamath.pipelines.dedup import deduplicate
+    from megamath.pipelines.dedup import deduplicate, describe_counts
 
     try:
-        config = LshConfig(MinHashConfig(bands=bands, rows=rows, ngram=ngram, seed=seed), partitions=partitions)
+        config = LshConfig(MinHashConfig(bands=bands, rows=rows, ngram=ngram, seed=seed), partitions=partitions,
+                           verify=verify, verify_threshold=verify_threshold)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--bands / --rows") from exc
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
@@ -98,6 +106,4 @@ def run(inputs, output_format, bands, rows, ngram, seed, partitions, **options):
     counts = result.counts
     if not counts:  # a pass before the filter failed
         exit_if_failed(result.summary)
-    report_run(result.summary, folder, extra=[
-        f"\n{counts['documents']:,} documents: {counts['exact_duplicates']:,} exact and "
-        f"{counts['near_duplicates']:,} near duplicates removed, {counts['kept']:,} kept"])
+    report_run(result.summary, folder, extra=["\n" + describe_counts(counts)])

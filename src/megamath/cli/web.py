@@ -108,6 +108,7 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unma
       megamath web extract crawl/*.warc.gz -o runs/math --classifier math.bin --benchmark-dir bench/ --dedup
     """
     from megamath.dedup.lsh import LshConfig
+    from megamath.pipelines.dedup import describe_counts
     from megamath.pipelines.web import run_stage1
     from megamath.runtime.guard import GuardConfig
     from megamath.sources.warc import WarcReaderConfig
@@ -148,8 +149,8 @@ def extract(inputs, output_format, keep_html, languages, lid_threshold, lid_unma
     if result.dedup is not None:
         counts = result.dedup.counts
         click.echo("\n" + format_funnel(result.dedup.summary.funnel))
-        click.echo(f"\ndedup: {counts.get('exact_duplicates', 0):,} exact and {counts.get('near_duplicates', 0):,} near "
-                   f"duplicates removed, {counts.get('kept', 0):,} kept under {result.dedup.summary.run_dir}/data")
+        if counts:
+            click.echo(f"\ndedup: {describe_counts(counts)}, under {result.dedup.summary.run_dir}/data")
         exit_if_failed(result.dedup.summary)
 
 

@@ -3,14 +3,17 @@
 1. :class:`SignShards` (a task per input shard): each document's key (64-bit hash of its id and
    source), its normalized-content hash and its band hashes. For every band (and the exact-content
    "band") the (key, hash) pairs are split into ``partitions`` by hash and stored as separate arrays
-   with checksums, so a later task reads only its own slice of every file.
+   with checksums, so a later task reads only its own slice of every file. Each document's MinHash
+   values (16 bits of each, for verification) are stored split by the partition of its key.
 2. :class:`BandEdges` (a task per band × partition): the slice of that band from every signature
-   file; documents with equal hashes are joined by edges. The exact-content hash is one more such
-   band, so exact duplicates come first and cheaply. Equal hashes always fall in the same partition,
-   so partitions are independent.
-3. :class:`Components` (one global task between the barriers): connected components over all edges;
-   each component's representative is the document with the smallest key. Keys depend only on
-   record ids, so the kept set is the same whatever the number of workers, shards or partitions.
+   file; documents with equal hashes are joined by edges, written both ways and split by the
+   partition of the node they start from. The exact-content hash is one more such band, so exact
+   duplicates come first and cheaply. Equal hashes always fall in the same partition, so partitions
+   are independent.
+3. Connected components (:mod:`.components`), then verification and the filter (:mod:`.verify`,
+   :mod:`.stage`): rounds of tasks over the same partitions. Each cluster's representative is the
+   document with the smallest key. Keys depend only on record ids, so the kept set is the same
+   whatever the number of workers, shards or partitions.
 
 Tasks get their list of files from a manifest the workflow writes (``source``), and return counts
 only; their outputs are files of the run folder.
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from megamath.dedup.minhash import MinHashConfig, Signer
+from megamath.dedup.minhash import MinHashConfig, Signer, threshold_at_half
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
@@ -54,18 +57,58 @@ def slice_names(band: int, partition: int) -> tuple[str, str]:
     return f"{label}.p{partition}.keys", f"{label}.p{partition}.hashes"
 
 
+def node_partition(keys: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each document key (keys are uniform 64-bit hashes)."""
+    return (keys % np.uint64(partitions)).astype(np.int64)
+
+
+def split_columns(part: np.ndarray, count: int, prefix: str, **columns: np.ndarray) -> dict[str, np.ndarray]:
+    """Rows of ``columns`` split by ``part`` (0 ≤ part < count) into arrays named ``{prefix}{i}.{column}``."""
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(count + 1))
+    arrays = {}
+    for i in range(count):
+        chosen = order[bounds[i]:bounds[i + 1]]
+        for name, column in columns.items():
+            arrays[f"{prefix}{i}.{name}"] = column[chosen]
+    return arrays
+
+
+def read_slices(paths: list[str], prefix: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays ``{prefix}.{name}`` of every file, concatenated per name (files read one at a time)."""
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for path in paths:
+        arrays = load_arrays(path, tuple(f"{prefix}.{name}" for name in names))
+        for name in names:
+            parts[name].append(arrays[f"{prefix}.{name}"])
+    return {name: np.concatenate(chunks) for name, chunks in parts.items() if chunks}
+
+
 @dataclass(frozen=True)
 class LshConfig:
-    """``minhash``: signatures and bands; ``partitions``: slices of each band, so that one band task
-    holds 1/partitions of the corpus's (key, hash) pairs (1 is right up to ~10^8 documents)."""
+    """``minhash``: signatures and bands; ``partitions``: slices of the corpus, so that one task
+    holds 1/partitions of its (key, hash) pairs or of its graph (1 is right up to ~10^7 documents).
+    ``verify``: drop a document only if its MinHash similarity to the document kept for it is at least
+    ``verify_threshold`` (default: the similarity the bands detect half the time), splitting clusters
+    that band collisions chained together."""
 
     minhash: MinHashConfig = dataclasses.field(default_factory=MinHashConfig)
     partitions: int = 1
     batch_size: int = 10_000
+    verify: bool = True
+    verify_threshold: float | None = None
 
     def __post_init__(self):
         if not 1 <= self.partitions <= MAX_PARTITIONS:
             raise ValueError(f"partitions must be between 1 and {MAX_PARTITIONS}, got {self.partitions}")
+        if self.verify_threshold is not None and not 0 < self.verify_threshold <= 1:
+            raise ValueError(f"verify_threshold must be in (0, 1], got {self.verify_threshold}")
+
+    @property
+    def similarity_threshold(self) -> float:
+        if self.verify_threshold is not None:
+            return self.verify_threshold
+        return threshold_at_half(self.minhash.bands, self.minhash.rows)
 
 
 def _one_stage_funnel(name: str, docs_in: int, docs_out: int) -> list[dict]:
@@ -96,9 +139,9 @@ class SignShards(_LshJob):
 
 
 def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | None = None) -> dict:
-    """Write the keys and the partitioned exact and band hashes of every record of ``shard`` to ``out``."""
+    """Write the signature file of every record of ``shard`` to ``out`` (see :func:`save_signatures`)."""
     signer = Signer(config.minhash)
-    keys, exact, nonempty, bands = [], [], [], []
+    keys, exact, nonempty, bands, values = [], [], [], [], []
     batch: list[dict] = []
     unreadable = 0
 
@@ -106,6 +149,8 @@ def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | N
         texts = [record.get("text") or "" for record in batch]
         signatures, has_ngrams, content = signer.signatures(texts)
         bands.append(signer.band_hashes(signatures))
+        if config.verify:
+            values.append(signatures.astype(np.uint16))
         nonempty.append(has_ngrams)
         keys.extend(document_key(record) for record in batch)
         exact.append(content)
@@ -122,26 +167,39 @@ def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | N
             flush()
     if batch:
         flush()
-    bands_count = config.minhash.bands
-    key_array = np.array(keys, dtype=np.uint64)
-    band_matrix = np.concatenate(bands) if bands else np.zeros((0, bands_count), dtype=np.uint64)
-    usable = np.concatenate(nonempty) if nonempty else np.zeros(0, dtype=bool)
-    columns = {EXACT: (key_array, np.concatenate(exact) if exact else np.zeros(0, dtype=np.uint64))}
-    for band in range(bands_count):  # documents without a single n-gram have no band hashes
-        columns[band] = (key_array[usable], band_matrix[usable, band])
-    arrays = {"keys": key_array}
+    width = config.minhash.permutations if config.verify else 0
+    save_signatures(out, config, np.array(keys, dtype=np.uint64),
+                    np.concatenate(exact) if exact else np.zeros(0, dtype=np.uint64),
+                    np.concatenate(bands) if bands else np.zeros((0, config.minhash.bands), dtype=np.uint64),
+                    np.concatenate(nonempty) if nonempty else np.zeros(0, dtype=bool),
+                    np.concatenate(values) if values else np.zeros((len(keys), width), dtype=np.uint16))
+    return {"read": len(keys) + unreadable, "signed": len(keys)}
+
+
+def save_signatures(out: str, config: LshConfig, keys: np.ndarray, content: np.ndarray, bands: np.ndarray,
+                    has_ngrams: np.ndarray, values: np.ndarray) -> None:
+    """One shard's signature file: ``keys`` in the shard's order; the (key, hash) pairs of the exact
+    hash and of every band split by hash into partitions (documents without a single n-gram have no
+    band hashes); and (``verify`` only) each document's 16-bit MinHash values, split by key."""
+    columns = {EXACT: (keys, content)}
+    for band in range(config.minhash.bands):
+        columns[band] = (keys[has_ngrams], bands[has_ngrams, band])
+    arrays = {"keys": keys}
     for band, (band_keys, hashes) in columns.items():
         part = hashes % np.uint64(config.partitions)
         for partition in range(config.partitions):
             chosen = part == partition
             key_name, hash_name = slice_names(band, partition)
             arrays[key_name], arrays[hash_name] = band_keys[chosen], hashes[chosen]
+    if config.verify:
+        arrays.update(split_columns(node_partition(keys, config.partitions), config.partitions, "node.p",
+                                    keys=keys, values=values))
     save_arrays(out, **arrays)
-    return {"read": len(keys) + unreadable, "signed": len(keys)}
 
 
 class BandEdges(_LshJob):
-    """Task: one band's partition across every signature file of the manifest → an edges file."""
+    """Task: one band's partition across every signature file of the manifest → an edges file, its
+    edges written both ways and split by the partition of the node they start from."""
 
     name = "dedup_band_edges"
 
@@ -149,12 +207,15 @@ class BandEdges(_LshJob):
         manifest = json.loads(storage.read_bytes(task.source))
         band, partition = divmod(task.part, self.lsh.partitions)
         u, v = band_edges(manifest["signatures"], band - 1, partition)  # part 0.. = exact, band 0, ...
-        save_arrays(task.output, u=u, v=v)
+        source, target = np.concatenate((u, v)), np.concatenate((v, u))
+        save_arrays(task.output, **split_columns(node_partition(source, self.lsh.partitions), self.lsh.partitions,
+                                                 "p", src=source, dst=target))
         return {"docs_written": int(len(u)), "funnel": []}
 
 
 def band_edges(signature_files: list[str], band: int, partition: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Edges (u, v) between documents sharing the hash of ``band`` (an index, or ``EXACT``) in one partition."""
+    """Edges (u, v) between documents sharing the hash of ``band`` (an index, or ``EXACT``) in one
+    partition: each document to the smallest key of its hash, so that ``u < v``."""
     key_name, hash_name = slice_names(band, partition)
     keys, hashes = [], []
     for path in signature_files:
@@ -169,57 +230,5 @@ def band_edges(signature_files: list[str], band: int, partition: int = 0) -> tup
     keys_sorted, hashes_sorted = keys_all[order], hashes_all[order]
     starts = np.concatenate(([True], hashes_sorted[1:] != hashes_sorted[:-1]))
     first_of_run = keys_sorted[np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))]
-    linked = ~starts
+    linked = ~starts & (keys_sorted != first_of_run)  # a key read twice (the same record twice) is no edge
     return first_of_run[linked], keys_sorted[linked]
-
-
-class Components(Job):
-    """The global step: every edge file of the manifest → the components file (representative and
-    cluster size per key). Its result carries the corpus counts."""
-
-    name = "dedup_components"
-
-    def config(self) -> dict:
-        return {}
-
-    def run(self, task: Task, folder: RunFolder, progress: ProgressFn | None, *, disposable: bool) -> dict:
-        manifest = json.loads(storage.read_bytes(task.source))
-        counts = write_components(manifest["signatures"], manifest["exact_edges"], manifest["band_edges"], task.output)
-        return {"docs_written": counts["documents"], "funnel": [], "counts": counts}
-
-
-def connect(keys: np.ndarray, edges: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sorted unique keys, representative key of each, component size of each)."""
-    unique = np.unique(keys)
-    labels = np.arange(len(unique), dtype=np.int64)
-    edges = [e for e in edges if len(e[0])]
-    if edges:
-        u = np.searchsorted(unique, np.concatenate([e[0] for e in edges]))
-        v = np.searchsorted(unique, np.concatenate([e[1] for e in edges]))
-        while True:  # min-label propagation with pointer jumping: labels end at each component's smallest index
-            before = labels.copy()
-            np.minimum.at(labels, u, labels[v])
-            np.minimum.at(labels, v, labels[u])
-            labels = labels[labels]
-            if np.array_equal(labels, before):
-                break
-    sizes = np.bincount(labels, minlength=len(unique))[labels]
-    return unique, unique[labels], sizes
-
-
-def _load_edges(paths: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    loaded = [load_arrays(path) for path in paths]
-    return [(arrays["u"], arrays["v"]) for arrays in loaded]
-
-
-def write_components(signature_files: list[str], exact_edge_files: list[str], band_edge_files: list[str],
-                     out: str) -> dict:
-    keys = (np.concatenate([load_arrays(p, ("keys",))["keys"] for p in signature_files]) if signature_files
-            else np.zeros(0, dtype=np.uint64))
-    exact_edges = _load_edges(exact_edge_files)
-    unique, representative, size = connect(keys, exact_edges + _load_edges(band_edge_files))
-    _, exact_representative, _ = connect(keys, exact_edges)
-    save_arrays(out, keys=unique, representative=representative, size=size, exact_representative=exact_representative)
-    return {"documents": int(len(unique)), "kept": int((representative == unique).sum()),
-            "exact_duplicates": int((exact_representative != unique).sum()),
-            "near_duplicates": int(((representative != unique) & (exact_representative == unique)).sum())}

@@ -39,7 +39,7 @@ from megamath.llm.stage import GenerationConfig, default_cache_path
 from megamath.classify.shipped import DEFAULT, is_default, model_and_threshold
 from megamath.pipelines.classify import run_classifier, train_classifier
 from megamath.pipelines.decontam import run_decontaminate
-from megamath.pipelines.dedup import deduplicate
+from megamath.pipelines.dedup import deduplicate, describe_counts
 from megamath.pipelines.web import WebExtractConfig, run_reextract, run_stage1
 from megamath.profile.stage import ProfileConfig
 from megamath.profile.tokenizer import NAMES
@@ -185,7 +185,12 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
         Option("rows", _lsh.minhash.rows, "rows per band (the recipe's 10): 50% detection at Jaccard 0.76", bounds=_AT_LEAST_1),
         Option("ngram", _lsh.minhash.ngram, "words per shingle", bounds=_AT_LEAST_1),
         Option("seed", _lsh.minhash.seed, "MinHash seed"),
-        Option("partitions", _lsh.partitions, "slices of each band per task (raise for 10^8+ documents)", bounds=_AT_LEAST_1),
+        Option("partitions", _lsh.partitions, "slices of the corpus per task (raise for 10^7+ documents; see "
+               "`megamath dedup plan`)", bounds=_AT_LEAST_1),
+        Option("verify", _lsh.verify, "drop a document only if its MinHash similarity to the kept one is at least "
+               "verify_threshold (splits clusters chained by band collisions)"),
+        Option("verify_threshold", 0.0, "the similarity verify asks for (0: where the bands detect half the pairs, "
+               "0.76 for 11 x 10)", bounds=(0.0, 1.0)),
     ]),
     "decontaminate": ("Drop documents sharing a 13-gram with the test items of the recipe's 12 math benchmarks "
                       "(a shipped index, docs/benchmarks.md), or of the benchmarks you name.", [
@@ -620,7 +625,7 @@ def _lsh_config(recipe: Recipe) -> LshConfig:
     d = recipe["dedup"]
     try:
         return LshConfig(MinHashConfig(bands=d["bands"], rows=d["rows"], ngram=d["ngram"], seed=d["seed"]),
-                         partitions=d["partitions"])
+                         partitions=d["partitions"], verify=d["verify"], verify_threshold=d["verify_threshold"] or None)
     except ValueError as exc:
         raise RecipeError(f"[dedup] {exc}") from exc
 
@@ -748,8 +753,7 @@ def _phase_dedup(recipe, shards, folder, executor, show_progress) -> PhaseOutcom
     notes = []
     if result.counts:
         c = result.counts
-        notes.append(f"{c['documents']:,} documents: {c['exact_duplicates']:,} exact and {c['near_duplicates']:,} "
-                     f"near duplicates removed, {c['kept']:,} kept")
+        notes.append(describe_counts(c))
     return PhaseOutcome("dedup", folder.root, result.summary, notes=notes)
 
 

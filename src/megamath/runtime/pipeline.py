@@ -101,6 +101,8 @@ class Pipeline(Job):
             tmp = outputs.enter_context(storage.atomic_output(task.output))
             drops = _DropWriter(folder, task, outputs, self.drop_fields)
             with guarding(guard), ShardWriter(tmp, fmt=shard_format(task.output), drop_fields=self.drop_fields) as writer:
+                for stage in self.stages:
+                    stage.begin_input(task.source)
                 items = _reporting(self.reader(task.source), self.reader, progress)
                 stream: Iterable[Record] = counted(_skip_poisoned(items, poison), read_stats)
                 for stage, stats in zip(self.stages, stage_stats):

@@ -81,6 +81,10 @@ class Stage:
         """Files (paths or URLs) whose content the output depends on, besides the configuration."""
         return ()
 
+    def begin_input(self, source: str) -> None:
+        """Called before the records of each input (a task's ``source``), for a stage whose work
+        depends on which input it reads (the dedup filter loads only that shard's decisions)."""
+
     def prepare(self) -> None:
         """Check, once in the driver before a run, that the configuration can work; raise
         :class:`StageConfigError` with a clear message when it cannot."""

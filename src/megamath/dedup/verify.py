@@ -1,0 +1,144 @@
+"""From components to the decision for every clustered document, in two partitioned passes.
+
+1. :class:`GatherMembers` (a task per node partition): the partition's labels (node → its
+   component's smallest key) joined with the documents' shard, MinHash values and whether an exact
+   duplicate with a smaller key exists; written split by the partition of the representative, so that
+   a cluster's members meet in one task.
+2. :class:`VerifyClusters` (a task per representative partition): in each cluster, a member is dropped
+   only if the estimated Jaccard similarity of its MinHash values to the document kept for it is at
+   least the threshold. Members below it are refused: among them the smallest key is kept and the
+   others are checked against it, and so on, so a cluster that band collisions chained together is
+   split into the near-duplicate groups it holds. The decisions are written split by block of shards
+   (``shard % blocks``), so that the filter of one shard reads only its block of every file.
+
+Without verification the clusters are the components as they are. The representative of a document
+that stays is itself; singletons are in no file (the filter keeps a signed document it finds nowhere).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from megamath.dedup.lsh import LshConfig, _LshJob, node_partition, read_slices, split_columns
+from megamath.dedup.store import load_arrays, save_arrays
+from megamath.runtime import storage
+from megamath.runtime.resume import RunFolder
+from megamath.runtime.task import ProgressFn, Task
+
+KEPT, EXACT_DUPLICATE, NEAR_DUPLICATE = 0, 1, 2
+REASONS = {EXACT_DUPLICATE: "exact_duplicate", NEAR_DUPLICATE: "near_duplicate"}
+MAX_SPLITS = 256  # members still refused after this many representatives stay (counted as unverified)
+EXAMPLES = 5
+
+_MEMBER_COLUMNS = ("keys", "representative", "shard", "exact", "values")
+
+
+class GatherMembers(_LshJob):
+    """Task: one node partition's clustered documents, with what verification needs, by representative."""
+
+    name = "dedup_gather"
+
+    def run(self, task: Task, folder: RunFolder, progress: ProgressFn | None, *, disposable: bool) -> dict:
+        manifest = json.loads(storage.read_bytes(task.source))
+        labels = load_arrays(manifest["labels"][task.part], ("labels.keys", "labels.representative"))
+        members = gather_members(labels["labels.keys"], labels["labels.representative"], manifest["signatures"],
+                                 manifest["exact_edges"], task.part, self.lsh)
+        save_arrays(task.output, **split_columns(node_partition(members["representative"], self.lsh.partitions),
+                                                 self.lsh.partitions, "p", **members))
+        return {"docs_written": int(len(members["keys"])), "funnel": []}
+
+
+def gather_members(nodes: np.ndarray, representatives: np.ndarray, signature_files: list[str],
+                   exact_edge_files: list[str], partition: int, config: LshConfig) -> dict[str, np.ndarray]:
+    """The documents of ``nodes`` (sorted keys of one partition) as found in the signature files:
+    key, representative, shard (the file's index), exact flag and 16-bit MinHash values."""
+    keys, shards, values = [], [], []
+    width = config.minhash.permutations if config.verify else 0
+    for shard, path in enumerate(signature_files):
+        if config.verify:
+            arrays = load_arrays(path, (f"node.p{partition}.keys", f"node.p{partition}.values"))
+            shard_keys, shard_values = arrays[f"node.p{partition}.keys"], arrays[f"node.p{partition}.values"]
+        else:
+            shard_keys = load_arrays(path, ("keys",))["keys"]
+            shard_keys = shard_keys[node_partition(shard_keys, config.partitions) == partition]
+            shard_values = np.zeros((len(shard_keys), 0), dtype=np.uint16)
+        found = np.isin(shard_keys, nodes)
+        keys.append(shard_keys[found])
+        values.append(shard_values[found])
+        shards.append(np.full(int(found.sum()), shard, dtype=np.uint32))
+    key_array = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+    edges = read_slices(exact_edge_files, f"p{partition}", ("src", "dst"))
+    exact_duplicates = edges["src"][edges["dst"] < edges["src"]] if edges else np.zeros(0, dtype=np.uint64)
+    return {"keys": key_array, "representative": representatives[np.searchsorted(nodes, key_array)],
+            "shard": np.concatenate(shards) if shards else np.zeros(0, dtype=np.uint32),
+            "exact": np.isin(key_array, exact_duplicates),
+            "values": np.concatenate(values) if values else np.zeros((0, width), dtype=np.uint16)}
+
+
+def _no_members(config: LshConfig) -> dict[str, np.ndarray]:
+    width = config.minhash.permutations if config.verify else 0
+    return {"keys": np.zeros(0, np.uint64), "representative": np.zeros(0, np.uint64), "shard": np.zeros(0, np.uint32),
+            "exact": np.zeros(0, bool), "values": np.zeros((0, width), np.uint16)}
+
+
+class VerifyClusters(_LshJob):
+    """Task: one representative partition's clusters → the decision for each member, by shard block."""
+
+    name = "dedup_verify"
+
+    def __init__(self, config: LshConfig, blocks: int):
+        super().__init__(config)
+        self.blocks = blocks
+
+    def config(self) -> dict:
+        return {**super().config(), "blocks": self.blocks}
+
+    def run(self, task: Task, folder: RunFolder, progress: ProgressFn | None, *, disposable: bool) -> dict:
+        manifest = json.loads(storage.read_bytes(task.source))
+        members = read_slices(manifest["members"], f"p{task.part}", _MEMBER_COLUMNS) or _no_members(self.lsh)
+        threshold = self.lsh.similarity_threshold if self.lsh.verify else None
+        decided, counts = verify_clusters(members, threshold)
+        save_arrays(task.output, **split_columns((decided["shard"] % self.blocks).astype(np.int64), self.blocks,
+                                                 "b", **decided))
+        return {"docs_written": int(len(decided["keys"])), "funnel": [], "counts": counts}
+
+
+def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> tuple[dict[str, np.ndarray], dict]:
+    """Each member's final representative, cluster size and reason (``KEPT`` for a representative).
+    ``threshold`` None: no verification, every member goes with its component's representative."""
+    order = np.lexsort((members["keys"], members["representative"]))
+    keys, component, values = members["keys"][order], members["representative"][order], members["values"][order]
+    group = np.cumsum(np.concatenate(([True], component[1:] != component[:-1]))) - 1
+    final = keys.copy()  # a member that no representative accepts stays, itself
+    first_similarity = np.ones(len(keys))
+    refused = np.zeros(len(keys), dtype=bool)
+    pending = np.arange(len(keys))
+    for split in range(MAX_SPLITS):
+        if not len(pending):
+            break
+        # the smallest pending key of each group is its next representative (rows are sorted by key)
+        firsts = np.concatenate(([True], group[pending][1:] != group[pending][:-1]))
+        head = pending[firsts][np.cumsum(firsts) - 1]
+        if threshold is None:
+            accepted = np.ones(len(pending), dtype=bool)
+        else:
+            similarity = (values[pending] == values[head]).mean(axis=1)
+            accepted = (similarity >= threshold) | (keys[pending] == keys[head])
+            if split == 0:
+                first_similarity[pending], refused[pending] = similarity, ~accepted
+        final[pending[accepted]] = keys[head[accepted]]
+        pending = pending[~accepted]
+    removed = final != keys
+    reason = np.where(removed, np.where(members["exact"][order], EXACT_DUPLICATE, NEAR_DUPLICATE), KEPT)
+    unique_final, inverse, size = np.unique(final, return_inverse=True, return_counts=True)
+    examples = np.flatnonzero(refused)[:EXAMPLES]
+    counts = {"clustered": int(len(keys)), "exact_duplicates": int((reason == EXACT_DUPLICATE).sum()),
+              "near_duplicates": int((reason == NEAR_DUPLICATE).sum()), "refused": int(refused.sum()),
+              "refused_then_removed": int((refused & removed).sum()),
+              "clusters_split": int(len(np.unique(group[refused]))), "unverified": int(len(pending)),
+              "examples": [{"key": f"{int(keys[i]):016x}", "representative": f"{int(component[i]):016x}",
+                            "similarity": round(float(first_similarity[i]), 3)} for i in examples]}
+    return {"keys": keys, "shard": members["shard"][order], "representative": final,
+            "size": size[inverse].astype(np.uint32), "reason": reason.astype(np.uint8)}, counts
