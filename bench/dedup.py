@@ -5,9 +5,13 @@
    LSH candidate pairs (sharing a band) give precision and recall at the threshold, and the detection
    rate per similarity bin beside the theoretical S-curve 1-(1-s^r)^b with its binomial error.
 2. Determinism: the kept set for 1, 2 and 7 workers and 3, 5 and 7 input shards.
-3. Speed on synthetic 2 KB documents (one core, end to end: shingling, signatures, band hashes, edges,
-   clustering) against datasketch fed the same shingles, timed in the same run.
-4. Peak memory of `megamath dedup run` (process tree) on --docs documents (1M by default).
+3. Verification (needs ../shared): real documents and copies with 0-8% of their words replaced, copies
+   of copies among them; with and without verification, the share of removed documents whose exact
+   Jaccard to the document kept for them is below the threshold, and the share of pairs at or above
+   it that end in one cluster.
+4. Speed on synthetic 2 KB documents (one core, end to end: shingling, signatures, band hashes, edges,
+   connected components, verification) against datasketch fed the same shingles, timed in the same run.
+5. Peak memory of `megamath dedup run` (process tree) on --docs documents (1M by default).
 
     python bench/dedup.py [--docs 1000000] [--skip-memory]
 """
@@ -115,21 +119,38 @@ def synthetic_documents(count: int, seed: int = 0, words_per_doc: int = 330) -> 
     return docs
 
 
+def clusters_in_memory(edges: list[tuple[np.ndarray, np.ndarray]], values: np.ndarray, threshold: float):
+    """Dedup's clustering and verification on one process's arrays (keys are 0..n-1): the star rounds
+    over every edge, then verification of each cluster; the decided members."""
+    from megamath.dedup.components import large_star, small_star
+    from megamath.dedup.verify import verify_clusters
+
+    u, v = np.concatenate([e[0] for e in edges]), np.concatenate([e[1] for e in edges])
+    src, dst = np.concatenate((u, v)), np.concatenate((v, u))
+    while not (large := large_star(src, dst))["unsettled"] == 0:
+        small = small_star(large["src"], large["dst"])
+        src, dst = small["src"], small["dst"]
+    nodes = large["nodes"]
+    members = {"keys": nodes, "representative": large["labels"], "shard": np.zeros(len(nodes), dtype=np.uint32),
+               "exact": np.zeros(len(nodes), dtype=bool), "values": values[nodes.astype(np.int64)]}
+    return verify_clusters(members, threshold)[0]
+
+
 def speed(docs: list[str]) -> None:
     from datasketch import MinHash
 
-    from megamath.dedup.lsh import connect
-    from megamath.dedup.minhash import MinHashConfig, Signer
+    from megamath.dedup.minhash import MinHashConfig, Signer, threshold_at_half
     from megamath.dedup.ngrams import words
 
     config = MinHashConfig()
     signer = Signer(config)
     started = time.perf_counter()
     keys = np.arange(len(docs), dtype=np.uint64)
-    band_columns = []
+    band_columns, values = [], []
     for start in range(0, len(docs), 10_000):
         signatures, _, _ = signer.signatures(docs[start:start + 10_000])
         band_columns.append(signer.band_hashes(signatures))
+        values.append(signatures.astype(np.uint16))
     bands = np.concatenate(band_columns)
     edges = []
     for b in range(config.bands):
@@ -137,7 +158,7 @@ def speed(docs: list[str]) -> None:
         sorted_hashes = bands[order, b]
         same = np.flatnonzero(sorted_hashes[1:] == sorted_hashes[:-1])
         edges.append((keys[order][same], keys[order][same + 1]))
-    unique, representative, _ = connect(keys, edges)
+    decided = clusters_in_memory(edges, np.concatenate(values), threshold_at_half(config.bands, config.rows))
     ours = time.perf_counter() - started
     sample = docs[:3000]
     shingles = []
@@ -151,11 +172,56 @@ def speed(docs: list[str]) -> None:
     theirs = (time.perf_counter() - started) / len(sample) * len(docs)
     size = sum(len(d) for d in docs) / len(docs)
     print(f"speed, one core, {len(docs):,} documents of {size:,.0f} characters:")
-    print(f"  megamath: shingles + signatures + bands + edges + clustering  {len(docs) / ours:10,.0f} docs/s "
-          f"({int((representative != unique).sum()):,} duplicates)")
+    print(f"  megamath: shingles + signatures + bands + edges + components + verification  {len(docs) / ours:10,.0f} "
+          f"docs/s ({int((decided['reason'] > 0).sum()):,} duplicates)")
     print(f"  datasketch MinHash.update_batch on the same shingles (signatures only)  "
           f"{len(docs) / theirs:10,.0f} docs/s")
     print(f"  ratio {theirs / ours:.1f}x  (targets: >= 15,000 docs/s, >= 4x datasketch)")
+
+
+def verification(records: list[dict], tmp: Path) -> None:
+    """Removals checked with the oracle: each removed document's exact Jaccard to the document kept for
+    it, and whether the pairs at or above the threshold end in one cluster, with and without verification."""
+    from megamath.dedup.lsh import LshConfig, document_key
+    from megamath.pipelines.dedup import deduplicate
+    from megamath.runtime.executor import LocalExecutor
+    from test_dedup import _shingles, decisions_of, jaccard, write_shards
+
+    shards = write_shards(records, tmp / "verify-in", 3)
+    keys = [document_key(r) for r in records]
+    shingles = {key: set(_shingles(r["text"])) for key, r in zip(keys, records)}
+    threshold = LshConfig().similarity_threshold
+    close = [(a, b) for a, b in itertools.combinations(keys, 2) if jaccard(shingles[a], shingles[b]) >= threshold]
+    print(f"verification: {len(records)} documents, {len(close)} pairs at Jaccard >= {threshold:.3f}")
+    for verify in (False, True):
+        run = tmp / f"verify-{verify}"
+        counts = deduplicate(shards, str(run), LshConfig(partitions=2, verify=verify), LocalExecutor(workers=2),
+                             show_progress=False).counts
+        decided = decisions_of(run)
+        cluster = {key: decided.get(key, (key, 0))[0] for key in keys}
+        removed = [(key, rep) for key, (rep, reason) in decided.items() if reason]
+        below = [key for key, rep in removed if jaccard(shingles[key], shingles[rep]) < threshold]
+        together = sum(cluster[a] == cluster[b] for a, b in close)
+        print(f"  verify={verify!s:5}  removed {len(removed):5,}  below the threshold against the kept document "
+              f"{len(below):4,} ({100 * len(below) / max(1, len(removed)):.2f}%)  pairs at or above it in one "
+              f"cluster {100 * together / max(1, len(close)):.1f}%  refused {counts.get('refused', 0):,}")
+
+
+def near_duplicate_clusters(seed: int = 4, originals: int = 250, copies: int = 6) -> list[dict]:
+    """Real Common Crawl documents and, for some, copies with 0–8% of their words replaced (so the pairs'
+    Jaccard similarities spread around the threshold), copies of copies among them (chains)."""
+    from test_dedup import edited, real_documents
+
+    rng = random.Random(seed)
+    docs = real_documents()
+    records = [{"id": d["id"], "text": d["text"], "url": "", "source": f"orig:{d['id']}", "meta": {}} for d in docs]
+    for d in rng.sample(docs, originals):
+        text = d["text"]
+        for c in range(copies):
+            base = text if rng.random() < 0.5 else records[-1]["text"] if c else text
+            records.append({"id": f"{d['id']}-copy{c}", "text": edited(base, rng.uniform(0, 0.08), rng), "url": "",
+                            "source": f"copy:{d['id']}-{c}", "meta": {}})
+    return records
 
 
 def memory(count: int, tmp: Path) -> None:
@@ -201,6 +267,7 @@ def main() -> None:
     oracle(records, 11, 10)
     with tempfile.TemporaryDirectory(prefix="megamath-dedup-") as tmp:
         determinism(records, Path(tmp))
+        verification(near_duplicate_clusters(), Path(tmp))
         speed(synthetic_documents(args.speed_docs))
         if not args.skip_memory:
             memory(args.docs, Path(tmp))

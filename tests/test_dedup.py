@@ -10,6 +10,8 @@ from megamath.dedup.minhash import Signer, detection_probability, suggest_parame
 from megamath.dedup.ngrams import NgramHasher, normalize
 from megamath.dedup.store import CorruptFileError, load_arrays, save_arrays
 from megamath.pipelines.dedup import deduplicate
+from megamath.report.collect import collect
+from megamath.report.html import render
 from megamath.runtime import storage
 from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.shards import ShardWriter, read_shard
@@ -250,3 +252,7 @@ def test_unverified_clusters_are_the_single_task_ones_and_verified_removals_are_
     assert min(jaccard(shingles[key], shingles[rep]) for key, rep in unverified.items()) < threshold - 0.12
     assert counts["refused"] > 0 and len(counts["refused_examples"]) == 5
     assert kept_ids(tmp_path / "verified") > kept_ids(tmp_path / "plain")
+    # the report says what verification confirmed and refused, with examples
+    page = render(collect([str(tmp_path / "verified")]))
+    assert "Verified removals" in page and f"<td>{counts['refused']:,}</td>" in page
+    assert counts["refused_examples"][0]["key"] in page

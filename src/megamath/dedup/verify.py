@@ -29,7 +29,7 @@ from megamath.runtime.task import ProgressFn, Task
 
 KEPT, EXACT_DUPLICATE, NEAR_DUPLICATE = 0, 1, 2
 REASONS = {EXACT_DUPLICATE: "exact_duplicate", NEAR_DUPLICATE: "near_duplicate"}
-MAX_SPLITS = 256  # members still refused after this many representatives stay (counted as unverified)
+MAX_SPLITS = 1000  # members still refused after this many representatives stay (counted as unverified)
 EXAMPLES = 5
 
 _MEMBER_COLUMNS = ("keys", "representative", "shard", "exact", "values")

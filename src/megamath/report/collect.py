@@ -50,6 +50,7 @@ class PhaseReport:
     contamination: list[dict] = field(default_factory=list)
     samples: dict[str, list[dict]] = field(default_factory=dict)
     input_errors: dict[str, str] = field(default_factory=dict)  # input -> why it could not be read
+    verification: dict = field(default_factory=dict)  # a dedup run's verified removals (summed counts, examples)
 
     @property
     def profile(self) -> Counter:
@@ -122,6 +123,7 @@ def collect_phase(location: str, name: str | None = None) -> PhaseReport:
         fingerprint=config.get("fingerprint", ""))
     phase.input_errors = {r["source"]: r["input_error"] for r in results if r.get("input_error")}
     phase.contamination = _contamination(folder)
+    phase.verification = _verification(RunFolder(storage.join(folder.root, "work", "verify")))
     phase.samples = _samples(sorted(r["output"] for r in results if r.get("output")))
     return phase
 
@@ -137,6 +139,17 @@ def _readable_json(location: str) -> dict:
         log.warning("%s is damaged; the report is built from the done records without it", location)
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _verification(folder: RunFolder) -> dict:
+    """What a dedup run's verify pass counted: removals confirmed and refused, and refused examples."""
+    counts = [result["counts"] for result in folder.finished_results() if "counts" in result] \
+        if storage.exists(folder.root) else []
+    if not counts:
+        return {}
+    summed = {name: sum(c.get(name, 0) for c in counts) for name in
+              ("exact_duplicates", "near_duplicates", "refused", "refused_then_removed", "clusters_split", "unverified")}
+    return {**summed, "examples": [e for c in counts for e in c.get("examples", [])][:10]}
 
 
 def _contamination(folder: RunFolder) -> list[dict]:

@@ -199,6 +199,33 @@ def _synthesis(report: RunReport) -> str:
     return "<div class='charts'>" + "".join(charts) + "</div>" if charts else "<p class='muted'>No synthesis ran.</p>"
 
 
+def _verification(phases) -> str:
+    """Dedup's verified removals: what was confirmed against the kept document, what was refused."""
+    rows, examples = [], []
+    for p in phases:
+        v = p.verification
+        if not v:
+            continue
+        rows.append(f"<tr><td>{_e(p.name)}</td><td>{_n(v['exact_duplicates'])}</td><td>{_n(v['near_duplicates'])}</td>"
+                    f"<td>{_n(v['refused'])}</td><td>{_n(v['refused_then_removed'])}</td><td>{_n(v['clusters_split'])}</td>"
+                    f"<td>{_n(v['unverified'])}</td></tr>")
+        examples += [(p.name, e) for e in v["examples"]]
+    if not rows:
+        return ""
+    html = ("<h3>Verified removals</h3><p>A document is removed only if its MinHash similarity to the document kept "
+            "for it reaches the threshold; one that does not is refused, and stays unless it is near another member "
+            "of its cluster (the cluster is split).</p><table><tr><th>phase</th><th>exact duplicates removed</th>"
+            "<th>near duplicates removed</th><th>refused against the representative</th><th>of them removed against "
+            "another member</th><th>clusters split</th><th>kept unverified (tangled clusters)</th></tr>"
+            + "".join(rows) + "</table>")
+    if examples:
+        html += ("<table><tr><th>phase</th><th>refused document (key)</th><th>cluster representative (key)</th>"
+                 "<th>similarity</th></tr>" + "".join(
+                     f"<tr><td>{_e(name)}</td><td><code>{e['key']}</code></td><td><code>{e['representative']}</code></td>"
+                     f"<td>{e['similarity']:.3f}</td></tr>" for name, e in examples) + "</table>")
+    return html
+
+
 def _tokens(phase) -> int | None:
     """A phase's output tokens, or None where its records carry none: not counted (a recipe counts them
     once, where the text is final), which the report says instead of showing 0."""
@@ -291,6 +318,7 @@ def render(report: RunReport) -> str:
         [_distribution("formulas per markup family", "formulas_", phases, _by_count)], "No formulas counted."))
     body.append("<h2 id='dedup'>Duplicate cluster sizes (kept documents)</h2>" + _charts(
         [_distribution("kept documents per cluster size", "dedup_size_", phases)], "No deduplication ran."))
+    body.append(_verification(phases))
 
     body.append("<h2 id='contamination'>Decontamination</h2>")
     hits = [(p.name, m) for p in phases for m in p.contamination]

@@ -1,0 +1,243 @@
+"""Dedup past one machine's memory: the partitioned passes on generated signatures of many documents.
+
+Signature files are written as the sign pass writes them, for ``--docs`` documents in ``--shards`` shards,
+with a duplicate structure like a crawl's: a share of the documents (``--duplicated``, 30% by default)
+sits in clusters whose sizes follow a power law (P(size ≥ s) ~ 1/s, up to 10,000); each cluster is
+exact copies (a fifth), near-duplicates of its first document (MinHash values kept with a probability
+drawn in 0.78–1.0 for each member), or a chain (each member 0.85 like the one before it, so the far
+end of a long chain is unlike the start). Then band edges, the rounds of connected components, gather
+and verify run on local worker processes (``--workers``), and the script prints, per phase, the tasks,
+seconds and bytes written (the shuffle volume), and the peak resident memory of one worker process (a
+worker runs one task at a time); and the memory one shard's filter needs for its decisions.
+
+``--reference`` also runs the single-task clustering (every key and edge in this process) and checks
+that the kept set is the same, bit for bit (with ``--no-verify``: verification changes the kept set).
+
+    python bench/dedup_scale.py --docs 10000000 --shards 50 --partitions 16 --no-verify --reference
+    python bench/dedup_scale.py --docs 100000000 --shards 200 --partitions 64 --work /big/disk
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _measure import TreeSampler  # noqa: E402
+
+EXACT_SHARE, CHAIN_SHARE = 0.2, 0.2  # of clusters; the rest are near-duplicates of their first member
+CHAIN_STEP, MAX_CHAIN, MAX_CLUSTER = 0.85, 40, 10_000
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def mix(*columns) -> np.ndarray:
+    """A 64-bit hash of equal-shaped uint64 columns (splitmix64 of a running combination)."""
+    out = np.zeros(np.broadcast(*columns).shape, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in columns:
+            z = (out ^ np.asarray(column, dtype=np.uint64)) + _MIX
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            out = z ^ (z >> np.uint64(31))
+    return out
+
+
+def uniform(*columns) -> np.ndarray:
+    return (mix(*columns) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def duplicate_structure(docs: int, duplicated: float, seed: int) -> dict[str, np.ndarray]:
+    """For each document (by global index): its cluster (-1: none), its place in it, the cluster's kind."""
+    rng = np.random.default_rng(seed)
+    sizes, kinds = [], []
+    target, total = int(docs * duplicated), 0
+    while total < target:
+        size = np.minimum((1 / rng.random(100_000)).astype(np.int64) + 1, MAX_CLUSTER)
+        kind = rng.choice(3, size=len(size), p=[1 - EXACT_SHARE - CHAIN_SHARE, EXACT_SHARE, CHAIN_SHARE])
+        size[kind == 2] = np.minimum(size[kind == 2], MAX_CHAIN)
+        sizes.append(size)
+        kinds.append(kind)
+        total += int(size.sum())
+    sizes, kind = np.concatenate(sizes), np.concatenate(kinds)
+    last = int(np.searchsorted(np.cumsum(sizes), target)) + 1
+    sizes, kind = sizes[:last], kind[:last]
+    clustered = int(sizes.sum())
+    cluster = np.full(docs, -1, dtype=np.int64)
+    place = np.zeros(docs, dtype=np.int64)
+    members = rng.permutation(docs)[:clustered]  # spread over every shard
+    cluster[members] = np.repeat(np.arange(len(sizes)), sizes)
+    place[members] = np.arange(clustered) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return {"cluster": cluster, "place": place, "kind": np.where(cluster >= 0, kind[np.maximum(cluster, 0)], -1),
+            "sizes": sizes}
+
+
+def signatures(index: np.ndarray, structure: dict, permutations: int) -> tuple[np.ndarray, np.ndarray]:
+    """(MinHash values [docs, permutations] uint32, content hashes) of the documents ``index``."""
+    cluster, place, kind = structure["cluster"][index], structure["place"][index], structure["kind"][index]
+    slots = np.arange(permutations, dtype=np.uint64)[None, :]
+    doc = index.astype(np.uint64)[:, None]
+    own = mix(doc, slots, np.uint64(1))
+    group = cluster.astype(np.uint64)[:, None]
+    epoch = np.zeros((len(index), permutations), dtype=np.uint64)
+    chain = kind == 2
+    for step in range(1, MAX_CHAIN):  # a chain's value changes at each step with probability 1 - CHAIN_STEP
+        later = chain & (place >= step)
+        if not later.any():
+            break
+        epoch[later] += (uniform(group[later], slots, np.uint64(step)) > CHAIN_STEP).astype(np.uint64)
+    base = mix(group, slots, epoch, np.uint64(2))
+    share = 0.78 + 0.22 * uniform(doc, np.uint64(3))  # a near-duplicate's similarity to its cluster's first
+    from_base = (kind[:, None] == 1) | (kind[:, None] == 2) | (place[:, None] == 0) | (uniform(doc, slots, np.uint64(4)) < share)
+    values = np.where((cluster[:, None] >= 0) & from_base, base, own)
+    content = np.where(kind == 1, mix(cluster.astype(np.uint64), np.uint64(5)), mix(index.astype(np.uint64), np.uint64(6)))
+    return (values >> np.uint64(32)).astype(np.uint32), content
+
+
+def write_signature_files(folder: Path, docs: int, shards: int, structure: dict, config, workers: int) -> list:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from megamath.runtime.task import Task
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = np.linspace(0, docs, shards + 1).astype(np.int64)
+    tasks = [Task(f"shard-{s:05d}", f"synthetic:{s}", str(folder / f"shard-{s:05d}.sig"), f"{docs}-{shards}-{s}")
+             for s in range(shards)]
+    with ProcessPoolExecutor(workers, initializer=_share, initargs=(structure,)) as pool:
+        jobs = [pool.submit(_write_one, task.output, bounds[s], bounds[s + 1], config)
+                for s, task in enumerate(tasks)]
+        for done, job in enumerate(jobs, 1):
+            job.result()
+            print(f"\rsignature files: {done}/{shards}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return tasks
+
+
+_STRUCTURE: dict = {}
+
+
+def _share(structure: dict) -> None:
+    _STRUCTURE.update(structure)
+
+
+def _write_one(path: str, start: int, stop: int, config) -> None:
+    from megamath.dedup.lsh import save_signatures
+    from megamath.dedup.minhash import Signer
+
+    index = np.arange(start, stop)
+    values, content = signatures(index, _STRUCTURE, config.minhash.permutations)
+    keys = mix(index.astype(np.uint64), np.uint64(7))
+    save_signatures(path, config, keys, content, Signer(config.minhash).band_hashes(values), np.ones(len(index), bool),
+                    values.astype(np.uint16) if config.verify else np.zeros((len(index), 0), np.uint16))
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and "/.megamath/" not in str(p))
+
+
+def phase_report(run: Path) -> list[dict]:
+    rows = []
+    for phase in ["bands", *sorted(p.name for p in (run / "work" / "components").iterdir()), "gather", "verify"]:
+        folder = run / "work" / ("components/" + phase if phase[0].isdigit() else phase)
+        done = [json.loads(p.read_text()) for p in (folder / ".megamath" / "done").glob("*.json")]
+        rows.append({"phase": phase, "tasks": len(done), "task_seconds": round(sum(d.get("seconds", 0) for d in done), 1),
+                     "written_bytes": folder_bytes(folder / "data")})
+    return rows
+
+
+def filter_memory(decisions, signatures: list[str]) -> int:
+    """Peak bytes numpy allocates while one shard's filter loads its keys and decisions."""
+    from megamath.dedup.stage import DedupFilter, DedupFilterConfig
+
+    shards = tuple(f"shard-{i}" for i in range(len(signatures)))
+    stage = DedupFilter(DedupFilterConfig(shards, tuple(signatures), decisions.outputs, decisions.blocks))
+    tracemalloc.start()
+    stage.begin_input(shards[0])
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def reference_kept(run: Path, signature_files: list[str]) -> np.ndarray:
+    """The kept keys of the single-task clustering over every band-edge file."""
+    from megamath.dedup.store import load_arrays
+
+    from fixtures.dedup_oracle import single_task_components
+
+    keys = np.concatenate([load_arrays(p, ("keys",))["keys"] for p in signature_files])
+    u, v = [], []
+    for path in sorted((run / "work" / "bands" / "data").glob("*.edges")):
+        arrays = load_arrays(path)
+        u += [a for name, a in arrays.items() if name.endswith(".src")]
+        v += [a for name, a in arrays.items() if name.endswith(".dst")]
+    nodes, representative = single_task_components(keys, np.concatenate(u), np.concatenate(v))
+    return nodes[nodes == representative]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--shards", type=int, default=20)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--duplicated", type=float, default=0.3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-verify", action="store_true")
+    parser.add_argument("--reference", action="store_true", help="compare with the single-task clustering")
+    parser.add_argument("--work", type=Path, default=None, help="a folder for the files (kept; default: a temporary one)")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    from megamath.dedup.lsh import LshConfig
+    from megamath.dedup.store import load_arrays
+    from megamath.pipelines.dedup import decide
+    from megamath.runtime.executor import LocalExecutor
+    from megamath.runtime.resume import RunFolder
+
+    config = LshConfig(partitions=args.partitions, verify=not args.no_verify)
+    with tempfile.TemporaryDirectory(prefix="megamath-dedup-scale-", dir=args.work) as tmp:
+        work = Path(tmp)
+        started = time.perf_counter()
+        structure = duplicate_structure(args.docs, args.duplicated, seed=0)
+        tasks = write_signature_files(work / "sign", args.docs, args.shards, structure, config, args.workers)
+        generated = time.perf_counter() - started
+        run = work / "run"
+        started = time.perf_counter()
+        with TreeSampler() as tree:
+            decisions = decide(RunFolder(str(run)), tasks, config, LocalExecutor(workers=args.workers))
+        wall = time.perf_counter() - started
+        removed = sum(c["exact_duplicates"] + c["near_duplicates"] for c in decisions.verified)
+        result = {
+            "docs": args.docs, "shards": args.shards, "partitions": args.partitions, "verify": config.verify,
+            "clustered_docs": int(structure["sizes"].sum()), "clusters": len(structure["sizes"]),
+            "largest_cluster": int(structure["sizes"].max()), "generate_seconds": round(generated, 1),
+            "signature_bytes": folder_bytes(work / "sign"), "rounds": decisions.rounds,
+            "wall_seconds": round(wall, 1), "cpu_seconds": round(tree.cpu_seconds, 1),
+            "peak_worker_rss_mib": round(tree.peak_child_rss / 2**20), "removed": removed,
+            "kept": args.docs - removed, **{k: sum(c[k] for c in decisions.verified) for k in
+                                            ("refused", "refused_then_removed", "clusters_split", "unverified")},
+            "filter_decisions_mib_one_shard": round(filter_memory(decisions, [t.output for t in tasks]) / 2**20, 1),
+            "phases": phase_report(run)}
+        if args.reference:
+            started = time.perf_counter()
+            expected = reference_kept(run, [t.output for t in tasks])
+            removed_keys = np.concatenate([
+                a[f"{name}.keys"][a[f"{name}.reason"] > 0] for path in decisions.outputs
+                for a in [load_arrays(path)] for name in {n.split(".")[0] for n in a}])
+            all_keys = np.concatenate([load_arrays(t.output, ("keys",))["keys"] for t in tasks])
+            got = np.setdiff1d(all_keys, removed_keys)
+            result["reference_seconds"] = round(time.perf_counter() - started, 1)
+            result["same_kept_set_as_single_task"] = bool(np.array_equal(np.sort(got), np.sort(expected)))
+    print(json.dumps(result, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
