@@ -41,8 +41,7 @@ def oracle(records: list[dict], bands: int, rows: int) -> None:
     from megamath.dedup.ngrams import words
 
     signer = Signer(MinHashConfig(bands=bands, rows=rows))
-    signatures, _, _ = signer.signatures([r["text"] for r in records])
-    band_hash = signer.band_hashes(signatures)
+    band_hash = signer.band_hashes(signer.signatures([r["text"] for r in records]).values)
     candidates = set()
     for b in range(bands):
         groups: dict[int, list[int]] = {}
@@ -119,7 +118,7 @@ def synthetic_documents(count: int, seed: int = 0, words_per_doc: int = 330) -> 
     return docs
 
 
-def clusters_in_memory(edges: list[tuple[np.ndarray, np.ndarray]], values: np.ndarray, threshold: float):
+def clusters_in_memory(edges: list[tuple[np.ndarray, np.ndarray]], sketches: np.ndarray, threshold: float):
     """Dedup's clustering and verification on one process's arrays (keys are 0..n-1): the star rounds
     over every edge, then verification of each cluster; the decided members."""
     from megamath.dedup.components import large_star, small_star
@@ -132,13 +131,14 @@ def clusters_in_memory(edges: list[tuple[np.ndarray, np.ndarray]], values: np.nd
         src, dst = small["src"], small["dst"]
     nodes = large["nodes"]
     members = {"keys": nodes, "representative": large["labels"], "shard": np.zeros(len(nodes), dtype=np.uint32),
-               "exact": np.zeros(len(nodes), dtype=bool), "values": values[nodes.astype(np.int64)]}
+               "exact": np.zeros(len(nodes), dtype=bool), "sketches": sketches[nodes.astype(np.int64)]}
     return verify_clusters(members, threshold)[0]
 
 
 def speed(docs: list[str]) -> None:
     from datasketch import MinHash
 
+    from megamath.dedup.lsh import LshConfig
     from megamath.dedup.minhash import MinHashConfig, Signer, threshold_at_half
     from megamath.dedup.ngrams import words
 
@@ -146,11 +146,12 @@ def speed(docs: list[str]) -> None:
     signer = Signer(config)
     started = time.perf_counter()
     keys = np.arange(len(docs), dtype=np.uint64)
-    band_columns, values = [], []
+    sketch = LshConfig().verify_sketch
+    band_columns, sketches = [], []
     for start in range(0, len(docs), 10_000):
-        signatures, _, _ = signer.signatures(docs[start:start + 10_000])
-        band_columns.append(signer.band_hashes(signatures))
-        values.append(signatures.astype(np.uint16))
+        signed = signer.signatures(docs[start:start + 10_000], sketch)
+        band_columns.append(signer.band_hashes(signed.values))
+        sketches.append(signed.sketches)
     bands = np.concatenate(band_columns)
     edges = []
     for b in range(config.bands):
@@ -158,7 +159,7 @@ def speed(docs: list[str]) -> None:
         sorted_hashes = bands[order, b]
         same = np.flatnonzero(sorted_hashes[1:] == sorted_hashes[:-1])
         edges.append((keys[order][same], keys[order][same + 1]))
-    decided = clusters_in_memory(edges, np.concatenate(values), threshold_at_half(config.bands, config.rows))
+    decided = clusters_in_memory(edges, np.concatenate(sketches), threshold_at_half(config.bands, config.rows))
     ours = time.perf_counter() - started
     sample = docs[:3000]
     shingles = []
@@ -172,7 +173,7 @@ def speed(docs: list[str]) -> None:
     theirs = (time.perf_counter() - started) / len(sample) * len(docs)
     size = sum(len(d) for d in docs) / len(docs)
     print(f"speed, one core, {len(docs):,} documents of {size:,.0f} characters:")
-    print(f"  megamath: shingles + signatures + bands + edges + components + verification  {len(docs) / ours:10,.0f} "
+    print(f"  megamath: shingles + signatures and sketches + bands + edges + components + verification  {len(docs) / ours:10,.0f} "
           f"docs/s ({int((decided['reason'] > 0).sum()):,} duplicates)")
     print(f"  datasketch MinHash.update_batch on the same shingles (signatures only)  "
           f"{len(docs) / theirs:10,.0f} docs/s")

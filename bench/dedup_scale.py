@@ -4,7 +4,7 @@ Signature files are written as the sign pass writes them, for ``--docs`` documen
 with a duplicate structure like a crawl's: a share of the documents (``--duplicated``, 30% by default)
 sits in clusters whose sizes follow a power law (P(size ≥ s) ~ 1/s, up to 10,000); each cluster is
 exact copies (a fifth), near-duplicates of its first document (MinHash values kept with a probability
-drawn in 0.78–1.0 for each member), or a chain (each member 0.85 like the one before it, so the far
+drawn in 0.78–1.0 for each member, the verification sketch drawn the same way), or a chain (each member 0.85 like the one before it, so the far
 end of a long chain is unlike the start). Then band edges, the rounds of connected components, gather
 and verify run on local worker processes (``--workers``), and the script prints, per phase, the tasks,
 seconds and bytes written (the shuffle volume), and the peak resident memory of one worker process (a
@@ -35,6 +35,7 @@ from _measure import TreeSampler  # noqa: E402
 
 EXACT_SHARE, CHAIN_SHARE = 0.2, 0.2  # of clusters; the rest are near-duplicates of their first member
 CHAIN_STEP, MAX_CHAIN, MAX_CLUSTER = 0.85, 40, 10_000
+MAX_PERMUTATIONS = 4096
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -79,10 +80,11 @@ def duplicate_structure(docs: int, duplicated: float, seed: int) -> dict[str, np
             "sizes": sizes}
 
 
-def signatures(index: np.ndarray, structure: dict, permutations: int) -> tuple[np.ndarray, np.ndarray]:
-    """(MinHash values [docs, permutations] uint32, content hashes) of the documents ``index``."""
+def signatures(index: np.ndarray, structure: dict, permutations: int, salt: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(MinHash values [docs, permutations] uint32, content hashes) of the documents ``index``; another
+    ``salt`` gives other permutations of the same documents (the verification sketch)."""
     cluster, place, kind = structure["cluster"][index], structure["place"][index], structure["kind"][index]
-    slots = np.arange(permutations, dtype=np.uint64)[None, :]
+    slots = np.arange(permutations, dtype=np.uint64)[None, :] + np.uint64(salt * MAX_PERMUTATIONS)
     doc = index.astype(np.uint64)[:, None]
     own = mix(doc, slots, np.uint64(1))
     group = cluster.astype(np.uint64)[:, None]
@@ -133,9 +135,10 @@ def _write_one(path: str, start: int, stop: int, config) -> None:
 
     index = np.arange(start, stop)
     values, content = signatures(index, _STRUCTURE, config.minhash.permutations)
+    sketches = signatures(index, _STRUCTURE, config.sketch, salt=1)[0].astype(np.uint8)
     keys = mix(index.astype(np.uint64), np.uint64(7))
     save_signatures(path, config, keys, content, Signer(config.minhash).band_hashes(values), np.ones(len(index), bool),
-                    values.astype(np.uint16) if config.verify else np.zeros((len(index), 0), np.uint16))
+                    sketches)
 
 
 def folder_bytes(folder: Path) -> int:

@@ -211,9 +211,10 @@ def single_task_kept(records: list[dict], config: LshConfig) -> set[str]:
     """The kept set of dedup's single-task clustering: every document linked to the first of each
     band or content hash it shares, connected components in one process, the smallest key kept."""
     signer = Signer(config.minhash)
-    signatures, has_ngrams, content = signer.signatures([r["text"] for r in records])
+    signed = signer.signatures([r["text"] for r in records])
     keys = np.array([document_key(r) for r in records], dtype=np.uint64)
-    columns = [(keys, content)] + [(keys[has_ngrams], column[has_ngrams]) for column in signer.band_hashes(signatures).T]
+    usable = signed.has_ngrams
+    columns = [(keys, signed.content)] + [(keys[usable], column[usable]) for column in signer.band_hashes(signed.values).T]
     u, v = [], []
     for column_keys, hashes in columns:
         first: dict[int, int] = {}

@@ -7,7 +7,8 @@ import click
 from megamath.cli.app import dedup
 from megamath.cli.common import exit_if_failed, prepare_run, report_run
 from megamath.cli.options import executor_from, executor_options, format_option, run_folder_options
-from megamath.dedup.lsh import MAX_PARTITIONS
+from megamath.dedup.lsh import MAX_PARTITIONS, LshConfig
+from megamath.dedup.plan import dedup_costs
 from megamath.dedup.minhash import MinHashConfig, detection_probability, suggest_parameters, threshold_at_half
 
 _defaults = MinHashConfig()
@@ -21,15 +22,20 @@ _defaults = MinHashConfig()
 @click.option("--docs", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Corpus size for the disk and memory estimate.")
 @click.option("--partitions", type=click.IntRange(min=1, max=MAX_PARTITIONS), default=1, show_default=True,
-              help="Slices of each band per task (see `dedup run`).")
-def plan(bands, rows, threshold, docs, partitions):
-    """Show what (bands, rows) detect: the S-curve, the 50% point, and the cost for N documents.
+              help="Slices of the corpus per task (see `dedup run`).")
+@click.option("--shards", type=click.IntRange(min=1), default=None,
+              help="Input shards  [default: one per 200,000 documents]")
+@click.option("--duplicated", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="Share of the documents that have a near duplicate.")
+@click.option("--verify/--no-verify", default=True, show_default=True, help="As `dedup run --verify`.")
+def plan(bands, rows, threshold, docs, partitions, shards, duplicated, verify):
+    """Show what (bands, rows) detect: the S-curve, the 50% point, and the cost of each pass for N documents.
 
     \b
     Examples:
       megamath dedup plan                       # the recipe's 11 bands x 10 rows
       megamath dedup plan --threshold 0.8       # suggest bands and rows for Jaccard 0.8
-      megamath dedup plan --docs 3000000000 --partitions 64
+      megamath dedup plan --docs 1000000000 --partitions 512 --shards 10000
     """
     try:
         MinHashConfig(bands=bands, rows=rows)
@@ -42,17 +48,25 @@ def plan(bands, rows, threshold, docs, partitions):
         s = tenth / 20
         p = detection_probability(s, bands, rows)
         click.echo(f"   {s:4.2f}       {p:6.3f}  {'#' * round(p * 40)}")
-    # per document: its key, and a (key, hash) pair for the exact hash and for every band
-    signature_bytes = docs * (8 + 16 * (bands + 1))
-    band_task_memory = docs / partitions * 16 * 3  # the slice, its sort order and the sorted copy
-    click.echo(f"\nfor {docs:,} documents: signature files {signature_bytes / 2**20:,.0f} MiB on disk (written once, "
-               f"read once by the {(bands + 1) * partitions:,} band tasks); peak memory "
-               f"~{band_task_memory / 2**20:,.0f} MiB per band task, ~{docs * 48 / 2**20:,.0f} MiB for clustering "
-               "(one task)")
+    shards = shards or max(1, docs // 200_000)
+    click.echo(f"\nfor {docs:,} documents in {shards:,} shards, {partitions:,} partition(s), {duplicated:.0%} of the "
+               "documents in clusters (estimates scaled from bench/dedup_scale.py, docs/scaling.md):")
+    click.echo(f"  {'pass':<34} {'tasks':>8} {'memory per task':>16} {'written':>12}")
+    for cost in dedup_costs(docs, partitions, shards, LshConfig(MinHashConfig(bands=bands, rows=rows),
+                                                                    partitions=partitions, verify=verify), duplicated):
+        written = _size(cost.written) if cost.written else "the corpus"
+        click.echo(f"  {cost.name:<34} {cost.tasks:>8,} {_size(cost.task_memory):>16} {written:>12}")
     if threshold is not None:
         b, r = suggest_parameters(threshold)
         click.echo(f"\nsuggested for threshold {threshold}: {b} bands x {r} rows "
                    f"(50% point {threshold_at_half(b, r):.3f})")
+
+
+def _size(nbytes: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if nbytes >= size:
+            return f"{nbytes / size:,.1f} {unit}"
+    return f"{nbytes / 2**10:,.0f} KiB"
 
 
 @dedup.command("run")

@@ -3,8 +3,9 @@
 1. :class:`SignShards` (a task per input shard): each document's key (64-bit hash of its id and
    source), its normalized-content hash and its band hashes. For every band (and the exact-content
    "band") the (key, hash) pairs are split into ``partitions`` by hash and stored as separate arrays
-   with checksums, so a later task reads only its own slice of every file. Each document's MinHash
-   values (16 bits of each, for verification) are stored split by the partition of its key.
+   with checksums, so a later task reads only its own slice of every file. Each document's
+   verification sketch (a second, larger MinHash, a byte per value) is stored split by the partition
+   of its key.
 2. :class:`BandEdges` (a task per band × partition): the slice of that band from every signature
    file; documents with equal hashes are joined by edges, written both ways and split by the
    partition of the node they start from. The exact-content hash is one more such band, so exact
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from megamath.dedup.minhash import MinHashConfig, Signer, threshold_at_half
+from megamath.dedup.minhash import MAX_PERMUTATIONS, MinHashConfig, Signer, threshold_at_half
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
@@ -88,19 +89,27 @@ def read_slices(paths: list[str], prefix: str, names: tuple[str, ...]) -> dict[s
 class LshConfig:
     """``minhash``: signatures and bands; ``partitions``: slices of the corpus, so that one task
     holds 1/partitions of its (key, hash) pairs or of its graph (1 is right up to ~10^7 documents).
-    ``verify``: drop a document only if its MinHash similarity to the document kept for it is at least
-    ``verify_threshold`` (default: the similarity the bands detect half the time), splitting clusters
-    that band collisions chained together."""
+    ``verify``: drop a document only if its similarity to the document kept for it, estimated from
+    sketches of ``verify_sketch`` MinHash values, is at least ``verify_threshold`` (default: the
+    similarity the bands detect half the time), splitting clusters that band collisions chained together."""
 
     minhash: MinHashConfig = dataclasses.field(default_factory=MinHashConfig)
     partitions: int = 1
     batch_size: int = 10_000
     verify: bool = True
     verify_threshold: float | None = None
+    verify_sketch: int = 512
+
+    @property
+    def sketch(self) -> int:
+        """Values of the verification sketch each document is signed with (none without verification)."""
+        return self.verify_sketch if self.verify else 0
 
     def __post_init__(self):
         if not 1 <= self.partitions <= MAX_PARTITIONS:
             raise ValueError(f"partitions must be between 1 and {MAX_PARTITIONS}, got {self.partitions}")
+        if not 16 <= self.verify_sketch <= MAX_PERMUTATIONS:
+            raise ValueError(f"verify_sketch must be between 16 and {MAX_PERMUTATIONS}, got {self.verify_sketch}")
         if self.verify_threshold is not None and not 0 < self.verify_threshold <= 1:
             raise ValueError(f"verify_threshold must be in (0, 1], got {self.verify_threshold}")
 
@@ -141,19 +150,18 @@ class SignShards(_LshJob):
 def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | None = None) -> dict:
     """Write the signature file of every record of ``shard`` to ``out`` (see :func:`save_signatures`)."""
     signer = Signer(config.minhash)
-    keys, exact, nonempty, bands, values = [], [], [], [], []
+    keys, exact, nonempty, bands, sketches = [], [], [], [], []
     batch: list[dict] = []
     unreadable = 0
 
     def flush() -> None:
         texts = [record.get("text") or "" for record in batch]
-        signatures, has_ngrams, content = signer.signatures(texts)
-        bands.append(signer.band_hashes(signatures))
-        if config.verify:
-            values.append(signatures.astype(np.uint16))
-        nonempty.append(has_ngrams)
+        signed = signer.signatures(texts, config.sketch)
+        bands.append(signer.band_hashes(signed.values))
+        sketches.append(signed.sketches)
+        nonempty.append(signed.has_ngrams)
         keys.extend(document_key(record) for record in batch)
-        exact.append(content)
+        exact.append(signed.content)
         if progress is not None:
             progress(len(batch), 0)
         batch.clear()
@@ -167,20 +175,19 @@ def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | N
             flush()
     if batch:
         flush()
-    width = config.minhash.permutations if config.verify else 0
     save_signatures(out, config, np.array(keys, dtype=np.uint64),
                     np.concatenate(exact) if exact else np.zeros(0, dtype=np.uint64),
                     np.concatenate(bands) if bands else np.zeros((0, config.minhash.bands), dtype=np.uint64),
                     np.concatenate(nonempty) if nonempty else np.zeros(0, dtype=bool),
-                    np.concatenate(values) if values else np.zeros((len(keys), width), dtype=np.uint16))
+                    np.concatenate(sketches) if sketches else np.zeros((0, config.sketch), dtype=np.uint8))
     return {"read": len(keys) + unreadable, "signed": len(keys)}
 
 
 def save_signatures(out: str, config: LshConfig, keys: np.ndarray, content: np.ndarray, bands: np.ndarray,
-                    has_ngrams: np.ndarray, values: np.ndarray) -> None:
+                    has_ngrams: np.ndarray, sketches: np.ndarray) -> None:
     """One shard's signature file: ``keys`` in the shard's order; the (key, hash) pairs of the exact
     hash and of every band split by hash into partitions (documents without a single n-gram have no
-    band hashes); and (``verify`` only) each document's 16-bit MinHash values, split by key."""
+    band hashes); and (``verify`` only) each document's verification sketch, split by key."""
     columns = {EXACT: (keys, content)}
     for band in range(config.minhash.bands):
         columns[band] = (keys[has_ngrams], bands[has_ngrams, band])
@@ -193,7 +200,7 @@ def save_signatures(out: str, config: LshConfig, keys: np.ndarray, content: np.n
             arrays[key_name], arrays[hash_name] = band_keys[chosen], hashes[chosen]
     if config.verify:
         arrays.update(split_columns(node_partition(keys, config.partitions), config.partitions, "node.p",
-                                    keys=keys, values=values))
+                                    keys=keys, sketches=sketches))
     save_arrays(out, **arrays)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from rensa import RMinHash
@@ -42,6 +43,28 @@ class MinHashConfig:
         return self.bands * self.rows
 
 
+_SKETCH_SEED = 7919  # the verification sketch's permutations are not the bands'
+
+
+class Signed(NamedTuple):
+    values: np.ndarray  # [docs, permutations] uint32: the MinHash signatures the bands are made of
+    has_ngrams: np.ndarray  # [docs] bool
+    content: np.ndarray  # [docs] uint64: the hash of the normalized words (exact duplicates)
+    sketches: np.ndarray  # [docs, sketch] uint8: the low byte of each value of the verification MinHash
+
+
+def _digest(hashes: np.ndarray, offsets: np.ndarray, permutations: int, seed: int) -> np.ndarray:
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, permutations, seed)
+    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(offsets) - 1, permutations)
+
+
+def sketch_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard similarity of documents from their sketches (rows): the share of equal bytes,
+    less the 1/256 chance that two different values share their low byte."""
+    equal = (a == b).mean(axis=-1)
+    return np.clip((equal - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
+
+
 class Signer:
     def __init__(self, config: MinHashConfig):
         self.config = config
@@ -49,14 +72,15 @@ class Signer:
         rng = np.random.default_rng(config.seed + 1)
         self._row_weights = rng.integers(1, 2**63, size=(config.bands, config.rows), dtype=np.uint64) | np.uint64(1)
 
-    def signatures(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(signatures[docs, permutations] uint32, has_ngrams[docs] bool, content hashes[docs] uint64)."""
+    def signatures(self, texts: list[str], sketch: int = 0) -> Signed:
+        """The signatures of ``texts``; with ``sketch``, also a second MinHash of that many permutations
+        (other ones), of which one byte per value is kept: the verification sketch."""
         words = self._ngrams.word_hashes(texts)
         hashes, offsets = self._ngrams.ngrams(words, self.config.ngram)
-        matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, self.config.permutations,
-                                                                self.config.seed)
-        signatures = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), self.config.permutations)
-        return signatures, np.diff(offsets) > 0, self._ngrams.sequence_hashes(words)
+        values = _digest(hashes, offsets, self.config.permutations, self.config.seed)
+        sketches = (_digest(hashes, offsets, sketch, self.config.seed + _SKETCH_SEED).astype(np.uint8) if sketch
+                    else np.zeros((len(texts), 0), dtype=np.uint8))
+        return Signed(values, np.diff(offsets) > 0, self._ngrams.sequence_hashes(words), sketches)
 
     def band_hashes(self, signatures: np.ndarray) -> np.ndarray:
         """[docs, bands] uint64: each band's rows mixed into one hash (band index included)."""

@@ -1,11 +1,11 @@
 """From components to the decision for every clustered document, in two partitioned passes.
 
 1. :class:`GatherMembers` (a task per node partition): the partition's labels (node → its
-   component's smallest key) joined with the documents' shard, MinHash values and whether an exact
+   component's smallest key) joined with the documents' shard, verification sketch and whether an exact
    duplicate with a smaller key exists; written split by the partition of the representative, so that
    a cluster's members meet in one task.
 2. :class:`VerifyClusters` (a task per representative partition): in each cluster, a member is dropped
-   only if the estimated Jaccard similarity of its MinHash values to the document kept for it is at
+   only if the Jaccard similarity to the document kept for it, estimated from their sketches, is at
    least the threshold. Members below it are refused: among them the smallest key is kept and the
    others are checked against it, and so on, so a cluster that band collisions chained together is
    split into the near-duplicate groups it holds. The decisions are written split by block of shards
@@ -21,7 +21,14 @@ import json
 
 import numpy as np
 
-from megamath.dedup.lsh import LshConfig, _LshJob, node_partition, read_slices, split_columns
+from megamath.dedup.lsh import (
+    LshConfig,
+    _LshJob,
+    node_partition,
+    read_slices,
+    split_columns,
+)
+from megamath.dedup.minhash import sketch_similarity
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
@@ -32,7 +39,7 @@ REASONS = {EXACT_DUPLICATE: "exact_duplicate", NEAR_DUPLICATE: "near_duplicate"}
 MAX_SPLITS = 1000  # members still refused after this many representatives stay (counted as unverified)
 EXAMPLES = 5
 
-_MEMBER_COLUMNS = ("keys", "representative", "shard", "exact", "values")
+_MEMBER_COLUMNS = ("keys", "representative", "shard", "exact", "sketches")
 
 
 class GatherMembers(_LshJob):
@@ -53,20 +60,19 @@ class GatherMembers(_LshJob):
 def gather_members(nodes: np.ndarray, representatives: np.ndarray, signature_files: list[str],
                    exact_edge_files: list[str], partition: int, config: LshConfig) -> dict[str, np.ndarray]:
     """The documents of ``nodes`` (sorted keys of one partition) as found in the signature files:
-    key, representative, shard (the file's index), exact flag and 16-bit MinHash values."""
-    keys, shards, values = [], [], []
-    width = config.minhash.permutations if config.verify else 0
+    key, representative, shard (the file's index), exact flag and verification sketch."""
+    keys, shards, sketches = [], [], []
     for shard, path in enumerate(signature_files):
         if config.verify:
-            arrays = load_arrays(path, (f"node.p{partition}.keys", f"node.p{partition}.values"))
-            shard_keys, shard_values = arrays[f"node.p{partition}.keys"], arrays[f"node.p{partition}.values"]
+            arrays = load_arrays(path, (f"node.p{partition}.keys", f"node.p{partition}.sketches"))
+            shard_keys, shard_sketches = arrays[f"node.p{partition}.keys"], arrays[f"node.p{partition}.sketches"]
         else:
             shard_keys = load_arrays(path, ("keys",))["keys"]
             shard_keys = shard_keys[node_partition(shard_keys, config.partitions) == partition]
-            shard_values = np.zeros((len(shard_keys), 0), dtype=np.uint16)
+            shard_sketches = np.zeros((len(shard_keys), 0), dtype=np.uint8)
         found = np.isin(shard_keys, nodes)
         keys.append(shard_keys[found])
-        values.append(shard_values[found])
+        sketches.append(shard_sketches[found])
         shards.append(np.full(int(found.sum()), shard, dtype=np.uint32))
     key_array = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
     edges = read_slices(exact_edge_files, f"p{partition}", ("src", "dst"))
@@ -74,13 +80,12 @@ def gather_members(nodes: np.ndarray, representatives: np.ndarray, signature_fil
     return {"keys": key_array, "representative": representatives[np.searchsorted(nodes, key_array)],
             "shard": np.concatenate(shards) if shards else np.zeros(0, dtype=np.uint32),
             "exact": np.isin(key_array, exact_duplicates),
-            "values": np.concatenate(values) if values else np.zeros((0, width), dtype=np.uint16)}
+            "sketches": np.concatenate(sketches) if sketches else np.zeros((0, config.sketch), dtype=np.uint8)}
 
 
 def _no_members(config: LshConfig) -> dict[str, np.ndarray]:
-    width = config.minhash.permutations if config.verify else 0
     return {"keys": np.zeros(0, np.uint64), "representative": np.zeros(0, np.uint64), "shard": np.zeros(0, np.uint32),
-            "exact": np.zeros(0, bool), "values": np.zeros((0, width), np.uint16)}
+            "exact": np.zeros(0, bool), "sketches": np.zeros((0, config.sketch), np.uint8)}
 
 
 class VerifyClusters(_LshJob):
@@ -109,7 +114,7 @@ def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> 
     """Each member's final representative, cluster size and reason (``KEPT`` for a representative).
     ``threshold`` None: no verification, every member goes with its component's representative."""
     order = np.lexsort((members["keys"], members["representative"]))
-    keys, component, values = members["keys"][order], members["representative"][order], members["values"][order]
+    keys, component, sketches = members["keys"][order], members["representative"][order], members["sketches"][order]
     group = np.cumsum(np.concatenate(([True], component[1:] != component[:-1]))) - 1
     final = keys.copy()  # a member that no representative accepts stays, itself
     first_similarity = np.ones(len(keys))
@@ -124,7 +129,7 @@ def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> 
         if threshold is None:
             accepted = np.ones(len(pending), dtype=bool)
         else:
-            similarity = (values[pending] == values[head]).mean(axis=1)
+            similarity = sketch_similarity(sketches[pending], sketches[head])
             accepted = (similarity >= threshold) | (keys[pending] == keys[head])
             if split == 0:
                 first_similarity[pending], refused[pending] = similarity, ~accepted
