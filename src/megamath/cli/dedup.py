@@ -12,6 +12,7 @@ from megamath.dedup.plan import dedup_costs
 from megamath.dedup.minhash import MinHashConfig, detection_probability, suggest_parameters, threshold_at_half
 
 _defaults = MinHashConfig()
+_lsh_defaults = LshConfig()
 
 
 @dedup.command("plan")
@@ -87,7 +88,10 @@ def _size(nbytes: float) -> str:
                    "--verify-threshold; clusters chained by band collisions are split.")
 @click.option("--verify-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="The similarity --verify asks for  [default: where the bands detect half the pairs]")
-def run(inputs, output_format, bands, rows, ngram, seed, partitions, verify, verify_threshold, **options):
+@click.option("--verify-sketch", type=click.IntRange(16, 4096), default=_lsh_defaults.verify_sketch, show_default=True,
+              help="MinHash values (a byte each) of the sketch --verify compares: more is closer to the true "
+                   "similarity, and more disk.")
+def run(inputs, output_format, bands, rows, ngram, seed, partitions, verify, verify_threshold, verify_sketch, **options):
     """Remove exact and near-duplicate documents from corpus shards (the output of `web extract`).
 
     Every shard is signed (word n-gram MinHash), documents sharing a band are linked (a task per band
@@ -109,7 +113,7 @@ def run(inputs, output_format, bands, rows, ngram, seed, partitions, verify, ver
 
     try:
         config = LshConfig(MinHashConfig(bands=bands, rows=rows, ngram=ngram, seed=seed), partitions=partitions,
-                           verify=verify, verify_threshold=verify_threshold)
+                           verify=verify, verify_threshold=verify_threshold, verify_sketch=verify_sketch)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--bands / --rows") from exc
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],

@@ -31,11 +31,11 @@ class PassCost:
 def dedup_costs(docs: int, partitions: int, shards: int, config: LshConfig, duplicated: float = 0.3) -> list[PassCost]:
     """The cost of every pass for ``docs`` documents in ``shards`` shards, ``duplicated`` of them in clusters."""
     bands, permutations = config.minhash.bands, config.minhash.permutations
-    values = 2 * permutations if config.verify else 0
+    values = config.sketch  # bytes of a document's verification sketch
     scale = duplicated / 0.3
     per_shard, per_partition = docs / shards, docs / partitions
     clustered = docs * duplicated
-    member = 8 + 8 + 4 + 1 + values  # key, representative, shard, exact flag, MinHash values
+    member = 8 + 8 + 4 + 1 + values  # key, representative, shard, exact flag, sketch
     blocks = min(shards, 64)
     edges = docs * EDGE_BYTES_PER_DOC * scale
     step = docs * STEP_BYTES_PER_DOC * scale

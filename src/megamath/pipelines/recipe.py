@@ -191,6 +191,8 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
                "verify_threshold (splits clusters chained by band collisions)"),
         Option("verify_threshold", 0.0, "the similarity verify asks for (0: where the bands detect half the pairs, "
                "0.76 for 11 x 10)", bounds=(0.0, 1.0)),
+        Option("verify_sketch", _lsh.verify_sketch, "MinHash values (a byte each) of the sketch verify compares: more "
+               "is closer to the true similarity, and more disk", bounds=(16, 4096)),
     ]),
     "decontaminate": ("Drop documents sharing a 13-gram with the test items of the recipe's 12 math benchmarks "
                       "(a shipped index, docs/benchmarks.md), or of the benchmarks you name.", [
@@ -625,7 +627,8 @@ def _lsh_config(recipe: Recipe) -> LshConfig:
     d = recipe["dedup"]
     try:
         return LshConfig(MinHashConfig(bands=d["bands"], rows=d["rows"], ngram=d["ngram"], seed=d["seed"]),
-                         partitions=d["partitions"], verify=d["verify"], verify_threshold=d["verify_threshold"] or None)
+                         partitions=d["partitions"], verify=d["verify"], verify_threshold=d["verify_threshold"] or None,
+                         verify_sketch=d["verify_sketch"])
     except ValueError as exc:
         raise RecipeError(f"[dedup] {exc}") from exc
 
