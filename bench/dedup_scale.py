@@ -3,9 +3,10 @@
 Signature files are written as the sign pass writes them, for ``--docs`` documents in ``--shards`` shards,
 with a duplicate structure like a crawl's: a share of the documents (``--duplicated``, 30% by default)
 sits in clusters whose sizes follow a power law (P(size ≥ s) ~ 1/s, up to 10,000); each cluster is
-exact copies (a fifth), near-duplicates of its first document (MinHash values kept with a probability
-drawn in 0.78–1.0 for each member, the verification sketch drawn the same way), or a chain (each member 0.85 like the one before it, so the far
-end of a long chain is unlike the start). Then band edges, the rounds of connected components, gather
+exact copies (a fifth), near-duplicates of its first document (similarity drawn in 0.78–1.0 for each
+member), or a chain (each member 0.85 like the one before it, so the far end of a long chain is unlike
+the start). Band hashes and verification sketches are drawn as MinHash would give them at those
+similarities (a band of r rows agrees with probability s^r), without texts. Then band edges, the rounds of connected components, gather
 and verify run on local worker processes (``--workers``), and the script prints, per phase, the tasks,
 seconds and bytes written (the shuffle volume), and the peak resident memory of one worker process (a
 worker runs one task at a time); and the memory one shard's filter needs for its decisions.
@@ -35,7 +36,7 @@ from _measure import TreeSampler  # noqa: E402
 
 EXACT_SHARE, CHAIN_SHARE = 0.2, 0.2  # of clusters; the rest are near-duplicates of their first member
 CHAIN_STEP, MAX_CHAIN, MAX_CLUSTER = 0.85, 40, 10_000
-MAX_PERMUTATIONS = 4096
+MAX_COLUMNS = 1 << 20  # columns of one salt
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -80,27 +81,30 @@ def duplicate_structure(docs: int, duplicated: float, seed: int) -> dict[str, np
             "sizes": sizes}
 
 
-def signatures(index: np.ndarray, structure: dict, permutations: int, salt: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(MinHash values [docs, permutations] uint32, content hashes) of the documents ``index``; another
-    ``salt`` gives other permutations of the same documents (the verification sketch)."""
+def columns(index: np.ndarray, structure: dict, count: int, rows: int, salt: int) -> np.ndarray:
+    """``count`` hash columns of the documents ``index``, each of which stands for ``rows`` MinHash values:
+    a near-duplicate's column equals its cluster's with probability share**rows, a chain's changes
+    at each step with probability 1 - CHAIN_STEP**rows, as MinHash bands of ``rows`` rows do."""
     cluster, place, kind = structure["cluster"][index], structure["place"][index], structure["kind"][index]
-    slots = np.arange(permutations, dtype=np.uint64)[None, :] + np.uint64(salt * MAX_PERMUTATIONS)
+    slots = np.arange(count, dtype=np.uint64)[None, :] + np.uint64(salt * MAX_COLUMNS)
     doc = index.astype(np.uint64)[:, None]
-    own = mix(doc, slots, np.uint64(1))
     group = cluster.astype(np.uint64)[:, None]
-    epoch = np.zeros((len(index), permutations), dtype=np.uint64)
+    epoch = np.zeros((len(index), count), dtype=np.uint64)
     chain = kind == 2
-    for step in range(1, MAX_CHAIN):  # a chain's value changes at each step with probability 1 - CHAIN_STEP
+    for step in range(1, MAX_CHAIN):
         later = chain & (place >= step)
         if not later.any():
             break
-        epoch[later] += (uniform(group[later], slots, np.uint64(step)) > CHAIN_STEP).astype(np.uint64)
-    base = mix(group, slots, epoch, np.uint64(2))
-    share = 0.78 + 0.22 * uniform(doc, np.uint64(3))  # a near-duplicate's similarity to its cluster's first
-    from_base = (kind[:, None] == 1) | (kind[:, None] == 2) | (place[:, None] == 0) | (uniform(doc, slots, np.uint64(4)) < share)
-    values = np.where((cluster[:, None] >= 0) & from_base, base, own)
-    content = np.where(kind == 1, mix(cluster.astype(np.uint64), np.uint64(5)), mix(index.astype(np.uint64), np.uint64(6)))
-    return (values >> np.uint64(32)).astype(np.uint32), content
+        epoch[later] += (uniform(group[later], slots, np.uint64(step)) > CHAIN_STEP ** rows).astype(np.uint64)
+    share = (0.78 + 0.22 * uniform(doc, np.uint64(3))) ** rows  # a near duplicate's similarity to its first
+    from_base = (kind[:, None] >= 1) | (place[:, None] == 0) | (uniform(doc, slots, np.uint64(4)) < share)
+    return np.where((cluster[:, None] >= 0) & from_base, mix(group, slots, epoch, np.uint64(2)),
+                    mix(doc, slots, np.uint64(1)))
+
+
+def content_hashes(index: np.ndarray, structure: dict) -> np.ndarray:
+    cluster, kind = structure["cluster"][index], structure["kind"][index]
+    return np.where(kind == 1, mix(cluster.astype(np.uint64), np.uint64(5)), mix(index.astype(np.uint64), np.uint64(6)))
 
 
 def write_signature_files(folder: Path, docs: int, shards: int, structure: dict, config, workers: int) -> list:
@@ -131,14 +135,12 @@ def _share(structure: dict) -> None:
 
 def _write_one(path: str, start: int, stop: int, config) -> None:
     from megamath.dedup.lsh import save_signatures
-    from megamath.dedup.minhash import Signer
 
     index = np.arange(start, stop)
-    values, content = signatures(index, _STRUCTURE, config.minhash.permutations)
-    sketches = signatures(index, _STRUCTURE, config.sketch, salt=1)[0].astype(np.uint8)
+    bands = columns(index, _STRUCTURE, config.minhash.bands, config.minhash.rows, salt=0)
+    sketches = columns(index, _STRUCTURE, config.sketch, 1, salt=1).astype(np.uint8)
     keys = mix(index.astype(np.uint64), np.uint64(7))
-    save_signatures(path, config, keys, content, Signer(config.minhash).band_hashes(values), np.ones(len(index), bool),
-                    sketches)
+    save_signatures(path, config, keys, content_hashes(index, _STRUCTURE), bands, np.ones(len(index), bool), sketches)
 
 
 def folder_bytes(folder: Path) -> int:

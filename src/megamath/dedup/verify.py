@@ -137,7 +137,7 @@ def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> 
         pending = pending[~accepted]
     removed = final != keys
     reason = np.where(removed, np.where(members["exact"][order], EXACT_DUPLICATE, NEAR_DUPLICATE), KEPT)
-    unique_final, inverse, size = np.unique(final, return_inverse=True, return_counts=True)
+    _, inverse, size = np.unique(final, return_inverse=True, return_counts=True)
     examples = np.flatnonzero(refused)[:EXAMPLES]
     counts = {"clustered": int(len(keys)), "exact_duplicates": int((reason == EXACT_DUPLICATE).sum()),
               "near_duplicates": int((reason == NEAR_DUPLICATE).sum()), "refused": int(refused.sum()),
