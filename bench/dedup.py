@@ -6,8 +6,8 @@
    rate per similarity bin beside the theoretical S-curve 1-(1-s^r)^b with its binomial error.
 2. Determinism: the kept set for 1, 2 and 7 workers and 3, 5 and 7 input shards.
 3. Verification (needs ../shared): real documents and copies with 0-8% of their words replaced, copies
-   of copies among them; without verification and with sketches of 512 (the default), 1024 and 2048
-   values: the share of removed documents whose exact Jaccard to the document kept for them is below
+   of copies among them; without verification, with sketches of 512 (the default), 1024 and 2048
+   values, and with whole shingle sets: the share of removed documents whose exact Jaccard to the document kept for them is below
    the threshold, and the share of pairs at or above it that are both kept.
 4. Speed on synthetic 2 KB documents (one core, end to end: shingling, signatures, band hashes, edges,
    connected components, verification) against datasketch fed the same shingles, timed in the same run.
@@ -196,7 +196,8 @@ def verification(records: list[dict], tmp: Path) -> None:
     close = [(a, b) for a, b in itertools.combinations(keys, 2) if jaccard(shingles[a], shingles[b]) >= threshold]
     print(f"verification: {len(records)} documents, {len(close)} pairs at Jaccard >= {threshold:.3f}")
     for name, config in (("no verification", LshConfig(partitions=2, verify=False)),
-                         *((f"sketch of {size}", LshConfig(partitions=2, verify_sketch=size)) for size in (512, 1024, 2048))):
+                         *((f"sketch of {size}", LshConfig(partitions=2, verify_sketch=size)) for size in (512, 1024, 2048)),
+                         ("shingle sets", LshConfig(partitions=2, verify_sketch=0))):
         run = tmp / f"verify-{name.replace(' ', '-')}"
         counts = deduplicate(shards, str(run), config, LocalExecutor(workers=2), show_progress=False).counts
         decided = decisions_of(run)

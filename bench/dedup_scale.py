@@ -13,9 +13,13 @@ worker runs one task at a time); and the memory one shard's filter needs for its
 
 ``--reference`` also runs the single-task clustering (every key and edge in this process) and checks
 that the kept set is the same, bit for bit (with ``--no-verify``: verification changes the kept set).
+``--ray-node-loss`` runs the same passes again on a Ray cluster of a head and two worker nodes, removes
+a worker node once the first step of the components has a task done, and checks that the decisions
+are the same as the local run's (inside a network namespace: see tests/fixtures/ray_cluster.py).
 
     python bench/dedup_scale.py --docs 10000000 --shards 50 --partitions 16 --no-verify --reference
     python bench/dedup_scale.py --docs 100000000 --shards 200 --partitions 64 --work /big/disk
+    unshare --net --fork sh -c 'ip link set lo up; python bench/dedup_scale.py --docs 1000000 --ray-node-loss'
 """
 
 from __future__ import annotations
@@ -170,6 +174,56 @@ def filter_memory(decisions, signatures: list[str]) -> int:
     return peak
 
 
+def decided_keys(decisions) -> dict[str, np.ndarray]:
+    """Every decision of a run, sorted by key: (keys, representative, reason)."""
+    from megamath.dedup.store import load_arrays
+
+    parts = {"keys": [], "representative": [], "reason": []}
+    for path in decisions.outputs:
+        arrays = load_arrays(path)
+        for block in {name.split(".")[0] for name in arrays}:
+            for name in parts:
+                parts[name].append(arrays[f"{block}.{name}"])
+    columns = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    order = np.argsort(columns["keys"])
+    return {name: column[order] for name, column in columns.items()}
+
+
+def ray_node_loss(work: Path, tasks: list, config, local) -> dict:
+    """The passes on a Ray cluster, a worker node removed during the first components step."""
+    import threading
+
+    import ray
+
+    from megamath.pipelines.dedup import decide
+    from megamath.runtime.ray_executor import RayExecutor
+    from megamath.runtime.resume import RunFolder
+
+    from fixtures.ray_cluster import start_cluster
+
+    cluster, nodes = start_cluster(2, tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    ray.init(address=cluster.address, log_to_driver=False)
+    done = work / "ray-run" / "work" / "components" / "01-large" / ".megamath" / "done"
+    killed: dict = {}
+
+    def kill_one_node() -> None:
+        while not (done.exists() and any(done.glob("*.json"))):
+            time.sleep(0.01)
+        killed["tasks_done_at_kill"] = len(list(done.glob("*.json")))
+        cluster.remove_node(nodes[0], allow_graceful=False)
+
+    threading.Thread(target=kill_one_node, daemon=True).start()
+    started = time.perf_counter()
+    decisions = decide(RunFolder(str(work / "ray-run")), tasks, config, RayExecutor(max_attempts=3, poll_s=0.2),
+                       show_progress=False)
+    seconds = time.perf_counter() - started
+    ray.shutdown()
+    cluster.shutdown()
+    got, expected = decided_keys(decisions), decided_keys(local)
+    return {"ray_seconds": round(seconds, 1), "ray_killed_node": killed, "ray_rounds": decisions.rounds,
+            "ray_same_decisions": all(np.array_equal(got[name], expected[name]) for name in got)}
+
+
 def reference_kept(run: Path, signature_files: list[str]) -> np.ndarray:
     """The kept keys of the single-task clustering over every band-edge file."""
     from megamath.dedup.store import load_arrays
@@ -196,6 +250,7 @@ def main() -> None:
     parser.add_argument("--no-verify", action="store_true")
     parser.add_argument("--reference", action="store_true", help="compare with the single-task clustering")
     parser.add_argument("--work", type=Path, default=None, help="a folder for the files (kept; default: a temporary one)")
+    parser.add_argument("--ray-node-loss", action="store_true", help="also on a Ray cluster, a node lost mid-round")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -232,13 +287,14 @@ def main() -> None:
         if args.reference:
             started = time.perf_counter()
             expected = reference_kept(run, [t.output for t in tasks])
-            removed_keys = np.concatenate([
-                a[f"{name}.keys"][a[f"{name}.reason"] > 0] for path in decisions.outputs
-                for a in [load_arrays(path)] for name in {n.split(".")[0] for n in a}])
+            decided = decided_keys(decisions)
+            removed_keys = decided["keys"][decided["reason"] > 0]
             all_keys = np.concatenate([load_arrays(t.output, ("keys",))["keys"] for t in tasks])
             got = np.setdiff1d(all_keys, removed_keys)
             result["reference_seconds"] = round(time.perf_counter() - started, 1)
             result["same_kept_set_as_single_task"] = bool(np.array_equal(np.sort(got), np.sort(expected)))
+        if args.ray_node_loss:
+            result.update(ray_node_loss(work, tasks, config, decisions))
     print(json.dumps(result, indent=1))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

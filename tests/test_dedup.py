@@ -253,7 +253,15 @@ def test_unverified_clusters_are_the_single_task_ones_and_verified_removals_are_
     assert min(jaccard(shingles[key], shingles[rep]) for key, rep in unverified.items()) < threshold - 0.12
     assert counts["refused"] > 0 and len(counts["refused_examples"]) == 5
     assert kept_ids(tmp_path / "verified") > kept_ids(tmp_path / "plain")
+    # with whole shingle sets, not one removal is below the threshold
+    counts = deduplicate(shards, str(tmp_path / "exact"), LshConfig(partitions=2, verify_sketch=0),
+                         LocalExecutor(workers=2), show_progress=False).counts
+    removed = {key: rep for key, (rep, reason) in decisions_of(tmp_path / "exact").items() if reason}
+    assert len(removed) == counts["exact_duplicates"] + counts["near_duplicates"] > 0
+    assert min(jaccard(shingles[key], shingles[rep]) for key, rep in removed.items()) >= threshold
     # the report says what verification confirmed and refused, with examples
+    counts = deduplicate(shards, str(tmp_path / "verified"), verified, LocalExecutor(workers=2),
+                         show_progress=False).counts  # resumed: nothing runs again
     page = render(collect([str(tmp_path / "verified")]))
     assert "Verified removals" in page and f"<td>{counts['refused']:,}</td>" in page
     assert counts["refused_examples"][0]["key"] in page

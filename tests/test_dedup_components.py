@@ -103,11 +103,15 @@ def _done_times(folder: RunFolder, step: str) -> dict[str, float]:
         if os.path.isdir(done) else {}
 
 
-def members(rows: list[tuple[int, int, bool, list[int]]]) -> dict[str, np.ndarray]:
+def members(rows: list[tuple[int, int, bool, list[int]]], exact: bool = False) -> dict[str, np.ndarray]:
+    """Cluster members with sketches (the values of ``rows``) or, ``exact``, shingle sets."""
+    sets = [sorted(set(r[3])) for r in rows]
     return {"keys": np.array([r[0] for r in rows], dtype=np.uint64),
             "representative": np.array([r[1] for r in rows], dtype=np.uint64),
             "shard": np.zeros(len(rows), dtype=np.uint32), "exact": np.array([r[2] for r in rows]),
-            "sketches": np.array([r[3] for r in rows], dtype=np.uint8)}
+            "sketches": np.zeros((len(rows), 0), np.uint8) if exact else np.array([r[3] for r in rows], dtype=np.uint8),
+            "counts": np.array([len(s) if exact else 0 for s in sets], dtype=np.uint32),
+            "shingles": np.array([v for s in sets for v in s] if exact else [], dtype=np.uint32)}
 
 
 def test_verification_splits_a_chained_cluster():
@@ -123,6 +127,14 @@ def test_verification_splits_a_chained_cluster():
                    8: (8, 2, KEPT), 9: (8, 2, NEAR_DUPLICATE)}
     assert counts["refused"] == 2 and counts["refused_then_removed"] == 1 and counts["clusters_split"] == 1
     assert counts["examples"][0]["similarity"] == pytest.approx(0.6, abs=0.005) and counts["near_duplicates"] == 2
-    unverified, _ = verify_clusters(members(rows), threshold=None)
+    # the same with whole shingle sets: b shares 90 of a's 100 and c 80 (Jaccard 0.82 and 0.67), c is near b
+    a, b = list(range(100)), list(range(90)) + list(range(1000, 1010))
+    c = list(range(10, 90)) + list(range(1000, 1010)) + list(range(3000, 3010))
+    rows = [(4, 1, True, c), (3, 1, False, c), (2, 1, False, b), (1, 1, False, a), (8, 8, False, a), (9, 8, False, a)]
+    decided, counts = verify_clusters(members(rows, exact=True), threshold=0.75)
+    assert {int(k): (int(r), int(s), int(why)) for k, r, s, why in
+            zip(decided["keys"], decided["representative"], decided["size"], decided["reason"])} == got
+    assert counts["examples"][0]["similarity"] == pytest.approx(80 / 120, abs=0.001)
+    unverified, _ = verify_clusters(members(rows, exact=True), threshold=None)
     assert {int(k): int(r) for k, r in zip(unverified["keys"], unverified["representative"])} == \
         {1: 1, 2: 1, 3: 1, 4: 1, 8: 8, 9: 8}

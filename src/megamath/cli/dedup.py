@@ -88,9 +88,9 @@ def _size(nbytes: float) -> str:
                    "--verify-threshold; clusters chained by band collisions are split.")
 @click.option("--verify-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="The similarity --verify asks for  [default: where the bands detect half the pairs]")
-@click.option("--verify-sketch", type=click.IntRange(16, 4096), default=_lsh_defaults.verify_sketch, show_default=True,
+@click.option("--verify-sketch", type=click.IntRange(0, 4096), default=_lsh_defaults.verify_sketch, show_default=True,
               help="MinHash values (a byte each) of the sketch --verify compares: more is closer to the true "
-                   "similarity, and more disk.")
+                   "similarity, and more disk; 0 compares whole shingle sets (exact; about 4 bytes a word).")
 def run(inputs, output_format, bands, rows, ngram, seed, partitions, verify, verify_threshold, verify_sketch, **options):
     """Remove exact and near-duplicate documents from corpus shards (the output of `web extract`).
 
@@ -115,7 +115,7 @@ def run(inputs, output_format, bands, rows, ngram, seed, partitions, verify, ver
         config = LshConfig(MinHashConfig(bands=bands, rows=rows, ngram=ngram, seed=seed), partitions=partitions,
                            verify=verify, verify_threshold=verify_threshold, verify_sketch=verify_sketch)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--bands / --rows") from exc
+        raise click.BadParameter(str(exc), param_hint="--bands / --rows / --verify-sketch") from exc
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
                                  shards=True)
     with executor_from(options) as executor:

@@ -29,7 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from megamath.dedup.minhash import MAX_PERMUTATIONS, MinHashConfig, Signer, threshold_at_half
+from megamath.dedup.minhash import (
+    MAX_PERMUTATIONS,
+    MinHashConfig,
+    Signer,
+    threshold_at_half,
+)
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
@@ -90,8 +95,9 @@ class LshConfig:
     """``minhash``: signatures and bands; ``partitions``: slices of the corpus, so that one task
     holds 1/partitions of its (key, hash) pairs or of its graph (1 is right up to ~10^7 documents).
     ``verify``: drop a document only if its similarity to the document kept for it, estimated from
-    sketches of ``verify_sketch`` MinHash values, is at least ``verify_threshold`` (default: the
-    similarity the bands detect half the time), splitting clusters that band collisions chained together."""
+    sketches of ``verify_sketch`` MinHash values (0: the exact Jaccard of their shingle sets), is at
+    least ``verify_threshold`` (default: the similarity the bands detect half the time), splitting
+    clusters that band collisions chained together."""
 
     minhash: MinHashConfig = dataclasses.field(default_factory=MinHashConfig)
     partitions: int = 1
@@ -105,11 +111,17 @@ class LshConfig:
         """Values of the verification sketch each document is signed with (none without verification)."""
         return self.verify_sketch if self.verify else 0
 
+    @property
+    def exact(self) -> bool:
+        """Verification compares whole shingle sets (``verify_sketch`` 0)."""
+        return self.verify and self.verify_sketch == 0
+
     def __post_init__(self):
         if not 1 <= self.partitions <= MAX_PARTITIONS:
             raise ValueError(f"partitions must be between 1 and {MAX_PARTITIONS}, got {self.partitions}")
-        if not 16 <= self.verify_sketch <= MAX_PERMUTATIONS:
-            raise ValueError(f"verify_sketch must be between 16 and {MAX_PERMUTATIONS}, got {self.verify_sketch}")
+        if self.verify_sketch and not 16 <= self.verify_sketch <= MAX_PERMUTATIONS:
+            raise ValueError(f"verify_sketch must be 0 (exact) or between 16 and {MAX_PERMUTATIONS}, "
+                             f"got {self.verify_sketch}")
         if self.verify_threshold is not None and not 0 < self.verify_threshold <= 1:
             raise ValueError(f"verify_threshold must be in (0, 1], got {self.verify_threshold}")
 
@@ -150,15 +162,17 @@ class SignShards(_LshJob):
 def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | None = None) -> dict:
     """Write the signature file of every record of ``shard`` to ``out`` (see :func:`save_signatures`)."""
     signer = Signer(config.minhash)
-    keys, exact, nonempty, bands, sketches = [], [], [], [], []
+    keys, exact, nonempty, bands, sketches, counts, shingles = [], [], [], [], [], [], []
     batch: list[dict] = []
     unreadable = 0
 
     def flush() -> None:
         texts = [record.get("text") or "" for record in batch]
-        signed = signer.signatures(texts, config.sketch)
+        signed = signer.signatures(texts, config.sketch, shingles=config.exact)
         bands.append(signer.band_hashes(signed.values))
         sketches.append(signed.sketches)
+        counts.append(signed.shingle_counts)
+        shingles.append(signed.shingles)
         nonempty.append(signed.has_ngrams)
         keys.extend(document_key(record) for record in batch)
         exact.append(signed.content)
@@ -179,15 +193,18 @@ def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | N
                     np.concatenate(exact) if exact else np.zeros(0, dtype=np.uint64),
                     np.concatenate(bands) if bands else np.zeros((0, config.minhash.bands), dtype=np.uint64),
                     np.concatenate(nonempty) if nonempty else np.zeros(0, dtype=bool),
-                    np.concatenate(sketches) if sketches else np.zeros((0, config.sketch), dtype=np.uint8))
+                    np.concatenate(sketches) if sketches else np.zeros((0, config.sketch), dtype=np.uint8),
+                    *((np.concatenate(counts), np.concatenate(shingles)) if config.exact and counts else ()))
     return {"read": len(keys) + unreadable, "signed": len(keys)}
 
 
 def save_signatures(out: str, config: LshConfig, keys: np.ndarray, content: np.ndarray, bands: np.ndarray,
-                    has_ngrams: np.ndarray, sketches: np.ndarray) -> None:
+                    has_ngrams: np.ndarray, sketches: np.ndarray, shingle_counts: np.ndarray | None = None,
+                    shingles: np.ndarray | None = None) -> None:
     """One shard's signature file: ``keys`` in the shard's order; the (key, hash) pairs of the exact
     hash and of every band split by hash into partitions (documents without a single n-gram have no
-    band hashes); and (``verify`` only) each document's verification sketch, split by key."""
+    band hashes); and the keys split by partition, with (``verify`` only) each document's verification
+    sketch or (exact verification) its shingle set."""
     columns = {EXACT: (keys, content)}
     for band in range(config.minhash.bands):
         columns[band] = (keys[has_ngrams], bands[has_ngrams, band])
@@ -198,9 +215,11 @@ def save_signatures(out: str, config: LshConfig, keys: np.ndarray, content: np.n
             chosen = part == partition
             key_name, hash_name = slice_names(band, partition)
             arrays[key_name], arrays[hash_name] = band_keys[chosen], hashes[chosen]
-    if config.verify:
-        arrays.update(split_columns(node_partition(keys, config.partitions), config.partitions, "node.p",
-                                    keys=keys, sketches=sketches))
+    part = node_partition(keys, config.partitions)
+    if shingle_counts is None:
+        shingle_counts, shingles = np.zeros(len(keys), np.uint32), np.zeros(0, np.uint32)
+    arrays.update(split_columns(part, config.partitions, "node.p", keys=keys, sketches=sketches, counts=shingle_counts))
+    arrays.update(split_columns(np.repeat(part, shingle_counts), config.partitions, "node.p", shingles=shingles))
     save_arrays(out, **arrays)
 
 

@@ -16,7 +16,6 @@ from rensa import RMinHash
 
 from megamath.dedup.ngrams import NgramHasher, _splitmix64
 
-
 # A signature is computed per document in memory for a whole batch (batch × permutations × 4 bytes):
 # beyond this, one batch alone would need gigabytes, and LSH gains nothing from more permutations.
 MAX_PERMUTATIONS = 4096
@@ -51,11 +50,46 @@ class Signed(NamedTuple):
     has_ngrams: np.ndarray  # [docs] bool
     content: np.ndarray  # [docs] uint64: the hash of the normalized words (exact duplicates)
     sketches: np.ndarray  # [docs, sketch] uint8: the low byte of each value of the verification MinHash
+    shingle_counts: np.ndarray  # [docs] uint32: distinct shingles of each document (with ``shingles``)
+    shingles: np.ndarray  # the distinct 32-bit shingle hashes of every document in turn, sorted in each
 
 
 def _digest(hashes: np.ndarray, offsets: np.ndarray, permutations: int, seed: int) -> np.ndarray:
     matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, permutations, seed)
     return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(offsets) - 1, permutations)
+
+
+def _shingle_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct shingles per document, their 32-bit hashes, sorted within each document)."""
+    document = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    short = (hashes >> np.uint64(32)).astype(np.uint32)
+    order = np.lexsort((short, document))
+    document, short = document[order], short[order]
+    fresh = np.concatenate(([True], (document[1:] != document[:-1]) | (short[1:] != short[:-1])))
+    counts = np.bincount(document[fresh], minlength=len(offsets) - 1).astype(np.uint32)
+    return counts, short[fresh]
+
+
+def rows_of(counts: np.ndarray, starts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Indexes, into a flat array of variable-length rows, of the elements of the rows ``chosen``."""
+    sizes = counts[chosen].astype(np.int64)
+    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts[chosen], sizes)
+
+
+def shingle_similarity(counts: np.ndarray, starts: np.ndarray, flat: np.ndarray, a: np.ndarray,
+                       b: np.ndarray) -> np.ndarray:
+    """Exact Jaccard similarity of the shingle sets of documents ``a[i]`` and ``b[i]`` (rows of ``flat``
+    of ``counts`` elements from ``starts``), every pair at once: the two sets of each pair sorted
+    together, an element met twice is in both."""
+    pair = np.concatenate((np.repeat(np.arange(len(a)), counts[a].astype(np.int64)),
+                           np.repeat(np.arange(len(b)), counts[b].astype(np.int64))))
+    element = np.concatenate((flat[rows_of(counts, starts, a)], flat[rows_of(counts, starts, b)]))
+    order = np.lexsort((element, pair))
+    pair, element = pair[order], element[order]
+    both = (pair[1:] == pair[:-1]) & (element[1:] == element[:-1])
+    shared = np.bincount(pair[1:][both], minlength=len(a))
+    union = counts[a].astype(np.int64) + counts[b] - shared
+    return np.where(union > 0, shared / np.maximum(union, 1), 1.0)
 
 
 def sketch_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -72,15 +106,17 @@ class Signer:
         rng = np.random.default_rng(config.seed + 1)
         self._row_weights = rng.integers(1, 2**63, size=(config.bands, config.rows), dtype=np.uint64) | np.uint64(1)
 
-    def signatures(self, texts: list[str], sketch: int = 0) -> Signed:
+    def signatures(self, texts: list[str], sketch: int = 0, shingles: bool = False) -> Signed:
         """The signatures of ``texts``; with ``sketch``, also a second MinHash of that many permutations
-        (other ones), of which one byte per value is kept: the verification sketch."""
+        (other ones), of which one byte per value is kept: the verification sketch; with ``shingles``,
+        every document's set of shingle hashes (for exact verification)."""
         words = self._ngrams.word_hashes(texts)
         hashes, offsets = self._ngrams.ngrams(words, self.config.ngram)
         values = _digest(hashes, offsets, self.config.permutations, self.config.seed)
         sketches = (_digest(hashes, offsets, sketch, self.config.seed + _SKETCH_SEED).astype(np.uint8) if sketch
                     else np.zeros((len(texts), 0), dtype=np.uint8))
-        return Signed(values, np.diff(offsets) > 0, self._ngrams.sequence_hashes(words), sketches)
+        counts, sets = _shingle_sets(hashes, offsets) if shingles else (np.zeros(0, np.uint32), np.zeros(0, np.uint32))
+        return Signed(values, np.diff(offsets) > 0, self._ngrams.sequence_hashes(words), sketches, counts, sets)
 
     def band_hashes(self, signatures: np.ndarray) -> np.ndarray:
         """[docs, bands] uint64: each band's rows mixed into one hash (band index included)."""

@@ -28,7 +28,7 @@ from megamath.dedup.lsh import (
     read_slices,
     split_columns,
 )
-from megamath.dedup.minhash import sketch_similarity
+from megamath.dedup.minhash import rows_of, shingle_similarity, sketch_similarity
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
@@ -39,7 +39,7 @@ REASONS = {EXACT_DUPLICATE: "exact_duplicate", NEAR_DUPLICATE: "near_duplicate"}
 MAX_SPLITS = 1000  # members still refused after this many representatives stay (counted as unverified)
 EXAMPLES = 5
 
-_MEMBER_COLUMNS = ("keys", "representative", "shard", "exact", "sketches")
+_MEMBER_COLUMNS = ("keys", "representative", "shard", "exact", "sketches", "counts")
 
 
 class GatherMembers(_LshJob):
@@ -52,40 +52,44 @@ class GatherMembers(_LshJob):
         labels = load_arrays(manifest["labels"][task.part], ("labels.keys", "labels.representative"))
         members = gather_members(labels["labels.keys"], labels["labels.representative"], manifest["signatures"],
                                  manifest["exact_edges"], task.part, self.lsh)
-        save_arrays(task.output, **split_columns(node_partition(members["representative"], self.lsh.partitions),
-                                                 self.lsh.partitions, "p", **members))
+        part = node_partition(members["representative"], self.lsh.partitions)
+        shingles = members.pop("shingles")
+        save_arrays(task.output, **split_columns(part, self.lsh.partitions, "p", **members),
+                    **split_columns(np.repeat(part, members["counts"]), self.lsh.partitions, "p", shingles=shingles))
         return {"docs_written": int(len(members["keys"])), "funnel": []}
 
 
 def gather_members(nodes: np.ndarray, representatives: np.ndarray, signature_files: list[str],
                    exact_edge_files: list[str], partition: int, config: LshConfig) -> dict[str, np.ndarray]:
     """The documents of ``nodes`` (sorted keys of one partition) as found in the signature files:
-    key, representative, shard (the file's index), exact flag and verification sketch."""
-    keys, shards, sketches = [], [], []
+    key, representative, shard (the file's index), exact flag, and what verification compares (the
+    sketch, or the shingle set: ``counts`` of each and the ``shingles`` of all in turn)."""
+    found_columns: dict[str, list[np.ndarray]] = {name: [] for name in ("keys", "shard", "sketches", "counts",
+                                                                         "shingles")}
+    names = ("keys", "sketches", "counts", "shingles")
     for shard, path in enumerate(signature_files):
-        if config.verify:
-            arrays = load_arrays(path, (f"node.p{partition}.keys", f"node.p{partition}.sketches"))
-            shard_keys, shard_sketches = arrays[f"node.p{partition}.keys"], arrays[f"node.p{partition}.sketches"]
-        else:
-            shard_keys = load_arrays(path, ("keys",))["keys"]
-            shard_keys = shard_keys[node_partition(shard_keys, config.partitions) == partition]
-            shard_sketches = np.zeros((len(shard_keys), 0), dtype=np.uint8)
-        found = np.isin(shard_keys, nodes)
-        keys.append(shard_keys[found])
-        sketches.append(shard_sketches[found])
-        shards.append(np.full(int(found.sum()), shard, dtype=np.uint32))
-    key_array = np.concatenate(keys) if keys else np.zeros(0, dtype=np.uint64)
+        arrays = load_arrays(path, tuple(f"node.p{partition}.{name}" for name in names))
+        columns = {name: arrays[f"node.p{partition}.{name}"] for name in names}
+        found = np.isin(columns["keys"], nodes)
+        starts = np.cumsum(columns["counts"].astype(np.int64)) - columns["counts"]
+        for name in ("keys", "sketches", "counts"):
+            found_columns[name].append(columns[name][found])
+        found_columns["shingles"].append(columns["shingles"][rows_of(columns["counts"], starts, np.flatnonzero(found))])
+        found_columns["shard"].append(np.full(int(found.sum()), shard, dtype=np.uint32))
+    if not signature_files:
+        return _no_members(config)
+    members = {name: np.concatenate(chunks) for name, chunks in found_columns.items()}
     edges = read_slices(exact_edge_files, f"p{partition}", ("src", "dst"))
     exact_duplicates = edges["src"][edges["dst"] < edges["src"]] if edges else np.zeros(0, dtype=np.uint64)
-    return {"keys": key_array, "representative": representatives[np.searchsorted(nodes, key_array)],
-            "shard": np.concatenate(shards) if shards else np.zeros(0, dtype=np.uint32),
-            "exact": np.isin(key_array, exact_duplicates),
-            "sketches": np.concatenate(sketches) if sketches else np.zeros((0, config.sketch), dtype=np.uint8)}
+    members["representative"] = representatives[np.searchsorted(nodes, members["keys"])]
+    members["exact"] = np.isin(members["keys"], exact_duplicates)
+    return members
 
 
 def _no_members(config: LshConfig) -> dict[str, np.ndarray]:
     return {"keys": np.zeros(0, np.uint64), "representative": np.zeros(0, np.uint64), "shard": np.zeros(0, np.uint32),
-            "exact": np.zeros(0, bool), "sketches": np.zeros((0, config.sketch), np.uint8)}
+            "exact": np.zeros(0, bool), "sketches": np.zeros((0, config.sketch), np.uint8),
+            "counts": np.zeros(0, np.uint32), "shingles": np.zeros(0, np.uint32)}
 
 
 class VerifyClusters(_LshJob):
@@ -102,7 +106,8 @@ class VerifyClusters(_LshJob):
 
     def run(self, task: Task, folder: RunFolder, progress: ProgressFn | None, *, disposable: bool) -> dict:
         manifest = json.loads(storage.read_bytes(task.source))
-        members = read_slices(manifest["members"], f"p{task.part}", _MEMBER_COLUMNS) or _no_members(self.lsh)
+        members = read_slices(manifest["members"], f"p{task.part}", (*_MEMBER_COLUMNS, "shingles")) \
+            or _no_members(self.lsh)
         threshold = self.lsh.similarity_threshold if self.lsh.verify else None
         decided, counts = verify_clusters(members, threshold)
         save_arrays(task.output, **split_columns((decided["shard"] % self.blocks).astype(np.int64), self.blocks,
@@ -115,6 +120,8 @@ def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> 
     ``threshold`` None: no verification, every member goes with its component's representative."""
     order = np.lexsort((members["keys"], members["representative"]))
     keys, component, sketches = members["keys"][order], members["representative"][order], members["sketches"][order]
+    counts = members["counts"][order]
+    starts = (np.cumsum(members["counts"].astype(np.int64)) - members["counts"])[order]
     group = np.cumsum(np.concatenate(([True], component[1:] != component[:-1]))) - 1
     final = keys.copy()  # a member that no representative accepts stays, itself
     first_similarity = np.ones(len(keys))
@@ -129,7 +136,8 @@ def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> 
         if threshold is None:
             accepted = np.ones(len(pending), dtype=bool)
         else:
-            similarity = sketch_similarity(sketches[pending], sketches[head])
+            similarity = (sketch_similarity(sketches[pending], sketches[head]) if sketches.shape[1] else
+                          shingle_similarity(counts, starts, members["shingles"], pending, head))
             accepted = (similarity >= threshold) | (keys[pending] == keys[head])
             if split == 0:
                 first_similarity[pending], refused[pending] = similarity, ~accepted
