@@ -248,6 +248,8 @@ def main() -> None:
     parser.add_argument("--duplicated", type=float, default=0.3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-verify", action="store_true")
+    parser.add_argument("--verify-sketch", type=int, default=512,
+                        help="values of the verification sketch (a generated corpus has no shingle sets to compare)")
     parser.add_argument("--reference", action="store_true", help="compare with the single-task clustering")
     parser.add_argument("--work", type=Path, default=None, help="a folder for the files (kept; default: a temporary one)")
     parser.add_argument("--ray-node-loss", action="store_true", help="also on a Ray cluster, a node lost mid-round")
@@ -260,7 +262,9 @@ def main() -> None:
     from megamath.runtime.executor import LocalExecutor
     from megamath.runtime.resume import RunFolder
 
-    config = LshConfig(partitions=args.partitions, verify=not args.no_verify)
+    if args.verify_sketch < 16:
+        parser.error("--verify-sketch must be at least 16: a generated corpus has no texts, so no shingle sets")
+    config = LshConfig(partitions=args.partitions, verify=not args.no_verify, verify_sketch=args.verify_sketch)
     with tempfile.TemporaryDirectory(prefix="megamath-dedup-scale-", dir=args.work) as tmp:
         work = Path(tmp)
         started = time.perf_counter()

@@ -245,20 +245,18 @@ def test_unverified_clusters_are_the_single_task_ones_and_verified_removals_are_
     assert len(removed) == counts["exact_duplicates"] + counts["near_duplicates"] > 0
     similarity = [jaccard(shingles[key], shingles[rep]) for key, rep in removed.items()]
     threshold = verified.similarity_threshold
-    # MinHash estimates (110 values) err by about 0.04 near the threshold
-    assert min(similarity) >= threshold - 0.12
-    assert sum(s < threshold for s in similarity) <= 0.01 * len(similarity)
+    assert min(similarity) >= threshold  # whole shingle sets: the exact similarity
     # without verification, chains of band collisions removed documents far from what was kept
     unverified = {key: rep for key, (rep, reason) in decisions_of(tmp_path / "plain").items() if reason}
     assert min(jaccard(shingles[key], shingles[rep]) for key, rep in unverified.items()) < threshold - 0.12
     assert counts["refused"] > 0 and len(counts["refused_examples"]) == 5
     assert kept_ids(tmp_path / "verified") > kept_ids(tmp_path / "plain")
-    # with whole shingle sets, not one removal is below the threshold
-    counts = deduplicate(shards, str(tmp_path / "exact"), LshConfig(partitions=2, verify_sketch=0),
+    # with sketches of 512 values, estimates err by about 0.02 near the threshold
+    counts = deduplicate(shards, str(tmp_path / "sketch"), LshConfig(partitions=2, verify_sketch=512),
                          LocalExecutor(workers=2), show_progress=False).counts
-    removed = {key: rep for key, (rep, reason) in decisions_of(tmp_path / "exact").items() if reason}
+    removed = {key: rep for key, (rep, reason) in decisions_of(tmp_path / "sketch").items() if reason}
     assert len(removed) == counts["exact_duplicates"] + counts["near_duplicates"] > 0
-    assert min(jaccard(shingles[key], shingles[rep]) for key, rep in removed.items()) >= threshold
+    assert min(jaccard(shingles[key], shingles[rep]) for key, rep in removed.items()) >= threshold - 0.06
     # the report says what verification confirmed and refused, with examples
     counts = deduplicate(shards, str(tmp_path / "verified"), verified, LocalExecutor(workers=2),
                          show_progress=False).counts  # resumed: nothing runs again

@@ -28,15 +28,19 @@ _lsh_defaults = LshConfig()
               help="Input shards  [default: one per 200,000 documents]")
 @click.option("--duplicated", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="Share of the documents that have a near duplicate.")
+@click.option("--words", type=click.IntRange(min=1), default=1_000, show_default=True,
+              help="Words per document (exact verification keeps 4 bytes per distinct shingle).")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="As `dedup run --verify`.")
-def plan(bands, rows, threshold, docs, partitions, shards, duplicated, verify):
+@click.option("--verify-sketch", type=click.IntRange(0, 4096), default=_lsh_defaults.verify_sketch, show_default=True,
+              help="As `dedup run --verify-sketch`.")
+def plan(bands, rows, threshold, docs, partitions, shards, duplicated, words, verify, verify_sketch):
     """Show what (bands, rows) detect: the S-curve, the 50% point, and the cost of each pass for N documents.
 
     \b
     Examples:
       megamath dedup plan                       # the recipe's 11 bands x 10 rows
       megamath dedup plan --threshold 0.8       # suggest bands and rows for Jaccard 0.8
-      megamath dedup plan --docs 1000000000 --partitions 512 --shards 10000
+      megamath dedup plan --docs 1000000000 --partitions 512 --shards 10000 --verify-sketch 512
     """
     try:
         MinHashConfig(bands=bands, rows=rows)
@@ -50,11 +54,12 @@ def plan(bands, rows, threshold, docs, partitions, shards, duplicated, verify):
         p = detection_probability(s, bands, rows)
         click.echo(f"   {s:4.2f}       {p:6.3f}  {'#' * round(p * 40)}")
     shards = shards or max(1, docs // 200_000)
-    click.echo(f"\nfor {docs:,} documents in {shards:,} shards, {partitions:,} partition(s), {duplicated:.0%} of the "
-               "documents in clusters (estimates scaled from bench/dedup_scale.py, docs/scaling.md):")
+    click.echo(f"\nfor {docs:,} documents of {words:,} words in {shards:,} shards, {partitions:,} partition(s), "
+               f"{duplicated:.0%} of them in clusters (estimates scaled from bench/dedup_scale.py, docs/scaling.md):")
     click.echo(f"  {'pass':<34} {'tasks':>8} {'memory per task':>16} {'written':>12}")
-    for cost in dedup_costs(docs, partitions, shards, LshConfig(MinHashConfig(bands=bands, rows=rows),
-                                                                    partitions=partitions, verify=verify), duplicated):
+    config = LshConfig(MinHashConfig(bands=bands, rows=rows), partitions=partitions, verify=verify,
+                       verify_sketch=verify_sketch)
+    for cost in dedup_costs(docs, partitions, shards, config, duplicated, words):
         written = _size(cost.written) if cost.written else "the corpus"
         click.echo(f"  {cost.name:<34} {cost.tasks:>8,} {_size(cost.task_memory):>16} {written:>12}")
     if threshold is not None:
@@ -89,8 +94,9 @@ def _size(nbytes: float) -> str:
 @click.option("--verify-threshold", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="The similarity --verify asks for  [default: where the bands detect half the pairs]")
 @click.option("--verify-sketch", type=click.IntRange(0, 4096), default=_lsh_defaults.verify_sketch, show_default=True,
-              help="MinHash values (a byte each) of the sketch --verify compares: more is closer to the true "
-                   "similarity, and more disk; 0 compares whole shingle sets (exact; about 4 bytes a word).")
+              help="0: --verify compares whole shingle sets (the exact similarity; about 4 bytes a word on disk). "
+                   "N: it compares sketches of N MinHash values (a byte each; 512 errs by about 0.02), for "
+                   "corpora of 10^9+ documents.")
 def run(inputs, output_format, bands, rows, ngram, seed, partitions, verify, verify_threshold, verify_sketch, **options):
     """Remove exact and near-duplicate documents from corpus shards (the output of `web extract`).
 

@@ -94,17 +94,17 @@ def read_slices(paths: list[str], prefix: str, names: tuple[str, ...]) -> dict[s
 class LshConfig:
     """``minhash``: signatures and bands; ``partitions``: slices of the corpus, so that one task
     holds 1/partitions of its (key, hash) pairs or of its graph (1 is right up to ~10^7 documents).
-    ``verify``: drop a document only if its similarity to the document kept for it, estimated from
-    sketches of ``verify_sketch`` MinHash values (0: the exact Jaccard of their shingle sets), is at
-    least ``verify_threshold`` (default: the similarity the bands detect half the time), splitting
-    clusters that band collisions chained together."""
+    ``verify``: drop a document only if the Jaccard similarity of its shingle set to the document kept
+    for it (or, with ``verify_sketch``, its estimate from sketches of that many MinHash values, for
+    corpora whose shingle sets are too big to keep) is at least ``verify_threshold`` (default: the
+    similarity the bands detect half the time), splitting clusters that band collisions chained together."""
 
     minhash: MinHashConfig = dataclasses.field(default_factory=MinHashConfig)
     partitions: int = 1
     batch_size: int = 10_000
     verify: bool = True
     verify_threshold: float | None = None
-    verify_sketch: int = 512
+    verify_sketch: int = 0
 
     @property
     def sketch(self) -> int:

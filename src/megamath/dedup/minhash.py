@@ -60,14 +60,14 @@ def _digest(hashes: np.ndarray, offsets: np.ndarray, permutations: int, seed: in
 
 
 def _shingle_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct shingles per document, their 32-bit hashes, sorted within each document)."""
-    document = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    short = (hashes >> np.uint64(32)).astype(np.uint32)
-    order = np.lexsort((short, document))
-    document, short = document[order], short[order]
-    fresh = np.concatenate(([True], (document[1:] != document[:-1]) | (short[1:] != short[:-1])))
-    counts = np.bincount(document[fresh], minlength=len(offsets) - 1).astype(np.uint32)
-    return counts, short[fresh]
+    """(distinct shingles per document, their 32-bit hashes, sorted within each document): one sort of
+    (document, hash) packed in 64 bits."""
+    documents = len(offsets) - 1
+    document = np.repeat(np.arange(documents, dtype=np.uint64), np.diff(offsets))
+    packed = np.sort((document << np.uint64(32)) | (hashes >> np.uint64(32)))
+    packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))] if len(packed) else packed
+    counts = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=documents).astype(np.uint32)
+    return counts, (packed & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def rows_of(counts: np.ndarray, starts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -80,14 +80,13 @@ def shingle_similarity(counts: np.ndarray, starts: np.ndarray, flat: np.ndarray,
                        b: np.ndarray) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of documents ``a[i]`` and ``b[i]`` (rows of ``flat``
     of ``counts`` elements from ``starts``), every pair at once: the two sets of each pair sorted
-    together, an element met twice is in both."""
-    pair = np.concatenate((np.repeat(np.arange(len(a)), counts[a].astype(np.int64)),
-                           np.repeat(np.arange(len(b)), counts[b].astype(np.int64))))
+    together (pair and element packed in 64 bits), an element met twice is in both."""
+    pair = np.concatenate((np.repeat(np.arange(len(a), dtype=np.uint64), counts[a].astype(np.int64)),
+                           np.repeat(np.arange(len(b), dtype=np.uint64), counts[b].astype(np.int64))))
     element = np.concatenate((flat[rows_of(counts, starts, a)], flat[rows_of(counts, starts, b)]))
-    order = np.lexsort((element, pair))
-    pair, element = pair[order], element[order]
-    both = (pair[1:] == pair[:-1]) & (element[1:] == element[:-1])
-    shared = np.bincount(pair[1:][both], minlength=len(a))
+    packed = np.sort((pair << np.uint64(32)) | element.astype(np.uint64))  # (pair, element) in one sort
+    both = packed[1:][packed[1:] == packed[:-1]]
+    shared = np.bincount((both >> np.uint64(32)).astype(np.int64), minlength=len(a))
     union = counts[a].astype(np.int64) + counts[b] - shared
     return np.where(union > 0, shared / np.maximum(union, 1), 1.0)
 

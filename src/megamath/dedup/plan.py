@@ -28,14 +28,16 @@ class PassCost:
     written: float  # bytes the pass writes in all
 
 
-def dedup_costs(docs: int, partitions: int, shards: int, config: LshConfig, duplicated: float = 0.3) -> list[PassCost]:
-    """The cost of every pass for ``docs`` documents in ``shards`` shards, ``duplicated`` of them in clusters."""
+def dedup_costs(docs: int, partitions: int, shards: int, config: LshConfig, duplicated: float = 0.3,
+                words: int = 1_000) -> list[PassCost]:
+    """The cost of every pass for ``docs`` documents of ``words`` words in ``shards`` shards,
+    ``duplicated`` of them in clusters."""
     bands, permutations = config.minhash.bands, config.minhash.permutations
-    values = config.sketch  # bytes of a document's verification sketch
+    values = 4 * words + 4 if config.exact else config.sketch  # a document's shingle set (and its count), or sketch
     scale = duplicated / 0.3
     per_shard, per_partition = docs / shards, docs / partitions
     clustered = docs * duplicated
-    member = 8 + 8 + 4 + 1 + values  # key, representative, shard, exact flag, sketch
+    member = 8 + 8 + 4 + 1 + values  # key, representative, shard, exact flag, what verification compares
     blocks = min(shards, 64)
     edges = docs * EDGE_BYTES_PER_DOC * scale
     step = docs * STEP_BYTES_PER_DOC * scale
@@ -45,7 +47,8 @@ def dedup_costs(docs: int, partitions: int, shards: int, config: LshConfig, dupl
         PassCost("band edges", (bands + 1) * partitions, WORKER_BYTES + per_partition * 16 * 3, edges),
         PassCost(f"components (~{ROUNDS} rounds of 2 steps)", 2 * ROUNDS * partitions,
                  WORKER_BYTES + max(edges, step) / partitions * 3, 2 * ROUNDS * step),  # round 1 reads every band's edges
-        PassCost("gather", partitions, WORKER_BYTES + per_partition * (8 + values) * 2 + clustered / partitions * member,
+        PassCost("gather", partitions, WORKER_BYTES + per_shard / partitions * (8 + values) * 2  # a file's slice
+                 + clustered / partitions * member,
                  clustered * member),
         PassCost("verify", partitions, WORKER_BYTES + clustered / partitions * member * 3, clustered * 25),
         PassCost("filter", shards, WORKER_BYTES + per_shard * 8 + clustered / blocks * 25, 0),

@@ -191,9 +191,8 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
                "verify_threshold (splits clusters chained by band collisions)"),
         Option("verify_threshold", 0.0, "the similarity verify asks for (0: where the bands detect half the pairs, "
                "0.76 for 11 x 10)", bounds=(0.0, 1.0)),
-        Option("verify_sketch", _lsh.verify_sketch, "MinHash values (a byte each) of the sketch verify compares: more "
-               "is closer to the true similarity, and more disk; 0: whole shingle sets (exact, ~4 bytes a word)",
-               bounds=(0, 4096)),
+        Option("verify_sketch", _lsh.verify_sketch, "0: verify compares whole shingle sets (exact; ~4 bytes a word "
+               "on disk); N: sketches of N MinHash values (a byte each), for 10^9+ documents", bounds=(0, 4096)),
     ]),
     "decontaminate": ("Drop documents sharing a 13-gram with the test items of the recipe's 12 math benchmarks "
                       "(a shipped index, docs/benchmarks.md), or of the benchmarks you name.", [
