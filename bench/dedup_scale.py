@@ -191,28 +191,18 @@ def decided_keys(decisions) -> dict[str, np.ndarray]:
 
 def ray_node_loss(work: Path, tasks: list, config, local) -> dict:
     """The passes on a Ray cluster, a worker node removed during the first components step."""
-    import threading
-
     import ray
 
     from megamath.pipelines.dedup import decide
     from megamath.runtime.ray_executor import RayExecutor
     from megamath.runtime.resume import RunFolder
 
-    from fixtures.ray_cluster import start_cluster
+    from fixtures.ray_cluster import remove_node_when_done, start_cluster
 
     cluster, nodes = start_cluster(2, tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     ray.init(address=cluster.address, log_to_driver=False)
-    done = work / "ray-run" / "work" / "components" / "01-large" / ".megamath" / "done"
-    killed: dict = {}
-
-    def kill_one_node() -> None:
-        while not (done.exists() and any(done.glob("*.json"))):
-            time.sleep(0.01)
-        killed["tasks_done_at_kill"] = len(list(done.glob("*.json")))
-        cluster.remove_node(nodes[0], allow_graceful=False)
-
-    threading.Thread(target=kill_one_node, daemon=True).start()
+    killed = remove_node_when_done(cluster, nodes[0], work / "ray-run" / "work" / "components" / "01-large"
+                                   / ".megamath" / "done", 1)
     started = time.perf_counter()
     decisions = decide(RunFolder(str(work / "ray-run")), tasks, config, RayExecutor(max_attempts=3, poll_s=0.2),
                        show_progress=False)

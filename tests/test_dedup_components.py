@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from megamath.dedup import minhash
 from megamath.dedup.lsh import node_partition, split_columns
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.dedup.verify import EXACT_DUPLICATE, KEPT, NEAR_DUPLICATE, verify_clusters
@@ -114,7 +115,7 @@ def members(rows: list[tuple[int, int, bool, list[int]]], exact: bool = False) -
             "shingles": np.array([v for s in sets for v in s] if exact else [], dtype=np.uint32)}
 
 
-def test_verification_splits_a_chained_cluster():
+def test_verification_splits_a_chained_cluster(monkeypatch):
     a = list(range(100))
     b = a[:80] + [100 + i for i in range(20)]  # 0.80 of a
     c = b[:60] + [130 + i for i in range(40)]  # 0.60 of a, 0.60 of b
@@ -135,6 +136,9 @@ def test_verification_splits_a_chained_cluster():
     assert {int(k): (int(r), int(s), int(why)) for k, r, s, why in
             zip(decided["keys"], decided["representative"], decided["size"], decided["reason"])} == got
     assert counts["examples"][0]["similarity"] == pytest.approx(80 / 120, abs=0.001)
+    monkeypatch.setattr(minhash, "_PAIR_ELEMENTS", 150)  # the pairs compared in batches: the same decisions
+    again, _ = verify_clusters(members(rows, exact=True), threshold=0.75)
+    assert all(np.array_equal(again[name], decided[name]) for name in decided)
     unverified, _ = verify_clusters(members(rows, exact=True), threshold=None)
     assert {int(k): int(r) for k, r in zip(unverified["keys"], unverified["representative"])} == \
         {1: 1, 2: 1, 3: 1, 4: 1, 8: 8, 9: 8}

@@ -43,6 +43,7 @@ class MinHashConfig:
 
 
 _SKETCH_SEED = 7919  # the verification sketch's permutations are not the bands'
+_PAIR_ELEMENTS = 1 << 23  # shingles of the pairs one exact comparison sorts at once (128 MiB)
 
 
 class Signed(NamedTuple):
@@ -79,8 +80,18 @@ def rows_of(counts: np.ndarray, starts: np.ndarray, chosen: np.ndarray) -> np.nd
 def shingle_similarity(counts: np.ndarray, starts: np.ndarray, flat: np.ndarray, a: np.ndarray,
                        b: np.ndarray) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of documents ``a[i]`` and ``b[i]`` (rows of ``flat``
-    of ``counts`` elements from ``starts``), every pair at once: the two sets of each pair sorted
-    together (pair and element packed in 64 bits), an element met twice is in both."""
+    of ``counts`` elements from ``starts``), the pairs taken in batches of at most ``_PAIR_ELEMENTS``
+    elements (a batch's sort holds 16 bytes an element)."""
+    sizes = np.cumsum(counts[a].astype(np.int64) + counts[b])
+    bounds = np.searchsorted(sizes, np.arange(_PAIR_ELEMENTS, int(sizes[-1]) if len(sizes) else 0, _PAIR_ELEMENTS))
+    return np.concatenate([_pairs_similarity(counts, starts, flat, a[lo:hi], b[lo:hi])
+                           for lo, hi in zip([0, *bounds], [*bounds, len(a)]) if hi > lo] or [np.zeros(0)])
+
+
+def _pairs_similarity(counts: np.ndarray, starts: np.ndarray, flat: np.ndarray, a: np.ndarray,
+                      b: np.ndarray) -> np.ndarray:
+    """The two sets of each pair sorted together (pair and element packed in 64 bits): an element
+    met twice is in both."""
     pair = np.concatenate((np.repeat(np.arange(len(a), dtype=np.uint64), counts[a].astype(np.int64)),
                            np.repeat(np.arange(len(b), dtype=np.uint64), counts[b].astype(np.int64))))
     element = np.concatenate((flat[rows_of(counts, starts, a)], flat[rows_of(counts, starts, b)]))
