@@ -51,8 +51,8 @@ class Signed(NamedTuple):
     has_ngrams: np.ndarray  # [docs] bool
     content: np.ndarray  # [docs] uint64: the hash of the normalized words (exact duplicates)
     sketches: np.ndarray  # [docs, sketch] uint8: the low byte of each value of the verification MinHash
-    shingle_counts: np.ndarray  # [docs] uint32: distinct shingles of each document (with ``shingles``)
-    shingles: np.ndarray  # the distinct 32-bit shingle hashes of every document in turn, sorted in each
+    shingle_counts: np.ndarray  # [docs] uint32: shingles of each document, repeats included (with ``shingles``)
+    shingles: np.ndarray  # the 32-bit shingle hashes of every document in turn
 
 
 def _digest(hashes: np.ndarray, offsets: np.ndarray, permutations: int, seed: int) -> np.ndarray:
@@ -60,15 +60,15 @@ def _digest(hashes: np.ndarray, offsets: np.ndarray, permutations: int, seed: in
     return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(offsets) - 1, permutations)
 
 
-def _shingle_sets(hashes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct shingles per document, their 32-bit hashes, sorted within each document): one sort of
-    (document, hash) packed in 64 bits."""
-    documents = len(offsets) - 1
-    document = np.repeat(np.arange(documents, dtype=np.uint64), np.diff(offsets))
-    packed = np.sort((document << np.uint64(32)) | (hashes >> np.uint64(32)))
+def shingle_sets(counts: np.ndarray, shingles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Documents' shingles (``counts`` of them each, in turn in ``shingles``) as sets: (distinct
+    shingles per document, their hashes sorted within each document), by one sort of (document, hash)
+    packed in 64 bits."""
+    document = np.repeat(np.arange(len(counts), dtype=np.uint64), counts.astype(np.int64))
+    packed = np.sort((document << np.uint64(32)) | shingles.astype(np.uint64))
     packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))] if len(packed) else packed
-    counts = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=documents).astype(np.uint32)
-    return counts, (packed & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    distinct = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=len(counts)).astype(np.uint32)
+    return distinct, (packed & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def rows_of(counts: np.ndarray, starts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -119,14 +119,16 @@ class Signer:
     def signatures(self, texts: list[str], sketch: int = 0, shingles: bool = False) -> Signed:
         """The signatures of ``texts``; with ``sketch``, also a second MinHash of that many permutations
         (other ones), of which one byte per value is kept: the verification sketch; with ``shingles``,
-        every document's set of shingle hashes (for exact verification)."""
+        every document's 32-bit shingle hashes, in text order (for exact verification, which makes sets
+        of them only for the documents it compares: see :func:`shingle_sets`)."""
         words = self._ngrams.word_hashes(texts)
         hashes, offsets = self._ngrams.ngrams(words, self.config.ngram)
         values = _digest(hashes, offsets, self.config.permutations, self.config.seed)
         sketches = (_digest(hashes, offsets, sketch, self.config.seed + _SKETCH_SEED).astype(np.uint8) if sketch
                     else np.zeros((len(texts), 0), dtype=np.uint8))
-        counts, sets = _shingle_sets(hashes, offsets) if shingles else (np.zeros(0, np.uint32), np.zeros(0, np.uint32))
-        return Signed(values, np.diff(offsets) > 0, self._ngrams.sequence_hashes(words), sketches, counts, sets)
+        counts = np.diff(offsets).astype(np.uint32) if shingles else np.zeros(0, np.uint32)
+        short = (hashes >> np.uint64(32)).astype(np.uint32) if shingles else np.zeros(0, np.uint32)
+        return Signed(values, np.diff(offsets) > 0, self._ngrams.sequence_hashes(words), sketches, counts, short)
 
     def band_hashes(self, signatures: np.ndarray) -> np.ndarray:
         """[docs, bands] uint64: each band's rows mixed into one hash (band index included)."""

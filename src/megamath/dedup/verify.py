@@ -28,7 +28,7 @@ from megamath.dedup.lsh import (
     read_slices,
     split_columns,
 )
-from megamath.dedup.minhash import rows_of, shingle_similarity, sketch_similarity
+from megamath.dedup.minhash import rows_of, shingle_sets, shingle_similarity, sketch_similarity
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
@@ -63,7 +63,7 @@ def gather_members(nodes: np.ndarray, representatives: np.ndarray, signature_fil
                    exact_edge_files: list[str], partition: int, config: LshConfig) -> dict[str, np.ndarray]:
     """The documents of ``nodes`` (sorted keys of one partition) as found in the signature files:
     key, representative, shard (the file's index), exact flag, and what verification compares (the
-    sketch, or the shingle set: ``counts`` of each and the ``shingles`` of all in turn)."""
+    sketch, or the shingle set, made here: ``counts`` of each and the ``shingles`` of all in turn)."""
     found_columns: dict[str, list[np.ndarray]] = {name: [] for name in ("keys", "shard", "sketches", "counts",
                                                                          "shingles")}
     names = ("keys", "sketches", "counts", "shingles")
@@ -79,6 +79,7 @@ def gather_members(nodes: np.ndarray, representatives: np.ndarray, signature_fil
     if not signature_files:
         return _no_members(config)
     members = {name: np.concatenate(chunks) for name, chunks in found_columns.items()}
+    members["counts"], members["shingles"] = shingle_sets(members["counts"], members["shingles"])
     edges = read_slices(exact_edge_files, f"p{partition}", ("src", "dst"))
     exact_duplicates = edges["src"][edges["dst"] < edges["src"]] if edges else np.zeros(0, dtype=np.uint64)
     members["representative"] = representatives[np.searchsorted(nodes, members["keys"])]
