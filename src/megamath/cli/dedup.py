@@ -29,7 +29,7 @@ _lsh_defaults = LshConfig()
 @click.option("--duplicated", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="Share of the documents that have a near duplicate.")
 @click.option("--words", type=click.IntRange(min=1), default=1_000, show_default=True,
-              help="Words per document (exact verification keeps 4 bytes per distinct shingle).")
+              help="Words per document (exact verification keeps 4 bytes per shingle).")
 @click.option("--verify/--no-verify", default=True, show_default=True, help="As `dedup run --verify`.")
 @click.option("--verify-sketch", type=click.IntRange(0, 4096), default=_lsh_defaults.verify_sketch, show_default=True,
               help="As `dedup run --verify-sketch`.")
