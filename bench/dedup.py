@@ -123,7 +123,7 @@ def clusters_in_memory(edges: list[tuple[np.ndarray, np.ndarray]], signed: dict[
     over every edge, then verification of each cluster (``signed``: every document's sketch, or its
     shingle set); the decided members."""
     from megamath.dedup.components import large_star, small_star
-    from megamath.dedup.minhash import rows_of, shingle_sets
+    from megamath.dedup.minhash import row_starts, rows_of, shingle_sets
     from megamath.dedup.verify import verify_clusters
 
     u, v = np.concatenate([e[0] for e in edges]), np.concatenate([e[1] for e in edges])
@@ -133,8 +133,7 @@ def clusters_in_memory(edges: list[tuple[np.ndarray, np.ndarray]], signed: dict[
         src, dst = small["src"], small["dst"]
     nodes = large["nodes"].astype(np.int64)
     counts = signed["counts"]
-    sets = shingle_sets(counts[nodes], signed["shingles"][rows_of(counts, np.cumsum(counts.astype(np.int64)) - counts,
-                                                                   nodes)])
+    sets = shingle_sets(counts[nodes], signed["shingles"][rows_of(counts, row_starts(counts), nodes)])
     members = {"keys": large["nodes"], "representative": large["labels"], "shard": np.zeros(len(nodes), dtype=np.uint32),
                "exact": np.zeros(len(nodes), dtype=bool), "sketches": signed["sketches"][nodes], "counts": sets[0],
                "shingles": sets[1]}
@@ -161,7 +160,7 @@ def speed(docs: list[str]) -> None:
             signed = signer.signatures(docs[start:start + 10_000], lsh.sketch, shingles=lsh.exact)
             band_columns.append(signer.band_hashes(signed.values))
             parts["sketches"].append(signed.sketches)
-            parts["counts"].append(signed.shingle_counts if lsh.exact else np.zeros(len(signed.values), np.uint32))
+            parts["counts"].append(signed.shingle_counts)
             parts["shingles"].append(signed.shingles)
         bands = np.concatenate(band_columns)
         edges = []

@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _measure import TreeSampler  # noqa: E402
 
+from fixtures.dedup_oracle import read_decisions  # noqa: E402
+
 EXACT_SHARE, CHAIN_SHARE = 0.2, 0.2  # of clusters; the rest are near-duplicates of their first member
 CHAIN_STEP, MAX_CHAIN, MAX_CLUSTER = 0.85, 40, 10_000
 MAX_COLUMNS = 1 << 20  # columns of one salt
@@ -144,7 +146,8 @@ def _write_one(path: str, start: int, stop: int, config) -> None:
     bands = columns(index, _STRUCTURE, config.minhash.bands, config.minhash.rows, salt=0)
     sketches = columns(index, _STRUCTURE, config.sketch, 1, salt=1).astype(np.uint8)
     keys = mix(index.astype(np.uint64), np.uint64(7))
-    save_signatures(path, config, keys, content_hashes(index, _STRUCTURE), bands, np.ones(len(index), bool), sketches)
+    save_signatures(path, config, keys, content_hashes(index, _STRUCTURE), bands, np.ones(len(index), bool), sketches,
+                    np.zeros(len(index), np.uint32), np.zeros(0, np.uint32))
 
 
 def folder_bytes(folder: Path) -> int:
@@ -174,21 +177,6 @@ def filter_memory(decisions, signatures: list[str]) -> int:
     return peak
 
 
-def decided_keys(decisions) -> dict[str, np.ndarray]:
-    """Every decision of a run, sorted by key: (keys, representative, reason)."""
-    from megamath.dedup.store import load_arrays
-
-    parts = {"keys": [], "representative": [], "reason": []}
-    for path in decisions.outputs:
-        arrays = load_arrays(path)
-        for block in {name.split(".")[0] for name in arrays}:
-            for name in parts:
-                parts[name].append(arrays[f"{block}.{name}"])
-    columns = {name: np.concatenate(chunks) for name, chunks in parts.items()}
-    order = np.argsort(columns["keys"])
-    return {name: column[order] for name, column in columns.items()}
-
-
 def ray_node_loss(work: Path, tasks: list, config, local) -> dict:
     """The passes on a Ray cluster, a worker node removed during the first components step."""
     import ray
@@ -209,7 +197,7 @@ def ray_node_loss(work: Path, tasks: list, config, local) -> dict:
     seconds = time.perf_counter() - started
     ray.shutdown()
     cluster.shutdown()
-    got, expected = decided_keys(decisions), decided_keys(local)
+    got, expected = read_decisions(decisions.outputs), read_decisions(local.outputs)
     return {"ray_seconds": round(seconds, 1), "ray_killed_node": killed, "ray_rounds": decisions.rounds,
             "ray_same_decisions": all(np.array_equal(got[name], expected[name]) for name in got)}
 
@@ -281,7 +269,7 @@ def main() -> None:
         if args.reference:
             started = time.perf_counter()
             expected = reference_kept(run, [t.output for t in tasks])
-            decided = decided_keys(decisions)
+            decided = read_decisions(decisions.outputs)
             removed_keys = decided["keys"][decided["reason"] > 0]
             all_keys = np.concatenate([load_arrays(t.output, ("keys",))["keys"] for t in tasks])
             got = np.setdiff1d(all_keys, removed_keys)

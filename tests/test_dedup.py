@@ -17,7 +17,7 @@ from megamath.runtime.executor import LocalExecutor
 from megamath.runtime.shards import ShardWriter, read_shard
 
 from conftest import SHARED, run_cli
-from fixtures.dedup_oracle import single_task_components
+from fixtures.dedup_oracle import read_decisions, single_task_components
 
 DOLMA = SHARED / "data" / "seeds" / "nonmath" / "allenai__dolma" / "tests" / "data" / "formats" / "gz"
 
@@ -197,14 +197,8 @@ def test_the_kept_set_does_not_depend_on_where_the_inputs_were_read_from(tmp_pat
 
 def decisions_of(run_dir) -> dict[int, tuple[int, int]]:
     """key → (representative key, reason) of every clustered document, from the verify phase's files."""
-    found = {}
-    for path in sorted((run_dir / "work" / "verify" / "data").glob("*.arrays")):
-        arrays = load_arrays(path)
-        blocks = {name.split(".")[0] for name in arrays}
-        for block in blocks:
-            found.update(zip(arrays[f"{block}.keys"].tolist(), zip(arrays[f"{block}.representative"].tolist(),
-                                                                   arrays[f"{block}.reason"].tolist())))
-    return found
+    decided = read_decisions(sorted((run_dir / "work" / "verify" / "data").glob("*.arrays")))
+    return dict(zip(decided["keys"].tolist(), zip(decided["representative"].tolist(), decided["reason"].tolist())))
 
 
 def single_task_kept(records: list[dict], config: LshConfig) -> set[str]:

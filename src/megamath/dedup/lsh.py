@@ -3,9 +3,9 @@
 1. :class:`SignShards` (a task per input shard): each document's key (64-bit hash of its id and
    source), its normalized-content hash and its band hashes. For every band (and the exact-content
    "band") the (key, hash) pairs are split into ``partitions`` by hash and stored as separate arrays
-   with checksums, so a later task reads only its own slice of every file. Each document's
-   verification sketch (a second, larger MinHash, a byte per value) is stored split by the partition
-   of its key.
+   with checksums, so a later task reads only its own slice of every file. The keys are also split
+   by partition, with what verification compares: each document's shingle hashes or (``verify_sketch``)
+   its sketch, a second, larger MinHash of a byte per value.
 2. :class:`BandEdges` (a task per band × partition): the slice of that band from every signature
    file; documents with equal hashes are joined by edges, written both ways and split by the
    partition of the node they start from. The exact-content hash is one more such band, so exact
@@ -194,17 +194,18 @@ def sign_shard(shard: str, out: str, config: LshConfig, progress: ProgressFn | N
                     np.concatenate(bands) if bands else np.zeros((0, config.minhash.bands), dtype=np.uint64),
                     np.concatenate(nonempty) if nonempty else np.zeros(0, dtype=bool),
                     np.concatenate(sketches) if sketches else np.zeros((0, config.sketch), dtype=np.uint8),
-                    *((np.concatenate(counts), np.concatenate(shingles)) if config.exact and counts else ()))
+                    np.concatenate(counts) if counts else np.zeros(0, dtype=np.uint32),
+                    np.concatenate(shingles) if shingles else np.zeros(0, dtype=np.uint32))
     return {"read": len(keys) + unreadable, "signed": len(keys)}
 
 
 def save_signatures(out: str, config: LshConfig, keys: np.ndarray, content: np.ndarray, bands: np.ndarray,
-                    has_ngrams: np.ndarray, sketches: np.ndarray, shingle_counts: np.ndarray | None = None,
-                    shingles: np.ndarray | None = None) -> None:
+                    has_ngrams: np.ndarray, sketches: np.ndarray, shingle_counts: np.ndarray,
+                    shingles: np.ndarray) -> None:
     """One shard's signature file: ``keys`` in the shard's order; the (key, hash) pairs of the exact
     hash and of every band split by hash into partitions (documents without a single n-gram have no
     band hashes); and the keys split by partition, with (``verify`` only) each document's verification
-    sketch or (exact verification) its shingle set."""
+    sketch or (exact verification) its shingles (``shingle_counts`` of each, 0 without)."""
     columns = {EXACT: (keys, content)}
     for band in range(config.minhash.bands):
         columns[band] = (keys[has_ngrams], bands[has_ngrams, band])
@@ -216,8 +217,6 @@ def save_signatures(out: str, config: LshConfig, keys: np.ndarray, content: np.n
             key_name, hash_name = slice_names(band, partition)
             arrays[key_name], arrays[hash_name] = band_keys[chosen], hashes[chosen]
     part = node_partition(keys, config.partitions)
-    if shingle_counts is None:
-        shingle_counts, shingles = np.zeros(len(keys), np.uint32), np.zeros(0, np.uint32)
     arrays.update(split_columns(part, config.partitions, "node.p", keys=keys, sketches=sketches, counts=shingle_counts))
     arrays.update(split_columns(np.repeat(part, shingle_counts), config.partitions, "node.p", shingles=shingles))
     save_arrays(out, **arrays)

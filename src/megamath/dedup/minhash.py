@@ -51,7 +51,7 @@ class Signed(NamedTuple):
     has_ngrams: np.ndarray  # [docs] bool
     content: np.ndarray  # [docs] uint64: the hash of the normalized words (exact duplicates)
     sketches: np.ndarray  # [docs, sketch] uint8: the low byte of each value of the verification MinHash
-    shingle_counts: np.ndarray  # [docs] uint32: shingles of each document, repeats included (with ``shingles``)
+    shingle_counts: np.ndarray  # [docs] uint32: shingles of each document, repeats included (0 without ``shingles``)
     shingles: np.ndarray  # the 32-bit shingle hashes of every document in turn
 
 
@@ -69,6 +69,11 @@ def shingle_sets(counts: np.ndarray, shingles: np.ndarray) -> tuple[np.ndarray, 
     packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))] if len(packed) else packed
     distinct = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=len(counts)).astype(np.uint32)
     return distinct, (packed & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def row_starts(counts: np.ndarray) -> np.ndarray:
+    """Where each row of a flat array of variable-length rows (``counts`` elements each) starts."""
+    return np.cumsum(counts.astype(np.int64)) - counts
 
 
 def rows_of(counts: np.ndarray, starts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
@@ -126,7 +131,7 @@ class Signer:
         values = _digest(hashes, offsets, self.config.permutations, self.config.seed)
         sketches = (_digest(hashes, offsets, sketch, self.config.seed + _SKETCH_SEED).astype(np.uint8) if sketch
                     else np.zeros((len(texts), 0), dtype=np.uint8))
-        counts = np.diff(offsets).astype(np.uint32) if shingles else np.zeros(0, np.uint32)
+        counts = np.diff(offsets).astype(np.uint32) if shingles else np.zeros(len(texts), np.uint32)
         short = (hashes >> np.uint64(32)).astype(np.uint32) if shingles else np.zeros(0, np.uint32)
         return Signed(values, np.diff(offsets) > 0, self._ngrams.sequence_hashes(words), sketches, counts, short)
 

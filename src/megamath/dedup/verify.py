@@ -1,12 +1,12 @@
 """From components to the decision for every clustered document, in two partitioned passes.
 
 1. :class:`GatherMembers` (a task per node partition): the partition's labels (node → its
-   component's smallest key) joined with the documents' shard, verification sketch and whether an exact
-   duplicate with a smaller key exists; written split by the partition of the representative, so that
-   a cluster's members meet in one task.
+   component's smallest key) joined with the documents' shard, shingle set (or sketch) and whether an
+   exact duplicate with a smaller key exists; written split by the partition of the representative,
+   so that a cluster's members meet in one task.
 2. :class:`VerifyClusters` (a task per representative partition): in each cluster, a member is dropped
-   only if the Jaccard similarity to the document kept for it, estimated from their sketches, is at
-   least the threshold. Members below it are refused: among them the smallest key is kept and the
+   only if the Jaccard similarity of its shingle set to the document kept for it (or its estimate from
+   their sketches) is at least the threshold. Members below it are refused: among them the smallest key is kept and the
    others are checked against it, and so on, so a cluster that band collisions chained together is
    split into the near-duplicate groups it holds. The decisions are written split by block of shards
    (``shard % blocks``), so that the filter of one shard reads only its block of every file.
@@ -28,7 +28,7 @@ from megamath.dedup.lsh import (
     read_slices,
     split_columns,
 )
-from megamath.dedup.minhash import rows_of, shingle_sets, shingle_similarity, sketch_similarity
+from megamath.dedup.minhash import row_starts, rows_of, shingle_sets, shingle_similarity, sketch_similarity
 from megamath.dedup.store import load_arrays, save_arrays
 from megamath.runtime import storage
 from megamath.runtime.resume import RunFolder
@@ -66,18 +66,18 @@ def gather_members(nodes: np.ndarray, representatives: np.ndarray, signature_fil
     sketch, or the shingle set, made here: ``counts`` of each and the ``shingles`` of all in turn)."""
     found_columns: dict[str, list[np.ndarray]] = {name: [] for name in ("keys", "shard", "sketches", "counts",
                                                                          "shingles")}
+    if not signature_files:
+        return _no_members(config)
     names = ("keys", "sketches", "counts", "shingles")
     for shard, path in enumerate(signature_files):
         arrays = load_arrays(path, tuple(f"node.p{partition}.{name}" for name in names))
         columns = {name: arrays[f"node.p{partition}.{name}"] for name in names}
         found = np.isin(columns["keys"], nodes)
-        starts = np.cumsum(columns["counts"].astype(np.int64)) - columns["counts"]
         for name in ("keys", "sketches", "counts"):
             found_columns[name].append(columns[name][found])
-        found_columns["shingles"].append(columns["shingles"][rows_of(columns["counts"], starts, np.flatnonzero(found))])
+        found_columns["shingles"].append(
+            columns["shingles"][rows_of(columns["counts"], row_starts(columns["counts"]), np.flatnonzero(found))])
         found_columns["shard"].append(np.full(int(found.sum()), shard, dtype=np.uint32))
-    if not signature_files:
-        return _no_members(config)
     members = {name: np.concatenate(chunks) for name, chunks in found_columns.items()}
     members["counts"], members["shingles"] = shingle_sets(members["counts"], members["shingles"])
     edges = read_slices(exact_edge_files, f"p{partition}", ("src", "dst"))
@@ -121,8 +121,7 @@ def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> 
     ``threshold`` None: no verification, every member goes with its component's representative."""
     order = np.lexsort((members["keys"], members["representative"]))
     keys, component, sketches = members["keys"][order], members["representative"][order], members["sketches"][order]
-    counts = members["counts"][order]
-    starts = (np.cumsum(members["counts"].astype(np.int64)) - members["counts"])[order]
+    shingle_counts, starts = members["counts"][order], row_starts(members["counts"])[order]
     group = np.cumsum(np.concatenate(([True], component[1:] != component[:-1]))) - 1
     final = keys.copy()  # a member that no representative accepts stays, itself
     first_similarity = np.ones(len(keys))
@@ -138,7 +137,7 @@ def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> 
             accepted = np.ones(len(pending), dtype=bool)
         else:
             similarity = (sketch_similarity(sketches[pending], sketches[head]) if sketches.shape[1] else
-                          shingle_similarity(counts, starts, members["shingles"], pending, head))
+                          shingle_similarity(shingle_counts, starts, members["shingles"], pending, head))
             accepted = (similarity >= threshold) | (keys[pending] == keys[head])
             if split == 0:
                 first_similarity[pending], refused[pending] = similarity, ~accepted
