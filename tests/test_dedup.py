@@ -118,6 +118,29 @@ def test_ngram_hashes_count_distinct_shingles():
     assert np.array_equal(hashes, again)  # stable across instances (and processes: no salted hash())
 
 
+def test_signing_in_chunks_and_exact_similarity_agree_with_whole_batches_and_python_sets(monkeypatch):
+    from megamath.dedup import minhash
+
+    rng = random.Random(5)
+    vocabulary = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choices(vocabulary, k=rng.randint(0, 60))) for _ in range(120)]
+    whole = Signer(minhash.MinHashConfig()).signatures(texts, 64, shingles=True)
+    monkeypatch.setattr(minhash, "_CHUNK_CHARACTERS", 500)  # a chunk every few documents, some empty
+    chunked = Signer(minhash.MinHashConfig()).signatures(texts, 64, shingles=True)
+    for field in whole._fields:
+        assert np.array_equal(getattr(whole, field), getattr(chunked, field)), field
+    counts, sets = minhash.shingle_sets(whole.shingle_counts, whole.shingles)
+    starts = minhash.row_starts(counts)
+    as_python = [set(sets[start:start + count].tolist()) for start, count in zip(starts, counts)]
+    assert all(len(s) == c for s, c in zip(as_python, counts))
+    a, b = (np.array([rng.randrange(len(texts)) for _ in range(300)]) for _ in range(2))
+    monkeypatch.setattr(minhash, "_PAIR_ELEMENTS", 1000)  # several batches of pairs
+    similarity = minhash.shingle_similarity(counts, starts, sets, a, b)
+    expected = [len(as_python[i] & as_python[j]) / len(as_python[i] | as_python[j]) if as_python[i] | as_python[j]
+                else 1.0 for i, j in zip(a, b)]
+    assert np.allclose(similarity, expected) and 0 < np.mean(similarity) < 1
+
+
 def test_s_curve_arithmetic():
     assert threshold_at_half(11, 10) == pytest.approx(0.756, abs=0.001)
     assert detection_probability(threshold_at_half(11, 10), 11, 10) == pytest.approx(0.5)

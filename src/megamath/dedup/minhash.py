@@ -8,6 +8,7 @@ share at least one band with probability ``1 - (1 - s**rows)**bands``.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -43,7 +44,11 @@ class MinHashConfig:
 
 
 _SKETCH_SEED = 7919  # the verification sketch's permutations are not the bands'
-_PAIR_ELEMENTS = 1 << 23  # shingles of the pairs one exact comparison sorts at once (128 MiB)
+# Texts are signed in chunks of about this many characters: the arrays of a chunk's words stay in the
+# processor's cache (a 10,000-document batch of 2 KB texts signs at half the speed of 500-document chunks).
+_CHUNK_CHARACTERS = 1 << 20
+_PAIR_ELEMENTS = 1 << 23
+_BIG_ENDIAN = sys.byteorder == "big"  # shingles of the pairs one exact comparison sorts at once (128 MiB)
 
 
 class Signed(NamedTuple):
@@ -60,15 +65,24 @@ def _digest(hashes: np.ndarray, offsets: np.ndarray, permutations: int, seed: in
     return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(offsets) - 1, permutations)
 
 
+def _row_packed(counts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(row, value) packed in 64 bits, row high: rows of ``counts`` 32-bit ``values`` each, written
+    through a 32-bit view (no 64-bit temporaries)."""
+    packed = np.empty(len(values), dtype=np.uint64)
+    halves = packed.view(np.uint32).reshape(-1, 2)[:, ::-1] if _BIG_ENDIAN else packed.view(np.uint32).reshape(-1, 2)
+    halves[:, 0] = values
+    halves[:, 1] = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)
+    return packed
+
+
 def shingle_sets(counts: np.ndarray, shingles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Documents' shingles (``counts`` of them each, in turn in ``shingles``) as sets: (distinct
     shingles per document, their hashes sorted within each document), by one sort of (document, hash)
     packed in 64 bits."""
-    document = np.repeat(np.arange(len(counts), dtype=np.uint64), counts.astype(np.int64))
-    packed = np.sort((document << np.uint64(32)) | shingles.astype(np.uint64))
+    packed = np.sort(_row_packed(counts, shingles))
     packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))] if len(packed) else packed
-    distinct = np.bincount((packed >> np.uint64(32)).astype(np.int64), minlength=len(counts)).astype(np.uint32)
-    return distinct, (packed & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    row_ends = np.searchsorted(packed, np.arange(1, len(counts) + 1, dtype=np.uint64) << np.uint64(32))
+    return np.diff(row_ends, prepend=0).astype(np.uint32), packed.astype(np.uint32)
 
 
 def row_starts(counts: np.ndarray) -> np.ndarray:
@@ -79,7 +93,7 @@ def row_starts(counts: np.ndarray) -> np.ndarray:
 def rows_of(counts: np.ndarray, starts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """Indexes, into a flat array of variable-length rows, of the elements of the rows ``chosen``."""
     sizes = counts[chosen].astype(np.int64)
-    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts[chosen], sizes)
+    return np.arange(int(sizes.sum())) + np.repeat(starts[chosen] - (np.cumsum(sizes) - sizes), sizes)
 
 
 def shingle_similarity(counts: np.ndarray, starts: np.ndarray, flat: np.ndarray, a: np.ndarray,
@@ -95,14 +109,14 @@ def shingle_similarity(counts: np.ndarray, starts: np.ndarray, flat: np.ndarray,
 
 def _pairs_similarity(counts: np.ndarray, starts: np.ndarray, flat: np.ndarray, a: np.ndarray,
                       b: np.ndarray) -> np.ndarray:
-    """The two sets of each pair sorted together (pair and element packed in 64 bits): an element
-    met twice is in both."""
-    pair = np.concatenate((np.repeat(np.arange(len(a), dtype=np.uint64), counts[a].astype(np.int64)),
-                           np.repeat(np.arange(len(b), dtype=np.uint64), counts[b].astype(np.int64))))
-    element = np.concatenate((flat[rows_of(counts, starts, a)], flat[rows_of(counts, starts, b)]))
-    packed = np.sort((pair << np.uint64(32)) | element.astype(np.uint64))  # (pair, element) in one sort
-    both = packed[1:][packed[1:] == packed[:-1]]
-    shared = np.bincount((both >> np.uint64(32)).astype(np.int64), minlength=len(a))
+    """Each side's sets packed with their pair's index in 64 bits are sorted already (sets are sorted
+    rows): an element of ``a``'s side found in ``b``'s by binary search is in both sets of its pair."""
+    side_a = _row_packed(counts[a], flat[rows_of(counts, starts, a)])
+    side_b = _row_packed(counts[b], flat[rows_of(counts, starts, b)])
+    shared = np.zeros(len(a), dtype=np.int64)
+    if len(side_a) and len(side_b):
+        found = side_a[side_b[np.minimum(np.searchsorted(side_b, side_a), len(side_b) - 1)] == side_a]
+        shared = np.bincount((found >> np.uint64(32)).astype(np.int64), minlength=len(a))
     union = counts[a].astype(np.int64) + counts[b] - shared
     return np.where(union > 0, shared / np.maximum(union, 1), 1.0)
 
@@ -126,6 +140,17 @@ class Signer:
         (other ones), of which one byte per value is kept: the verification sketch; with ``shingles``,
         every document's 32-bit shingle hashes, in text order (for exact verification, which makes sets
         of them only for the documents it compares: see :func:`shingle_sets`)."""
+        chunks, size, start = [], 0, 0
+        for end, text in enumerate(texts, 1):
+            size += len(text)
+            if size >= _CHUNK_CHARACTERS:
+                chunks.append(self._signatures(texts[start:end], sketch, shingles))
+                size, start = 0, end
+        if start < len(texts) or not chunks:
+            chunks.append(self._signatures(texts[start:], sketch, shingles))
+        return chunks[0] if len(chunks) == 1 else Signed(*(np.concatenate(column) for column in zip(*chunks)))
+
+    def _signatures(self, texts: list[str], sketch: int, shingles: bool) -> Signed:
         words = self._ngrams.word_hashes(texts)
         hashes, offsets = self._ngrams.ngrams(words, self.config.ngram)
         values = _digest(hashes, offsets, self.config.permutations, self.config.seed)

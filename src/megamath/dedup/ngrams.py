@@ -59,7 +59,11 @@ class WordHashes:
 
     hashes: np.ndarray
     doc_of_word: np.ndarray
-    docs: int
+    words_per_doc: np.ndarray
+
+    @property
+    def docs(self) -> int:
+        return len(self.words_per_doc)
 
 
 def words(text: str) -> list[str]:
@@ -88,11 +92,14 @@ class NgramHasher:
     def word_hashes(self, texts: list[str]) -> WordHashes:
         joined = b"\x01".join(normalize_bytes(t) for t in texts) + b"\x01"
         buffer = np.frombuffer(joined + bytes(8), dtype=np.uint8)
-        edges = np.diff((buffer[: len(joined)] > 32).view(np.int8), prepend=np.int8(0), append=np.int8(0))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1)
-        doc_of_word = np.searchsorted(np.flatnonzero(buffer[: len(joined)] == _DOC_BREAK), starts)
-        return WordHashes(self._word_hashes(buffer, starts, ends), doc_of_word, len(texts))
+        in_word = np.zeros(len(joined) + 2, dtype=bool)  # padded with a non-word byte at both ends
+        in_word[1:-1] = buffer[: len(joined)] > 32
+        changes = np.flatnonzero(in_word[1:] != in_word[:-1])  # word starts and ends, alternately
+        starts, ends = changes[0::2], changes[1::2]
+        words_per_doc = np.diff(np.searchsorted(starts, np.flatnonzero(buffer[: len(joined)] == _DOC_BREAK)),
+                                prepend=0)[: len(texts)]  # an empty batch is one break alone
+        doc_of_word = np.repeat(np.arange(len(texts)), words_per_doc)
+        return WordHashes(self._word_hashes(buffer, starts, ends), doc_of_word, words_per_doc)
 
     def _word_hashes(self, buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Hash each word from its length and its first and last 8 bytes."""
@@ -110,7 +117,7 @@ class NgramHasher:
     def sequence_hashes(self, batch: WordHashes) -> np.ndarray:
         """One hash per document of its whole word sequence (equal for texts that normalize to the same
         words), from the word hashes already computed: the exact-duplicate key, at no second pass."""
-        words_per_doc = np.bincount(batch.doc_of_word, minlength=batch.docs)[: batch.docs]
+        words_per_doc = batch.words_per_doc
         word_offsets = np.concatenate(([0], np.cumsum(words_per_doc)))
         sums = np.zeros(batch.docs, dtype=np.uint64)
         if len(batch.hashes):
@@ -147,8 +154,7 @@ class NgramHasher:
 
     def _finish(self, batch: WordHashes, combined: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Keep the windows inside one document; documents shorter than n get one hash of all words."""
-        word_hash, doc_of_word, docs = batch.hashes, batch.doc_of_word, batch.docs
-        words_per_doc = np.bincount(doc_of_word, minlength=docs)[:docs]
+        word_hash, doc_of_word, docs, words_per_doc = batch.hashes, batch.doc_of_word, batch.docs, batch.words_per_doc
         word_offsets = np.concatenate(([0], np.cumsum(words_per_doc)))
         if len(combined):
             window_doc = doc_of_word[: len(combined)]

@@ -136,9 +136,13 @@ def verify_clusters(members: dict[str, np.ndarray], threshold: float | None) -> 
         if threshold is None:
             accepted = np.ones(len(pending), dtype=bool)
         else:
-            similarity = (sketch_similarity(sketches[pending], sketches[head]) if sketches.shape[1] else
-                          shingle_similarity(shingle_counts, starts, members["shingles"], pending, head))
-            accepted = (similarity >= threshold) | (keys[pending] == keys[head])
+            itself = keys[pending] == keys[head]
+            similarity = np.ones(len(pending))  # each representative is itself: not compared
+            compared, against = pending[~itself], head[~itself]
+            similarity[~itself] = (sketch_similarity(sketches[compared], sketches[against]) if sketches.shape[1]
+                                   else shingle_similarity(shingle_counts, starts, members["shingles"], compared,
+                                                           against))
+            accepted = (similarity >= threshold) | itself
             if split == 0:
                 first_similarity[pending], refused[pending] = similarity, ~accepted
         final[pending[accepted]] = keys[head[accepted]]
