@@ -44,12 +44,9 @@ Throughput, CPU seconds of the whole process tree (start-up included):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
-import shutil
 import statistics
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -57,10 +54,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _corpus import ROOT, megamath  # noqa: E402
-from _measure import TreeSampler, best_cpu_seconds  # noqa: E402
+from _corpus import megamath  # noqa: E402
+from _measure import TreeSampler  # noqa: E402
+from _code_sources import scoring_beside_fasttext  # noqa: E402
+from _packages import fetch  # noqa: E402
 
-CACHE = ROOT / "bench" / ".code-packages"
 # language -> label -> split -> sources: "pypi:NAME==VERSION" (sdist), "npm:NAME@VERSION" (npm pack),
 # "debian:PACKAGE" (a Debian bookworm source package: its upstream tarball), "debian:PACKAGE/DIR,DIR"
 # (folders or files of it: the Go and PostgreSQL sources hold both kinds of code), "deb:PACKAGE" (a
@@ -133,121 +131,6 @@ PACKAGES = {
 }
 
 
-def fetch(spec: str) -> list[str]:
-    """What ``megamath code read`` reads for a source spec (see :data:`PACKAGES`), downloaded once."""
-    kind, _, name = spec.partition(":")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if kind == "pypi":
-        package, version = name.split("==")
-
-        def sdists() -> list[Path]:
-            return [p for stem in (package, package.capitalize()) for p in sorted(CACHE.glob(f"{stem}-{version}.tar.gz"))]
-
-        if not sdists():
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", name,
-                            "-d", str(CACHE)], check=True)
-        return [str(sdists()[0])]
-    if kind == "npm":
-        package, version = name.rsplit("@", 1)
-        target = CACHE / f"{package}-{version}.tgz"
-        if not target.exists():
-            subprocess.run(["npm", "pack", name, "--silent", "--pack-destination", str(CACHE)], check=True,
-                           capture_output=True)
-        return [str(target)]
-    package, _, named = name.partition("/")
-    parts = named.split(",") if named else []
-    if kind == "deb":
-        tree = debian_binary(package)
-        return selected(tree, parts) if parts else [str(tree)]
-    folder = debian_source(package)
-    if not parts:
-        return [str(upstream_tarball(folder))]
-    return selected(upstream_tree(folder, [p for p in parts if not p.startswith("-")]), parts)
-
-
-def selected(top: Path, parts: list[str]) -> list[str]:
-    """The paths of ``parts`` below ``top``; with "-PATH" parts, one folder holding the files of the
-    other parts but those (copied once: a folder is one input, whatever names its files have)."""
-    kept = [top / part for part in parts if not part.startswith("-")]
-    left_out = {top / part[1:] for part in parts if part.startswith("-")}
-    if not left_out:
-        return [str(path) for path in kept]
-    folder = CACHE / "selected" / hashlib.sha1("\n".join([str(top), *parts]).encode()).hexdigest()[:10] / top.name
-    if not folder.is_dir():
-        staging = folder.with_suffix(".part")
-        files = [f for path in kept for f in ([path] if path.is_file() else sorted(path.rglob("*"))) if f.is_file()]
-        for f in files:
-            if not any(f == out or out in f.parents for out in left_out):
-                (staging / f.relative_to(top)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(f, staging / f.relative_to(top))
-        staging.rename(folder)
-    return [str(folder)]
-
-
-def apt_get(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """apt-get with a private configuration (bookworm's sources and binaries, lists in the cache): the
-    system's apt sources and lists are not touched."""
-    apt = CACHE / "apt"
-    (apt / "lists" / "partial").mkdir(parents=True, exist_ok=True)
-    sources = "deb-src http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm main\n"
-    if not (apt / "sources.list").is_file() or (apt / "sources.list").read_text() != sources:
-        (apt / "sources.list").write_text(sources)
-        for stale in (apt / "lists").glob("*_*"):
-            stale.unlink()
-    options = ["-o", f"Dir::Etc::SourceList={apt / 'sources.list'}", "-o", "Dir::Etc::SourceParts=/dev/null",
-               "-o", f"Dir::State::Lists={apt / 'lists'}", "-o", "Debug::NoLocking=1", "-q"]
-    if not list((apt / "lists").glob("*Packages*")):
-        subprocess.run(["apt-get", *options, "update"], check=True, capture_output=True)
-    cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["apt-get", *options, *args], capture_output=True, text=True, cwd=cwd)
-
-
-def debian_source(package: str) -> Path:
-    """A Debian bookworm source package in the cache. Only its upstream tarball is used — the packaging
-    is not the project's code — so a mirror that lacks the Debian tarball is fine."""
-    folder = CACHE / "debian" / package
-    if folder.is_dir() and any(".debian." not in p.name for p in folder.glob("*.tar.*")):
-        return folder
-    result = apt_get("source", "--download-only", package, cwd=folder)
-    upstream_tarball(folder, result.stderr)
-    return folder
-
-
-def debian_binary(package: str) -> Path:
-    """A Debian bookworm binary package, unpacked once (``dpkg-deb -x``)."""
-    folder = CACHE / "deb" / package
-    tree = folder / package  # the folder's name is the repository name of its files
-    if not tree.is_dir():
-        if not list(folder.glob("*.deb")):
-            result = apt_get("download", package, cwd=folder)
-            if not list(folder.glob("*.deb")):
-                sys.exit(f"{package} could not be fetched: {result.stderr[-500:]}")
-        subprocess.run(["dpkg-deb", "-x", str(next(folder.glob("*.deb"))), str(tree.with_suffix(".part"))], check=True)
-        tree.with_suffix(".part").rename(tree)
-    return tree
-
-
-def upstream_tarball(folder: Path, why: str = "") -> Path:
-    found = [p for p in sorted(folder.glob("*.tar.*")) if ".debian." not in p.name]
-    if not found:
-        sys.exit(f"no upstream tarball of {folder.name} could be fetched: {why[-500:]}")
-    return found[0]
-
-
-def upstream_tree(folder: Path, parts: list[str]) -> Path:
-    """The ``parts`` (folders or files below the top folder) of a downloaded source package's upstream
-    tarball, unpacked once per set of parts (Mono's sources are 1.5 GB; a few folders are wanted); the
-    top folder."""
-    tree = folder / ("tree-" + hashlib.sha1(",".join(sorted(parts)).encode()).hexdigest()[:10])
-    if not tree.exists():
-        with tarfile.open(upstream_tarball(folder)) as archive:
-            wanted = [m for m in archive if any(m.name.split("/", 1)[-1].startswith(part) for part in parts)]
-            archive.extractall(tree.with_suffix(".part"), members=wanted, filter="data")
-        tree.with_suffix(".part").rename(tree)
-    tops = [p for p in tree.iterdir() if p.is_dir()]
-    return tops[0] if len(tops) == 1 else tree
-
-
 def median_files(shard_globs: list[str]) -> tuple[list[tuple[str, str]], float]:
     """(path, text) of the files within 20% of the median size of all files read, and that median."""
     import pyarrow.parquet as pq
@@ -278,28 +161,6 @@ def write_tarballs(folder: Path, files: list[tuple[str, str]], total: int, per_t
                 archive.addfile(info, io.BytesIO(data))
         paths.append(str(path))
     return paths
-
-
-def scoring_beside_fasttext(model: Path, files: list[tuple[str, str]]) -> None:
-    """In one process, CPU seconds, best of 5 interleaved: megamath's scorer over the files (math imports,
-    the code normalization, the folded model) beside fastText's own ``predict`` on the model as trained,
-    given each file's text with only its whitespace folded (no normalization: the least it could read)."""
-    import fasttext
-
-    from megamath.code.normalize import math_imports
-    from megamath.code.scorer import FastTextCodeScorer
-    from megamath.sources.code_files import language_of
-
-    texts = [text for _, text in files]
-    languages = [language_of(path, text.split("\n", 1)[0].encode()) for path, text in files]  # as they were read
-    scorer, plain = FastTextCodeScorer(str(model)), fasttext.load_model(str(model))
-    runs = {"megamath scorer (imports, normalization, folded model)":
-            lambda: scorer.math_scores(texts, languages, [math_imports(t, lang) for t, lang in zip(texts, languages)]),
-            "fastText predict on the model as trained, whitespace folded only":
-            lambda: plain.predict([" ".join(t.split()) for t in texts], k=-1)}
-    best = best_cpu_seconds(runs, 5)
-    for name, seconds in best.items():
-        print(f"  in process, {name}: {len(texts) / seconds:,.0f} files/s")
 
 
 def timed(*args: str) -> tuple[float, float]:

@@ -183,3 +183,42 @@ def test_recall_and_eval_take_a_scorer_of_another_kind(tmp_path):
         refused = run_cli("code", "recall", math, "-o", str(tmp_path / name.replace(":", "-")), "--scorer", name,
                           "--classifier", str(words), env=env)
         assert refused.returncode == 1 and message in refused.stderr and "Traceback" not in refused.stderr
+
+
+SHIPPED_MATH = ("statistics.py", "fractions.py", "_pydecimal.py", "colorsys.py", "random.py")
+SHIPPED_OTHER = ("json", "csv.py", "argparse.py", "ftplib.py", "email", "logging", "http")
+
+
+def test_the_shipped_code_model_keeps_the_standard_library_math_modules_at_its_calibrated_thresholds(tmp_path):
+    from megamath.code.shipped import SHIPPED_MODEL, model_and_thresholds, shipped_card
+
+    assert SHIPPED_MODEL.stat().st_size < 50e6
+    card = shipped_card()
+    path, threshold, per_language = model_and_thresholds("default", None)
+    assert path == str(SHIPPED_MODEL) and dict(per_language) == card["thresholds"] and 0 < threshold < 1
+    assert "python" in card["thresholds"] and card["calibration"]["per_language"]["python"]["math_files"] >= 30
+    assert model_and_thresholds("default", 0.7) == (str(SHIPPED_MODEL), 0.7, ())
+    assert model_and_thresholds("model.bin", None) == ("model.bin", 0.5, ())
+    assert {s["role"] for s in card["sources"]} == {"train", "calibrate"} and all(s["licence"] for s in card["sources"])
+    # real modules it was neither trained nor calibrated on; no --classifier: the shipped model
+    shards = read(tmp_path, "stdlib", SHIPPED_MATH + SHIPPED_OTHER)
+    result = run_cli("code", "recall", shards, "-o", str(tmp_path / "recall"), "-q", "--format", "jsonl",
+                     "--executor", "serial")
+    assert result.returncode == 0, result.stderr
+    assert sorted(r["meta"]["code"]["path"] for r in records(tmp_path / "recall")) == sorted(SHIPPED_MATH)
+    stats = json.loads((tmp_path / "recall" / "stats.json").read_text())
+    dropped = next(s for s in stats["funnel"] if s["name"] == "code_classifier")["dropped"]
+    assert dropped["not_math_code"] == len(records(tmp_path / "stdlib")) - len(SHIPPED_MATH) > 30
+
+
+def test_a_language_threshold_holds_for_its_language_only():
+    from megamath.code.shipped import SHIPPED_MODEL
+    from megamath.code.stage import CodeClassifierConfig, CodeClassify
+    from megamath.runtime.stage import Drop
+
+    text = (STDLIB / "statistics.py").read_text()
+    batch = [{"text": text, "meta": {"code": {"language": language, "path": f"statistics.{language}"}}}
+             for language in ("python", "c", "rust")]
+    stage = CodeClassify(CodeClassifierConfig(str(SHIPPED_MODEL), 0.0, (("python", 1.0), ("rust", 0.5))))
+    kept = {item["meta"]["code"]["language"] for item in stage.process_batch(batch) if not isinstance(item, Drop)}
+    assert kept == {"c", "rust"}  # python's threshold (1.0) is out of reach; c takes the general one (0)

@@ -92,12 +92,14 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     assert "phase webpro: skipped (no LLM endpoint configured ([llm] base_url))" in first.stdout
     # one funnel across all phases
     for row in ("extract/read", "extract/language", "classify/math_classifier", "dedup/dedup",
-                "decontaminate/decontaminate", "reextract/reextract", "code/read_code", "code_dedup/dedup",
+                "decontaminate/decontaminate", "reextract/reextract", "code/read_code", "code_recall/code_classifier",
+                "code_dedup/dedup",
                 "code_decontaminate/decontaminate"):
         assert row in first.stdout, row
     lines = {line.split()[0]: line for line in first.stdout.splitlines() if line.strip()}
     assert "skipped: no LLM endpoint configured ([llm] base_url)" in lines["webpro"]
-    assert "skipped: no code model ([code] classifier)" in lines["code_recall"] and "written under" in lines["release"]
+    assert "code_recall/code_classifier        4    4" in first.stdout and "written under" in lines["release"]
+    assert "the code classifier megamath ships (docs/code-classifier-card.md), thresholds " in first.stdout
     # the release: web and code subsets, the mixture at the asked shares (as near as 10 documents allow)
     release = json.loads((tmp_path / "run" / "14-release" / "release.json").read_text())
     assert set(release["subsets"]) == {"web", "code"} and release["subsets"]["code"]["rows"] == 4
@@ -111,7 +113,7 @@ def test_the_example_recipe_runs_end_to_end_and_resumes(tmp_path):
     assert "runs (1 task(s) already done)" in run_cli("run", recipe, "--dry-run").stdout
     rerun = run_cli("run", recipe, "-q", "--executor", "serial", "-w", "1")  # the executor chosen on the command line
     assert rerun.returncode == 0, rerun.stderr
-    assert rerun.stdout.count("(1 of 1 task(s) resumed") == 8  # five web phases, three code phases
+    assert rerun.stdout.count("(1 of 1 task(s) resumed") == 9  # five web phases, four code phases
     # the card of the recipe's folder: its final phase's shards inside the card's folder, and what every
     # phase used (the classifier, the benchmarks)
     card = run_cli("card", f"example={tmp_path / 'run'}", "-o", str(tmp_path / "release"))
@@ -204,7 +206,7 @@ def test_a_sample_run_reads_the_first_records_of_each_input_beside_the_full_run(
     from megamath.report.collect import find_runs
 
     assert find_runs(str(tmp_path / "run")) == []  # the sample's phases are not the recipe folder's own
-    assert len(find_runs(str(tmp_path / "run" / "sample-3"))) == 8
+    assert len(find_runs(str(tmp_path / "run" / "sample-3"))) == 9  # five web phases, four code phases
 
 
 def test_one_recipe_makes_web_code_and_synthetic_subsets_mixes_them_and_releases_them(tmp_path):

@@ -170,22 +170,28 @@ def train(positives, negatives, output, no_rule_feature, max_ratio, **options):
 @run_folder_options
 @format_option
 @executor_options
-@click.option("--classifier", "model", required=True, metavar="MODEL",
-              help="A model from `megamath code train` (its model.bin).")
-@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--classifier", "model", default="default", show_default=True, metavar="MODEL",
+              help="A model from `megamath code train` (its model.bin), or `default`: the code classifier megamath "
+                   "ships (docs/code-classifier-card.md).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Keep files with P(math) at least this, in every language [default: with the shipped model, the "
+                   "threshold calibrated for each language; with another, 0.5].")
 @click.option("--no-rule-feature", is_flag=True, help="The model was trained without math-import tokens.")
 @click.option("--scorer", default="fasttext", show_default=True, metavar="NAME",
               help="fasttext (a model from `code train`), or package.module:factory, whose factory(MODEL) returns "
                    "an object with math_scores(texts, languages, imports) (a fine-tuned transformer, say).")
 def recall(inputs, output_format, model, threshold, no_rule_feature, scorer, **options):
     """Score every file (meta.code.model_score, meta.code.math_imports) and keep those at or above the threshold."""
+    from megamath.code.shipped import is_default, model_and_thresholds
     from megamath.code.stage import CodeClassifierConfig
     from megamath.pipelines.code import recall_code
     from megamath.runtime import storage
 
     folder, shards = prepare_run(options["output"], inputs, quiet=options["quiet"], verbose=options["verbose"],
                                  shards=True)
-    config = CodeClassifierConfig(storage.normalize(model), threshold, rule_feature=not no_rule_feature, scorer=scorer)
+    path, threshold, per_language = model_and_thresholds(model if is_default(model) else storage.normalize(model),
+                                                         threshold)
+    config = CodeClassifierConfig(path, threshold, per_language, rule_feature=not no_rule_feature, scorer=scorer)
     with executor_from(options) as executor:
         summary = recall_code(shards, folder.root, config, executor, output_suffix=f".{output_format}",
                               force=options["force"], show_progress=not options["quiet"])

@@ -14,12 +14,14 @@ from megamath.runtime.stage import BatchStage, Drop, Record, resource
 @dataclass(frozen=True)
 class CodeClassifierConfig:
     """``model_path``: a model from ``megamath code train`` (or what ``scorer`` loads); ``threshold``:
-    keep files whose P(math) reaches it; ``rule_feature``: the ``mathimport`` tokens the fastText model
+    keep files whose P(math) reaches it, or, for a language in ``language_thresholds`` (language,
+    threshold pairs: the shipped model's calibration), reaches that language's; ``rule_feature``: the ``mathimport`` tokens the fastText model
     was trained with; ``scorer``: ``fasttext`` or ``package.module:factory`` (see
     :mod:`megamath.code.scorer`); ``batch_size``: files scored together."""
 
     model_path: str
     threshold: float = 0.5
+    language_thresholds: tuple[tuple[str, float], ...] = ()
     rule_feature: bool = True
     scorer: str = "fasttext"
     batch_size: int = 512
@@ -33,6 +35,7 @@ class CodeClassify(BatchStage):
 
     def __init__(self, config: CodeClassifierConfig):
         self.config = config
+        self._thresholds = dict(config.language_thresholds)
 
     @resource
     def scorer(self) -> CodeScorer:
@@ -49,8 +52,9 @@ class CodeClassify(BatchStage):
         texts = [record.get("text") or "" for record in batch]
         imports = [math_imports(text, language) for text, language in zip(texts, languages)]
         scores = self.scorer.math_scores(texts, languages, imports)
-        for record, found, score in zip(batch, imports, scores):
+        for record, language, found, score in zip(batch, languages, imports, scores):
             code = record["meta"]["code"]
             code["model_score"] = round(float(score), 4)
             code["math_imports"] = found
-            yield record if score >= self.config.threshold else Drop(record, "not_math_code")
+            kept = score >= self._thresholds.get(language, self.config.threshold)
+            yield record if kept else Drop(record, "not_math_code")

@@ -65,6 +65,7 @@ from megamath.synth.translate import TranslateConfig
 from megamath.pipelines.synth import QAConfig, run_synth
 from megamath.pipelines.code import read_code, recall_code
 from megamath.code.stage import CodeClassifierConfig
+from megamath.code.shipped import model_and_thresholds as code_model_and_thresholds
 from megamath.release.tokenized import FORMATS as TOKENIZED_FORMATS
 
 PHASES = ("extract", "classify", "dedup", "decontaminate", "reextract", "webpro",
@@ -242,9 +243,10 @@ SECTIONS: dict[str, tuple[str, list[Option]]] = {
              "inputs).", [
         Option("inputs", [], "source trees, archives (.tar.gz, .zip) or row files (.parquet, .jsonl with a content "
                              "column), local or remote; empty: no code corpus"),
-        Option("classifier", "", "a model from `megamath code train`; empty: the recall phase is skipped and every file "
-                                 "read is kept"),
-        Option("threshold", 0.5, "keep files with P(math) at least this", bounds=_SHARE),
+        Option("classifier", "", "a model from `megamath code train`, or `default` for the shipped one; empty: the "
+                                 "one megamath ships (docs/code-classifier-card.md)"),
+        Option("threshold", 0.5, "keep files with P(math) at least this (unset, the shipped model uses the threshold "
+                                 "calibrated for each language)", bounds=_SHARE),
         Option("max_bytes", _code_reader.max_bytes, "larger files are dropped", bounds=_AT_LEAST_1),
         Option("dedup", True, "remove near-duplicate files (MinHash-LSH with [dedup]'s settings)"),
         Option("decontaminate", True, "drop files sharing an n-gram with the benchmarks ([decontaminate]'s)"),
@@ -581,8 +583,6 @@ def skip_reasons(recipe: Recipe) -> dict[str, str]:
         reasons.update(dict.fromkeys(("code", "code_recall", "code_dedup", "code_decontaminate"),
                                      "no code inputs ([code] inputs)"))
     else:
-        if not code["classifier"]:
-            reasons["code_recall"] = "no code model ([code] classifier): every file read is kept"
         if not code["dedup"]:
             reasons["code_dedup"] = "[code] dedup = false"
         if not code["decontaminate"]:
@@ -609,7 +609,7 @@ def _check_paths(recipe: Recipe) -> None:
     named += [("classifier", "positive", path) for path in c["positive"]]
     named += [("classifier", "negative", path) for path in c["negative"]]
     named += [("decontaminate", f"benchmarks.{name}", path) for name, path in d["benchmarks"].items()]
-    named.append(("code", "classifier", recipe["code"]["classifier"]))
+    named.append(("code", "classifier", "" if is_default(recipe["code"]["classifier"]) else recipe["code"]["classifier"]))
     if recipe["run"]["tokenizer"] and recipe["run"]["tokenizer"] not in NAMES:
         named.append(("run", "tokenizer", recipe["run"]["tokenizer"]))
     for section, key, value in named:
@@ -804,9 +804,20 @@ def _phase_code(recipe, sources, folder, executor, show_progress) -> PhaseOutcom
 
 def _phase_code_recall(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
     c = recipe["code"]
-    config = CodeClassifierConfig(storage.normalize(recipe.location(c["classifier"])), threshold=c["threshold"])
+    given = c["threshold"] if ("code", "threshold") in recipe.given else None
+    notes = []
+    if is_default(c["classifier"]) or not c["classifier"]:
+        model, threshold, per_language = code_model_and_thresholds(DEFAULT, given)
+        notes.append("the code classifier megamath ships (docs/code-classifier-card.md), "
+                     + (f"threshold {threshold}" if not per_language else "thresholds "
+                        + ", ".join(f"{language} {value}" for language, value in per_language)
+                        + f", {threshold} for other languages"))
+    else:
+        model, threshold, per_language = code_model_and_thresholds(
+            storage.normalize(recipe.location(c["classifier"])), c["threshold"])
+    config = CodeClassifierConfig(model, threshold, per_language)
     summary = recall_code(shards, folder.root, config, executor, output_suffix=_suffix(recipe), show_progress=show_progress)
-    return PhaseOutcome("code_recall", folder.root, summary)
+    return PhaseOutcome("code_recall", folder.root, summary, notes=notes)
 
 
 def _phase_code_dedup(recipe, shards, folder, executor, show_progress) -> PhaseOutcome:
