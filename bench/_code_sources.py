@@ -38,16 +38,16 @@ class CodeSource:
     licence: str
 
 
-_GO = "debian:golang-1.19/"
+GO = "debian:golang-1.19/"
 _PG = "debian:postgresql-15/"
-_ABS = "usr/share/doc/abs-guide/examples/"
-_ABS_MATH = ("gcd.sh", "arith-ops.sh", "numbers.sh", "arith-tests.sh", "ex46.sh", "primes2.sh", "monthlypmt.sh",
+ABS = "usr/share/doc/abs-guide/examples/"
+ABS_MATH = ("gcd.sh", "arith-ops.sh", "numbers.sh", "arith-tests.sh", "ex46.sh", "primes2.sh", "monthlypmt.sh",
              "base.sh", "alt-bc.sh", "cannon.sh", "hexconvert.sh", "factr.sh", "hypotenuse.sh", "unit-conversion.sh",
              "date-calc.sh", "days-between.sh", "ex61.sh", "max.sh", "max2.sh", "fibo.sh", "hanoi.bash", "ex63.sh",
              "ex68.sh", "ex68a.sh", "q-function.sh", "collatz.sh", "primes.sh", "sd.sh", "msquare.sh",
              "multiplication.sh", "sum-product.sh", "hanoi2.bash", "hanoi2a.bash")
 # the guide's games, random numbers, sorting, ciphers and text statistics: neither side
-_ABS_UNCLEAR = ("c-vars.sh", "ex45.sh", "ex13.sh", "bad-op.sh", "col-totaler.sh", "col-totaler2.sh",
+ABS_UNCLEAR = ("c-vars.sh", "ex45.sh", "ex13.sh", "bad-op.sh", "col-totaler.sh", "col-totaler2.sh",
                 "col-totaler3.sh", "ex53.sh", "ex21.sh", "pick-card.sh", "brownian.sh", "random-between.sh",
                 "random-test.sh", "seeding-random.sh", "random2.sh", "rnd.sh", "rand-string.sh", "pw.sh", "cards.sh",
                 "bingo.sh", "petals.sh", "nim.sh", "ktour.sh", "fifteen.sh", "life.sh", "bubble.sh",
@@ -58,7 +58,7 @@ _ABS_UNCLEAR = ("c-vars.sh", "ex45.sh", "ex13.sh", "bad-op.sh", "col-totaler.sh"
                 "return-test.sh", "test-execution-time.sh", "assoc-arr-test.sh", "horserace.sh", "int-or-string.sh")
 
 
-def _regress(*names: str) -> str:
+def regress(*names: str) -> str:
     return _PG + ",".join(f"src/test/regress/sql/{name}.sql" for name in names)
 
 
@@ -211,20 +211,20 @@ def code_sources() -> list[CodeSource]:
         ("Snappy", "c++", "other", "test", "debian:snappy", "BSD-3-Clause"),
         ("googletest", "c++", "other", "test", "debian:googletest", "BSD-3-Clause"),
         # --- go
-        ("go math/big", "go", "math", "train", _GO + "src/math/big", "BSD-3-Clause"),
-        ("go net/http", "go", "other", "train", _GO + "src/net/http", "BSD-3-Clause"),
+        ("go math/big", "go", "math", "train", GO + "src/math/big", "BSD-3-Clause"),
+        ("go net/http", "go", "other", "train", GO + "src/net/http", "BSD-3-Clause"),
         ("testify", "go", "other", "train", "deb:golang-github-stretchr-testify-dev", "MIT"),
         ("BurntSushi toml", "go", "other", "train", "deb:golang-github-burntsushi-toml-dev", "MIT"),
         ("yaml.v3", "go", "other", "calibrate", "deb:golang-gopkg-yaml.v3-dev", "MIT and Apache-2.0"),
-        ("go math/cmplx", "go", "math", "calibrate", _GO + "src/math/cmplx", "BSD-3-Clause"),
+        ("go math/cmplx", "go", "math", "calibrate", GO + "src/math/cmplx", "BSD-3-Clause"),
         ("bigfloat", "go", "math", "calibrate", "git:ALTree+bigfloat/exp.go,log.go,misc.go,pow.go,exp_test.go,log_test.go,"
          "misc_test.go,pow_test.go", "MIT"),
-        ("go encoding/xml", "go", "other", "calibrate", _GO + "src/encoding/xml", "BSD-3-Clause"),
-        ("go math", "go", "math", "test", _GO + "src/math,-src/math/big,-src/math/cmplx", "BSD-3-Clause"),
+        ("go encoding/xml", "go", "other", "calibrate", GO + "src/encoding/xml", "BSD-3-Clause"),
+        ("go math", "go", "math", "test", GO + "src/math,-src/math/big,-src/math/cmplx", "BSD-3-Clause"),
         ("bigfft", "go", "math", "test", "deb:golang-github-remyoudompheng-bigfft-dev", "BSD-3-Clause"),
-        ("go encoding/json, archive/tar", "go", "other", "test", _GO + "src/encoding/json,src/archive/tar",
+        ("go encoding/json, archive/tar", "go", "other", "test", GO + "src/encoding/json,src/archive/tar",
          "BSD-3-Clause"),
-        ("go sort, container", "go", "other", "test", _GO + "src/sort,src/container", "BSD-3-Clause"),
+        ("go sort, container", "go", "other", "test", GO + "src/sort,src/container", "BSD-3-Clause"),
         ("pflag", "go", "other", "test", "deb:golang-github-spf13-pflag-dev", "BSD-3-Clause"),
         ("go-humanize", "go", "other", "test", "deb:golang-github-dustin-go-humanize-dev", "MIT"),
         ("color", "go", "other", "test", "deb:golang-github-fatih-color-dev", "MIT"),
@@ -320,10 +320,10 @@ def code_sources() -> list[CodeSource]:
          "debian:mono/mcs/class/System.Net.Http,mcs/class/System.Json.Microsoft", "MIT"),
         ("dbus-sharp", "c#", "other", "test", "debian:dbus-sharp", "MIT"),
         # --- shell
-        ("ABS guide math", "shell", "math", "train", "deb:abs-guide/" + ",".join(_ABS + n for n in _ABS_MATH),
+        ("ABS guide math", "shell", "math", "train", "deb:abs-guide/" + ",".join(ABS + n for n in ABS_MATH),
          "public domain"),
         ("ABS guide other", "shell", "other", "train", "deb:abs-guide/" + ",".join(
-            [_ABS, *("-" + _ABS + n for n in _ABS_MATH + _ABS_UNCLEAR)]), "public domain"),
+            [ABS, *("-" + ABS + n for n in ABS_MATH + ABS_UNCLEAR)]), "public domain"),
         ("bash shellmath, bcalc", "shell", "math", "test", "debian:bash/examples/shellmath,examples/scripts/bcalc",
          "GPL-3.0"),
         ("bash examples and support", "shell", "other", "test",
@@ -332,9 +332,9 @@ def code_sources() -> list[CodeSource]:
         ("debootstrap", "shell", "other", "test", "debian:debootstrap", "MIT"),
         # --- sql: PostgreSQL's regression tests and contrib modules, pg-rational, MariaDB's sys schema
         ("postgres numeric tests", "sql", "math", "train",
-         _regress("numeric", "float8", "int8", "numerology", "geometry", "point", "lseg"), "PostgreSQL"),
+         regress("numeric", "float8", "int8", "numerology", "geometry", "point", "lseg"), "PostgreSQL"),
         ("pg-rational", "sql", "math", "train", "debian:pg-rational", "MIT"),
-        ("postgres other tests", "sql", "other", "train", _regress(
+        ("postgres other tests", "sql", "other", "train", regress(
             "json", "create_table", "privileges", "triggers", "create_index", "inherit", "update", "copy2"),
          "PostgreSQL"),
         ("MariaDB sys schema", "sql", "other", "train", "debian:mariadb/scripts/sys_schema", "GPL-2.0"),
@@ -342,9 +342,9 @@ def code_sources() -> list[CodeSource]:
         ("postgres cube", "sql", "math", "calibrate", _contrib("cube"), "PostgreSQL"),
         ("postgres citext", "sql", "other", "calibrate", _contrib("citext"), "PostgreSQL"),
         ("postgres more numeric tests", "sql", "math", "test",
-         _regress("float4", "int4", "int2", "numeric_big", "line", "box", "polygon", "circle"), "PostgreSQL"),
+         regress("float4", "int4", "int2", "numeric_big", "line", "box", "polygon", "circle"), "PostgreSQL"),
         ("postgres earthdistance, seg", "sql", "math", "test", _contrib("earthdistance", "seg"), "PostgreSQL"),
-        ("postgres more other tests", "sql", "other", "test", _regress(
+        ("postgres more other tests", "sql", "other", "test", regress(
             "jsonb", "alter_table", "rules", "foreign_key", "create_view", "plpgsql", "xml", "sequence"), "PostgreSQL"),
         ("postgres hstore, pg_trgm", "sql", "other", "test", _contrib("hstore", "pg_trgm", "fuzzystrmatch"),
          "PostgreSQL"),

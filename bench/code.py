@@ -26,8 +26,8 @@ npm pack, Debian bookworm source packages with apt-get through a private configu
                                                              system, network) | Bash's other examples and
                                                              its build and support scripts
 
-(train | test). The guide's examples are labelled by their titles in the book: :data:`_ABS_MATH` are math,
-:data:`_ABS_UNCLEAR` (games, random numbers, sorting, ciphers, text statistics) are left out, the rest
+(train | test). The guide's examples are labelled by their titles in the book: :data:`_code_sources.ABS_MATH` are math,
+:data:`_code_sources.ABS_UNCLEAR` (games, random numbers, sorting, ciphers, text statistics) are left out, the rest
 are not math.
 
 Throughput, CPU seconds of the whole process tree (start-up included):
@@ -56,36 +56,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _corpus import megamath  # noqa: E402
 from _measure import TreeSampler  # noqa: E402
-from _code_sources import scoring_beside_fasttext  # noqa: E402
+from _code_sources import ABS, ABS_MATH, ABS_UNCLEAR, GO, regress, scoring_beside_fasttext  # noqa: E402
 from _packages import fetch  # noqa: E402
 
-# language -> label -> split -> sources: "pypi:NAME==VERSION" (sdist), "npm:NAME@VERSION" (npm pack),
-# "debian:PACKAGE" (a Debian bookworm source package: its upstream tarball), "debian:PACKAGE/DIR,DIR"
-# (folders or files of it: the Go and PostgreSQL sources hold both kinds of code), "deb:PACKAGE" (a
-# binary package, unpacked: Debian's librust-*-dev packages carry their crate's source), "deb:PACKAGE/DIR,..."
-# (folders or files of it). A part "-PATH" leaves PATH out of the folders named before it.
-_GO = "debian:golang-1.19/"
-_ABS = "usr/share/doc/abs-guide/examples/"
-_ABS_MATH = ("gcd.sh", "arith-ops.sh", "numbers.sh", "arith-tests.sh", "ex46.sh", "primes2.sh", "monthlypmt.sh",
-             "base.sh", "alt-bc.sh", "cannon.sh", "hexconvert.sh", "factr.sh", "hypotenuse.sh", "unit-conversion.sh",
-             "date-calc.sh", "days-between.sh", "ex61.sh", "max.sh", "max2.sh", "fibo.sh", "hanoi.bash", "ex63.sh",
-             "ex68.sh", "ex68a.sh", "q-function.sh", "collatz.sh", "primes.sh", "sd.sh", "msquare.sh",
-             "multiplication.sh", "sum-product.sh", "hanoi2.bash", "hanoi2a.bash")
-_ABS_UNCLEAR = ("c-vars.sh", "ex45.sh", "ex13.sh", "bad-op.sh", "col-totaler.sh", "col-totaler2.sh",
-                "col-totaler3.sh", "ex53.sh", "ex21.sh", "pick-card.sh", "brownian.sh", "random-between.sh",
-                "random-test.sh", "seeding-random.sh", "random2.sh", "rnd.sh", "rand-string.sh", "pw.sh", "cards.sh",
-                "bingo.sh", "petals.sh", "nim.sh", "ktour.sh", "fifteen.sh", "life.sh", "bubble.sh",
-                "insertion-sort.bash", "twodim.sh", "stack.sh", "Hash.lib", "hash-example.sh", "ha.sh",
-                "gronsfeld.bash", "base64.sh", "rot13.sh", "rot13a.sh", "rot14.sh", "crypto-quote.sh", "soundex.sh",
-                "ascii.sh", "ascii2.sh", "ascii3.sh", "letter-count.sh", "letter-count2.sh", "wf.sh", "wf2.sh",
-                "agram.sh", "agram2.sh", "cw-solver.sh", "qky.sh", "recursion-demo.sh", "recursion-def.sh",
-                "return-test.sh", "test-execution-time.sh", "assoc-arr-test.sh", "horserace.sh", "int-or-string.sh")
-
-
-def _regress(*names: str) -> str:
-    return "debian:postgresql-15/" + ",".join(f"src/test/regress/sql/{name}.sql" for name in names)
-
-
+# language -> label -> split -> sources, specs of bench/_packages.py (the Go and PostgreSQL sources hold
+# both kinds of code, so folders or files of them are named)
 PACKAGES = {
     "python": {"math": {"train": ["pypi:sympy==1.12"], "test": ["pypi:mpmath==1.3.0"]},
                "other": {"train": ["pypi:requests==2.31.0", "pypi:flask==3.0.0", "pypi:django==4.2.7"],
@@ -97,8 +72,8 @@ PACKAGES = {
           "other": {"train": ["debian:curl"], "test": ["debian:jansson", "debian:libevent"]}},
     "c++": {"math": {"train": ["debian:eigen3"], "test": ["debian:armadillo"]},
             "other": {"train": ["debian:yaml-cpp", "debian:fmtlib"], "test": ["debian:nlohmann-json3", "debian:spdlog"]}},
-    "go": {"math": {"train": [_GO + "src/math/big"], "test": [_GO + "src/math/cmplx,src/math/bits,src/math/rand"]},
-           "other": {"train": [_GO + "src/net/http"], "test": [_GO + "src/encoding/json,src/archive/tar"]}},
+    "go": {"math": {"train": [GO + "src/math/big"], "test": [GO + "src/math/cmplx,src/math/bits,src/math/rand"]},
+           "other": {"train": [GO + "src/net/http"], "test": [GO + "src/encoding/json,src/archive/tar"]}},
     "java": {"math": {"train": ["debian:commons-math3"], "test": ["debian:jama", "debian:mtj"]},
              "other": {"train": ["debian:commons-io"], "test": ["debian:jackson-core"]}},
     "r": {"math": {"train": ["debian:r-cran-polynom", "debian:r-cran-deoptim", "debian:r-cran-contfrac"],
@@ -117,16 +92,16 @@ PACKAGES = {
            "other": {"train": ["debian:opentk/Source/OpenTK/Platform,Source/OpenTK/Input", "debian:newtonsoft-json",
                                "debian:nunit"],
                      "test": ["debian:mono/mcs/class/System.Net.Http,mcs/class/System.Json.Microsoft"]}},
-    "shell": {"math": {"train": ["deb:abs-guide/" + ",".join(_ABS + name for name in _ABS_MATH)],
+    "shell": {"math": {"train": ["deb:abs-guide/" + ",".join(ABS + name for name in ABS_MATH)],
                        "test": ["debian:bash/examples/shellmath,examples/scripts/bcalc"]},
-              "other": {"train": ["deb:abs-guide/" + ",".join([_ABS, *("-" + _ABS + name for name in _ABS_MATH + _ABS_UNCLEAR)])],
+              "other": {"train": ["deb:abs-guide/" + ",".join([ABS, *("-" + ABS + name for name in ABS_MATH + ABS_UNCLEAR)])],
                         "test": ["debian:bash/examples,support,doc,CWRU,-examples/shellmath,-examples/scripts/bcalc"]}},
     # PostgreSQL's regression tests: the numeric types' against the others
-    "sql": {"math": {"train": [_regress("numeric", "float8", "int8", "numerology", "geometry", "point", "lseg")],
-                     "test": [_regress("float4", "int4", "int2", "numeric_big", "line", "box", "polygon", "circle")]},
-            "other": {"train": [_regress("json", "create_table", "privileges", "triggers", "create_index", "inherit",
+    "sql": {"math": {"train": [regress("numeric", "float8", "int8", "numerology", "geometry", "point", "lseg")],
+                     "test": [regress("float4", "int4", "int2", "numeric_big", "line", "box", "polygon", "circle")]},
+            "other": {"train": [regress("json", "create_table", "privileges", "triggers", "create_index", "inherit",
                                          "update", "copy2")],
-                      "test": [_regress("jsonb", "alter_table", "rules", "foreign_key", "create_view", "plpgsql", "xml",
+                      "test": [regress("jsonb", "alter_table", "rules", "foreign_key", "create_view", "plpgsql", "xml",
                                         "sequence")]}},
 }
 

@@ -109,7 +109,7 @@ def main() -> None:
     card = {"threshold": pooled["threshold"], "thresholds": {k: v["threshold"] for k, v in per_language.items()},
             "calibration": {"per_language": per_language, "pooled": pooled, "grid": "0.05 to 0.95 by 0.05",
                             "min_files": MIN_FILES},
-            "training": result.training,
+            "training": {key: value for key, value in result.training.items() if key != "files"},  # no local paths
             "sources": [{"name": s.name, "language": s.language, "label": s.label, "role": s.role,
                          "specs": list(s.specs), "licence": s.licence} for s in sources]}
     args.output.mkdir(parents=True, exist_ok=True)

@@ -47,8 +47,8 @@ _SKETCH_SEED = 7919  # the verification sketch's permutations are not the bands'
 # Texts are signed in chunks of about this many characters: the arrays of a chunk's words stay in the
 # processor's cache (a 10,000-document batch of 2 KB texts signs at half the speed of 500-document chunks).
 _CHUNK_CHARACTERS = 1 << 20
-_PAIR_ELEMENTS = 1 << 23
-_BIG_ENDIAN = sys.byteorder == "big"  # shingles of the pairs one exact comparison sorts at once (128 MiB)
+_PAIR_ELEMENTS = 1 << 23  # shingles of the pairs one exact comparison holds at once (128 MiB)
+_BIG_ENDIAN = sys.byteorder == "big"  # where the high half of a uint64 lies among its two uint32 halves
 
 
 class Signed(NamedTuple):
@@ -99,8 +99,8 @@ def rows_of(counts: np.ndarray, starts: np.ndarray, chosen: np.ndarray) -> np.nd
 def shingle_similarity(counts: np.ndarray, starts: np.ndarray, flat: np.ndarray, a: np.ndarray,
                        b: np.ndarray) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of documents ``a[i]`` and ``b[i]`` (rows of ``flat``
-    of ``counts`` elements from ``starts``), the pairs taken in batches of at most ``_PAIR_ELEMENTS``
-    elements (a batch's sort holds 16 bytes an element)."""
+    of ``counts`` elements from ``starts``, each sorted), the pairs taken in batches of at most
+    ``_PAIR_ELEMENTS`` elements (a batch holds about 16 bytes an element)."""
     sizes = np.cumsum(counts[a].astype(np.int64) + counts[b])
     bounds = np.searchsorted(sizes, np.arange(_PAIR_ELEMENTS, int(sizes[-1]) if len(sizes) else 0, _PAIR_ELEMENTS))
     return np.concatenate([_pairs_similarity(counts, starts, flat, a[lo:hi], b[lo:hi])
