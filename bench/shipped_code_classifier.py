@@ -81,7 +81,9 @@ def main() -> None:
     algorithmic = [row for row in per_source if row["source"] in ALGORITHMIC]
     called = sum(r["called_math"] for r in algorithmic) / max(sum(r["files"] for r in algorithmic), 1)
     projects = sorted({project(spec) for s in sources for spec in s.specs})
-    print(f"test sources: {len(sources)} from {len(projects)} projects; thresholds: "
+    fitted = {project(spec) for s in code_sources() if s.role != "test" for spec in s.specs}
+    print(f"test sources: {len(sources)} from {len(projects)} projects ({len(set(projects) - fitted)} with no part in "
+          f"training or calibration; other parts of {', '.join(sorted(set(projects) & fitted))} are); thresholds: "
           + ", ".join(f"{k} {v}" for k, v in sorted(thresholds.items())) + f", others {threshold}")
     print(f"{'language':12s} {'math files':>10s} {'other files':>11s} {'threshold':>9s} {'precision':>9s} "
           f"{'recall':>7s} {'F1':>6s}")
