@@ -132,6 +132,8 @@ def code_sources() -> list[CodeSource]:
         ("six", "python", "other", "test", "pypi:six==1.17.0", "MIT"),
         ("idna", "python", "other", "test", "pypi:idna==3.21", "BSD-3-Clause"),
         ("packaging", "python", "other", "test", "pypi:packaging==26.4", "Apache-2.0 or BSD-2-Clause"),
+        ("colorama", "python", "other", "test", "pypi:colorama==0.4.6", "BSD-3-Clause"),
+        ("urllib3", "python", "other", "test", "pypi:urllib3==2.8.0", "MIT"),
         ("more-itertools", "python", "other", "test", "pypi:more-itertools==11.2.1", "MIT"),
         # --- javascript
         ("mathjs", "javascript", "math", "train", "npm:mathjs@12.2.1", "Apache-2.0"),
@@ -164,6 +166,7 @@ def code_sources() -> list[CodeSource]:
         ("debug", "javascript", "other", "test", "npm:debug@4.4.3", "MIT"),
         ("lodash", "javascript", "other", "test", "npm:lodash@4.18.1", "MIT"),
         ("date-fns", "javascript", "other", "test", "npm:date-fns@4.4.0", "MIT"),
+        ("yaml", "javascript", "other", "test", "npm:yaml@2.9.1", "ISC"),
         ("ws", "javascript", "other", "test", "npm:ws@8.23.1", "MIT"),
         # --- c
         ("gsl", "c", "math", "train", "debian:gsl", "GPL-3.0"),
@@ -184,6 +187,7 @@ def code_sources() -> list[CodeSource]:
         ("lp_solve", "c", "math", "test", "debian:lp-solve", "LGPL-2.1"),
         ("GNU MPC", "c", "math", "test", "debian:mpclib3", "LGPL-3.0"),
         ("json-c", "c", "other", "test", "debian:json-c", "MIT"),
+        ("nauty", "c", "math", "test", "debian:nauty", "Apache-2.0"),
         ("jansson", "c", "other", "test", "debian:jansson", "MIT"),
         ("libevent", "c", "other", "test", "debian:libevent", "BSD-3-Clause"),
         ("expat", "c", "other", "test", "debian:expat", "MIT"),
@@ -214,6 +218,7 @@ def code_sources() -> list[CodeSource]:
         ("go math/big", "go", "math", "train", GO + "src/math/big", "BSD-3-Clause"),
         ("go net/http", "go", "other", "train", GO + "src/net/http", "BSD-3-Clause"),
         ("testify", "go", "other", "train", "deb:golang-github-stretchr-testify-dev", "MIT"),
+        ("meeus", "go", "math", "train", "git:soniakeys+meeus/v3", "MIT"),
         ("BurntSushi toml", "go", "other", "train", "deb:golang-github-burntsushi-toml-dev", "MIT"),
         ("yaml.v3", "go", "other", "calibrate", "deb:golang-gopkg-yaml.v3-dev", "MIT and Apache-2.0"),
         ("go math/cmplx", "go", "math", "calibrate", GO + "src/math/cmplx", "BSD-3-Clause"),
@@ -234,6 +239,9 @@ def code_sources() -> list[CodeSource]:
         ("commons-math3", "java", "math", "train", "debian:commons-math3", "Apache-2.0"),
         ("commons-io", "java", "other", "train", "debian:commons-io", "Apache-2.0"),
         ("commons-compress", "java", "other", "train", "debian:libcommons-compress-java", "Apache-2.0"),
+        ("Commons Statistics", "java", "math", "train", _git(
+            "apache+commons-statistics", "commons-statistics-", "descriptive", "distribution", "inference", "interval",
+            "ranking", "regression"), "Apache-2.0"),
         ("JLAPACK", "java", "math", "calibrate", "debian:jlapack", "BSD-3-Clause"),
         ("Commons Numbers", "java", "math", "calibrate", _git(
             "apache+commons-numbers", "commons-numbers-", "angle", "arrays", "combinatorics", "complex", "core", "field",
