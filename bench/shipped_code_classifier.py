@@ -19,15 +19,14 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _code_sources import code_sources, read_sources, scoring_beside_fasttext  # noqa: E402
 
-from megamath.code.normalize import math_imports  # noqa: E402
 from megamath.code.scorer import FastTextCodeScorer  # noqa: E402
 from megamath.classify.shipped import DEFAULT  # noqa: E402
 from megamath.code.shipped import SHIPPED_MODEL, model_and_thresholds  # noqa: E402
+from megamath.pipelines.code import scores_by_language  # noqa: E402
 from megamath.runtime.shards import read_records  # noqa: E402
 
 ALGORITHMIC = ("cosmos sorting, search, strings, data structures (test)", "Algorithms (W. Fiset) other",
@@ -61,17 +60,12 @@ def main() -> None:
     per_source, files = [], []
     for source in sources:
         kept = total = 0
-        by_language: dict[str, list[str]] = defaultdict(list)
-        for record in read_records(shards[source.name]):
-            by_language[record["meta"]["code"]["language"]].append(record.get("text") or "")
-            files.append((record["meta"]["code"]["path"], record.get("text") or ""))
-        for language, texts in by_language.items():
-            scores = np.asarray(scorer.math_scores(texts, [language] * len(texts),
-                                                   [math_imports(t, language) for t in texts]))
+        files += [(r["meta"]["code"]["path"], r.get("text") or "") for r in read_records(shards[source.name])]
+        for language, scores in scores_by_language(scorer, shards[source.name]).items():
             called = int((scores >= thresholds.get(language, threshold)).sum())
-            kept, total = kept + called, total + len(texts)
+            kept, total = kept + called, total + len(scores)
             for key in (language, "all"):
-                counts[key][f"{source.label}_total"] += len(texts)
+                counts[key][f"{source.label}_total"] += len(scores)
                 counts[key][f"{source.label}_kept"] += called
         per_source.append({"source": source.name, "language": source.language, "label": source.label,
                            "files": total, "called_math": kept})

@@ -32,26 +32,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _code_sources import code_sources, read_sources  # noqa: E402
 
 from megamath.classify.model import TrainConfig, folded_path, preprocessing_path  # noqa: E402
-from megamath.code.normalize import math_imports  # noqa: E402
 from megamath.code.scorer import FastTextCodeScorer  # noqa: E402
 from megamath.code.shipped import SHIPPED_CARD, SHIPPED_MODEL  # noqa: E402
-from megamath.pipelines.code import train_code_model  # noqa: E402
+from megamath.pipelines.code import scores_by_language, train_code_model  # noqa: E402
 from megamath.runtime.executor import LocalExecutor  # noqa: E402
-from megamath.runtime.shards import read_records  # noqa: E402
 
 TRAINING = TrainConfig()  # the recipe's: 32 words a line, 3 epochs (longer lines and more epochs calibrated worse)
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 MIN_FILES = 30  # fewer files of a kind in a language, and its threshold would be noise: the pooled one holds
-
-
-def scored_files(scorer: FastTextCodeScorer, shards: list[str]) -> dict[str, np.ndarray]:
-    """P(math) of every file of a source's shards, by the file's language."""
-    by_language: dict[str, list[str]] = defaultdict(list)
-    for record in read_records(shards):
-        by_language[record["meta"]["code"]["language"]].append(record.get("text") or "")
-    return {language: np.asarray(scorer.math_scores(texts, [language] * len(texts),
-                                                    [math_imports(t, language) for t in texts]), dtype=float)
-            for language, texts in by_language.items()}
 
 
 def balanced_f1(math: np.ndarray, other: np.ndarray, threshold: float) -> float:
@@ -101,7 +89,7 @@ def main() -> None:
     scores: dict[str, dict[str, list[np.ndarray]]] = defaultdict(lambda: {"math": [], "other": []})
     for source in sources:
         if source.role == "calibrate":
-            for language, values in scored_files(scorer, shards[source.name]).items():
+            for language, values in scores_by_language(scorer, shards[source.name]).items():
                 scores[language][source.label].append(values)
     per_language = calibrate(scores)
     pooled = calibrate({"all": {label: [v for row in scores.values() for v in row[label]]

@@ -16,7 +16,7 @@ from megamath.classify.model import NEGATIVE, POSITIVE, TrainConfig
 from megamath.classify.seeds import write_seed_file
 from megamath.llm.score import LLMScore
 from megamath.code.normalize import classifier_text, math_imports
-from megamath.code.scorer import load_scorer
+from megamath.code.scorer import CodeScorer, load_scorer
 from megamath.code.stage import CodeClassifierConfig, CodeClassify
 from megamath.pipelines.classify import TrainResult, train_classifier
 from megamath.pipelines.labelling import LabellingError, label_sample
@@ -146,12 +146,17 @@ def evaluate_code(model: str, positives: dict[str, list[str]], negatives: dict[s
     sets = []
     for named, positive in ((positives, True), (negatives, False)):
         for name, shards in named.items():
-            by_language: dict[str, list[str]] = defaultdict(list)
-            for record in read_records(shards):
-                by_language[record["meta"]["code"]["language"]].append(record.get("text") or "")
-            for language, texts in sorted(by_language.items()):
-                imports = [math_imports(text, language) for text in texts]
-                scores = np.asarray(score.math_scores(texts, [language] * len(texts), imports), dtype=float)
+            for language, scores in scores_by_language(score, shards).items():
                 sets.append(LabelledSet(f"{name} ({language})", positive, scores, language))
                 sets.append(LabelledSet(f"{name} ({language})", positive, scores, "all"))
     return evaluate(sets, threshold, base_rate=base_rate)
+
+
+def scores_by_language(scorer: CodeScorer, shards: list[str]) -> dict[str, np.ndarray]:
+    """P(math) of every file of ``shards`` by ``scorer``, grouped by the file's language (sorted)."""
+    by_language: dict[str, list[str]] = defaultdict(list)
+    for record in read_records(shards):
+        by_language[record["meta"]["code"]["language"]].append(record.get("text") or "")
+    return {language: np.asarray(scorer.math_scores(texts, [language] * len(texts),
+                                                    [math_imports(text, language) for text in texts]), dtype=float)
+            for language, texts in sorted(by_language.items())}
