@@ -37,7 +37,9 @@ from megamath.code.shipped import SHIPPED_CARD, SHIPPED_MODEL  # noqa: E402
 from megamath.pipelines.code import scores_by_language, train_code_model  # noqa: E402
 from megamath.runtime.executor import LocalExecutor  # noqa: E402
 
-TRAINING = TrainConfig()  # the recipe's: 32 words a line, 3 epochs (longer lines and more epochs calibrated worse)
+# the recipe's settings (32 words a line, 3 epochs: longer lines and more epochs calibrated worse) on one
+# thread, so that a rebuild gives the same model, as the math classifier's build does
+TRAINING = TrainConfig(threads=1)
 GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
 MIN_FILES = 30  # fewer files of a kind in a language, and its threshold would be noise: the pooled one holds
 
