@@ -13,19 +13,13 @@ from __future__ import annotations
 
 import re
 
-NORMALIZE_VERSION = 2
+try:
+    from megamath.code._tokens import code_tokens
+except ImportError as exc:  # a checkout on the path without an install
+    raise ImportError("megamath's compiled code tokenizer (megamath/code/_tokens.c) is not built: install megamath "
+                      "with pip (`pip install -e .` in a checkout; it needs a C compiler)") from exc
 
-# One pass over the file: the words of identifiers (camelCase and snake_case parts, each keeping the digits
-# that end it: log10, float32, x2), numbers, operators, any other symbol; underscores separate words. A
-# piece's first character is read by one character set, which the regex engine skips to fast (it cannot
-# for a choice of sets), and each alternative tests that character by a look-behind: the same pieces as
-# the alternatives on their own (``[a-z]+…|[A-Z][a-z]+…|…|\*\*=?|…|[^\w\s]``), a tenth less time.
-_PIECE = re.compile(r"[^\s_](?:(?<=[a-z])[a-z]*[0-9]*|(?<=[A-Z])[a-z]+[0-9]*|(?<=[A-Z])[A-Z]*(?![a-z])[0-9]*"
-                    r"|(?<=\d)[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?"
-                    r"|(?<=\*)\*=?|(?<=/)/=?|(?<=<)<=?|(?<=>)>=?|(?<=-)>|(?<==)>|(?<=:):|(?<=[-+*/%&|^!=<>])="
-                    r"|(?<=&)&|(?<=\|)\||(?<=\+)\+|(?<=-)-|(?<=[^\w\s]))")
-# a number among the pieces (only numbers start with a digit), found from the space before it
-_NUMBER_PIECE = re.compile(r" \d\S*")
+NORMALIZE_VERSION = 2
 
 # (language, pattern whose group 1 names a math library the file imports or includes); a statement at the
 # start of a line is found from its newline (the text gets one in front), which the engine scans for fast
@@ -51,9 +45,8 @@ _IMPORTS = {
 
 
 def normalize_code(text: str) -> str:
-    """One line of tokens (see the module docstring), in three passes of compiled code over the whole
-    file (pieces, numbers folded, lower case) instead of Python work per token."""
-    return _NUMBER_PIECE.sub(" 0", " " + " ".join(_PIECE.findall(text)))[1:].lower()
+    """One line of tokens (see the module docstring; ``_tokens.c``'s header gives the grammar)."""
+    return code_tokens(text)
 
 
 def math_imports(text: str, language: str) -> list[str]:
