@@ -11,6 +11,9 @@ and verify run on local worker processes (``--workers``), and the script prints,
 seconds and bytes written (the shuffle volume), and the peak resident memory of one worker process (a
 worker runs one task at a time); and the memory one shard's filter needs for its decisions.
 
+``--real-sample`` adds one more shard: real Common Crawl documents of ../shared and near-duplicates made of
+them (copies with 0–8% of their words replaced, copies of copies), signed by the sign pass itself; their
+removals are checked against the oracle (exact Jaccard of their shingle sets), as bench/dedup.py checks them.
 ``--reference`` also runs the single-task clustering (every key and edge in this process) and checks
 that the kept set is the same, bit for bit (with ``--no-verify``: verification changes the kept set).
 ``--ray-node-loss`` runs the same passes again on a Ray cluster of a head and two worker nodes, removes
@@ -18,7 +21,7 @@ a worker node once the first step of the components has a task done, and checks 
 are the same as the local run's (inside a network namespace: see tests/fixtures/ray_cluster.py).
 
     python bench/dedup_scale.py --docs 10000000 --shards 50 --partitions 16 --no-verify --reference
-    python bench/dedup_scale.py --docs 100000000 --shards 200 --partitions 64 --work /big/disk
+    python bench/dedup_scale.py --docs 100000000 --shards 200 --partitions 64 --real-sample --work /big/disk
     unshare --net --fork sh -c 'ip link set lo up; python bench/dedup_scale.py --docs 1000000 --ray-node-loss'
 """
 
@@ -150,6 +153,47 @@ def _write_one(path: str, start: int, stop: int, config) -> None:
                     np.zeros(len(index), np.uint32), np.zeros(0, np.uint32))
 
 
+def real_sample(folder: Path, config) -> tuple:
+    """Real Common Crawl documents and near-duplicates made of them (bench/dedup.py's clusters: copies with
+    0-8% of their words replaced, copies of copies among them) as one more shard, signed by the sign pass
+    itself: (its task, its records)."""
+    from dedup import near_duplicate_clusters
+
+    from megamath.dedup.lsh import sign_shard
+    from megamath.runtime.task import Task
+
+    records = near_duplicate_clusters()
+    shard = folder / "real-sample.jsonl"
+    shard.write_text("".join(json.dumps(record) + "\n" for record in records))
+    task = Task("real-sample", str(shard), str(folder / "real-sample.sig"), f"real-{len(records)}")
+    sign_shard(task.source, task.output, config)
+    return task, records
+
+
+def real_sample_report(decisions, records: list[dict], threshold: float) -> dict:
+    """The sample's removals checked with the oracle (exact Jaccard of 5-gram shingle sets): removed
+    documents below the threshold against the document kept for them, and pairs at or above it both kept."""
+    import itertools
+
+    from megamath.dedup.lsh import document_key
+    from test_dedup import _shingles, jaccard
+
+    keys = [document_key(r) for r in records]
+    shingles = {key: set(_shingles(r["text"])) for key, r in zip(keys, records)}
+    decided = read_decisions(decisions.outputs)
+    index = np.searchsorted(decided["keys"], np.array(keys, dtype=np.uint64))
+    found = (index < len(decided["keys"])) & (decided["keys"][np.minimum(index, len(decided["keys"]) - 1)] == keys)
+    removed = [(key, int(decided["representative"][i])) for key, i, hit in zip(keys, index, found)
+               if hit and decided["reason"][i] > 0]
+    kept = set(keys) - {key for key, _ in removed}
+    below = sum(jaccard(shingles[key], shingles.get(rep, set())) < threshold for key, rep in removed)
+    close = [(a, b) for a, b in itertools.combinations(keys, 2) if jaccard(shingles[a], shingles[b]) >= threshold]
+    missed = sum(a in kept and b in kept for a, b in close)
+    return {"real_sample_docs": len(records), "real_sample_removed": len(removed),
+            "real_sample_removed_below_threshold": below, "real_sample_pairs_at_threshold": len(close),
+            "real_sample_pairs_both_kept": missed}
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and "/.megamath/" not in str(p))
 
@@ -231,6 +275,8 @@ def main() -> None:
     parser.add_argument("--reference", action="store_true", help="compare with the single-task clustering")
     parser.add_argument("--work", type=Path, default=None, help="a folder for the files (kept; default: a temporary one)")
     parser.add_argument("--ray-node-loss", action="store_true", help="also on a Ray cluster, a node lost mid-round")
+    parser.add_argument("--real-sample", action="store_true",
+                        help="add real documents and near-duplicates of them (needs ../shared), checked with the oracle")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -248,6 +294,9 @@ def main() -> None:
         started = time.perf_counter()
         structure = duplicate_structure(args.docs, args.duplicated, seed=0)
         tasks = write_signature_files(work / "sign", args.docs, args.shards, structure, config, args.workers)
+        if args.real_sample:
+            sample_task, sample = real_sample(work / "sign", config)
+            tasks.append(sample_task)
         generated = time.perf_counter() - started
         run = work / "run"
         started = time.perf_counter()
@@ -262,10 +311,12 @@ def main() -> None:
             "signature_bytes": folder_bytes(work / "sign"), "rounds": decisions.rounds,
             "wall_seconds": round(wall, 1), "cpu_seconds": round(tree.cpu_seconds, 1),
             "peak_worker_rss_mib": round(tree.peak_child_rss / 2**20), "removed": removed,
-            "kept": args.docs - removed, **{k: sum(c[k] for c in decisions.verified) for k in
+            "kept": args.docs + (len(sample) if args.real_sample else 0) - removed, **{k: sum(c[k] for c in decisions.verified) for k in
                                             ("refused", "refused_then_removed", "clusters_split", "unverified")},
             "filter_decisions_mib_one_shard": round(filter_memory(decisions, [t.output for t in tasks]) / 2**20, 1),
             "phases": phase_report(run)}
+        if args.real_sample:
+            result.update(real_sample_report(decisions, sample, config.similarity_threshold))
         if args.reference:
             started = time.perf_counter()
             expected = reference_kept(run, [t.output for t in tasks])

@@ -271,7 +271,7 @@ static int score_line(const FoldedModel *m, const char *line, Py_ssize_t length,
     if (m->ova) {
         for (int l = 0; l < m->labels; l++) {
             float x = logits[l];
-            logits[l] = x < -MAX_SIGMOID ? 0.0f : x > MAX_SIGMOID ? 1.0f
+            logits[l] = !(x >= -MAX_SIGMOID) ? 0.0f : x > MAX_SIGMOID ? 1.0f  /* NaN too: no index from it */
                       : m->sigmoid[(int64_t)((x + MAX_SIGMOID) * SIGMOID_TABLE_SIZE / MAX_SIGMOID / 2)];
         }
     } else {
