@@ -280,3 +280,43 @@ def test_unverified_clusters_are_the_single_task_ones_and_verified_removals_are_
     page = render(collect([str(tmp_path / "verified")]))
     assert "Verified removals" in page and f"<td>{counts['refused']:,}</td>" in page
     assert counts["refused_examples"][0]["key"] in page
+
+
+def test_array_files_read_any_slice_and_every_damage_is_named(tmp_path):
+    """The indexed format: every dtype and shape the passes write, a slice read alone, digests of every
+    byte value (a digest may end in zero bytes), damage anywhere named; files of the first format (one
+    line of JSON, then the bytes) still read."""
+    rng = np.random.default_rng(3)
+    arrays = {f"b{i}.p{i % 7}.keys": rng.integers(0, 2**63, size=int(rng.integers(0, 50)), dtype=np.uint64)
+              for i in range(300)}
+    arrays |= {"sketches": rng.integers(0, 256, size=(40, 64), dtype=np.uint8), "empty": np.zeros((0, 3), np.uint32),
+               "flags": rng.random(17) < 0.5, "scalar": np.array(2.5)}
+    import hashlib
+
+    zero_ended = next(value for value in range(10**6)  # an array whose digest ends in a zero byte
+                      if hashlib.sha256(np.array([value], np.uint64).tobytes()).digest()[-1] == 0)
+    arrays["zero-ended digest"] = np.array([zero_ended], np.uint64)
+    path = tmp_path / "a.arrays"
+    save_arrays(path, **arrays)
+    loaded = load_arrays(path)
+    assert list(loaded) == list(arrays)
+    for name, array in arrays.items():
+        assert loaded[name].dtype == array.dtype and np.array_equal(loaded[name], array), name
+    assert list(load_arrays(path, ("b17.p3.keys", "sketches", "absent"))) == ["b17.p3.keys", "sketches"]
+    data = path.read_bytes()
+    for cut in (len(data) - 1, len(data) // 2, 30):
+        path.write_bytes(data[:cut])
+        with pytest.raises(CorruptFileError, match="a.arrays.*cut short"):
+            load_arrays(path, ("b1.p1.keys",))
+    path.write_bytes(data + b"x")
+    with pytest.raises(CorruptFileError, match="after the last array"):
+        load_arrays(path, ("b1.p1.keys",))
+    with pytest.raises(ValueError, match="at most 56 bytes"):
+        save_arrays(tmp_path / "b.arrays", **{"n" * 57: np.zeros(1)})
+    import json
+
+    blob = np.arange(5, dtype=np.uint32).tobytes()
+    header = {"magic": "megamath-array-1", "arrays": [{"name": "x", "dtype": "<u4", "shape": [5], "bytes": len(blob),
+                                                          "sha256": hashlib.sha256(blob).hexdigest()}]}
+    (tmp_path / "old.arrays").write_bytes(json.dumps(header).encode() + b"\n" + blob)
+    assert load_arrays(tmp_path / "old.arrays")["x"].tolist() == [0, 1, 2, 3, 4]
