@@ -72,7 +72,10 @@ def gather_members(nodes: np.ndarray, representatives: np.ndarray, signature_fil
     for shard, path in enumerate(signature_files):
         arrays = load_arrays(path, tuple(f"node.p{partition}.{name}" for name in names))
         columns = {name: arrays[f"node.p{partition}.{name}"] for name in names}
-        found = np.isin(columns["keys"], nodes)
+        # nodes are sorted: a search per key, where np.isin sorted the partition's nodes again for every
+        # file (168 ms a file at 10⁸ documents and 64 partitions: nearly all of the gather pass's time)
+        place = np.minimum(np.searchsorted(nodes, columns["keys"]), max(len(nodes) - 1, 0))
+        found = nodes[place] == columns["keys"] if len(nodes) else np.zeros(len(columns["keys"]), bool)
         for name in ("keys", "sketches", "counts"):
             found_columns[name].append(columns[name][found])
         found_columns["shingles"].append(
