@@ -16,7 +16,7 @@ install: $(VENV)/.installed
 # bubblewrap (Debian's bwrap) is the sandbox that synthetic code runs in, chromium renders the report in
 # its test, a C compiler builds the classifiers' tokenizers and scorer (src/megamath/*/*.c); as root
 # they are installed here.
-$(VENV)/.installed: pyproject.toml $(wildcard src/megamath/*/*.c)
+$(VENV)/.installed: pyproject.toml $(wildcard src/megamath/*/*.c) src/megamath/text.h
 	@command -v cc >/dev/null || { [ "$$(id -u)" != 0 ] && echo "note: install a C compiler (apt-get install gcc) to build megamath"; } \
 		|| apt-get install -y -q gcc >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q gcc >/dev/null; }
 	@command -v bwrap >/dev/null || { [ "$$(id -u)" != 0 ] && echo "note: install bubblewrap (apt-get install bubblewrap) for the code sandbox"; } \

@@ -25,26 +25,7 @@
  * clock, 0; an escaped amount is escapedprice, a TeX command itself); one ending in an ASCII digit as `model`;
  * another ASCII token as it is; any other through the caller's function (NFKC). */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-typedef struct {
-    PyObject *object;
-    int kind;
-    const void *data;
-    Py_ssize_t length;
-    int ascii;
-} Text;
-
-/* The character at i, or 0 past the end: 0 is no letter, digit, space or character tested for, so
- * every test reads the end as a real NUL reads (a symbol), which is what `re` gives both. */
-static inline Py_UCS4 at(const Text *t, Py_ssize_t i) {
-    return i < t->length ? PyUnicode_READ(t->kind, t->data, i) : 0;
-}
-
-static inline int is_ascii_lower(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
-
-static inline int is_ascii_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
+#include "../text.h"
 
 static inline int is_space(const Text *t, Py_UCS4 c) {
     if (c < 128 && t->ascii)
@@ -366,7 +347,7 @@ static PyObject *prose_line(PyObject *module, PyObject *const *args, Py_ssize_t 
         return NULL;
     }
     PyObject *text = args[0], *compatible = args[1];
-    Text t = {text, PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), PyUnicode_IS_ASCII(text)};
+    Text t = text_of(text);
     Line line = {NULL, 0, 0};
     if (reserve(&line, t.length + 16))
         return NULL;

@@ -16,25 +16,7 @@
  * or `_`; \s: Unicode whitespace), so that tests/test_code_tokens.py can hold the regular expression
  * this must equal. Letters are written lower case. */
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-typedef struct {
-    int kind;
-    const void *data;
-    Py_ssize_t length;
-} Text;
-
-/* The character at i, or 0 past the end: 0 is no letter, digit or operator tested for. */
-static inline Py_UCS4 at(const Text *t, Py_ssize_t i) {
-    return i < t->length ? PyUnicode_READ(t->kind, t->data, i) : 0;
-}
-
-static inline int is_lower(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
-
-static inline int is_upper(Py_UCS4 c) { return c >= 'A' && c <= 'Z'; }
-
-static inline int is_ascii_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
+#include "../text.h"
 
 static inline int is_digit(Py_UCS4 c) { return c < 128 ? is_ascii_digit(c) : Py_UNICODE_ISDECIMAL(c); }
 
@@ -49,7 +31,7 @@ static Py_ssize_t skip_ascii_digits(const Text *t, Py_ssize_t i) {
 }
 
 static Py_ssize_t skip_lower(const Text *t, Py_ssize_t i) {
-    while (is_lower(at(t, i)))
+    while (is_ascii_lower(at(t, i)))
         i++;
     return i;
 }
@@ -109,15 +91,15 @@ static Py_ssize_t symbol_end(const Text *t, Py_ssize_t i, Py_UCS4 c) {
  * whether it is a number. */
 static Py_ssize_t piece_end(const Text *t, Py_ssize_t i, Py_UCS4 c, int *number) {
     *number = 0;
-    if (is_lower(c))
+    if (is_ascii_lower(c))
         return skip_ascii_digits(t, skip_lower(t, i + 1));
-    if (is_upper(c)) {
+    if (is_ascii_upper(c)) {
         Py_ssize_t j = i + 1;
-        if (is_lower(at(t, j)))
+        if (is_ascii_lower(at(t, j)))
             return skip_ascii_digits(t, skip_lower(t, j));
-        while (is_upper(at(t, j)))
+        while (is_ascii_upper(at(t, j)))
             j++;
-        if (is_lower(at(t, j)))  /* the run's last capital starts the next word */
+        if (is_ascii_lower(at(t, j)))  /* the run's last capital starts the next word */
             return j - 1;
         return skip_ascii_digits(t, j);
     }
@@ -137,7 +119,7 @@ static PyObject *code_tokens(PyObject *module, PyObject *text) {
     }
     if (PyUnicode_READY(text) < 0)
         return NULL;
-    Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text)};
+    Text t = text_of(text);
     /* a piece of one character and its space is the longest output a character can give */
     Py_UCS4 *line = PyMem_Malloc(sizeof(Py_UCS4) * (2 * t.length + 1));
     if (line == NULL)
@@ -162,7 +144,7 @@ static PyObject *code_tokens(PyObject *module, PyObject *text) {
         else
             for (Py_ssize_t k = i; k < end; k++) {
                 Py_UCS4 d = PyUnicode_READ(t.kind, t.data, k);
-                line[length++] = is_upper(d) ? d + ('a' - 'A') : d < 128 ? d : Py_UNICODE_TOLOWER(d);
+                line[length++] = is_ascii_upper(d) ? d + ('a' - 'A') : d < 128 ? d : Py_UNICODE_TOLOWER(d);
             }
         i = end;
     }
