@@ -320,3 +320,13 @@ def test_array_files_read_any_slice_and_every_damage_is_named(tmp_path):
                                                           "sha256": hashlib.sha256(blob).hexdigest()}]}
     (tmp_path / "old.arrays").write_bytes(json.dumps(header).encode() + b"\n" + blob)
     assert load_arrays(tmp_path / "old.arrays")["x"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_an_array_file_whose_index_claims_more_than_the_file_holds_is_named(tmp_path):
+    path = tmp_path / "a.arrays"
+    save_arrays(path, x=np.arange(4, dtype=np.uint64))
+    data = bytearray(path.read_bytes())
+    data[17:25] = (2**60).to_bytes(8, "little")  # the count of arrays, after the magic line
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match="a.arrays: its index is cut short"):
+        load_arrays(path)

@@ -70,20 +70,16 @@ def load_arrays(path: str | os.PathLike[str], names: tuple[str, ...] | None = No
 
 def _load_indexed(path: str, fh, names: tuple[str, ...] | None) -> dict[str, np.ndarray]:
     (count,) = struct.unpack("<Q", fh.read(8))
-    raw = fh.read(count * _INDEX.itemsize)
-    if len(raw) != count * _INDEX.itemsize:
+    start = len(_MAGIC) + 8 + count * _INDEX.itemsize  # where the arrays begin
+    end = fh.seek(0, os.SEEK_END)
+    if start > end:
         raise CorruptFileError(f"{path}: its index is cut short")
-    index = np.frombuffer(raw, dtype=_INDEX)
-    start = len(_MAGIC) + 8 + len(raw)
+    fh.seek(len(_MAGIC) + 8)
+    index = np.frombuffer(fh.read(count * _INDEX.itemsize), dtype=_INDEX)
     total = int(index["bytes"].sum())
-    # the file ends where its last array does: not cut short, nothing after it
-    if total:
-        fh.seek(start + total - 1)
-        if len(fh.read(1)) != 1:
-            raise CorruptFileError(f"{path}: cut short (its arrays end past the end of the file)")
-    else:
-        fh.seek(start)
-    if fh.read(1):
+    if start + total > end:
+        raise CorruptFileError(f"{path}: cut short ({end - start} of the arrays' {total} bytes)")
+    if start + total < end:
         raise CorruptFileError(f"{path}: unexpected bytes after the last array")
     chosen = index if names is None else index[np.isin(index["name"], [name.encode() for name in names])]
     out = {}
