@@ -7,9 +7,9 @@
  * no subwords): the words are the runs between the bytes ' ' \n \r \t \v \f \0, up to the first
  * "</s>", and the end of the line is that word (one is added if the line has none). A word that starts
  * with the label prefix is a label and is skipped. Every other word has a 32-bit FNV-1a hash of its
- * bytes (each byte read as a signed char); one in the vocabulary adds its row. Then every run of 2..n consecutive word hashes (n = wordNgrams), as
- * h = h * 116049371 + next (64 bits, each hash read as a signed 32-bit number), adds row
- * nwords + h % bucket. The hidden vector is the float sum of the rows in that order times
+ * bytes (each byte read as a signed char); one in the vocabulary adds its row. Then every run of 2..n
+ * consecutive word hashes (n = wordNgrams), as h = h * 116049371 + next (64 bits, each hash read as a
+ * signed 32-bit number), adds row nwords + h % bucket. The hidden vector is the float sum of the rows in that order times
  * float(1 / rows); the outputs are the output matrix times it; a softmax (or fastText's table of
  * sigmoids for one-vs-all) gives p, which fastText's predict reports as exp(log(p + 1e-5)). A line
  * with no rows has no prediction: every probability 0. */
