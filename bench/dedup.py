@@ -200,33 +200,49 @@ def speed(docs: list[str]) -> None:
     print("  (targets: >= 15,000 docs/s, >= 4x datasketch)")
 
 
+def oracle_pairs(records: list[dict], threshold: float) -> tuple[dict[int, set], list[tuple[int, int]]]:
+    """Each record's key → its set of 5-gram shingles, and the pairs whose exact Jaccard reaches ``threshold``."""
+    from megamath.dedup.lsh import document_key
+    from test_dedup import _shingles, jaccard
+
+    shingles = {document_key(r): set(_shingles(r["text"])) for r in records}
+    close = [(a, b) for a, b in itertools.combinations(shingles, 2) if jaccard(shingles[a], shingles[b]) >= threshold]
+    return shingles, close
+
+
+def removals_checked(decided: dict[int, tuple[int, int]], shingles: dict[int, set], close: list[tuple[int, int]],
+                     threshold: float) -> tuple[int, int, int]:
+    """Decisions (key → representative, reason) on the oracle's documents: (removed, removed below the
+    threshold against the document kept for them, pairs at or above it both kept)."""
+    from test_dedup import jaccard
+
+    removed = [(key, rep) for key, (rep, reason) in decided.items() if reason and key in shingles]
+    dropped = {key for key, _ in removed}
+    below = sum(jaccard(shingles[key], shingles.get(rep, set())) < threshold for key, rep in removed)
+    return len(removed), below, sum(a not in dropped and b not in dropped for a, b in close)
+
+
 def verification(records: list[dict], tmp: Path) -> None:
     """Removals checked with the oracle, with and without verification: the share of removed documents
     whose exact Jaccard to the document kept for them is below the threshold, and of the pairs at or
     above it, the share left whole in the output (both kept: a duplicate missed)."""
-    from megamath.dedup.lsh import LshConfig, document_key
+    from megamath.dedup.lsh import LshConfig
     from megamath.pipelines.dedup import deduplicate
     from megamath.runtime.executor import LocalExecutor
-    from test_dedup import _shingles, decisions_of, jaccard, write_shards
+    from test_dedup import decisions_of, write_shards
 
     shards = write_shards(records, tmp / "verify-in", 3)
-    keys = [document_key(r) for r in records]
-    shingles = {key: set(_shingles(r["text"])) for key, r in zip(keys, records)}
     threshold = LshConfig().similarity_threshold
-    close = [(a, b) for a, b in itertools.combinations(keys, 2) if jaccard(shingles[a], shingles[b]) >= threshold]
+    shingles, close = oracle_pairs(records, threshold)
     print(f"verification: {len(records)} documents, {len(close)} pairs at Jaccard >= {threshold:.3f}")
     for name, config in (("no verification", LshConfig(partitions=2, verify=False)),
                          *((f"sketch of {size}", LshConfig(partitions=2, verify_sketch=size)) for size in (512, 1024, 2048)),
                          ("shingle sets", LshConfig(partitions=2, verify_sketch=0))):
         run = tmp / f"verify-{name.replace(' ', '-')}"
         counts = deduplicate(shards, str(run), config, LocalExecutor(workers=2), show_progress=False).counts
-        decided = decisions_of(run)
-        removed = [(key, rep) for key, (rep, reason) in decided.items() if reason]
-        kept = {key for key in keys if not decided.get(key, (key, 0))[1]}
-        below = sum(jaccard(shingles[key], shingles[rep]) < threshold for key, rep in removed)
-        missed = sum(a in kept and b in kept for a, b in close)
-        print(f"  {name:16} removed {len(removed):5,}  below the threshold against the kept document {below:4,} "
-              f"({100 * below / max(1, len(removed)):5.2f}%)  pairs at or above it both kept {missed:4,} "
+        removed, below, missed = removals_checked(decisions_of(run), shingles, close, threshold)
+        print(f"  {name:16} removed {removed:5,}  below the threshold against the kept document {below:4,} "
+              f"({100 * below / max(1, removed):5.2f}%)  pairs at or above it both kept {missed:4,} "
               f"({100 * missed / max(1, len(close)):4.1f}%)  refused {counts.get('refused', 0):,}")
 
 

@@ -171,25 +171,18 @@ def real_sample(folder: Path, config) -> tuple:
 
 
 def real_sample_report(decisions, records: list[dict], threshold: float) -> dict:
-    """The sample's removals checked with the oracle (exact Jaccard of 5-gram shingle sets): removed
-    documents below the threshold against the document kept for them, and pairs at or above it both kept."""
-    import itertools
+    """The sample's removals checked with the oracle, as bench/dedup.py checks them (exact Jaccard of 5-gram
+    shingle sets): removed documents below the threshold against the document kept for them, and pairs at
+    or above it both kept."""
+    from dedup import oracle_pairs, removals_checked
 
-    from megamath.dedup.lsh import document_key
-    from test_dedup import _shingles, jaccard
-
-    keys = [document_key(r) for r in records]
-    shingles = {key: set(_shingles(r["text"])) for key, r in zip(keys, records)}
+    shingles, close = oracle_pairs(records, threshold)
     decided = read_decisions(decisions.outputs)
-    index = np.searchsorted(decided["keys"], np.array(keys, dtype=np.uint64))
-    found = (index < len(decided["keys"])) & (decided["keys"][np.minimum(index, len(decided["keys"]) - 1)] == keys)
-    removed = [(key, int(decided["representative"][i])) for key, i, hit in zip(keys, index, found)
-               if hit and decided["reason"][i] > 0]
-    kept = set(keys) - {key for key, _ in removed}
-    below = sum(jaccard(shingles[key], shingles.get(rep, set())) < threshold for key, rep in removed)
-    close = [(a, b) for a, b in itertools.combinations(keys, 2) if jaccard(shingles[a], shingles[b]) >= threshold]
-    missed = sum(a in kept and b in kept for a, b in close)
-    return {"real_sample_docs": len(records), "real_sample_removed": len(removed),
+    ours = np.isin(decided["keys"], np.fromiter(shingles, dtype=np.uint64))  # the corpus's decisions are many
+    removed, below, missed = removals_checked(
+        dict(zip(decided["keys"][ours].tolist(), zip(decided["representative"][ours].tolist(),
+                                                     decided["reason"][ours].tolist()))), shingles, close, threshold)
+    return {"real_sample_docs": len(records), "real_sample_removed": removed,
             "real_sample_removed_below_threshold": below, "real_sample_pairs_at_threshold": len(close),
             "real_sample_pairs_both_kept": missed}
 
@@ -311,7 +304,8 @@ def main() -> None:
             "signature_bytes": folder_bytes(work / "sign"), "rounds": decisions.rounds,
             "wall_seconds": round(wall, 1), "cpu_seconds": round(tree.cpu_seconds, 1),
             "peak_worker_rss_mib": round(tree.peak_child_rss / 2**20), "removed": removed,
-            "kept": args.docs + (len(sample) if args.real_sample else 0) - removed, **{k: sum(c[k] for c in decisions.verified) for k in
+            "kept": args.docs + (len(sample) if args.real_sample else 0) - removed,
+            **{k: sum(c[k] for c in decisions.verified) for k in
                                             ("refused", "refused_then_removed", "clusters_split", "unverified")},
             "filter_decisions_mib_one_shard": round(filter_memory(decisions, [t.output for t in tasks]) / 2**20, 1),
             "phases": phase_report(run)}
